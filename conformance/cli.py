@@ -1,0 +1,127 @@
+"""The ``conformance`` command: argument parsing and exit codes, nothing else.
+
+Every command returns an `ExitCode`; every error the user can cause is a `ConformanceError`
+whose message is printed as one line. A traceback is shown only with ``CONFORMANCE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from conformance import __version__
+from conformance.contract import BUNDLED_APIS, bundled_spec
+from conformance.errors import ConformanceError, ExitCode, SpecError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors end with exit code 3, as documented."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="conformance",
+        description="API contract-testing and conformance suite.",
+    )
+    parser.add_argument("--version", action="version", version=f"conformance {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    lint = commands.add_parser(
+        "lint",
+        help="hold OpenAPI specs to the contract (exit 0 clean, 1 findings, 3 bad input)",
+        description=(
+            "Validate each spec as OpenAPI 3.0/3.1, then against the contract rules of"
+            " CONTRACT.md. One line per problem: file:line, JSON pointer, rule, what is wrong,"
+            " the fix. Exit 0 clean, 1 findings, 3 a file that is not a readable OpenAPI spec."
+        ),
+    )
+    lint.add_argument(
+        "specs",
+        nargs="*",
+        metavar="SPEC",
+        type=Path,
+        help=f"spec files (default: the bundled {' and '.join(BUNDLED_APIS)} specs)",
+    )
+    lint.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    lint.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="skip a rule, by id or name (repeatable, or comma separated)",
+    )
+    lint.add_argument("--verbose", action="store_true", help="show every note")
+    lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    return parser
+
+
+def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import lint
+
+    if args.list_rules:
+        for rule in lint.ordered_rules():
+            marker = " (notes on specs without x- declarations)" if rule.needs_declarations else ""
+            out.write(f"{rule.id}  {rule.name:<22} {rule.summary}{marker}\n")
+        return ExitCode.OK
+    ignore = [key.strip() for value in args.ignore for key in value.split(",") if key.strip()]
+    for key in ignore:
+        if lint.rule_by_key(key) is None:
+            raise UsageError(
+                f"--ignore {key!r} is not a rule id or name; `conformance lint --list-rules` lists"
+                " them"
+            )
+    paths = args.specs or [bundled_spec(api) for api in BUNDLED_APIS]
+    results: list[lint.LintResult] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            results.append(lint.lint_path(path, ignore=ignore))
+        except SpecError as exc:
+            errors.append(str(exc))
+            err.write(f"conformance lint: {exc}\n")
+    if args.format == "json":
+        out.write(lint.as_json(results, errors) + "\n")
+    else:
+        for line in lint.format_text(results, verbose=args.verbose):
+            out.write(line + "\n")
+        if results:
+            out.write(lint.summary(results) + "\n")
+    if errors:
+        return ExitCode.BAD_INPUT
+    return ExitCode.FAILED if any(result.failed for result in results) else ExitCode.OK
+
+
+def run(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    """Run the command line ``argv``; returns the exit code."""
+    try:
+        args = _build_parser().parse_args(argv)
+        return int(_lint(args, out, err))
+    except ConformanceError as exc:
+        err.write(f"{exc}\n")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        err.write("conformance: interrupted\n")
+        return 130
+    except Exception as exc:
+        if os.environ.get("CONFORMANCE_DEBUG"):
+            raise
+        err.write(
+            f"conformance: internal error: {type(exc).__name__}: {exc} (this is a bug; set"
+            " CONFORMANCE_DEBUG=1 for the traceback and report it)\n"
+        )
+        return int(ExitCode.BAD_INPUT)
+
+
+def main() -> NoReturn:
+    """The console script's entry point."""
+    sys.exit(run())

@@ -1,0 +1,74 @@
+"""Reading a spec and its ``x-`` declarations: the one module the suite and the reference backend
+share (see ARCHITECTURE.md). It imports nothing else of conformance but `conformance.errors`.
+"""
+
+from __future__ import annotations
+
+from conformance.contract._bundled import BUNDLED_APIS, bundled_spec, specs_dir
+from conformance.contract._declarations import (
+    ROOT_DECLARATIONS,
+    AuthFlow,
+    DeclarationProblem,
+    Declarations,
+    LoginStep,
+    RateLimit,
+    RateLimitPolicy,
+    RefreshStep,
+    TokenStep,
+)
+from conformance.contract._document import DuplicateKey, SpecDocument, read_document
+from conformance.contract._pointer import PointerError, follow, join, walk_mappings
+from conformance.contract._resources import (
+    Resource,
+    Singleton,
+    is_template,
+    item_schema_name,
+    normalized_template,
+    resources,
+    singletons,
+)
+from conformance.contract._spec import (
+    HTTP_METHODS,
+    Operation,
+    Parameter,
+    Spec,
+    UnresolvedReference,
+    load_spec,
+    read_spec,
+)
+
+__all__ = [
+    "BUNDLED_APIS",
+    "HTTP_METHODS",
+    "ROOT_DECLARATIONS",
+    "AuthFlow",
+    "DeclarationProblem",
+    "Declarations",
+    "DuplicateKey",
+    "LoginStep",
+    "Operation",
+    "Parameter",
+    "PointerError",
+    "RateLimit",
+    "RateLimitPolicy",
+    "RefreshStep",
+    "Resource",
+    "Singleton",
+    "Spec",
+    "SpecDocument",
+    "TokenStep",
+    "UnresolvedReference",
+    "bundled_spec",
+    "follow",
+    "is_template",
+    "item_schema_name",
+    "join",
+    "load_spec",
+    "normalized_template",
+    "read_document",
+    "read_spec",
+    "resources",
+    "singletons",
+    "specs_dir",
+    "walk_mappings",
+]

@@ -1,0 +1,302 @@
+"""The ``x-`` declarations a spec makes for the contract, their shapes, and their parsed form.
+
+Root of the document:
+    x-roles               every role the API knows (``[admin, manager, staff, service]``)
+    x-auth-flow           which operations log in, refresh and log out, and where the tokens are
+    x-rate-limit          the default limit, per-role limits, what the limit is keyed on
+    x-latency-budget-ms   the default latency budget of an operation (p95, milliseconds)
+Each operation:
+    x-roles               the roles allowed to call it; ``[]`` for a public operation
+    x-rate-limit          its own limit (login: ``{limit: 5, window_s: 60, key: client-account}``)
+    x-latency-budget-ms   its own budget
+    x-envelope: none      its 2xx body is not wrapped in ApiResponse (the seed reads it bare)
+A component schema:
+    x-unique              properties (or groups of them) whose values must be unique: 409 DUPLICATE
+A schema property:
+    x-references          the component schema whose id the property holds: unknown id, 404
+    x-transitions         on a status enum: the legal moves, ``{draft: [published, archived]}``;
+                          any other change of the status is 409 INVALID_TRANSITION
+
+A spec that makes none of the root declarations is a third-party spec: the rules that need them
+do not apply to it (the linter says so in notes, the suite skips what depends on them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jsonschema
+
+ROOT_DECLARATIONS = ("x-roles", "x-auth-flow", "x-rate-limit", "x-latency-budget-ms")
+
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,39}$"}
+_POINTER = {"type": "string", "pattern": "^(/[^/]*)+$"}
+_OPERATION = {"type": "string", "minLength": 1}
+_LIMIT_PROPERTIES: dict[str, Any] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+    "window_s": {"type": "integer", "minimum": 1, "maximum": 86_400},
+}
+_LIMIT = {
+    "type": "object",
+    "required": ["limit", "window_s"],
+    "additionalProperties": False,
+    "properties": _LIMIT_PROPERTIES,
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "x-roles": {"type": "array", "items": _NAME, "uniqueItems": True},
+    "x-latency-budget-ms": {"type": "integer", "minimum": 1, "maximum": 60_000},
+    "x-rate-limit": {
+        "type": "object",
+        "required": ["limit", "window_s"],
+        "additionalProperties": False,
+        "properties": {
+            **_LIMIT_PROPERTIES,
+            "key": {"enum": ["principal", "client-account"]},
+            "roles": {"type": "object", "propertyNames": _NAME, "additionalProperties": _LIMIT},
+        },
+    },
+    "x-auth-flow": {
+        "type": "object",
+        "required": ["scheme", "login"],
+        "additionalProperties": False,
+        "properties": {
+            "scheme": {"type": "string", "minLength": 1},
+            "login": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "operation",
+                    "username",
+                    "password",
+                    "access_token",
+                    "refresh_token",
+                    "expires_in",
+                ],
+                "properties": {
+                    "operation": _OPERATION,
+                    "username": _POINTER,
+                    "password": _POINTER,
+                    "access_token": _POINTER,
+                    "refresh_token": _POINTER,
+                    "expires_in": _POINTER,
+                },
+            },
+            "refresh": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "operation",
+                    "token_in",
+                    "access_token",
+                    "refresh_token",
+                    "expires_in",
+                ],
+                "properties": {
+                    "operation": _OPERATION,
+                    "token_in": {"enum": ["body", "bearer"]},
+                    "token_field": _POINTER,
+                    "access_token": _POINTER,
+                    "refresh_token": _POINTER,
+                    "expires_in": _POINTER,
+                },
+                "if": {"properties": {"token_in": {"const": "body"}}},
+                "then": {"required": ["token_field"]},
+                "else": {"not": {"required": ["token_field"]}},
+            },
+            "logout": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["operation"],
+                "properties": {"operation": _OPERATION},
+            },
+            "verify": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["operation"],
+                "properties": {"operation": _OPERATION},
+            },
+        },
+    },
+    "x-envelope": {"const": "none"},
+    "x-unique": {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "array", "minItems": 2, "items": {"type": "string"}, "uniqueItems": True},
+            ]
+        },
+    },
+    "x-references": {"type": "string", "minLength": 1},
+    "x-transitions": {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationProblem:
+    """One malformed or inconsistent declaration."""
+
+    extension: str  #: e.g. "x-auth-flow"
+    pointer: str  #: where in the document
+    message: str
+    fix: str
+
+
+def shape_problems(extension: str, value: Any, pointer: str) -> list[DeclarationProblem]:
+    """Problems with the shape of one declaration, each with the pointer of the bad part."""
+    validator = jsonschema.Draft202012Validator(SCHEMAS[extension])
+    problems = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+        where = pointer + "".join(
+            "/" + str(token).replace("~", "~0").replace("/", "~1") for token in error.absolute_path
+        )
+        problems.append(
+            DeclarationProblem(extension, where, f"{extension}: {error.message}", _fix(extension))
+        )
+    return problems
+
+
+def _fix(extension: str) -> str:
+    return {
+        "x-roles": "list role names, lower case, e.g. [admin, staff]; [] for a public operation",
+        "x-latency-budget-ms": "give a whole number of milliseconds between 1 and 60000",
+        "x-rate-limit": "write {limit: N, window_s: SECONDS} (optional: key, roles)",
+        "x-auth-flow": "see the x-auth-flow example in README.md",
+        "x-envelope": "the only value is `none`; drop the key for an enveloped response",
+        "x-unique": "list property names, or lists of names that are unique together",
+        "x-references": "name a schema under components/schemas",
+        "x-transitions": "map each status to the list of statuses it may move to",
+    }[extension]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    limit: int
+    window_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitPolicy:
+    """An ``x-rate-limit`` declaration: a default limit, per-role limits, and its key."""
+
+    limit: RateLimit
+    key: Literal["principal", "client-account"] = "principal"
+    roles: Mapping[str, RateLimit] | None = None
+
+    def for_role(self, role: str | None) -> RateLimit:
+        if role is not None and self.roles and role in self.roles:
+            return self.roles[role]
+        return self.limit
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> RateLimitPolicy:
+        roles = raw.get("roles")
+        return cls(
+            limit=RateLimit(raw["limit"], raw["window_s"]),
+            key=raw.get("key", "principal"),
+            roles=(
+                {name: RateLimit(r["limit"], r["window_s"]) for name, r in roles.items()}
+                if roles
+                else None
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStep:
+    """One step of an auth flow: the operation, and JSON pointers into its bodies."""
+
+    operation_id: str
+    access_token: str | None = None
+    refresh_token: str | None = None
+    expires_in: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginStep(TokenStep):
+    username: str = "/email"
+    password: str = "/password"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshStep(TokenStep):
+    #: "bearer": the refresh token goes in ``Authorization: Bearer``; "body": at ``token_field``.
+    token_in: Literal["body", "bearer"] = "body"
+    token_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFlow:
+    """An ``x-auth-flow`` declaration."""
+
+    scheme: str
+    login: LoginStep
+    refresh: RefreshStep | None
+    logout: TokenStep | None
+    verify: TokenStep | None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> AuthFlow:
+        login, refresh = raw["login"], raw.get("refresh")
+        return cls(
+            scheme=raw["scheme"],
+            login=LoginStep(
+                operation_id=login["operation"],
+                access_token=login["access_token"],
+                refresh_token=login["refresh_token"],
+                expires_in=login["expires_in"],
+                username=login["username"],
+                password=login["password"],
+            ),
+            refresh=(
+                RefreshStep(
+                    operation_id=refresh["operation"],
+                    access_token=refresh["access_token"],
+                    refresh_token=refresh["refresh_token"],
+                    expires_in=refresh["expires_in"],
+                    token_in=refresh["token_in"],
+                    token_field=refresh.get("token_field"),
+                )
+                if refresh
+                else None
+            ),
+            logout=TokenStep(raw["logout"]["operation"]) if "logout" in raw else None,
+            verify=TokenStep(raw["verify"]["operation"]) if "verify" in raw else None,
+        )
+
+    @property
+    def steps(self) -> dict[str, TokenStep]:
+        """The declared steps by name ("login", "refresh", "logout", "verify")."""
+        named: dict[str, TokenStep | None] = {
+            "login": self.login,
+            "refresh": self.refresh,
+            "logout": self.logout,
+            "verify": self.verify,
+        }
+        return {name: step for name, step in named.items() if step is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """The root declarations of a spec; each is None where the spec does not make it."""
+
+    roles: tuple[str, ...] | None = None
+    auth_flow: AuthFlow | None = None
+    rate_limit: RateLimitPolicy | None = None
+    latency_budget_ms: int | None = None
+
+    @property
+    def declares_contract(self) -> bool:
+        """Whether the spec opts into the contract (makes any root declaration)."""
+        return any(
+            value is not None
+            for value in (self.roles, self.auth_flow, self.rate_limit, self.latency_budget_ms)
+        )

@@ -1,0 +1,135 @@
+"""Resources, read off the shape of the paths.
+
+A *collection* is a path such as ``/schools`` and its *item* path ``/schools/{id}`` (the
+collection plus one template segment). Operations on the item path are the resource's get, update
+and delete; POST on the collection creates, GET lists; operations under the item path
+(``/content/items/{id}/publish``) are its *actions*. A *singleton* is a path without templates
+that can be read and changed but not created (``/system-config``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.contract._spec import Operation, Spec
+
+_TEMPLATE = re.compile(r"^\{[^{}]+\}$")
+
+
+def is_template(segment: str) -> bool:
+    return bool(_TEMPLATE.match(segment))
+
+
+def normalized_template(path: str) -> str:
+    """``/users/{id}`` and ``/users/{userId}`` both give ``/users/{}``."""
+    return "/".join("{}" if is_template(part) else part for part in path.split("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    collection_path: str
+    item_path: str
+    list: Operation | None
+    create: Operation | None
+    get: Operation | None
+    update: Operation | None
+    delete: Operation | None
+    actions: tuple[Operation, ...]
+    #: the component schema of one item (``School``), where the responses name one
+    schema_name: str | None
+
+    @property
+    def item_operations(self) -> tuple[Operation, ...]:
+        return tuple(op for op in (self.get, self.update, self.delete) if op is not None)
+
+    @property
+    def mutable(self) -> bool:
+        return self.update is not None or bool(
+            [action for action in self.actions if action.method == "post"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Singleton:
+    path: str
+    get: Operation
+    update: Operation
+
+
+def _by_path(spec: Spec) -> dict[str, dict[str, Operation]]:
+    paths: dict[str, dict[str, Operation]] = {}
+    for operation in spec.operations:
+        paths.setdefault(operation.path, {})[operation.method] = operation
+    return paths
+
+
+def item_schema_name(spec: Spec, operation: Operation) -> str | None:
+    """The component schema of the single resource a 2xx response carries, if it names one.
+
+    Looks through the ApiResponse envelope (``data``) where the operation has one.
+    """
+    for status, response, _ in spec.responses(operation):
+        if not status.startswith("2"):
+            continue
+        schema = spec.json_schema(response)
+        if schema is None:
+            continue
+        name = spec.component_name(schema)
+        body: Any = spec.deref(schema)
+        data = spec.properties(body).get("data")
+        if data is not None and operation.enveloped:
+            return spec.component_name(data)
+        return name
+    return None
+
+
+def resources(spec: Spec) -> tuple[Resource, ...]:
+    paths = _by_path(spec)
+    found = []
+    for item_path, item_ops in paths.items():
+        collection_path, _, last = item_path.rpartition("/")
+        if not is_template(last) or collection_path not in paths:
+            continue
+        collection_ops = paths[collection_path]
+        if "get" not in collection_ops and "post" not in collection_ops:
+            continue
+        prefix = item_path + "/"
+        actions = tuple(
+            op for path, ops in paths.items() if path.startswith(prefix) for op in ops.values()
+        )
+        get = item_ops.get("get")
+        update = item_ops.get("patch") or item_ops.get("put")
+        create = collection_ops.get("post")
+        schema_name = None
+        for source in (get, create, update):
+            if source is not None:
+                schema_name = item_schema_name(spec, source)
+                if schema_name:
+                    break
+        found.append(
+            Resource(
+                collection_path=collection_path,
+                item_path=item_path,
+                list=collection_ops.get("get"),
+                create=create,
+                get=get,
+                update=update,
+                delete=item_ops.get("delete"),
+                actions=actions,
+                schema_name=schema_name,
+            )
+        )
+    return tuple(found)
+
+
+def singletons(spec: Spec) -> tuple[Singleton, ...]:
+    found = []
+    for path, ops in _by_path(spec).items():
+        if any(is_template(part) for part in path.split("/")) or "post" in ops:
+            continue
+        update = ops.get("patch") or ops.get("put")
+        if "get" in ops and update is not None:
+            found.append(Singleton(path, ops["get"], update))
+    return tuple(found)

@@ -1,0 +1,145 @@
+"""CT4xx: authentication and authorisation (CONTRACT.md §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.contract import join
+from conformance.lint._model import LintContext, Problem, rule
+from conformance.lint._predicates import (
+    add_response_fix,
+    documents,
+    response_headers,
+    success_responses,
+)
+
+
+@rule(
+    "CT401",
+    "auth-401",
+    "a secured operation documents 401 with a WWW-Authenticate header",
+)
+def auth_401(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation in ctx.operations():
+        if operation.is_public:
+            continue
+        if not documents(operation, "401"):
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} needs credentials but documents no 401",
+                add_response_fix("401", "Unauthorized"),
+            )
+            continue
+        for status, response, pointer in spec.responses(operation):
+            if status == "401" and "www-authenticate" not in response_headers(spec, response):
+                yield Problem(
+                    pointer,
+                    f"the 401 of {operation.label} does not declare WWW-Authenticate",
+                    "declare the WWW-Authenticate header (Bearer, RFC 6750 section 3)",
+                )
+
+
+@rule(
+    "CT402",
+    "roles-declared",
+    "every operation declares x-roles from the root's x-roles: [] exactly when it is public",
+    needs_declarations=True,
+)
+def roles_declared(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for problem in spec.declaration_problems:
+        if problem.extension == "x-roles":
+            yield Problem(problem.pointer, problem.message, problem.fix)
+    if spec.declarations.roles is None and "x-roles" not in spec.data:
+        yield Problem(
+            "",
+            "the spec does not list its roles (a root x-roles)",
+            "add x-roles: [admin, manager, staff, service] (every role the API knows)",
+        )
+    for operation in ctx.operations():
+        if operation.roles is None:
+            if "x-roles" not in operation.definition:
+                yield Problem(
+                    operation.pointer,
+                    f"{operation.label} does not say who may call it",
+                    "add x-roles: the roles allowed, or [] if it is public",
+                )
+        elif operation.is_public and operation.roles:
+            yield Problem(
+                join(operation.pointer, "x-roles"),
+                f"{operation.label} is public (security: []) but x-roles names roles",
+                "use x-roles: [] for a public operation, or give it a security requirement",
+            )
+        elif not operation.is_public and not operation.roles:
+            yield Problem(
+                join(operation.pointer, "x-roles"),
+                f"{operation.label} needs credentials but x-roles allows no role",
+                "list the roles allowed to call it",
+            )
+
+
+@rule(
+    "CT403",
+    "roles-403",
+    "an operation that allows only some roles documents 403",
+    needs_declarations=True,
+)
+def roles_403(ctx: LintContext) -> Iterator[Problem]:
+    every_role = set(ctx.spec.declarations.roles or ())
+    for operation in ctx.operations():
+        if not operation.roles or not every_role or set(operation.roles) >= every_role:
+            continue
+        if not documents(operation, "403"):
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} allows only {', '.join(operation.roles)} but documents no 403",
+                add_response_fix("403", "Forbidden"),
+            )
+
+
+@rule(
+    "CT404",
+    "auth-flow",
+    "x-auth-flow names real operations and the body fields that carry credentials and tokens",
+    needs_declarations=True,
+)
+def auth_flow(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for problem in spec.declaration_problems:
+        if problem.extension == "x-auth-flow":
+            yield Problem(problem.pointer, problem.message, problem.fix)
+    if "x-auth-flow" not in spec.data:
+        yield Problem(
+            "",
+            "the spec declares no x-auth-flow: the suite can only use a token from the"
+            " environment, and skips the token refresh scenarios",
+            "declare x-auth-flow if the API logs in (see README.md), or leave it out if its"
+            " tokens come from elsewhere",
+            note=True,
+        )
+
+
+@rule(
+    "CT405",
+    "token-no-store",
+    "the 2xx responses that carry tokens (login, refresh) declare Cache-Control (no-store)",
+    needs_declarations=True,
+)
+def token_no_store(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    flow = spec.declarations.auth_flow
+    if flow is None:
+        return
+    for step in (flow.login, flow.refresh):
+        operation = spec.operation(step.operation_id) if step is not None else None
+        if operation is None:
+            continue
+        for status, response, pointer in success_responses(spec, operation):
+            if "cache-control" not in response_headers(spec, response):
+                yield Problem(
+                    pointer,
+                    f"the {status} of {operation.label} carries tokens but does not declare"
+                    " Cache-Control",
+                    "declare Cache-Control with a schema that requires no-store",
+                )

@@ -1,0 +1,160 @@
+"""CT5xx: optimistic concurrency and uniqueness (CONTRACT.md §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from conformance.contract import item_schema_name, join
+from conformance.lint._model import LintContext, Problem, rule
+from conformance.lint._predicates import (
+    add_response_fix,
+    changes_existing,
+    documents,
+    response_headers,
+    single_resource_operations,
+    success_responses,
+    types,
+)
+
+
+@rule(
+    "CT501",
+    "version-field",
+    "a mutable resource requires an integer `version`",
+)
+def version_field(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    reported: set[str] = set()
+    for operation, name in single_resource_operations(ctx):
+        if name in reported:
+            continue
+        reported.add(name)
+        schema = spec.data["components"]["schemas"][name]
+        where = join("/components/schemas", name)
+        props = spec.properties(schema)
+        if "version" not in props or "version" not in spec.required(schema):
+            yield Problem(
+                where,
+                f"{name} can be changed ({operation.label}) but does not require `version`",
+                "add a required `version: {type: integer, minimum: 1}`",
+            )
+        elif "integer" not in types(spec, props["version"]):
+            yield Problem(
+                join(where, "properties", "version"),
+                f"`version` of {name} is not an integer",
+                "type: integer, minimum: 1",
+            )
+
+
+@rule(
+    "CT502",
+    "etag-header",
+    "a 2xx response carrying one mutable resource declares ETag",
+)
+def etag_header(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation, name in single_resource_operations(ctx):
+        for status, response, pointer in success_responses(spec, operation):
+            if status != "204" and "etag" not in response_headers(spec, response):
+                yield Problem(
+                    pointer,
+                    f"the {status} of {operation.label} carries a {name} but declares no ETag",
+                    "declare ETag: '\"<version>\"'",
+                )
+
+
+@rule(
+    "CT503",
+    "if-match",
+    'a change to an existing resource accepts an optional If-Match ("<version>"); a PUT/PATCH'
+    " body also an optional integer `version`",
+)
+def if_match(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation in changes_existing(ctx):
+        header = operation.parameter("If-Match", "header")
+        if header is None:
+            yield Problem(
+                join(operation.pointer, "parameters"),
+                f"{operation.label} changes a resource but takes no If-Match header",
+                "add the optional header parameter If-Match",
+            )
+        elif header.required:
+            yield Problem(
+                header.pointer,
+                f"If-Match is required on {operation.label}; the contract makes it optional"
+                " (never 428)",
+                "set required: false",
+            )
+        if operation.method not in ("put", "patch"):
+            continue
+        body = spec.request_schema(operation)
+        if body is None:
+            continue
+        props = spec.properties(body)
+        if "version" not in props:
+            yield Problem(
+                join(operation.pointer, "requestBody"),
+                f"the body of {operation.label} has no `version` to make the change conditional",
+                "add an optional `version: {type: integer, minimum: 1}`",
+            )
+        elif "version" in spec.required(body):
+            yield Problem(
+                join(operation.pointer, "requestBody"),
+                f"the body of {operation.label} requires `version`; the contract makes it optional",
+                "drop `version` from `required`",
+            )
+        elif "integer" not in types(spec, props["version"]):
+            yield Problem(
+                join(operation.pointer, "requestBody"),
+                f"`version` in the body of {operation.label} is not an integer",
+                "type: integer, minimum: 1",
+            )
+
+
+def _unique_keys(ctx: LintContext, name: str | None) -> list[object]:
+    if name is None:
+        return []
+    schema = ctx.spec.deref(ctx.spec.data.get("components", {}).get("schemas", {}).get(name))
+    keys = schema.get("x-unique") if isinstance(schema, Mapping) else None
+    return list(keys) if isinstance(keys, list) else []
+
+
+@rule(
+    "CT504",
+    "conflict-409",
+    "a change to an existing resource documents 409; so does a create of a resource with"
+    " x-unique keys",
+)
+def conflict_409(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation in changes_existing(ctx):
+        if not documents(operation, "409"):
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} changes a resource but documents no 409 (stale version)",
+                add_response_fix("409", "Conflict"),
+            )
+    for resource in ctx.resources:
+        create = resource.create
+        if create is None or documents(create, "409"):
+            continue
+        unique = _unique_keys(ctx, resource.schema_name or item_schema_name(spec, create))
+        if unique:
+            yield Problem(
+                join(create.pointer, "responses"),
+                f"{create.label} creates a {resource.schema_name} whose {unique} must be unique,"
+                " but documents no 409",
+                add_response_fix("409", "Conflict"),
+            )
+
+
+@rule(
+    "CT505",
+    "resource-declarations",
+    "x-unique, x-references and x-transitions name properties, schemas and states that exist",
+)
+def resource_declarations(ctx: LintContext) -> Iterator[Problem]:
+    for problem in ctx.spec.declaration_problems:
+        if problem.extension in ("x-unique", "x-references", "x-transitions"):
+            yield Problem(problem.pointer, problem.message, problem.fix)

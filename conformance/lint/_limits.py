@@ -1,0 +1,107 @@
+"""CT6xx rate limits (CONTRACT.md §6) and CT7xx the latency budget (§7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.contract import join
+from conformance.lint._model import LintContext, Problem, rule
+from conformance.lint._predicates import (
+    RATE_LIMIT_HEADERS,
+    add_response_fix,
+    all_responses,
+    documents,
+    response_headers,
+)
+
+
+@rule(
+    "CT601",
+    "rate-limit-headers",
+    "every response declares X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset",
+)
+def rate_limit_headers(ctx: LintContext) -> Iterator[Problem]:
+    for operation, status, response, pointer in all_responses(ctx):
+        declared = response_headers(ctx.spec, response)
+        missing = [name for name in RATE_LIMIT_HEADERS if name.lower() not in declared]
+        if missing:
+            yield Problem(
+                pointer,
+                f"the {status} of {operation.label} does not declare {', '.join(missing)}",
+                "declare every X-RateLimit-* header on every response",
+            )
+
+
+@rule(
+    "CT602",
+    "rate-limit-429",
+    "every operation documents 429 with a Retry-After header",
+)
+def rate_limit_429(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation in ctx.operations():
+        if not documents(operation, "429"):
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} documents no 429",
+                add_response_fix("429", "TooManyRequests"),
+            )
+            continue
+        for status, response, pointer in spec.responses(operation):
+            if status == "429" and "retry-after" not in response_headers(spec, response):
+                yield Problem(
+                    pointer,
+                    f"the 429 of {operation.label} does not declare Retry-After",
+                    "declare the Retry-After header (seconds)",
+                )
+
+
+@rule(
+    "CT603",
+    "rate-limit-declared",
+    "the spec declares its rate limit (x-rate-limit at the root); login is limited per client"
+    " and account",
+    needs_declarations=True,
+)
+def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for problem in spec.declaration_problems:
+        if problem.extension == "x-rate-limit":
+            yield Problem(problem.pointer, problem.message, problem.fix)
+    if "x-rate-limit" not in spec.data:
+        yield Problem(
+            "",
+            "the spec declares no x-rate-limit: the rate-limit scenarios cannot know the limit",
+            "add x-rate-limit: {limit: 60, window_s: 60} at the root",
+        )
+    flow = spec.declarations.auth_flow
+    login = spec.operation(flow.login.operation_id) if flow is not None else None
+    if (
+        login is not None
+        and login.rate_limit is not None
+        and login.rate_limit.key != ("client-account")
+    ):
+        yield Problem(
+            login.pointer,
+            f"{login.label} is limited per principal, but a login has none yet",
+            "declare x-rate-limit: {limit: 5, window_s: 60, key: client-account} on it",
+        )
+
+
+@rule(
+    "CT701",
+    "latency-budget",
+    "the spec declares its latency budget (x-latency-budget-ms at the root)",
+    needs_declarations=True,
+)
+def latency_budget(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for problem in spec.declaration_problems:
+        if problem.extension == "x-latency-budget-ms":
+            yield Problem(problem.pointer, problem.message, problem.fix)
+    if "x-latency-budget-ms" not in spec.data:
+        yield Problem(
+            "",
+            "the spec declares no x-latency-budget-ms: no operation has a latency budget",
+            "add x-latency-budget-ms: 200 at the root (an operation may declare its own)",
+        )

@@ -1,0 +1,187 @@
+"""Small questions several rules ask of a spec."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from conformance.contract import Operation, Spec, item_schema_name, join
+from conformance.lint._model import LintContext
+
+#: The members of a PaginatedResponse (CONTRACT.md §1, §3).
+PAGE_FIELDS = ("data", "total", "page", "limit", "totalPages", "hasMore", "nextPage", "prevPage")
+#: Methods that change what the request names.
+CHANGE_METHODS = ("put", "patch", "delete", "post")
+#: Headers every response carries (CONTRACT.md §6, §8).
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def add_response_fix(status: str, component: str) -> str:
+    """The fix for a missing error response, with the bundled specs' component as the example."""
+    return (
+        f"document {status} with an ErrorResponse body, e.g."
+        f" '{status}': {{$ref: '#/components/responses/{component}'}}"
+    )
+
+
+def documents(operation: Operation, status: str) -> bool:
+    """Whether the operation documents ``status`` ("404"), exactly or by range ("4XX")."""
+    responses = operation.definition.get("responses") or {}
+    keys = {str(key).upper() for key in responses}
+    return status in keys or f"{status[0]}XX" in keys
+
+
+def response_headers(spec: Spec, response: Mapping[str, Any]) -> set[str]:
+    """The header names a response declares, lower case."""
+    headers = response.get("headers")
+    return {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
+
+
+def all_responses(ctx: LintContext) -> Iterator[tuple[Operation, str, Mapping[str, Any], str]]:
+    for operation in ctx.operations():
+        for status, response, pointer in ctx.spec.responses(operation):
+            yield operation, status, response, pointer
+
+
+def success_responses(
+    spec: Spec, operation: Operation
+) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    for status, response, pointer in spec.responses(operation):
+        if status.startswith("2"):
+            yield status, response, pointer
+
+
+def types(spec: Spec, schema: Any) -> set[str]:
+    """The JSON types a schema allows by its ``type`` (3.1 lists, 3.0 ``nullable``)."""
+    schema = spec.deref(schema)
+    if not isinstance(schema, Mapping):
+        return set()
+    declared = schema.get("type")
+    found = {declared} if isinstance(declared, str) else set(declared or [])
+    if schema.get("nullable") is True:
+        found.add("null")
+    if "const" in schema and not found:
+        found.add(_json_type(schema["const"]))
+    return found
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}.get(type(value), "")
+
+
+def is_page(spec: Spec, schema: Any) -> bool:
+    """Whether a schema is shaped like a PaginatedResponse: a ``data`` array and page counters."""
+    props = spec.properties(schema)
+    if "data" not in props or "array" not in types(spec, props["data"]):
+        return False
+    return sum(name in props for name in PAGE_FIELDS[1:]) >= 3
+
+
+def page_schema(spec: Spec, operation: Operation) -> tuple[Any, str] | None:
+    """The PaginatedResponse an operation answers (inside its ApiResponse if it has one)."""
+    for _, response, pointer in success_responses(spec, operation):
+        schema = spec.json_schema(response)
+        if schema is None:
+            continue
+        if is_page(spec, schema):
+            return schema, pointer
+        data = spec.properties(schema).get("data")
+        if data is not None and is_page(spec, data):
+            return data, pointer
+    return None
+
+
+def changes_existing(ctx: LintContext) -> Iterator[Operation]:
+    """Operations that change or delete a resource that already exists, each once.
+
+    The update and delete of every resource, its actions that are not reads, and the update of
+    every singleton.
+    """
+    seen: set[str] = set()
+    candidates: list[Operation | None] = []
+    for resource in ctx.resources:
+        candidates += [resource.update, resource.delete]
+        candidates += [a for a in resource.actions if a.method in CHANGE_METHODS]
+    candidates += [singleton.update for singleton in ctx.singletons]
+    for operation in candidates:
+        if operation is not None and operation.pointer not in seen:
+            seen.add(operation.pointer)
+            yield operation
+
+
+def single_resource_operations(ctx: LintContext) -> Iterator[tuple[Operation, str]]:
+    """Operations whose 2xx body is one mutable resource, with that resource's schema name."""
+    spec = ctx.spec
+    for resource in ctx.resources:
+        if not resource.mutable or resource.schema_name is None:
+            continue
+        for operation in (resource.create, *resource.item_operations, *resource.actions):
+            if operation is not None and item_schema_name(spec, operation) == resource.schema_name:
+                yield operation, resource.schema_name
+    for singleton in ctx.singletons:
+        name = item_schema_name(spec, singleton.get)
+        if name is not None:
+            for operation in (singleton.get, singleton.update):
+                yield operation, name
+
+
+def is_error_schema(spec: Spec, schema: Any, depth: int = 0) -> bool:
+    """Whether a schema is the ErrorResponse: a ``$ref`` to it, or an ``allOf`` that holds one."""
+    if depth > 20 or not isinstance(schema, Mapping):
+        return False
+    if spec.component_name(schema) == "ErrorResponse":
+        return True
+    if "$ref" in schema:
+        return is_error_schema(spec, spec.deref(schema), depth + 1)
+    return any(is_error_schema(spec, part, depth + 1) for part in schema.get("allOf", []) or [])
+
+
+def pinned(spec: Spec, schema: Any, prop: str, depth: int = 0) -> Any | None:
+    """The ``const`` a schema (or a part of its ``allOf``) pins ``prop`` to, if any."""
+    schema = spec.deref(schema)
+    if depth > 20 or not isinstance(schema, Mapping):
+        return None
+    props = schema.get("properties")
+    member = props.get(prop) if isinstance(props, Mapping) else None
+    if isinstance(member, Mapping) and "const" in member:
+        return member["const"]
+    for part in schema.get("allOf", []) or []:
+        found = pinned(spec, part, prop, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def referencing_properties(
+    spec: Spec, schema: Any, *, into_batches: bool = True
+) -> Iterator[tuple[str, str]]:
+    """``(body pointer, referenced schema)`` for each property declaring ``x-references``.
+
+    Follows nested objects and array items (``/operations/0/id``), each schema once. With
+    ``into_batches=False`` it does not enter arrays of objects: each element of such an array is
+    a unit of its own (a bulk operation reports an unknown id per item, not as a 404).
+    """
+    seen: set[int] = set()
+
+    def walk(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
+        node = spec.deref(node)
+        if not isinstance(node, Mapping) or id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node.get("x-references"), str):
+            yield pointer, node["x-references"]
+        for name, prop in spec.properties(node).items():
+            yield from walk(prop, join(pointer, name))
+        items = node.get("items")
+        if isinstance(items, Mapping) and (
+            into_batches or ("object" not in types(spec, items) and not spec.properties(items))
+        ):
+            yield from walk(items, join(pointer, 0))
+
+    yield from walk(schema, "")

@@ -1,0 +1,98 @@
+"""CT2xx: the status codes of CONTRACT.md §2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.contract import join, normalized_template
+from conformance.lint._model import LintContext, Problem, rule
+from conformance.lint._predicates import add_response_fix, documents, referencing_properties
+
+FORBIDDEN_STATUSES = {
+    "412": "If-Match is optional: a stale version is 409",
+    "413": "an oversized body is 400",
+    "415": "a wrong media type is 400",
+    "422": "anything the schema rejects is 400",
+    "428": "If-Match is optional: its absence means an unconditional change",
+}
+
+
+@rule("CT201", "input-400", "an operation that takes input (parameters or a body) documents 400")
+def input_400(ctx: LintContext) -> Iterator[Problem]:
+    for operation in ctx.operations():
+        takes_input = bool(operation.parameters) or "requestBody" in operation.definition
+        if takes_input and not documents(operation, "400"):
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} takes input but documents no 400",
+                add_response_fix("400", "BadRequest"),
+            )
+
+
+@rule(
+    "CT202",
+    "not-found-404",
+    "an operation that takes an id (in the path, or x-references in the body) documents 404",
+)
+def not_found_404(ctx: LintContext) -> Iterator[Problem]:
+    spec = ctx.spec
+    for operation in ctx.operations():
+        if documents(operation, "404"):
+            continue
+        if operation.path_parameters:
+            names = ", ".join(p.name for p in operation.path_parameters)
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} takes {names} in its path but documents no 404",
+                add_response_fix("404", "NotFound"),
+            )
+            continue
+        request = spec.request_schema(operation)
+        references = (
+            list(referencing_properties(spec, request, into_batches=False))
+            if request is not None
+            else []
+        )
+        if references:
+            where, target = references[0]
+            yield Problem(
+                join(operation.pointer, "responses"),
+                f"{operation.label} takes the id of a {target} (body {where}) but documents no 404",
+                add_response_fix("404", "NotFound"),
+            )
+
+
+@rule(
+    "CT203",
+    "forbidden-status",
+    "no operation documents 412, 413, 415, 422 or 428 (the contract answers 400 or 409)",
+)
+def forbidden_status(ctx: LintContext) -> Iterator[Problem]:
+    for operation in ctx.operations():
+        for status in operation.definition.get("responses") or {}:
+            if str(status) in FORBIDDEN_STATUSES:
+                yield Problem(
+                    join(operation.pointer, "responses", status),
+                    f"{operation.label} documents {status}: {FORBIDDEN_STATUSES[str(status)]}",
+                    "remove it, and answer as the contract says",
+                )
+
+
+@rule(
+    "CT204",
+    "distinct-templates",
+    "no two path templates differ only in parameter names (/flags/{key} and /flags/{id})",
+)
+def distinct_templates(ctx: LintContext) -> Iterator[Problem]:
+    first: dict[str, str] = {}
+    for path in ctx.spec.data.get("paths") or {}:
+        shape = normalized_template(str(path))
+        if shape in first:
+            yield Problem(
+                join("/paths", path),
+                f"{path} and {first[shape]} are the same path with other parameter names; a server"
+                " cannot tell them apart",
+                "use one template (one parameter name) for every operation on this path",
+            )
+        else:
+            first[shape] = str(path)

@@ -1,0 +1,90 @@
+"""CT0xx: the document itself: YAML, references, and the OpenAPI schema."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+from conformance.contract import join, walk_mappings
+from conformance.lint._model import LintContext, Problem, rule
+
+
+@rule("CT001", "yaml-duplicate-key", "a mapping does not repeat a key (YAML keeps only the last)")
+def duplicate_keys(ctx: LintContext) -> Iterator[Problem]:
+    for duplicate in ctx.spec.document.duplicate_keys:
+        yield Problem(
+            join(duplicate.pointer, duplicate.key),
+            f"the key {duplicate.key!r} appears again on line {duplicate.line}; the earlier value"
+            " is silently dropped",
+            "merge the two into one key",
+        )
+
+
+@rule("CT002", "ref-unresolved", "every $ref leads to a part of the same document")
+def refs_resolve(ctx: LintContext) -> Iterator[Problem]:
+    for pointer, broken in ctx.broken_refs:
+        yield Problem(
+            pointer,
+            f"$ref {broken.ref!r} {broken.reason}",
+            "point the $ref at an existing '#/components/...' entry (bundle external files first)",
+        )
+
+
+# "Path parameter 'id' for 'get' operation in '/a/{id}' was not resolved",
+# "Operation ID 'x' for 'post' in '/b' is not unique"
+_OPERATION_IN_MESSAGE = re.compile(r"for '(\w+)'(?: operation)? in '([^']+)'")
+
+
+def _locate(ctx: LintContext, error: Any) -> str:
+    """A pointer for a validator error; its semantic errors carry no path, only a message."""
+    absolute = list(getattr(error, "absolute_path", []) or [])
+    if absolute:
+        return join("", *absolute)
+    match = _OPERATION_IN_MESSAGE.search(str(getattr(error, "message", "")))
+    if match:
+        return join("/paths", match.group(2), match.group(1))
+    relative = list(getattr(error, "path", []) or [])
+    if relative:  # a schema error: find the one place in the document where it can be
+        candidates = [
+            pointer
+            for node, pointer in walk_mappings(ctx.spec.data)
+            if _follows_to(node, relative, getattr(error, "instance", None))
+        ]
+        if len(candidates) == 1:
+            return join(candidates[0], *relative)
+    return ""
+
+
+def _follows_to(node: Any, tokens: list[Any], instance: Any) -> bool:
+    for token in tokens:
+        if (isinstance(node, Mapping) and token in node) or (
+            isinstance(node, list) and isinstance(token, int) and token < len(node)
+        ):
+            node = node[token]
+        else:
+            return False
+    return bool(node == instance)
+
+
+@rule("CT003", "openapi-schema", "the document is valid OpenAPI 3.0/3.1 (openapi-spec-validator)")
+def openapi_schema(ctx: LintContext) -> Iterator[Problem]:
+    if ctx.broken_refs:
+        return  # the validator cannot walk past a broken $ref; CT002 has reported it
+    version = ctx.spec.openapi_version
+    validator_class = (
+        OpenAPIV31SpecValidator if version.startswith("3.1") else OpenAPIV30SpecValidator
+    )
+    fix = f"make it valid OpenAPI {version} (see the specification's object definitions)"
+    try:
+        for error in validator_class(ctx.spec.data).iter_errors():
+            message = str(getattr(error, "message", error)).splitlines()[0]
+            yield Problem(_locate(ctx, error), message, fix)
+    except Exception as exc:
+        yield Problem(
+            "",
+            f"openapi-spec-validator stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+            "fix the findings above it; if none, report the spec to the conformance maintainers",
+        )

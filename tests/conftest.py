@@ -1,0 +1,38 @@
+"""Fixtures shared by the project's tests (see tests/README.md for where each kind goes)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conformance.contract import bundled_spec, read_document
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+Mutation = Callable[[dict[str, Any]], object]
+SpecCopy = Callable[[Mutation], Path]
+
+
+@pytest.fixture(scope="session")
+def tchat_data() -> dict[str, Any]:
+    """The bundled Tchat spec as data (read once; tests copy it before changing it)."""
+    return read_document(bundled_spec("tchat")).data
+
+
+@pytest.fixture
+def tchat_copy(tmp_path: Path, tchat_data: dict[str, Any]) -> SpecCopy:
+    """``tchat_copy(mutate)``: a copy of the Tchat spec changed by ``mutate``, written as YAML."""
+
+    def make(mutate: Mutation) -> Path:
+        data = copy.deepcopy(tchat_data)
+        mutate(data)
+        path = tmp_path / "tchat-copy.openapi.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    return make

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+from conformance import plugin
+
+
+def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
+    (entry,) = [e for e in entry_points(group="pytest11") if e.name == "conformance"]
+    assert entry.load() is plugin
+
+
+def test_plugin_markers_pass_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.api("tchat")
+        @pytest.mark.module("content")
+        @pytest.mark.operation("getContentItems")
+        @pytest.mark.fuzz
+        def test_fuzzed():
+            pass
+
+        @pytest.mark.scenario
+        def test_story():
+            pass
+        """
+    )
+    result = pytester.runpytest("--strict-markers", "-m", "fuzz and not scenario")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_plugin_unknown_marker_still_fails_under_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.fuzzz
+        def test_typo():
+            pass
+        """
+    )
+    result = pytester.runpytest("--strict-markers")
+    result.stdout.fnmatch_lines(["*'fuzzz' not found in `markers` configuration option*"])
+    assert result.ret != 0
