@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from conformance.contract import join
 from conformance.lint._model import LintContext, Problem, rule
 from conformance.lint._predicates import (
-    add_response_fix,
-    documents,
+    declaration_findings,
+    missing_header,
+    missing_status,
     response_headers,
     success_responses,
 )
@@ -24,20 +25,16 @@ def auth_401(ctx: LintContext) -> Iterator[Problem]:
     for operation in ctx.operations():
         if operation.is_public:
             continue
-        if not documents(operation, "401"):
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} needs credentials but documents no 401",
-                add_response_fix("401", "Unauthorized"),
-            )
-            continue
-        for status, response, pointer in spec.responses(operation):
-            if status == "401" and "www-authenticate" not in response_headers(spec, response):
-                yield Problem(
-                    pointer,
-                    f"the 401 of {operation.label} does not declare WWW-Authenticate",
-                    "declare the WWW-Authenticate header (Bearer, RFC 6750 section 3)",
-                )
+        problem = missing_status(operation, "401", "needs credentials")
+        if problem:
+            yield problem
+        yield from missing_header(
+            spec,
+            operation,
+            "401",
+            "WWW-Authenticate",
+            "declare the WWW-Authenticate header (Bearer, RFC 6750 section 3)",
+        )
 
 
 @rule(
@@ -48,9 +45,7 @@ def auth_401(ctx: LintContext) -> Iterator[Problem]:
 )
 def roles_declared(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
-    for problem in spec.declaration_problems:
-        if problem.extension == "x-roles":
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(spec, "x-roles")
     if spec.declarations.roles is None and "x-roles" not in spec.data:
         yield Problem(
             "",
@@ -90,12 +85,9 @@ def roles_403(ctx: LintContext) -> Iterator[Problem]:
     for operation in ctx.operations():
         if not operation.roles or not every_role or set(operation.roles) >= every_role:
             continue
-        if not documents(operation, "403"):
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} allows only {', '.join(operation.roles)} but documents no 403",
-                add_response_fix("403", "Forbidden"),
-            )
+        problem = missing_status(operation, "403", f"allows only {', '.join(operation.roles)}")
+        if problem:
+            yield problem
 
 
 @rule(
@@ -106,9 +98,7 @@ def roles_403(ctx: LintContext) -> Iterator[Problem]:
 )
 def auth_flow(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
-    for problem in spec.declaration_problems:
-        if problem.extension == "x-auth-flow":
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(spec, "x-auth-flow")
     if "x-auth-flow" not in spec.data:
         yield Problem(
             "",

@@ -7,9 +7,9 @@ from collections.abc import Iterator, Mapping
 from conformance.contract import item_schema_name, join
 from conformance.lint._model import LintContext, Problem, rule
 from conformance.lint._predicates import (
-    add_response_fix,
     changes_existing,
-    documents,
+    declaration_findings,
+    missing_status,
     response_headers,
     single_resource_operations,
     success_responses,
@@ -129,24 +129,19 @@ def _unique_keys(ctx: LintContext, name: str | None) -> list[object]:
 def conflict_409(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in changes_existing(ctx):
-        if not documents(operation, "409"):
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} changes a resource but documents no 409 (stale version)",
-                add_response_fix("409", "Conflict"),
-            )
+        problem = missing_status(operation, "409", "changes a resource (a stale version is 409)")
+        if problem:
+            yield problem
     for resource in ctx.resources:
         create = resource.create
-        if create is None or documents(create, "409"):
+        if create is None:
             continue
         unique = _unique_keys(ctx, resource.schema_name or item_schema_name(spec, create))
-        if unique:
-            yield Problem(
-                join(create.pointer, "responses"),
-                f"{create.label} creates a {resource.schema_name} whose {unique} must be unique,"
-                " but documents no 409",
-                add_response_fix("409", "Conflict"),
-            )
+        problem = missing_status(
+            create, "409", f"creates a {resource.schema_name} whose {unique} must be unique"
+        )
+        if unique and problem:
+            yield problem
 
 
 @rule(
@@ -155,6 +150,4 @@ def conflict_409(ctx: LintContext) -> Iterator[Problem]:
     "x-unique, x-references and x-transitions name properties, schemas and states that exist",
 )
 def resource_declarations(ctx: LintContext) -> Iterator[Problem]:
-    for problem in ctx.spec.declaration_problems:
-        if problem.extension in ("x-unique", "x-references", "x-transitions"):
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(ctx.spec, "x-unique", "x-references", "x-transitions")

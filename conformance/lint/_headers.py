@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from conformance.contract import join
 from conformance.lint._model import LintContext, Problem, rule
-from conformance.lint._predicates import all_responses, response_headers
+from conformance.lint._predicates import responses_without
 
 
 @rule(
@@ -30,13 +30,12 @@ def request_id(ctx: LintContext) -> Iterator[Problem]:
                 f"X-Request-ID is required on {operation.label}; clients need not send one",
                 "set required: false",
             )
-    for operation, status, response, pointer in all_responses(ctx):
-        if "x-request-id" not in response_headers(ctx.spec, response):
-            yield Problem(
-                pointer,
-                f"the {status} of {operation.label} does not declare X-Request-ID",
-                "declare the X-Request-ID header on every response",
-            )
+    for operation, status, pointer, _ in responses_without(ctx, ("X-Request-ID",)):
+        yield Problem(
+            pointer,
+            f"the {status} of {operation.label} does not declare X-Request-ID",
+            "declare the X-Request-ID header on every response",
+        )
 
 
 @rule(
@@ -45,10 +44,9 @@ def request_id(ctx: LintContext) -> Iterator[Problem]:
     "every response declares X-Content-Type-Options (nosniff)",
 )
 def nosniff(ctx: LintContext) -> Iterator[Problem]:
-    for operation, status, response, pointer in all_responses(ctx):
-        if "x-content-type-options" not in response_headers(ctx.spec, response):
-            yield Problem(
-                pointer,
-                f"the {status} of {operation.label} does not declare X-Content-Type-Options",
-                "declare X-Content-Type-Options with const: nosniff on every response",
-            )
+    for operation, status, pointer, _ in responses_without(ctx, ("X-Content-Type-Options",)):
+        yield Problem(
+            pointer,
+            f"the {status} of {operation.label} does not declare X-Content-Type-Options",
+            "declare X-Content-Type-Options with const: nosniff on every response",
+        )

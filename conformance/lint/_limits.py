@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from conformance.contract import join
 from conformance.lint._model import LintContext, Problem, rule
 from conformance.lint._predicates import (
     RATE_LIMIT_HEADERS,
-    add_response_fix,
-    all_responses,
-    documents,
-    response_headers,
+    declaration_findings,
+    missing_header,
+    missing_status,
+    responses_without,
 )
 
 
@@ -21,15 +20,12 @@ from conformance.lint._predicates import (
     "every response declares X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset",
 )
 def rate_limit_headers(ctx: LintContext) -> Iterator[Problem]:
-    for operation, status, response, pointer in all_responses(ctx):
-        declared = response_headers(ctx.spec, response)
-        missing = [name for name in RATE_LIMIT_HEADERS if name.lower() not in declared]
-        if missing:
-            yield Problem(
-                pointer,
-                f"the {status} of {operation.label} does not declare {', '.join(missing)}",
-                "declare every X-RateLimit-* header on every response",
-            )
+    for operation, status, pointer, missing in responses_without(ctx, RATE_LIMIT_HEADERS):
+        yield Problem(
+            pointer,
+            f"the {status} of {operation.label} does not declare {', '.join(missing)}",
+            "declare every X-RateLimit-* header on every response",
+        )
 
 
 @rule(
@@ -40,20 +36,12 @@ def rate_limit_headers(ctx: LintContext) -> Iterator[Problem]:
 def rate_limit_429(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
-        if not documents(operation, "429"):
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} documents no 429",
-                add_response_fix("429", "TooManyRequests"),
-            )
-            continue
-        for status, response, pointer in spec.responses(operation):
-            if status == "429" and "retry-after" not in response_headers(spec, response):
-                yield Problem(
-                    pointer,
-                    f"the 429 of {operation.label} does not declare Retry-After",
-                    "declare the Retry-After header (seconds)",
-                )
+        problem = missing_status(operation, "429", "can be over the limit like any operation")
+        if problem:
+            yield problem
+        yield from missing_header(
+            spec, operation, "429", "Retry-After", "declare the Retry-After header (seconds)"
+        )
 
 
 @rule(
@@ -65,9 +53,7 @@ def rate_limit_429(ctx: LintContext) -> Iterator[Problem]:
 )
 def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
-    for problem in spec.declaration_problems:
-        if problem.extension == "x-rate-limit":
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(spec, "x-rate-limit")
     if "x-rate-limit" not in spec.data:
         yield Problem(
             "",
@@ -76,11 +62,8 @@ def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
         )
     flow = spec.declarations.auth_flow
     login = spec.operation(flow.login.operation_id) if flow is not None else None
-    if (
-        login is not None
-        and login.rate_limit is not None
-        and login.rate_limit.key != ("client-account")
-    ):
+    limit = login.rate_limit if login is not None else None
+    if login is not None and limit is not None and limit.key != "client-account":
         yield Problem(
             login.pointer,
             f"{login.label} is limited per principal, but a login has none yet",
@@ -96,9 +79,7 @@ def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
 )
 def latency_budget(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
-    for problem in spec.declaration_problems:
-        if problem.extension == "x-latency-budget-ms":
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(spec, "x-latency-budget-ms")
     if "x-latency-budget-ms" not in spec.data:
         yield Problem(
             "",

@@ -7,7 +7,10 @@ from typing import Any
 
 from conformance.contract import Operation, join
 from conformance.lint._model import LintContext, Problem, rule
-from conformance.lint._predicates import referencing_properties, success_responses
+from conformance.lint._predicates import (
+    referencing_properties,
+    success_responses,
+)
 
 
 @rule(

@@ -7,7 +7,11 @@ from typing import Any
 
 from conformance.contract import join
 from conformance.lint._model import LintContext, Problem, rule
-from conformance.lint._predicates import PAGE_FIELDS, page_schema, types
+from conformance.lint._predicates import (
+    PAGE_FIELDS,
+    page_schema,
+    types,
+)
 
 #: name -> (what it must be, the keywords its schema must have)
 PAGE_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from conformance.contract import Operation, Spec, item_schema_name, join
-from conformance.lint._model import LintContext
+from conformance.lint._model import LintContext, Problem
 
 #: The members of a PaginatedResponse (CONTRACT.md §1, §3).
 PAGE_FIELDS = ("data", "total", "page", "limit", "totalPages", "hasMore", "nextPage", "prevPage")
@@ -16,12 +16,59 @@ CHANGE_METHODS = ("put", "patch", "delete", "post")
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 
-def add_response_fix(status: str, component: str) -> str:
-    """The fix for a missing error response, with the bundled specs' component as the example."""
-    return (
+#: The error response component of the bundled specs for each status, named in fixes.
+ERROR_COMPONENTS = {
+    "400": "BadRequest",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "409": "Conflict",
+    "429": "TooManyRequests",
+}
+
+
+def missing_status(operation: Operation, status: str, because: str) -> Problem | None:
+    """A problem if the operation does not document ``status``.
+
+    ``because`` says why it must: "takes input" gives "GET /a takes input but documents no 400".
+    """
+    if documents(operation, status):
+        return None
+    return Problem(
+        join(operation.pointer, "responses"),
+        f"{operation.label} {because} but documents no {status}",
         f"document {status} with an ErrorResponse body, e.g."
-        f" '{status}': {{$ref: '#/components/responses/{component}'}}"
+        f" '{status}': {{$ref: '#/components/responses/{ERROR_COMPONENTS[status]}'}}",
     )
+
+
+def missing_header(
+    spec: Spec, operation: Operation, status: str, header: str, fix: str
+) -> Iterator[Problem]:
+    """A problem for each documented ``status`` response of the operation without ``header``."""
+    for found, response, pointer in spec.responses(operation):
+        if found == status and header.lower() not in response_headers(spec, response):
+            yield Problem(
+                pointer, f"the {status} of {operation.label} does not declare {header}", fix
+            )
+
+
+def responses_without(
+    ctx: LintContext, headers: tuple[str, ...]
+) -> Iterator[tuple[Operation, str, str, list[str]]]:
+    """``(operation, status, pointer, missing)`` for each response lacking some of ``headers``."""
+    for operation, status, response, pointer in all_responses(ctx):
+        declared = response_headers(ctx.spec, response)
+        missing = [name for name in headers if name.lower() not in declared]
+        if missing:
+            yield operation, status, pointer, missing
+
+
+def declaration_findings(spec: Spec, *extensions: str) -> Iterator[Problem]:
+    """The spec's problems with the given ``x-`` declarations, as the rule's problems."""
+    for problem in spec.declaration_problems:
+        if problem.extension in extensions:
+            yield Problem(problem.pointer, problem.message, problem.fix)
 
 
 def documents(operation: Operation, status: str) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from conformance.lint._model import LintContext, Problem, rule
 from conformance.lint._predicates import (
     all_responses,
+    declaration_findings,
     is_error_schema,
     is_page,
     pinned,
@@ -113,9 +114,7 @@ def error_responses(ctx: LintContext) -> Iterator[Problem]:
 )
 def success_envelope(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
-    for problem in spec.declaration_problems:
-        if problem.extension == "x-envelope":
-            yield Problem(problem.pointer, problem.message, problem.fix)
+    yield from declaration_findings(spec, "x-envelope")
     for operation in ctx.operations():
         if not operation.enveloped:
             continue

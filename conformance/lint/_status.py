@@ -6,7 +6,10 @@ from collections.abc import Iterator
 
 from conformance.contract import join, normalized_template
 from conformance.lint._model import LintContext, Problem, rule
-from conformance.lint._predicates import add_response_fix, documents, referencing_properties
+from conformance.lint._predicates import (
+    missing_status,
+    referencing_properties,
+)
 
 FORBIDDEN_STATUSES = {
     "412": "If-Match is optional: a stale version is 409",
@@ -20,13 +23,10 @@ FORBIDDEN_STATUSES = {
 @rule("CT201", "input-400", "an operation that takes input (parameters or a body) documents 400")
 def input_400(ctx: LintContext) -> Iterator[Problem]:
     for operation in ctx.operations():
-        takes_input = bool(operation.parameters) or "requestBody" in operation.definition
-        if takes_input and not documents(operation, "400"):
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} takes input but documents no 400",
-                add_response_fix("400", "BadRequest"),
-            )
+        if operation.parameters or "requestBody" in operation.definition:
+            problem = missing_status(operation, "400", "takes input")
+            if problem:
+                yield problem
 
 
 @rule(
@@ -37,29 +37,24 @@ def input_400(ctx: LintContext) -> Iterator[Problem]:
 def not_found_404(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
-        if documents(operation, "404"):
-            continue
+        problem = None
         if operation.path_parameters:
             names = ", ".join(p.name for p in operation.path_parameters)
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} takes {names} in its path but documents no 404",
-                add_response_fix("404", "NotFound"),
+            problem = missing_status(operation, "404", f"takes {names} in its path")
+        else:
+            request = spec.request_schema(operation)
+            references = (
+                list(referencing_properties(spec, request, into_batches=False))
+                if request is not None
+                else []
             )
-            continue
-        request = spec.request_schema(operation)
-        references = (
-            list(referencing_properties(spec, request, into_batches=False))
-            if request is not None
-            else []
-        )
-        if references:
-            where, target = references[0]
-            yield Problem(
-                join(operation.pointer, "responses"),
-                f"{operation.label} takes the id of a {target} (body {where}) but documents no 404",
-                add_response_fix("404", "NotFound"),
-            )
+            if references:
+                where, target = references[0]
+                problem = missing_status(
+                    operation, "404", f"takes the id of a {target} (body {where})"
+                )
+        if problem:
+            yield problem
 
 
 @rule(

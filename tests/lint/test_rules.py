@@ -298,7 +298,7 @@ BREACHES = [
         "CT504",
         lambda d: op(d, "/content/items/{id}/revert", "post")["responses"].pop("409"),
         "/paths/~1content~1items~1{id}~1revert/post/responses",
-        "changes a resource but documents no 409",
+        "changes a resource (a stale version is 409) but documents no 409",
     ),
     Breach(
         "CT504",
