@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+from openapi_spec_validator.validation.exceptions import DuplicateOperationIDError
 
 from conformance.contract import join, walk_mappings
 from conformance.lint._model import LintContext, Problem, rule
@@ -39,34 +40,48 @@ _OPERATION_IN_MESSAGE = re.compile(r"for '(\w+)'(?: operation)? in '([^']+)'")
 
 
 def _locate(ctx: LintContext, error: Any) -> str:
-    """A pointer for a validator error; its semantic errors carry no path, only a message."""
-    absolute = list(getattr(error, "absolute_path", []) or [])
-    if absolute:
-        return join("", *absolute)
+    """A pointer for a validator error.
+
+    Errors of the document pass carry a path from the root; those of a schema carry a path inside
+    that schema (which never resolves from the root: schema keywords are not root members), and
+    semantic ones (parameters, operation ids) only a message.
+    """
+    tokens = list(getattr(error, "absolute_path", []) or [])
+    instance = getattr(error, "instance", None)
+    if tokens and _walk(ctx.spec.data, tokens) is not _NOWHERE:
+        return join("", *tokens)
     match = _OPERATION_IN_MESSAGE.search(str(getattr(error, "message", "")))
     if match:
         return join("/paths", match.group(2), match.group(1))
-    relative = list(getattr(error, "path", []) or [])
-    if relative:  # a schema error: find the one place in the document where it can be
+    if tokens:  # inside some schema: the one place in the document where the value stands
         candidates = [
             pointer
             for node, pointer in walk_mappings(ctx.spec.data)
-            if _follows_to(node, relative, getattr(error, "instance", None))
+            if _follows_to(node, tokens, instance)
         ]
         if len(candidates) == 1:
-            return join(candidates[0], *relative)
+            return join(candidates[0], *tokens)
     return ""
 
 
-def _follows_to(node: Any, tokens: list[Any], instance: Any) -> bool:
+_NOWHERE = object()
+
+
+def _walk(node: Any, tokens: list[Any]) -> Any:
+    """The value at ``tokens`` (keys and list indexes) under ``node``, or `_NOWHERE`."""
     for token in tokens:
         if (isinstance(node, Mapping) and token in node) or (
             isinstance(node, list) and isinstance(token, int) and token < len(node)
         ):
             node = node[token]
         else:
-            return False
-    return bool(node == instance)
+            return _NOWHERE
+    return node
+
+
+def _follows_to(node: Any, tokens: list[Any], instance: Any) -> bool:
+    found = _walk(node, tokens)
+    return found is not _NOWHERE and bool(found == instance)
 
 
 @rule("CT003", "openapi-schema", "the document is valid OpenAPI 3.0/3.1 (openapi-spec-validator)")
@@ -80,6 +95,8 @@ def openapi_schema(ctx: LintContext) -> Iterator[Problem]:
     fix = f"make it valid OpenAPI {version} (see the specification's object definitions)"
     try:
         for error in validator_class(ctx.spec.data).iter_errors():
+            if isinstance(error, DuplicateOperationIDError):
+                continue  # CT901 reports it, with both operations named
             message = str(getattr(error, "message", error)).splitlines()[0]
             yield Problem(_locate(ctx, error), message, fix)
     except Exception as exc:

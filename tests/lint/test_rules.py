@@ -87,6 +87,21 @@ BREACHES = [
         '"body" is not one of',
     ),
     Breach(
+        "CT003",
+        # A schema error: the validator gives its path inside the schema, not in the document.
+        lambda d: schema(d, "ContentTitle").update({"type": "strin"}),
+        "/components/schemas/ContentTitle/type",
+        "'strin' is not valid under any of the given schemas",
+    ),
+    Breach(
+        "CT003",
+        lambda d: op(d, "/content/items/{id}", "get")["parameters"].append(
+            {"name": "ghost", "in": "path", "required": True, "schema": {"type": "string"}}
+        ),
+        f"{ITEM}/get",
+        "Path parameter 'ghost' for 'get' operation in '/content/items/{id}' was not resolved",
+    ),
+    Breach(
         "CT101",
         lambda d: schema(d, "ErrorResponse").pop("additionalProperties"),
         "/components/schemas/ErrorResponse",
@@ -459,6 +474,11 @@ def test_rule_duplicate_key_reported_with_both_lines(tmp_path: Path) -> None:
     assert finding.pointer == "/paths/~1content~1sync/get/operationId"
     assert finding.line == line + 1  # the pointer's line is where the winning key stands
     assert f"appears again on line {line + 1}" in finding.message
+
+
+def test_rule_duplicate_operation_id_reported_once(tchat_copy: SpecCopy) -> None:
+    path = tchat_copy(lambda d: op(d, "/auth/verify", "get").update({"operationId": "logout"}))
+    assert [f.rule.id for f in lint_path(path).findings] == ["CT404", "CT901"]
 
 
 def test_rule_every_registered_rule_has_a_breaking_case() -> None:
