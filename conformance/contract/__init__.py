@@ -27,6 +27,7 @@ from conformance.contract._resources import (
     resources,
     singletons,
 )
+from conformance.contract._schemas import SCHEMA_KEYWORDS, iter_schemas, subschemas
 from conformance.contract._spec import (
     HTTP_METHODS,
     Operation,
@@ -41,6 +42,7 @@ __all__ = [
     "BUNDLED_APIS",
     "HTTP_METHODS",
     "ROOT_DECLARATIONS",
+    "SCHEMA_KEYWORDS",
     "AuthFlow",
     "DeclarationProblem",
     "Declarations",
@@ -62,6 +64,7 @@ __all__ = [
     "follow",
     "is_template",
     "item_schema_name",
+    "iter_schemas",
     "join",
     "load_spec",
     "normalized_template",
@@ -70,5 +73,6 @@ __all__ = [
     "resources",
     "singletons",
     "specs_dir",
+    "subschemas",
     "walk_mappings",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 from openapi_spec_validator.validation.exceptions import DuplicateOperationIDError
 
-from conformance.contract import join, walk_mappings
+from conformance.contract import SCHEMA_KEYWORDS, iter_schemas, join, walk_mappings
 from conformance.lint._model import LintContext, Problem, rule
 
 
@@ -105,3 +105,28 @@ def openapi_schema(ctx: LintContext) -> Iterator[Problem]:
             f"openapi-spec-validator stopped: {type(exc).__name__}: {str(exc).splitlines()[0]}",
             "fix the findings above it; if none, report the spec to the conformance maintainers",
         )
+
+
+@rule(
+    "CT004",
+    "unknown-keyword",
+    "a schema uses only JSON Schema and OpenAPI keywords (and x- extensions): validators ignore"
+    " anything else",
+)
+def unknown_keyword(ctx: LintContext) -> Iterator[Problem]:
+    for schema, pointer in iter_schemas(ctx.spec.data):
+        if not isinstance(schema, Mapping):
+            continue
+        for key, value in schema.items():
+            if key in SCHEMA_KEYWORDS or str(key).startswith("x-"):
+                continue
+            hint = (
+                "; a comma inside a {flow mapping} splits a plain string there: quote the string"
+                if value is None
+                else ""
+            )
+            yield Problem(
+                join(pointer, key),
+                f"{key!r} is not a schema keyword, so no validator checks it{hint}",
+                "fix the spelling, quote the string it came from, or name it x-...",
+            )

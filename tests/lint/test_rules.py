@@ -102,6 +102,21 @@ BREACHES = [
         "Path parameter 'ghost' for 'get' operation in '/content/items/{id}' was not resolved",
     ),
     Breach(
+        "CT004",
+        lambda d: schema(d, "ContentTitle").update({"minLenght": 1}),
+        "/components/schemas/ContentTitle/minLenght",
+        "'minLenght' is not a schema keyword",
+    ),
+    Breach(
+        "CT004",
+        # What YAML makes of {description: Seconds, as in Retry-After.}: a key with no value.
+        lambda d: schema(d, "ErrorResponse")["properties"]["retryAfter"].update(
+            {"as in Retry-After.": None}
+        ),
+        "/components/schemas/ErrorResponse/properties/retryAfter/as in Retry-After.",
+        "a comma inside a {flow mapping} splits a plain string there",
+    ),
+    Breach(
         "CT101",
         lambda d: schema(d, "ErrorResponse").pop("additionalProperties"),
         "/components/schemas/ErrorResponse",

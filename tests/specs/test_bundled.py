@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.result import Ok
 
-from conformance.contract import BUNDLED_APIS, bundled_spec, join, load_spec
+from conformance.contract import BUNDLED_APIS, bundled_spec, iter_schemas, load_spec
 from conformance.lint import lint_path
 
 #: Schemas that may hold anything, by design.
@@ -49,40 +49,11 @@ def test_bundled_spec_lints_clean(spec_path: Path) -> None:
     assert [f"{f.rule.id} {f.pointer}: {f.message}" for f in result.findings] == []
 
 
-def _schemas(node: Any, pointer: str) -> Iterator[tuple[Any, str]]:
-    """Every schema under a schema, with its pointer."""
-    yield node, pointer
-    if not isinstance(node, Mapping):
-        return
-    for name, sub in (node.get("properties") or {}).items():
-        yield from _schemas(sub, join(pointer, "properties", name))
-    for key in ("items", "additionalProperties", "not"):
-        if isinstance(node.get(key), Mapping):
-            yield from _schemas(node[key], join(pointer, key))
-    for key in ("allOf", "oneOf", "anyOf"):
-        for index, sub in enumerate(node.get(key) or []):
-            yield from _schemas(sub, join(pointer, key, index))
-
-
-def _all_schemas(data: Any, pointer: str = "") -> Iterator[tuple[Any, str]]:
-    """Every schema of the document: components and each `schema` of a parameter, header or body."""
-    if isinstance(data, Mapping):
-        for key, value in data.items():
-            here = join(pointer, key)
-            if (key == "schema" and isinstance(value, Mapping)) or pointer == "/components/schemas":
-                yield from _schemas(value, here)
-            else:
-                yield from _all_schemas(value, here)
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from _all_schemas(value, join(pointer, index))
-
-
 def test_bundled_spec_has_no_shapeless_schema(spec_path: Path) -> None:
     data = load_spec(spec_path).data
     shapeless = [
         pointer
-        for schema, pointer in _all_schemas(data)
+        for schema, pointer in iter_schemas(data)
         if isinstance(schema, Mapping)
         and not SHAPE_KEYWORDS & set(schema)
         and pointer not in SHAPELESS_BY_DESIGN
