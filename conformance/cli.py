@@ -60,7 +60,47 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("--verbose", action="store_true", help="show every note")
     lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the embedded reference backend on loopback ports (Ctrl-C stops)",
+        description=(
+            "Serve the reference backend of the bundled specs, spec-first on SQLite, until"
+            " Ctrl-C or SIGTERM. Prints each API's base URL. With --port P, `all` serves gloria"
+            " on P and tchat on P + 1; without it, free ports are chosen."
+        ),
+    )
+    serve.add_argument(
+        "api", nargs="?", default="all", choices=(*BUNDLED_APIS, "all"), help="what to serve"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=0, help="the first port (default: free ones)")
+    serve.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="keep the data in this SQLite file (default: a temporary one, gone on exit)",
+    )
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65534:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number from 0 to 65534")
+    return port
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import reference
+
+    apis = list(BUNDLED_APIS) if args.api == "all" else [args.api]
+    reference.serve(apis, args.host, args.port, args.db, out)
+    return ExitCode.OK
 
 
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
@@ -105,7 +145,8 @@ def run(
     """Run the command line ``argv``; returns the exit code."""
     try:
         args = _build_parser().parse_args(argv)
-        return int(_lint(args, out, err))
+        command = {"lint": _lint, "serve": _serve}[args.command]
+        return int(command(args, out, err))
     except ConformanceError as exc:
         err.write(f"{exc}\n")
         return int(exc.exit_code)

@@ -14,8 +14,10 @@ ALLOWED = {
     "errors": set(),
     "contract": {"errors"},
     "lint": {"contract", "errors"},
+    "checks": {"contract", "errors"},
+    "reference": {"contract", "errors"},
     "plugin": {"contract", "errors"},
-    "cli": {"contract", "errors", "lint"},
+    "cli": {"contract", "errors", "lint", "reference"},
     "__init__": set(),
     "__main__": {"cli"},
 }

@@ -5,6 +5,7 @@ share (see ARCHITECTURE.md). It imports nothing else of conformance but `conform
 from __future__ import annotations
 
 from conformance.contract._bundled import BUNDLED_APIS, bundled_spec, specs_dir
+from conformance.contract._conditional import IfMatch
 from conformance.contract._declarations import (
     ROOT_DECLARATIONS,
     AuthFlow,
@@ -47,6 +48,7 @@ __all__ = [
     "DeclarationProblem",
     "Declarations",
     "DuplicateKey",
+    "IfMatch",
     "LoginStep",
     "Operation",
     "Parameter",

@@ -1,0 +1,79 @@
+"""Assembling a reference backend: the spec, the store, the tokens, the handlers, the seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.contract import BUNDLED_APIS, Spec, bundled_spec, load_spec
+from conformance.errors import SpecError
+from conformance.reference import _gloria, _tchat
+from conformance.reference._app import ReferenceApp, ReportOnly
+from conformance.reference._auth import BearerAuth, Tokens
+from conformance.reference._model import Context, Principal, now
+from conformance.reference._principals import Credential, credentials
+from conformance.reference._store import Store
+from conformance.reference._validation import ParsedRequest, Validators
+
+#: The base path each API is served under (its spec's first server URL).
+APIS = BUNDLED_APIS
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """One API of the reference backend, ready to serve."""
+
+    api: str
+    spec: Spec
+    app: ReferenceApp
+    #: the ``service`` principal: admin rights, the identity a conformance run uses
+    service: Principal
+    credentials: dict[str, Credential]
+
+
+def read_bundled_spec(api: str) -> Spec:
+    spec = load_spec(bundled_spec(api))
+    if spec.declaration_problems:
+        problem = spec.declaration_problems[0]
+        raise SpecError(spec.path, f"{problem.pointer}: {problem.message} (run conformance lint)")
+    return spec
+
+
+def open_backend(api: str, store: Store, *, access_ttl_s: int = 900) -> Backend:
+    """The reference backend of ``api`` over ``store``, seeded on first use."""
+    spec = read_bundled_spec(api)
+    tokens = Tokens(api, store, access_ttl_s=access_ttl_s)
+    module: Any = (
+        _gloria.Gloria(spec, store, tokens)
+        if api == "gloria"
+        else _tchat.Tchat(spec, store, tokens)
+    )
+
+    def operation_for(operation_id: str, principal: Principal) -> Context:
+        """The context of a request to ``operation_id`` made by ``principal``, for seeding."""
+        operation = spec.operation(operation_id)
+        assert operation is not None, operation_id
+        return Context(
+            api=api,
+            spec=spec,
+            operation=operation,
+            request=ParsedRequest(),
+            principal=principal,
+            store=store,
+            request_id="seed",
+            timestamp=now(),
+        )
+
+    seed = _gloria.seed if api == "gloria" else _tchat.seed
+    module.engine.validators = Validators(spec)  # seed bodies are held to the spec, too
+    try:
+        service = seed(module, operation_for)
+    finally:
+        module.engine.validators = None
+    with store.write(api) as tx:
+        creds = credentials(tx, api, f"{api}.example")
+    flow = spec.declarations.auth_flow
+    assert flow is not None, f"the {api} spec declares no x-auth-flow"
+    authenticator = BearerAuth(tokens, flow.scheme)
+    app = ReferenceApp(api, spec, store, module.handlers(), authenticator, ReportOnly(spec))
+    return Backend(api, spec, app, service, creds)
