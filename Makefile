@@ -2,6 +2,7 @@
 #   make conformance   the main job (until the suite lands: lint both specs against the contract)
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
+#   make bench         load on the reference backend (writes reports/bench-reference.json)
 #   make lock          re-resolve requirements/lock.txt after changing pyproject.toml
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
@@ -12,7 +13,7 @@ SPECS  := $(wildcard specs/*.openapi.yaml)
 # Quiet installs; the machine's pip config may name index folders that do not exist.
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: install conformance test lint format lock clean
+.PHONY: install conformance test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -32,14 +33,17 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check conformance tests
-	$(BIN)/ruff format --check conformance tests
+	$(BIN)/ruff check conformance tests bench
+	$(BIN)/ruff format --check conformance tests bench
 	$(BIN)/mypy
 	$(BIN)/conformance lint $(SPECS)
 
 format: install
-	$(BIN)/ruff check --fix conformance tests
-	$(BIN)/ruff format conformance tests
+	$(BIN)/ruff check --fix conformance tests bench
+	$(BIN)/ruff format conformance tests bench
+
+bench: install
+	$(BIN)/python bench/reference_load.py
 
 lock: install
 	$(PIP) install uv==0.13.9

@@ -28,7 +28,7 @@ from conformance.reference._errors import (
 )
 from conformance.reference._model import Context, Handler, Principal, Reply, now
 from conformance.reference._router import Router
-from conformance.reference._store import Store
+from conformance.reference._store import RawItems, Store
 from conformance.reference._validation import MAX_BODY_BYTES, RequestReader, Validators
 
 log = logging.getLogger("conformance.reference")
@@ -149,7 +149,7 @@ class ReferenceApp:
         }
         body, oversized = await _read_body(receive)
         client = scope.get("client")
-        status, response_headers, payload = await anyio.to_thread.run_sync(
+        status, response_headers, body_out = await anyio.to_thread.run_sync(
             self.handle,
             scope["method"],
             scope.get("path", "/"),
@@ -159,6 +159,8 @@ class ReferenceApp:
             oversized,
             client[0] if client else "",
         )
+        if status != 204:
+            response_headers["Content-Length"] = str(len(body_out))
         await send(
             {
                 "type": "http.response.start",
@@ -169,7 +171,7 @@ class ReferenceApp:
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": payload})
+        await send({"type": "http.response.body", "body": body_out})
 
     def handle(
         self,
@@ -253,7 +255,7 @@ class ReferenceApp:
             if shape.envelope == "api":
                 payload = {"data": payload, "timestamp": timestamp, "requestId": request_id}
         headers["Content-Type"] = "application/json"
-        return reply.status, headers, json.dumps(payload).encode("utf-8")
+        return reply.status, headers, dumps(payload)
 
     def _error(
         self,
@@ -266,6 +268,26 @@ class ReferenceApp:
         body = error.body(path=path, request_id=request_id, timestamp=timestamp)
         headers = headers | error.headers | {"Content-Type": "application/json"}
         return error.status, headers, json.dumps(body).encode("utf-8")
+
+
+def dumps(payload: Any) -> bytes:
+    """JSON of ``payload``; `RawItems` in it (a page's items) are spliced in as stored."""
+    raw: dict[str, RawItems] = {}
+    nonce = uuid.uuid4().hex  # a placeholder no stored or sent string can be
+
+    def mark(value: Any) -> Any:
+        if isinstance(value, RawItems):
+            token = f"\x00{nonce}{len(raw)}\x00"
+            raw[token] = value
+            return token
+        if isinstance(value, dict):
+            return {key: mark(item) for key, item in value.items()}
+        return value
+
+    text = json.dumps(mark(payload))
+    for token, items in raw.items():
+        text = text.replace(json.dumps(token), "[" + ", ".join(items.texts) + "]", 1)
+    return text.encode("utf-8")
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -24,7 +24,7 @@ from conformance.reference._errors import (
     version_conflict,
 )
 from conformance.reference._model import Context, Kind, Reply, normalize_instant
-from conformance.reference._store import Filter, Row, Transaction, UniqueViolation
+from conformance.reference._store import Filter, RawItems, Row, Transaction, UniqueViolation
 from conformance.reference._validation import Validators
 
 #: Query parameters with a meaning of their own; any other that names a property filters by it.
@@ -116,7 +116,7 @@ class Engine:
         total_pages = math.ceil(total / limit)
         has_more = page < total_pages
         return {
-            "data": [row.data for row in rows],
+            "data": RawItems([row.text for row in rows]),
             "total": total,
             "page": page,
             "limit": limit,
