@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance import contract, lint
+from conformance import checks, contract, lint, reference
 
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.mark.parametrize("module", [contract, lint])
+@pytest.mark.parametrize("module", [checks, contract, lint, reference])
 def test_package_public_names_exist_and_are_sorted(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     # ruff's "isort-style" order (RUF022): CONSTANTS, then Classes, then functions.

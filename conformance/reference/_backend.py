@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.contract import BUNDLED_APIS, Spec, bundled_spec, load_spec
+from conformance.contract import Spec, bundled_spec, load_spec
 from conformance.errors import SpecError
 from conformance.reference import _gloria, _tchat
 from conformance.reference._app import ReferenceApp, ReportOnly
@@ -14,9 +14,6 @@ from conformance.reference._model import Context, Principal, now
 from conformance.reference._principals import Credential, credentials
 from conformance.reference._store import Store
 from conformance.reference._validation import ParsedRequest, Validators
-
-#: The base path each API is served under (its spec's first server URL).
-APIS = BUNDLED_APIS
 
 
 @dataclass(frozen=True, slots=True)

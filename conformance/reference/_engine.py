@@ -8,7 +8,6 @@ rejected change leaves the resource exactly as it was.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +22,7 @@ from conformance.reference._errors import (
     validation_failed,
     version_conflict,
 )
-from conformance.reference._model import Context, Kind, Reply, normalize_instant
+from conformance.reference._model import Context, Kind, Reply, normalize_instant, unique_key
 from conformance.reference._store import Filter, RawItems, Row, Transaction, UniqueViolation
 from conformance.reference._validation import Validators
 
@@ -36,10 +35,21 @@ CreateHook = Callable[[Context, Transaction, dict[str, Any], Mapping[str, Any]],
 UpdateHook = Callable[
     [Context, Transaction, Mapping[str, Any], dict[str, Any], Mapping[str, Any]], None
 ]
-#: changed(ctx, tx, action, kind, before, after): after every change (the audit log).
-ChangeHook = Callable[
-    [Context, Transaction, str, Kind, Mapping[str, Any] | None, Mapping[str, Any] | None], None
-]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a change did: ``action`` ("create", "update", "delete", "publish" …) to a ``kind``,
+    its state ``before`` (None for a create) and ``after`` (None for a delete)."""
+
+    action: str
+    kind: Kind
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+
+
+#: changed(ctx, tx, change): after every change, in its transaction (the audit log, versions).
+ChangeHook = Callable[[Context, Transaction, Change], None]
 #: owner(ctx, data): the principal a new resource is private to, or None for a shared one.
 OwnerHook = Callable[[Context, Mapping[str, Any]], str | None]
 
@@ -82,7 +92,7 @@ class Engine:
         """The resource the path names (by id, or by its lookup property); 404 if none."""
         resource_id: str | None = key
         if kind.lookup != "id":
-            resource_id = tx.find_unique(kind.name, kind.lookup, _json_text(key))
+            resource_id = tx.find_unique(kind.name, kind.lookup, unique_key(key))
         row = tx.get(kind.name, resource_id) if resource_id else None
         if row is None:
             raise not_found(f"there is no {kind.name} {key}")
@@ -238,8 +248,9 @@ class Engine:
         before: Mapping[str, Any] | None,
         after: Mapping[str, Any] | None,
     ) -> None:
+        change = Change(action, kind, before, after)
         for hook in self.hooks.changed:
-            hook(ctx, tx, action, kind, before, after)
+            hook(ctx, tx, change)
 
     def new_resource(self, ctx: Context, kind: Kind, body: Mapping[str, Any]) -> dict[str, Any]:
         """A new resource from a create body: the body's fields, then the schema's defaults."""
@@ -348,10 +359,6 @@ def _allows(schema: Any, json_type: str) -> bool:
         return False
     declared = schema.get("type")
     return declared == json_type or (isinstance(declared, list) and json_type in declared)
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps([value])
 
 
 def _without(data: Mapping[str, Any], path: tuple[str, ...], removed: str) -> dict[str, Any]:

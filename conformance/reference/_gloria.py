@@ -17,9 +17,9 @@ from typing import Any
 from conformance import __version__
 from conformance.contract import Spec
 from conformance.reference._auth import Tokens, invalid_credentials, unauthenticated
-from conformance.reference._engine import Engine, Hooks
+from conformance.reference._engine import Change, Engine, Hooks
 from conformance.reference._errors import forbidden, invalid_transition, not_found
-from conformance.reference._model import Context, Handler, Kind, Principal, Reply, now
+from conformance.reference._model import Context, Handler, Principal, Reply, now, unique_key
 from conformance.reference._principals import credentials
 from conformance.reference._store import Store, Transaction
 from conformance.reference._wiring import build_engine, generic_handlers
@@ -28,10 +28,6 @@ API = "gloria"
 STARTED = time.monotonic()
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 SYSTEM_ID = "system"
-
-
-def _json_key(value: Any) -> str:
-    return json.dumps([value])
 
 
 class Gloria:
@@ -139,17 +135,9 @@ class Gloria:
             self.engine.check_references(tx, self.kinds["UserProfile"], new)
             new["permissions"] = self._permissions_of(tx, new["roleIds"])
 
-    def _follow_permissions(
-        self,
-        ctx: Context,
-        tx: Transaction,
-        action: str,
-        kind: Kind,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> None:
+    def _follow_permissions(self, ctx: Context, tx: Transaction, change: Change) -> None:
         """A change of a role or permission changes the derived permissions of its users."""
-        if kind.name not in ("Role", "Permission") or action == "create":
+        if change.kind.name not in ("Role", "Permission") or change.action == "create":
             return
         users = self.kinds["UserProfile"]
         for row in tx.select("UserProfile"):
@@ -159,18 +147,10 @@ class Gloria:
                     ctx, tx, users, row.data, {**row.data, "permissions": permissions}
                 )
 
-    def _close_account(
-        self,
-        ctx: Context,
-        tx: Transaction,
-        action: str,
-        kind: Kind,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> None:
+    def _close_account(self, ctx: Context, tx: Transaction, change: Change) -> None:
         """A deleted user's account goes with them: their tokens stop working at once."""
-        if kind.name == "UserProfile" and action == "delete" and before is not None:
-            self.tokens.remove_account_of(tx, before["id"])
+        if change.kind.name == "UserProfile" and change.action == "delete" and change.before:
+            self.tokens.remove_account_of(tx, change.before["id"])
 
     def _grant(
         self, ctx: Context, tx: Transaction, data: dict[str, Any], body: Mapping[str, Any]
@@ -255,26 +235,19 @@ class Gloria:
         found = _PLACEHOLDER.findall(f"{data['subject']}\n{data['body']}")
         data["variables"] = sorted(set(found))
 
-    def _audit(
-        self,
-        ctx: Context,
-        tx: Transaction,
-        action: str,
-        kind: Kind,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> None:
-        if kind.name == "AuditEntry" or kind.name.startswith("_"):
+    def _audit(self, ctx: Context, tx: Transaction, change: Change) -> None:
+        if change.kind.name == "AuditEntry" or change.kind.name.startswith("_"):
             return
-        subject = after or before or {}
+        before, after = change.before or {}, change.after or {}
         changes = []
-        for field in sorted(set(before or {}) | set(after or {})):
+        for field in sorted(set(before) | set(after)):
             if field in ("updatedAt", "version"):
                 continue
-            old, new = (before or {}).get(field), (after or {}).get(field)
+            old, new = before.get(field), after.get(field)
             if old != new:
                 changes.append({"field": field, "before": _scalar(old), "after": _scalar(new)})
-        self.record(ctx, tx, action, kind.name, subject.get("id"), changes)
+        subject_id = (after or before).get("id")
+        self.record(ctx, tx, change.action, change.kind.name, subject_id, changes)
 
     def record(
         self,
@@ -310,7 +283,7 @@ class Gloria:
     def login(self, ctx: Context) -> Reply:
         body = ctx.body
         with ctx.store.write(API) as tx:
-            user_id = tx.find_unique("UserProfile", "email", _json_key(body["email"].lower()))
+            user_id = tx.find_unique("UserProfile", "email", unique_key(body["email"].lower()))
             found = self.tokens.account_for_user(tx, user_id) if user_id else None
             account = self.tokens.authenticate(tx, found.id if found else None, body["password"])
             profile = self._profile(tx, account.user_id)
@@ -407,7 +380,7 @@ class Gloria:
     def user_by_nip(self, ctx: Context) -> Reply:
         nip = ctx.request.path["nip"]
         with ctx.store.read(API) as tx:
-            user_id = tx.find_unique("UserProfile", "nip", _json_key(nip))
+            user_id = tx.find_unique("UserProfile", "nip", unique_key(nip))
             row = tx.get("UserProfile", user_id) if user_id else None
         if row is None:
             raise not_found(f"no user has NIP {nip}")

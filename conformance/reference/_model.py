@@ -75,6 +75,11 @@ class Reply:
 Handler = Callable[[Context], Reply]
 
 
+def unique_key(*values: Any) -> str:
+    """How a unique key is stored and looked up: the JSON of its values, in order."""
+    return json.dumps(list(values))
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A property holding the id of another kind: ``path`` in the holder, ``*`` for list items."""
@@ -136,7 +141,7 @@ class Kind:
                 for name, value in ((name, data.get(name)) for name in names)
             ]
             if all(value is not None for value in values):
-                keys["+".join(names)] = json.dumps(values)
+                keys["+".join(names)] = unique_key(*values)
         return keys
 
     def is_final(self, data: Mapping[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from conformance.contract import Spec
 from conformance.reference._auth import Tokens, unauthenticated
-from conformance.reference._engine import Engine, Hooks, parameter_default
+from conformance.reference._engine import Change, Engine, Hooks, parameter_default
 from conformance.reference._errors import (
     ApiError,
     invalid_transition,
@@ -25,6 +25,7 @@ from conformance.reference._model import (
     Reply,
     normalize_instant,
     now,
+    unique_key,
 )
 from conformance.reference._principals import credentials
 from conformance.reference._store import Filter, Store, Transaction
@@ -102,19 +103,12 @@ class Tchat:
         if not body.get("platforms"):
             data["platforms"] = ["web"]
 
-    def _record_version(
-        self,
-        ctx: Context,
-        tx: Transaction,
-        action: str,
-        kind: Kind,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> None:
+    def _record_version(self, ctx: Context, tx: Transaction, change: Change) -> None:
         """Every state of a content item is a version: its history and what revert restores."""
-        if kind.name != ITEM or after is None:
+        after = change.after
+        if change.kind.name != ITEM or after is None:
             return
-        summary = {"create": "created", "update": "edited"}.get(action, action)
+        summary = {"create": "created", "update": "edited"}.get(change.action, change.action)
         tx.insert(
             "ContentVersion",
             {
@@ -424,7 +418,7 @@ def seed(tchat: Tchat, operation_for: Any) -> Principal:
                     "itemCount": 0,
                 },
             )
-            tx.claim("ContentCategory", {"slug": f'["{slug}"]'}, category_id)
+            tx.claim("ContentCategory", {"slug": unique_key(slug)}, category_id)
         items = [
             ("staff1", "Welcome to Tchat", "news", "published"),
             ("staff1", "City library reopens", "local-news", "published"),
