@@ -141,7 +141,7 @@ class Tokens:
         }
         tx.insert(ACCOUNT, account)
         try:
-            tx.claim(ACCOUNT, {"email": account["email"]}, account["id"])
+            tx.claim(ACCOUNT, {"email": account["email"], "userId": user_id}, account["id"])
         except UniqueViolation:
             raise duplicate("email") from None
         return Account(account["id"], account["email"], role, user_id)
@@ -154,10 +154,8 @@ class Tokens:
         return Account(data["id"], data["email"], data["role"], data["userId"])
 
     def account_for_user(self, tx: Transaction, user_id: str) -> Account | None:
-        for row in tx.select(ACCOUNT):
-            if row.data["userId"] == user_id:
-                return self.account(tx, row.id)
-        return None
+        account_id = tx.find_unique(ACCOUNT, "userId", user_id)
+        return self.account(tx, account_id) if account_id else None
 
     def remove_account_of(self, tx: Transaction, user_id: str) -> None:
         account = self.account_for_user(tx, user_id)

@@ -62,13 +62,13 @@ def open_backend(api: str, store: Store, *, access_ttl_s: int = 900) -> Backend:
         )
 
     seed = _gloria.seed if api == "gloria" else _tchat.seed
-    module.engine.validators = Validators(spec)  # seed bodies are held to the spec, too
-    try:
-        service = seed(module, operation_for)
-    finally:
-        module.engine.validators = None
     with store.write(api) as tx:
         creds = credentials(tx, api, f"{api}.example")
+    module.engine.validators = Validators(spec)  # seed bodies are held to the spec, too
+    try:
+        service = seed(module, operation_for, creds)
+    finally:
+        module.engine.validators = None
     flow = spec.declarations.auth_flow
     assert flow is not None, f"the {api} spec declares no x-auth-flow"
     authenticator = BearerAuth(tokens, flow.scheme)

@@ -29,7 +29,8 @@ from conformance.reference._validation import Validators
 #: Query parameters with a meaning of their own; any other that names a property filters by it.
 PAGING = frozenset({"page", "limit", "search", "sortBy", "sortOrder", "startDate", "endDate"})
 
-#: create(ctx, tx, data, body): fill what the server decides; may raise an ApiError.
+#: create(ctx, tx, data, body): fill what the server decides; may raise an ApiError. The ids the
+#: data references exist (the engine checked them first), as they do for an update hook.
 CreateHook = Callable[[Context, Transaction, dict[str, Any], Mapping[str, Any]], None]
 #: update(ctx, tx, old, new, changes): check and complete a change; may raise an ApiError.
 UpdateHook = Callable[
@@ -311,10 +312,10 @@ class Engine:
         data = self.new_resource(ctx, kind, body)
         if id is not None:
             data["id"] = id
+        self.check_references(tx, kind, data)  # before the hook: it may rely on them
         hook = self.hooks.on_create.get(kind.name)
         if hook is not None:
             hook(ctx, tx, data, body)
-        self.check_references(tx, kind, data)
         return self.store_new(ctx, tx, kind, data)
 
     def create(self, kind: Kind, status: int = 201) -> Callable[[Context], Reply]:
@@ -334,11 +335,11 @@ class Engine:
                 self.check_version(ctx, row.version)
                 self.check_final(kind, row.data)
                 self.check_moves(kind, row.data, changes)
+                self.check_references(tx, kind, changes)  # before the hook: it may rely on them
                 new = {**row.data, **changes}
                 hook = self.hooks.on_update.get(kind.name)
                 if hook is not None:
                     hook(ctx, tx, row.data, new, body)
-                self.check_references(tx, kind, changes)
                 return Reply(200, self.store_change(ctx, tx, kind, row.data, new))
 
         return handle

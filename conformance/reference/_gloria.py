@@ -20,7 +20,7 @@ from conformance.reference._auth import Tokens, invalid_credentials, unauthentic
 from conformance.reference._engine import Change, Engine, Hooks
 from conformance.reference._errors import forbidden, invalid_transition, not_found
 from conformance.reference._model import Context, Handler, Principal, Reply, now, unique_key
-from conformance.reference._principals import credentials
+from conformance.reference._principals import Credential
 from conformance.reference._store import Store, Transaction
 from conformance.reference._wiring import build_engine, generic_handlers
 
@@ -114,7 +114,6 @@ class Gloria:
     def _create_user(
         self, ctx: Context, tx: Transaction, data: dict[str, Any], body: Mapping[str, Any]
     ) -> None:
-        self.engine.check_references(tx, self.kinds["UserProfile"], data)
         data["permissions"] = self._permissions_of(tx, data["roleIds"])
         if body.get("password"):
             self.tokens.add_account(tx, data["email"], body["password"], data["role"], data["id"])
@@ -132,7 +131,6 @@ class Gloria:
             if locked:
                 raise forbidden(f"nobody changes their own {', '.join(locked)}")
         if "roleIds" in body:
-            self.engine.check_references(tx, self.kinds["UserProfile"], new)
             new["permissions"] = self._permissions_of(tx, new["roleIds"])
 
     def _follow_permissions(self, ctx: Context, tx: Transaction, change: Change) -> None:
@@ -168,9 +166,7 @@ class Gloria:
     def _start_instance(
         self, ctx: Context, tx: Transaction, data: dict[str, Any], body: Mapping[str, Any]
     ) -> None:
-        workflow = tx.get("Workflow", data["workflowId"])
-        if workflow is None:
-            raise not_found(f"workflowId: there is no Workflow {data['workflowId']}")
+        workflow = self.engine.load(tx, self.kinds["Workflow"], data["workflowId"])
         if not workflow.data["isActive"]:
             raise invalid_transition("the workflow is inactive: no instance can start")
         data.update(
@@ -541,7 +537,7 @@ ROLE_PERMISSIONS = {
 }
 
 
-def seed(gloria: Gloria, operation_for: Any) -> Principal:
+def seed(gloria: Gloria, operation_for: Any, creds: dict[str, Credential]) -> Principal:
     """Fill an empty database with demo data and the principals; returns the service one.
 
     ``operation_for(operation_id)`` gives the Context of a create as that operation (its
@@ -549,7 +545,6 @@ def seed(gloria: Gloria, operation_for: Any) -> Principal:
     """
     engine, kinds = gloria.engine, gloria.kinds
     with gloria.store.write(API) as tx:
-        creds = credentials(tx, API, "gloria.example")
         service = creds["service"]
         service_id = tx.meta("principal:gloria:service")
         if service_id is not None:

@@ -27,7 +27,7 @@ from conformance.reference._model import (
     now,
     unique_key,
 )
-from conformance.reference._principals import credentials
+from conformance.reference._principals import Credential
 from conformance.reference._store import Filter, Store, Transaction
 from conformance.reference._wiring import build_engine, generic_handlers
 
@@ -376,10 +376,9 @@ CATEGORIES = [
 ]
 
 
-def seed(tchat: Tchat, operation_for: Any) -> Principal:
+def seed(tchat: Tchat, operation_for: Any, creds: dict[str, Credential]) -> Principal:
     """Fill an empty database with categories, items with versions, and the principals."""
     with tchat.store.write(API) as tx:
-        creds = credentials(tx, API, "tchat.example")
         service_id = tx.meta("principal:tchat:service")
         if service_id is not None:
             return Principal(service_id, "service", creds["service"].email)
