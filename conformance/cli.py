@@ -82,6 +82,33 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="keep the data in this SQLite file (default: a temporary one, gone on exit)",
     )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a TOML file whose [reference] table sets rate limits and token lifetimes",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="SCOPE=LIMIT/WINDOW",
+        help=(
+            "override the spec's x-rate-limit: SCOPE is default, role:NAME or operation:ID"
+            " (e.g. role:staff=10/5: 10 requests per 5 s); repeatable"
+        ),
+    )
+    serve.add_argument(
+        "--token-lifetime",
+        action="append",
+        default=[],
+        metavar="SCOPE=SECONDS",
+        help=(
+            "access-token lifetime (default 900 s): SCOPE is default, role:NAME or"
+            " principal:NAME (a seeded name or an email); repeatable"
+        ),
+    )
     return parser
 
 
@@ -99,7 +126,11 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import reference
 
     apis = list(BUNDLED_APIS) if args.api == "all" else [args.api]
-    reference.serve(apis, args.host, args.port, args.db, out)
+    settings = reference.Settings()
+    if args.config is not None:
+        settings = reference.Settings.from_file(args.config)
+    settings = settings.merged(reference.Settings.from_flags(args.rate_limit, args.token_lifetime))
+    reference.serve(apis, args.host, args.port, args.db, out, settings)
     return ExitCode.OK
 
 

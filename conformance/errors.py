@@ -2,6 +2,7 @@
 
     ConformanceError          base: a message for the user and an exit code
     ├── UsageError            a bad flag or argument (exit 3)
+    ├── ConfigError           a bad configuration file or value (exit 3)
     └── SpecError             a spec that cannot be read as OpenAPI (exit 3)
         ├── SpecNotFound      the file is missing or unreadable
         ├── SpecSyntaxError   YAML/JSON that does not parse (carries the line)
@@ -37,6 +38,10 @@ class ConformanceError(Exception):
 
 class UsageError(ConformanceError):
     """A bad command-line argument; the message names the value and the fix."""
+
+
+class ConfigError(ConformanceError):
+    """A configuration file or value that cannot be used; the message names the key and the fix."""
 
 
 class SpecError(ConformanceError):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from conformance.reference._backend import Backend, open_backend
 from conformance.reference._server import Running, check_loopback, open_store, running, serve
+from conformance.reference._settings import Settings
 from conformance.reference._store import DatabaseError, Store
 
 __all__ = [
     "Backend",
     "DatabaseError",
     "Running",
+    "Settings",
     "Store",
     "check_loopback",
     "open_backend",

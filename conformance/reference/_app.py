@@ -1,4 +1,4 @@
-"""The ASGI app of one API: route, read, authenticate, limit, handle, answer.
+"""The ASGI app of one API: route, authenticate, limit, read, handle, answer.
 
 Handlers run in a worker thread each (``anyio.to_thread``), so that concurrent requests really
 race in SQLite; the event loop only moves bytes.
@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import anyio.to_thread
 
-from conformance.contract import Operation, RateLimitPolicy, Spec
+from conformance.contract import Operation, Spec
 from conformance.reference._auth import bearer
 from conformance.reference._errors import (
     ApiError,
@@ -50,38 +50,17 @@ class Authenticator(Protocol):
 class RateLimiter(Protocol):
     """Counts requests against their principal's window (CONTRACT.md §6)."""
 
-    def hit(self, operation: Operation, principal: Principal, client: str) -> dict[str, str]:
-        """Count this request; its X-RateLimit-* headers. Raises a 429 ApiError when over."""
+    def hit(
+        self, operation: Operation, principal: Principal, client: str, body: bytes
+    ) -> dict[str, str]:
+        """Count this request; its X-RateLimit-* headers. Raises a 429 ApiError when over.
+        (``body``: a login is counted per client address and the account it names.)"""
         ...
 
     def peek(self, operation: Operation | None, client: str) -> dict[str, str]:
         """The X-RateLimit-* headers of a request refused before it could count (401, 404,
         405): the client's anonymous window, never 429 (authentication comes first)."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class ReportOnly:
-    """Reports each principal's declared limit in X-RateLimit-* without ever limiting."""
-
-    spec: Spec
-
-    def hit(self, operation: Operation, principal: Principal, client: str) -> dict[str, str]:
-        return self._headers(operation.rate_limit, principal.role)
-
-    def peek(self, operation: Operation | None, client: str) -> dict[str, str]:
-        policy = operation.rate_limit if operation else self.spec.declarations.rate_limit
-        return self._headers(policy, None)
-
-    def _headers(self, policy: RateLimitPolicy | None, role: str | None) -> dict[str, str]:
-        if policy is None:
-            return {}
-        limit = policy.for_role(role)
-        return {
-            "X-RateLimit-Limit": str(limit.limit),
-            "X-RateLimit-Remaining": str(limit.limit),
-            "X-RateLimit-Reset": str(limit.window_s),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +177,7 @@ class ReferenceApp:
             if operation is None:
                 raise method_not_allowed(match.allowed)
             principal = self.authenticator.authenticate(operation, headers)
-            limit_headers = self.limiter.hit(operation, principal, client)
+            limit_headers = self.limiter.hit(operation, principal, client, body)
             if oversized:
                 raise validation_failed(f"the body is over {MAX_BODY_BYTES} bytes")
             parsed = self.reader.read(

@@ -18,7 +18,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ import jwt
 from conformance.contract import Operation
 from conformance.reference._errors import ApiError, duplicate, forbidden
 from conformance.reference._model import Principal
+from conformance.reference._settings import DEFAULT_ACCESS_TTL_S, REFRESH_TTL_S
 from conformance.reference._store import Store, Transaction, UniqueViolation
 
 ACCOUNT, FAMILY, REFRESH = "_Account", "_Family", "_Refresh"
@@ -110,10 +111,15 @@ class Tokens:
     """Issues, rotates, checks and revokes the tokens of one API."""
 
     def __init__(
-        self, api: str, store: Store, access_ttl_s: int = 900, refresh_ttl_s: int = 7 * 86400
+        self,
+        api: str,
+        store: Store,
+        access_ttl_s: Callable[[Account], int] = lambda account: DEFAULT_ACCESS_TTL_S,
+        refresh_ttl_s: int = REFRESH_TTL_S,
     ):
         self.api = api
         self.store = store
+        #: the access-token lifetime of an account (configurable per role and principal)
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
         with store.write(api) as tx:
@@ -186,6 +192,7 @@ class Tokens:
 
     def _issue(self, tx: Transaction, account: Account, family: str) -> Issued:
         issued_at = int(time.time())
+        lifetime = self.access_ttl_s(account)
         access = jwt.encode(
             {
                 "sub": account.id,
@@ -194,7 +201,7 @@ class Tokens:
                 "typ": "access",
                 "jti": str(uuid.uuid4()),
                 "iat": issued_at,
-                "exp": issued_at + self.access_ttl_s,
+                "exp": issued_at + lifetime,
             },
             self._secret,
             algorithm=ALGORITHM,
@@ -213,7 +220,7 @@ class Tokens:
             algorithm=ALGORITHM,
         )
         tx.insert(REFRESH, {"id": refresh_id, "family": family, "used": False})
-        return Issued(account, access, refresh, self.access_ttl_s, family)
+        return Issued(account, access, refresh, lifetime, family)
 
     def _decode(self, token: str, kind: str) -> dict[str, Any]:
         cached = self._verified.get(token)

@@ -8,10 +8,12 @@ from typing import Any
 from conformance.contract import Spec, bundled_spec, load_spec
 from conformance.errors import SpecError
 from conformance.reference import _gloria, _tchat
-from conformance.reference._app import ReferenceApp, ReportOnly
-from conformance.reference._auth import BearerAuth, Tokens
+from conformance.reference._app import ReferenceApp
+from conformance.reference._auth import Account, BearerAuth, Tokens
+from conformance.reference._limits import WindowLimiter
 from conformance.reference._model import Context, Principal, now
 from conformance.reference._principals import Credential, credentials
+from conformance.reference._settings import Settings
 from conformance.reference._store import Store
 from conformance.reference._validation import ParsedRequest, Validators
 
@@ -36,10 +38,16 @@ def read_bundled_spec(api: str) -> Spec:
     return spec
 
 
-def open_backend(api: str, store: Store, *, access_ttl_s: int = 900) -> Backend:
+def open_backend(api: str, store: Store, settings: Settings | None = None) -> Backend:
     """The reference backend of ``api`` over ``store``, seeded on first use."""
+    settings = settings or Settings()
     spec = read_bundled_spec(api)
-    tokens = Tokens(api, store, access_ttl_s=access_ttl_s)
+    names: dict[str, str] = {}  # email -> seeded name, for per-principal token lifetimes
+
+    def lifetime(account: Account) -> int:
+        return settings.access_ttl_s(account.role, [account.email, names.get(account.email, "")])
+
+    tokens = Tokens(api, store, access_ttl_s=lifetime)
     module: Any = (
         _gloria.Gloria(spec, store, tokens)
         if api == "gloria"
@@ -64,6 +72,7 @@ def open_backend(api: str, store: Store, *, access_ttl_s: int = 900) -> Backend:
     seed = _gloria.seed if api == "gloria" else _tchat.seed
     with store.write(api) as tx:
         creds = credentials(tx, api, f"{api}.example")
+    names.update({credential.email: name for name, credential in creds.items()})
     module.engine.validators = Validators(spec)  # seed bodies are held to the spec, too
     try:
         service = seed(module, operation_for, creds)
@@ -72,5 +81,6 @@ def open_backend(api: str, store: Store, *, access_ttl_s: int = 900) -> Backend:
     flow = spec.declarations.auth_flow
     assert flow is not None, f"the {api} spec declares no x-auth-flow"
     authenticator = BearerAuth(tokens, flow.scheme)
-    app = ReferenceApp(api, spec, store, module.handlers(), authenticator, ReportOnly(spec))
+    limiter = WindowLimiter(spec, settings)
+    app = ReferenceApp(api, spec, store, module.handlers(), authenticator, limiter)
     return Backend(api, spec, app, service, creds)

@@ -51,7 +51,8 @@ class Change:
 
 #: changed(ctx, tx, change): after every change, in its transaction (the audit log, versions).
 ChangeHook = Callable[[Context, Transaction, Change], None]
-#: owner(ctx, data): the principal a new resource is private to, or None for a shared one.
+#: owner(ctx, data): the principal a resource in state ``data`` is private to, or None for a shared
+#: one. Asked on every create and change (a Tchat draft is private until it is published).
 OwnerHook = Callable[[Context, Mapping[str, Any]], str | None]
 
 
@@ -89,13 +90,14 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def load(self, tx: Transaction, kind: Kind, key: str) -> Row:
-        """The resource the path names (by id, or by its lookup property); 404 if none."""
+    def load(self, ctx: Context, tx: Transaction, kind: Kind, key: str) -> Row:
+        """The resource the path names (by id, or by its lookup property); 404 if there is none,
+        or if it is private to someone the caller may not see (CONTRACT.md §4)."""
         resource_id: str | None = key
         if kind.lookup != "id":
             resource_id = tx.find_unique(kind.name, kind.lookup, unique_key(key))
         row = tx.get(kind.name, resource_id) if resource_id else None
-        if row is None:
+        if row is None or not visible(ctx, row):
             raise not_found(f"there is no {kind.name} {key}")
         return row
 
@@ -105,20 +107,21 @@ class Engine:
         tx: Transaction,
         kind: Kind,
         filters: Sequence[Filter] = (),
-        owner: str | None = None,
     ) -> dict[str, Any]:
-        """A PaginatedResponse of ``kind`` for the list operation in ``ctx`` (CONTRACT.md §3)."""
+        """A PaginatedResponse of ``kind`` for the list operation in ``ctx`` (CONTRACT.md §3): of
+        the resources the caller may see."""
         query, op = ctx.request.query, ctx.operation
         filters = [*filters, *self._query_filters(kind, query)]
         page = int(query.get("page") or parameter_default(self.spec, op, "page") or 1)
         limit = int(query.get("limit") or parameter_default(self.spec, op, "limit") or 20)
         sort = query.get("sortBy") or parameter_default(self.spec, op, "sortBy")
         order = query.get("sortOrder") or parameter_default(self.spec, op, "sortOrder") or "asc"
-        total = tx.count(kind.name, filters, owner)
+        visible_to = ctx.principal.visible_to
+        total = tx.count(kind.name, filters, visible_to)
         rows = tx.select(
             kind.name,
             filters,
-            owner=owner,
+            visible_to=visible_to,
             sort=sort if sort in kind.properties else None,
             descending=order == "desc",
             limit=limit,
@@ -222,6 +225,9 @@ class Engine:
         if "updatedAt" in kind.properties:
             new["updatedAt"] = ctx.timestamp
         tx.replace(kind.name, new)
+        owner_hook = self.hooks.owner.get(kind.name)
+        if owner_hook is not None:
+            tx.set_owner(kind.name, new["id"], owner_hook(ctx, new))
         self.claim(tx, kind, new)
         self.changed(ctx, tx, action, kind, old, new)
         return new
@@ -290,7 +296,7 @@ class Engine:
     def get(self, kind: Kind, param: str) -> Callable[[Context], Reply]:
         def handle(ctx: Context) -> Reply:
             with ctx.store.read(self.api) as tx:
-                return Reply(200, self.load(tx, kind, ctx.request.path[param]).data)
+                return Reply(200, self.load(ctx, tx, kind, ctx.request.path[param]).data)
 
         return handle
 
@@ -331,7 +337,7 @@ class Engine:
             body = ctx.body if isinstance(ctx.body, Mapping) else {}
             changes = {k: v for k, v in body.items() if k in kind.properties and k != "version"}
             with ctx.store.write(self.api) as tx:
-                row = self.load(tx, kind, ctx.request.path[param])
+                row = self.load(ctx, tx, kind, ctx.request.path[param])
                 self.check_version(ctx, row.version)
                 self.check_final(kind, row.data)
                 self.check_moves(kind, row.data, changes)
@@ -347,12 +353,19 @@ class Engine:
     def delete(self, kind: Kind, param: str) -> Callable[[Context], Reply]:
         def handle(ctx: Context) -> Reply:
             with ctx.store.write(self.api) as tx:
-                row = self.load(tx, kind, ctx.request.path[param])
+                row = self.load(ctx, tx, kind, ctx.request.path[param])
                 self.check_version(ctx, row.version)
                 self.remove(ctx, tx, kind, row)
             return Reply(204)
 
         return handle
+
+
+def visible(ctx: Context, row: Row) -> bool:
+    """Whether the caller may see ``row``: a shared one, its own, or anyone's for the roles that
+    see everything (CONTRACT.md §4). Another user's private resource is 404, not 403."""
+    viewer = ctx.principal.visible_to
+    return row.owner is None or viewer is None or row.owner == viewer
 
 
 def _allows(schema: Any, json_type: str) -> bool:

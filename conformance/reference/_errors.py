@@ -18,6 +18,7 @@ class ApiError(Exception):
         errors: list[dict[str, Any]] | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -26,6 +27,8 @@ class ApiError(Exception):
         self.errors = errors
         self.details = details
         self.headers = headers or {}
+        #: more members of the body (a 429's ``retryable`` and ``retryAfter``)
+        self.extra = extra or {}
 
     def body(self, *, path: str, request_id: str, timestamp: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -41,6 +44,7 @@ class ApiError(Exception):
             body["errors"] = self.errors
         if self.details is not None:
             body["details"] = self.details
+        body.update(self.extra)
         return body
 
 
@@ -79,6 +83,16 @@ def method_not_allowed(allowed: list[str]) -> ApiError:
         "METHOD_NOT_ALLOWED",
         f"this path answers {', '.join(allowed)} only",
         headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def rate_limited(retry_after: int, headers: dict[str, str]) -> ApiError:
+    return ApiError(
+        429,
+        "RATE_LIMITED",
+        f"over the rate limit; retry after {retry_after} s",
+        headers={**headers, "Retry-After": str(retry_after)},
+        extra={"retryable": True, "retryAfter": retry_after},
     )
 
 

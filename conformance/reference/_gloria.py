@@ -28,6 +28,10 @@ API = "gloria"
 STARTED = time.monotonic()
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 SYSTEM_ID = "system"
+#: the roles that manage users: change anyone's profile and the guarded fields
+ADMINISTRATORS = frozenset({"admin", "service"})
+#: the profile fields only ADMINISTRATORS change (and nobody their own, but for nip)
+GUARDED = ("role", "roleIds", "isActive", "nip")
 
 
 class Gloria:
@@ -57,7 +61,9 @@ class Gloria:
                     ctx, tx, new, body
                 ),
             },
+            # what staff see of their own alone (another's is 404 to them)
             owner={
+                "UserProfile": lambda ctx, data: data["id"],
                 "Notification": lambda ctx, data: data["recipientId"],
                 "WorkflowInstance": lambda ctx, data: data["initiatorId"],
             },
@@ -126,10 +132,16 @@ class Gloria:
         new: dict[str, Any],
         body: Mapping[str, Any],
     ) -> None:
-        if old["id"] == ctx.principal.id:
-            locked = [name for name in ("role", "roleIds", "isActive") if new[name] != old[name]]
-            if locked:
-                raise forbidden(f"nobody changes their own {', '.join(locked)}")
+        oneself = old["id"] == ctx.principal.id
+        administers = ctx.principal.role in ADMINISTRATORS
+        if not oneself and not administers:
+            raise forbidden(f"a {ctx.principal.role} changes only their own profile")
+        changed = [name for name in GUARDED if new[name] != old[name]]
+        if changed and not administers:
+            raise forbidden(f"changing {', '.join(changed)} needs admin or service")
+        locked = [name for name in changed if name != "nip"]
+        if oneself and locked:
+            raise forbidden(f"nobody changes their own {', '.join(locked)}")
         if "roleIds" in body:
             new["permissions"] = self._permissions_of(tx, new["roleIds"])
 
@@ -166,7 +178,7 @@ class Gloria:
     def _start_instance(
         self, ctx: Context, tx: Transaction, data: dict[str, Any], body: Mapping[str, Any]
     ) -> None:
-        workflow = self.engine.load(tx, self.kinds["Workflow"], data["workflowId"])
+        workflow = self.engine.load(ctx, tx, self.kinds["Workflow"], data["workflowId"])
         if not workflow.data["isActive"]:
             raise invalid_transition("the workflow is inactive: no instance can start")
         data.update(
@@ -315,11 +327,10 @@ class Gloria:
         return Reply(204)
 
     def current_user(self, ctx: Context) -> Reply:
+        assert ctx.credentials is not None  # getCurrentUser is not public: the app checked it
         with ctx.store.read(API) as tx:
             profile = self._profile(tx, ctx.principal.id)
-            expires = int(time.time()) + self.tokens.access_ttl_s
-            if ctx.credentials:
-                expires = self.tokens.check_access(tx, ctx.credentials).expires_at
+            expires = self.tokens.check_access(tx, ctx.credentials).expires_at
         return Reply(
             200,
             {

@@ -28,7 +28,8 @@ def normalize_instant(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts for. Until authentication lands every request acts for ``service``."""
+    """Who a request acts for: the user behind the access token (``ANONYMOUS`` on public
+    operations)."""
 
     id: str
     role: str
@@ -38,6 +39,12 @@ class Principal:
     def sees_everything(self) -> bool:
         """admin, manager and service read every user's resources; staff only their own."""
         return self.role in ("admin", "manager", "service")
+
+    @property
+    def visible_to(self) -> str | None:
+        """The owner whose private resources this principal sees besides the shared ones: its
+        own id, or None when it sees everyone's."""
+        return None if self.sees_everything else self.id
 
 
 @dataclass(frozen=True, slots=True)

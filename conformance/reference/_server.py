@@ -20,6 +20,8 @@ import uvicorn
 from conformance.errors import UsageError
 from conformance.reference._app import Receive, Scope, Send
 from conformance.reference._backend import Backend, open_backend
+from conformance.reference._principals import PRINCIPALS
+from conformance.reference._settings import Settings
 from conformance.reference._store import DatabaseError, Store
 
 
@@ -121,16 +123,17 @@ class PortDispatch:
 
 @contextmanager
 def _prepared(
-    apis: Sequence[str], host: str, port: int, db: Path | None, **options: Any
+    apis: Sequence[str], host: str, port: int, db: Path | None, settings: Settings
 ) -> Iterator[tuple[list[Listening], Store, uvicorn.Server]]:
     check_loopback(host)
     sockets = [bind(host, port + index if port else 0) for index in range(len(apis))]
     try:
         with open_store(db) as store:
             listening = [
-                Listening(open_backend(api, store, **options), sock)
+                Listening(open_backend(api, store, settings), sock)
                 for api, sock in zip(apis, sockets, strict=True)
             ]
+            settings.check([item.backend.spec for item in listening], PRINCIPALS)
             app = PortDispatch({item.sock.getsockname()[1]: item.backend.app for item in listening})
             config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
             yield listening, store, _Server(config)
@@ -139,9 +142,16 @@ def _prepared(
             sock.close()
 
 
-def serve(apis: Sequence[str], host: str, port: int, db: Path | None, out: TextIO) -> None:
+def serve(
+    apis: Sequence[str],
+    host: str,
+    port: int,
+    db: Path | None,
+    out: TextIO,
+    settings: Settings | None = None,
+) -> None:
     """Serve ``apis`` until Ctrl-C or SIGTERM; ``port`` 0 picks free ports, else port, port + 1…"""
-    with _prepared(apis, host, port, db) as (listening, store, server):
+    with _prepared(apis, host, port, db, settings or Settings()) as (listening, store, server):
         for item in listening:
             out.write(f"{item.backend.api:<7} {item.url}\n")
             for credential in item.backend.credentials.values():
@@ -184,10 +194,10 @@ def running(
     host: str = "127.0.0.1",
     port: int = 0,
     db: Path | None = None,
-    **options: Any,
+    settings: Settings | None = None,
 ) -> Iterator[Running]:
     """Serve ``apis`` in a background thread for the duration of the ``with`` block."""
-    with _prepared(apis, host, port, db, **options) as (listening, store, server):
+    with _prepared(apis, host, port, db, settings or Settings()) as (listening, store, server):
         thread = threading.Thread(
             target=server.run,
             kwargs={"sockets": [item.sock for item in listening]},

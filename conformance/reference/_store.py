@@ -1,8 +1,9 @@
 """SQLite storage for the reference backend: every resource as the JSON it is served as.
 
 One table holds every resource (``api``, ``kind``, ``id``, the JSON, its ``version`` and the
-principal that owns it); ``unique_keys`` turns each ``x-unique`` rule into a primary key, so that
-a duplicate fails inside the transaction that would create it, however many requests race.
+principal it is private to, if any); ``unique_keys`` turns each ``x-unique`` rule into a primary
+key, so that a duplicate fails inside the transaction that would create it, however many
+requests race.
 
 Each thread has its own connection (the app runs handlers in a thread pool, so concurrent
 requests really race); WAL mode lets reads go on beside a write. A change runs in one
@@ -139,6 +140,13 @@ class Transaction:
             (json.dumps(data), int(data.get("version", 1)), self.api, kind, id or data["id"]),
         )
 
+    def set_owner(self, kind: str, id: str, owner: str | None) -> None:
+        """Make a resource private to ``owner`` (None: shared)."""
+        self._db.execute(
+            "UPDATE resources SET owner=? WHERE api=? AND kind=? AND id=?",
+            (owner, self.api, kind, id),
+        )
+
     def delete(self, kind: str, id: str) -> None:
         self._db.execute(
             "DELETE FROM resources WHERE api=? AND kind=? AND id=?", (self.api, kind, id)
@@ -169,13 +177,13 @@ class Transaction:
         return str(found[0]) if found else None
 
     def _where(
-        self, kind: str, filters: Sequence[Filter], owner: str | None
+        self, kind: str, filters: Sequence[Filter], visible_to: str | None
     ) -> tuple[str, list[Any]]:
         clauses = ["api=?", "kind=?"]
         args: list[Any] = [self.api, kind]
-        if owner is not None:
-            clauses.append("owner=?")
-            args.append(owner)
+        if visible_to is not None:
+            clauses.append("(owner IS NULL OR owner=?)")
+            args.append(visible_to)
         for item in filters:
             if item.op == "like-any":
                 needle, fields = item.value
@@ -192,8 +200,10 @@ class Transaction:
                 args.append(item.value)
         return " AND ".join(clauses), args
 
-    def count(self, kind: str, filters: Sequence[Filter] = (), owner: str | None = None) -> int:
-        where, args = self._where(kind, filters, owner)
+    def count(
+        self, kind: str, filters: Sequence[Filter] = (), visible_to: str | None = None
+    ) -> int:
+        where, args = self._where(kind, filters, visible_to)
         return int(
             self._db.execute(f"SELECT count(*) FROM resources WHERE {where}", args).fetchone()[0]
         )
@@ -203,13 +213,13 @@ class Transaction:
         kind: str,
         filters: Sequence[Filter] = (),
         *,
-        owner: str | None = None,
+        visible_to: str | None = None,
         sort: str | None = None,
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Row]:
-        where, args = self._where(kind, filters, owner)
+        where, args = self._where(kind, filters, visible_to)
         order = "DESC" if descending else "ASC"
         sql = f"SELECT id, data, version, owner FROM resources WHERE {where}"
         if sort:

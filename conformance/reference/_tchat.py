@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -63,7 +62,8 @@ class Tchat:
         self.tokens = tokens
         hooks = Hooks(
             on_create={ITEM: self._new_item},
-            owner={ITEM: lambda ctx, data: data["authorId"]},
+            # a draft is its author's alone (404 to other staff); published items are everyone's
+            owner={ITEM: lambda ctx, data: data["authorId"] if data["status"] == "draft" else None},
             changed=[self._record_version],
         )
         self.engine: Engine = build_engine(
@@ -131,7 +131,7 @@ class Tchat:
     def get_item(self, ctx: Context) -> Reply:
         item_id, wanted = ctx.request.path["id"], ctx.request.query.get("version")
         with ctx.store.read(API) as tx:
-            item = self.engine.load(tx, self.item, item_id).data
+            item = self.engine.load(ctx, tx, self.item, item_id).data
             if wanted is None or wanted == item["version"]:
                 return Reply(200, item)
             found = self._version(tx, item_id, version=wanted)
@@ -157,7 +157,7 @@ class Tchat:
             self.spec, ctx.operation, "limit"
         )
         with ctx.store.read(API) as tx:
-            self.engine.load(tx, self.item, item_id)
+            self.engine.load(ctx, tx, self.item, item_id)
             rows = tx.select(
                 "ContentVersion",
                 [Filter("contentId", "=", item_id)],
@@ -172,7 +172,7 @@ class Tchat:
     ) -> dict[str, Any]:
         """Load, check the version, let ``change`` edit a copy (it names the action), store."""
         with ctx.store.write(API) as tx:
-            row = self.engine.load(tx, self.item, ctx.request.path["id"])
+            row = self.engine.load(ctx, tx, self.item, ctx.request.path["id"])
             self.engine.check_version(ctx, row.version)
             new = dict(row.data)
             action = change(tx, new)
@@ -252,9 +252,7 @@ class Tchat:
     def _bulk_one(
         self, ctx: Context, tx: Transaction, operation: Mapping[str, Any]
     ) -> dict[str, Any]:
-        row = tx.get(ITEM, operation["id"])
-        if row is None:
-            raise not_found(f"there is no content item {operation['id']}")
+        row = self.engine.load(ctx, tx, self.item, operation["id"])
         expected = operation.get("version")
         if expected is not None and expected != row.version:
             raise version_conflict(row.version)
@@ -273,7 +271,9 @@ class Tchat:
         with ctx.store.read(API) as tx:
             found = []
             for category in self._category_tree(tx):
-                count = tx.count(ITEM, [Filter("category", "=", category["id"])])
+                count = tx.count(
+                    ITEM, [Filter("category", "=", category["id"])], ctx.principal.visible_to
+                )
                 if count or include_empty:
                     found.append({**category, "itemCount": count})
         return Reply(200, found)
@@ -301,7 +301,12 @@ class Tchat:
         since = normalize_instant(query["lastSyncTimestamp"])
         platforms = set(query.get("platforms") or ["web"])
         with ctx.store.read(API) as tx:
-            rows = tx.select(ITEM, [Filter("updatedAt", ">", since)], sort="updatedAt")
+            rows = tx.select(
+                ITEM,
+                [Filter("updatedAt", ">", since)],
+                visible_to=ctx.principal.visible_to,
+                sort="updatedAt",
+            )
         changed = [row.data for row in rows if platforms & set(row.data["platforms"])]
         live = [item for item in changed if item["status"] != "archived"]
         items, more = live[:SYNC_PAGE], len(live) > SYNC_PAGE
@@ -357,11 +362,10 @@ class Tchat:
         return Reply(204)
 
     def verify(self, ctx: Context) -> Reply:
+        assert ctx.credentials is not None  # verifyToken is not public: the app checked it
         with ctx.store.read(API) as tx:
             user = self._user(tx, ctx.principal.id)
-            expires = int(time.time()) + self.tokens.access_ttl_s
-            if ctx.credentials:
-                expires = self.tokens.check_access(tx, ctx.credentials).expires_at
+            expires = self.tokens.check_access(tx, ctx.credentials).expires_at
         moment = datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds")
         return Reply(200, {"valid": True, "user": user, "expiresAt": moment.replace("+00:00", "Z")})
 
