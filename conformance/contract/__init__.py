@@ -8,6 +8,7 @@ from conformance.contract._bundled import BUNDLED_APIS, bundled_spec, specs_dir
 from conformance.contract._conditional import IfMatch
 from conformance.contract._declarations import (
     ROOT_DECLARATIONS,
+    AccountStep,
     AuthFlow,
     DeclarationProblem,
     Declarations,
@@ -44,6 +45,7 @@ __all__ = [
     "HTTP_METHODS",
     "ROOT_DECLARATIONS",
     "SCHEMA_KEYWORDS",
+    "AccountStep",
     "AuthFlow",
     "DeclarationProblem",
     "Declarations",

@@ -118,6 +118,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "required": ["operation"],
                 "properties": {"operation": _OPERATION},
             },
+            "accounts": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["operation", "username", "password", "id", "delete"],
+                "properties": {
+                    "operation": _OPERATION,
+                    "username": _POINTER,
+                    "password": _POINTER,
+                    "role": _POINTER,
+                    "id": _POINTER,
+                    "delete": _OPERATION,
+                },
+            },
         },
     },
     "x-envelope": {"const": "none"},
@@ -234,6 +247,19 @@ class RefreshStep(TokenStep):
 
 
 @dataclass(frozen=True, slots=True)
+class AccountStep(TokenStep):
+    """How to make a throwaway account (an admin operation) and remove it again: where the
+    create body takes the username, password and role, where the 2xx body gives the new id, and
+    the operation that deletes it by that id."""
+
+    username: str = "/email"
+    password: str = "/password"
+    role: str | None = None
+    id: str = "/data/id"
+    delete: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AuthFlow:
     """An ``x-auth-flow`` declaration."""
 
@@ -242,6 +268,7 @@ class AuthFlow:
     refresh: RefreshStep | None
     logout: TokenStep | None
     verify: TokenStep | None
+    accounts: AccountStep | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> AuthFlow:
@@ -270,16 +297,29 @@ class AuthFlow:
             ),
             logout=TokenStep(raw["logout"]["operation"]) if "logout" in raw else None,
             verify=TokenStep(raw["verify"]["operation"]) if "verify" in raw else None,
+            accounts=(
+                AccountStep(
+                    operation_id=raw["accounts"]["operation"],
+                    username=raw["accounts"]["username"],
+                    password=raw["accounts"]["password"],
+                    role=raw["accounts"].get("role"),
+                    id=raw["accounts"]["id"],
+                    delete=raw["accounts"]["delete"],
+                )
+                if "accounts" in raw
+                else None
+            ),
         )
 
     @property
     def steps(self) -> dict[str, TokenStep]:
-        """The declared steps by name ("login", "refresh", "logout", "verify")."""
+        """The declared steps by name ("login", "refresh", "logout", "verify", "accounts")."""
         named: dict[str, TokenStep | None] = {
             "login": self.login,
             "refresh": self.refresh,
             "logout": self.logout,
             "verify": self.verify,
+            "accounts": self.accounts,
         }
         return {name: step for name, step in named.items() if step is not None}
 

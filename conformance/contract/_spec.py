@@ -444,8 +444,8 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
             )
             continue
         success = _success_schema(spec, operation)
-        for field_name in ("access_token", "refresh_token", "expires_in"):
-            token_pointer = getattr(step, field_name)
+        for field_name in ("access_token", "refresh_token", "expires_in", "id"):
+            token_pointer = getattr(step, field_name, None)
             if token_pointer is not None and spec.schema_at(success, token_pointer) is None:
                 yield DeclarationProblem(
                     "x-auth-flow",
@@ -458,6 +458,7 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
             "username": getattr(step, "username", None),
             "password": getattr(step, "password", None),
             "token_field": getattr(step, "token_field", None),
+            "role": getattr(step, "role", None),
         }
         for field_name, body_pointer in body_fields.items():
             if body_pointer is not None and spec.schema_at(request, body_pointer) is None:
@@ -466,6 +467,16 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
                     f"{where}/{field_name}",
                     f"{body_pointer} is not in the request body of {step.operation_id}",
                     "point at the property of the request body that carries it",
+                )
+        delete = getattr(step, "delete", None)
+        if delete is not None:
+            removal = spec.operation(delete)
+            if removal is None or removal.method != "delete":
+                yield DeclarationProblem(
+                    "x-auth-flow",
+                    f"{where}/delete",
+                    f"{delete!r} is not the operationId of a DELETE operation",
+                    "give the operation that deletes an account by the id the create returned",
                 )
         if (
             step_name == "refresh"

@@ -22,7 +22,7 @@ from conformance.reference._errors import forbidden, invalid_transition, not_fou
 from conformance.reference._model import Context, Handler, Principal, Reply, now, unique_key
 from conformance.reference._principals import Credential
 from conformance.reference._store import Store, Transaction
-from conformance.reference._wiring import build_engine, generic_handlers
+from conformance.reference._wiring import build_engine, generic_handlers, not_oneself
 
 API = "gloria"
 STARTED = time.monotonic()
@@ -76,7 +76,7 @@ class Gloria:
 
     def handlers(self) -> dict[str, Handler]:
         handlers = generic_handlers(self.engine)
-        handlers["deleteUser"] = self._not_oneself(handlers["deleteUser"])
+        handlers["deleteUser"] = not_oneself(handlers["deleteUser"])
         handlers.update(
             {
                 "login": self.login,
@@ -95,15 +95,6 @@ class Gloria:
             }
         )
         return handlers
-
-    @staticmethod
-    def _not_oneself(delete: Handler) -> Handler:
-        def handle(ctx: Context) -> Reply:
-            if ctx.request.path["id"] == ctx.principal.id:
-                raise forbidden("nobody deletes themselves")
-            return delete(ctx)
-
-        return handle
 
     # -- hooks -----------------------------------------------------------------------------
 

@@ -28,10 +28,11 @@ from conformance.reference._model import (
 )
 from conformance.reference._principals import Credential
 from conformance.reference._store import Filter, Store, Transaction
-from conformance.reference._wiring import build_engine, generic_handlers
+from conformance.reference._wiring import build_engine, generic_handlers, not_oneself
 
 API = "tchat"
 ITEM = "ContentItem"
+USER = "User"
 SYNC_PAGE = 500
 PERMISSIONS = {
     "admin": ["content.read", "content.write", "content.publish", "content.bulk", "metrics.write"],
@@ -54,17 +55,20 @@ PERMISSIONS = {
 
 
 class Tchat:
-    """Handlers of the 17 Tchat operations over one store."""
+    """Handlers of the 20 Tchat operations over one store."""
 
     def __init__(self, spec: Spec, store: Store, tokens: Tokens) -> None:
         self.spec = spec
         self.store = store
         self.tokens = tokens
         hooks = Hooks(
-            on_create={ITEM: self._new_item},
+            on_create={ITEM: self._new_item, USER: self._new_account},
             # a draft is its author's alone (404 to other staff); published items are everyone's
-            owner={ITEM: lambda ctx, data: data["authorId"] if data["status"] == "draft" else None},
-            changed=[self._record_version],
+            owner={
+                ITEM: lambda ctx, data: data["authorId"] if data["status"] == "draft" else None,
+                USER: lambda ctx, data: data["id"],
+            },
+            changed=[self._record_version, self._close_account],
         )
         self.engine: Engine = build_engine(
             API, spec, hooks, extra_kinds=("ContentCategory", "ContentVersion", "User")
@@ -74,6 +78,7 @@ class Tchat:
 
     def handlers(self) -> dict[str, Handler]:
         handlers = generic_handlers(self.engine)
+        handlers["deleteUser"] = not_oneself(handlers["deleteUser"])
         handlers.update(
             {
                 "getContentItem": self.get_item,
@@ -102,6 +107,16 @@ class Tchat:
         data.update(status="draft", authorId=ctx.principal.id)
         if not body.get("platforms"):
             data["platforms"] = ["web"]
+
+    def _new_account(
+        self, ctx: Context, tx: Transaction, data: dict[str, Any], body: Mapping[str, Any]
+    ) -> None:
+        self.tokens.add_account(tx, data["email"], body["password"], data["role"], data["id"])
+
+    def _close_account(self, ctx: Context, tx: Transaction, change: Change) -> None:
+        """A deleted user's account goes too: its tokens stop working at once."""
+        if change.kind.name == USER and change.action == "delete" and change.before:
+            self.tokens.remove_account_of(tx, change.before["id"])
 
     def _record_version(self, ctx: Context, tx: Transaction, change: Change) -> None:
         """Every state of a content item is a version: its history and what revert restores."""
@@ -331,7 +346,7 @@ class Tchat:
     # -- auth ------------------------------------------------------------------------------
 
     def _user(self, tx: Transaction, user_id: str) -> dict[str, Any]:
-        row = tx.get("User", user_id)
+        row = tx.get(USER, user_id)
         if row is None:
             raise unauthenticated("the account of this token no longer exists")
         return row.data
@@ -389,17 +404,17 @@ def seed(tchat: Tchat, operation_for: Any, creds: dict[str, Credential]) -> Prin
         principals = {}
         for name, credential in creds.items():
             user_id = str(uuid.uuid4())
-            tx.insert(
-                "User",
-                {
-                    "id": user_id,
-                    "email": credential.email,
-                    "displayName": f"{name.title()} User",
-                    "role": credential.role,
-                    "avatarUrl": None,
-                    "createdAt": now(),
-                },
-            )
+            user = {
+                "id": user_id,
+                "email": credential.email,
+                "displayName": f"{name.title()} User",
+                "role": credential.role,
+                "avatarUrl": None,
+                "createdAt": now(),
+                "version": 1,
+            }
+            tx.insert(USER, user, user_id)
+            tchat.engine.claim(tx, tchat.kinds[USER], user)
             tchat.tokens.add_account(
                 tx, credential.email, credential.password, credential.role, user_id
             )

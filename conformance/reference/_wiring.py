@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from conformance.contract import Spec, resources
 from conformance.reference._engine import Engine, Hooks
-from conformance.reference._model import Handler, Kind, read_kinds
+from conformance.reference._errors import forbidden
+from conformance.reference._model import Context, Handler, Kind, Reply, read_kinds
 
 
 def build_engine(api: str, spec: Spec, hooks: Hooks, extra_kinds: Iterable[str] = ()) -> Engine:
@@ -52,3 +53,14 @@ def _handler(engine: Engine, role: str, kind: Kind, param: str) -> Handler:
     if role == "update":
         return engine.update(kind, param)
     return engine.delete(kind, param)
+
+
+def not_oneself(delete: Handler) -> Handler:
+    """A user delete that refuses the caller's own id: nobody deletes themselves (403)."""
+
+    def handle(ctx: Context) -> Reply:
+        if ctx.request.path["id"] == ctx.principal.id:
+            raise forbidden("nobody deletes themselves")
+        return delete(ctx)
+
+    return handle

@@ -24,7 +24,7 @@ def spec_of(tmp_path: Path, text: str) -> Any:
 
 def test_spec_reads_tchat_operations_and_root_declarations() -> None:
     spec = load_spec(bundled_spec("tchat"))
-    assert len(spec.operations) == 17
+    assert len(spec.operations) == 20  # the seed's 17 and the contract's throwaway accounts (3)
     assert spec.base_path == "/api"
     assert spec.declarations.roles == ("admin", "manager", "staff", "service")
     assert spec.declarations.latency_budget_ms == 200
@@ -198,7 +198,13 @@ def test_spec_checks_the_auth_flow_against_the_operations(
 
 def test_resources_are_read_off_the_paths() -> None:
     spec = load_spec(bundled_spec("tchat"))
-    (items,) = resources(spec)
+    items, users = resources(spec)
+    assert (users.collection_path, users.item_path, users.schema_name) == (
+        "/users",
+        "/users/{id}",
+        "User",
+    )
+    assert users.update is None and users.delete is not None
     assert (items.collection_path, items.item_path, items.schema_name) == (
         "/content/items",
         "/content/items/{id}",

@@ -253,6 +253,15 @@ ITEM = Kind(
     },
     {"title": "Retitled story"},
 )
+TCHAT_USER = Kind(
+    "/users",
+    lambda api: {
+        "email": f"throwaway{unique()}@tchat.example",
+        "displayName": "Throwaway",
+        "password": "correct horse battery",
+    },
+    {},
+)
 
 
 def _revert(api: Api) -> Call:
@@ -323,7 +332,7 @@ TCHAT_SPECIAL: dict[str, Callable[[Api], Call]] = {
 
 def recipes(api_name: str) -> dict[str, Callable[[Api], Call]]:
     """operationId -> a valid call: generic ones for each kind, then the special ones."""
-    kinds = GLORIA_KINDS if api_name == "gloria" else (ITEM,)
+    kinds = GLORIA_KINDS if api_name == "gloria" else (ITEM, TCHAT_USER)
     special = GLORIA_SPECIAL if api_name == "gloria" else TCHAT_SPECIAL
     spec = load_spec(bundled_spec(api_name))
     found: dict[str, Callable[[Api], Call]] = {}
