@@ -246,16 +246,24 @@ class Tokens:
         self._verified[token] = claims
         return claims
 
-    def refresh(self, tx: Transaction, token: str) -> Issued:
-        """Rotate: the next pair of the family. A used token revokes the family (theft)."""
+    def refresh(self, token: str) -> Issued:
+        """Rotate: the next pair of the family, in a transaction of its own. A used token
+        revokes the family (theft): that revocation is committed, then the 401 raised."""
         claims = self._decode(token, "refresh")
+        with self.store.write(self.api) as tx:
+            outcome = self._rotate(tx, claims)
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    def _rotate(self, tx: Transaction, claims: Mapping[str, Any]) -> Issued | ApiError:
         family = tx.get(FAMILY, claims["fam"])
         record = tx.get(REFRESH, str(claims.get("jti")))
         if family is None or record is None or family.data["revoked"]:
             raise unauthenticated("the refresh token has been revoked")
         if record.data["used"]:
             self.revoke(tx, claims["fam"])
-            raise unauthenticated("the refresh token was used before: its family is revoked")
+            return unauthenticated("the refresh token was used before: its family is revoked")
         tx.replace(REFRESH, {**record.data, "used": True})
         account = self.account(tx, claims["sub"])
         if account is None:

@@ -305,8 +305,7 @@ class Gloria:
             )
 
     def refresh(self, ctx: Context) -> Reply:
-        with ctx.store.write(API) as tx:
-            issued = self.tokens.refresh(tx, ctx.body["refreshToken"])
+        issued = self.tokens.refresh(ctx.body["refreshToken"])
         return Reply(200, {"tokens": {**issued.pair(), "tokenType": "Bearer"}})
 
     def logout(self, ctx: Context) -> Reply:

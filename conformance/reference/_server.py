@@ -151,7 +151,8 @@ def serve(
     settings: Settings | None = None,
 ) -> None:
     """Serve ``apis`` until Ctrl-C or SIGTERM; ``port`` 0 picks free ports, else port, port + 1…"""
-    with _prepared(apis, host, port, db, settings or Settings()) as (listening, store, server):
+    settings = settings or Settings()
+    with _prepared(apis, host, port, db, settings) as (listening, store, server):
         for item in listening:
             out.write(f"{item.backend.api:<7} {item.url}\n")
             for credential in item.backend.credentials.values():
@@ -159,6 +160,8 @@ def serve(
                     f"  {credential.name:<8} {credential.role:<8} {credential.email:<28}"
                     f" {credential.shown()}\n"
                 )
+            for line in settings.describe(item.backend.spec):
+                out.write(f"  {line}\n")
         out.write(f"database {store.path if db else 'temporary (gone on exit; --db keeps it)'}\n")
         out.write("Ctrl-C stops.\n")
         out.flush()

@@ -155,6 +155,37 @@ class Settings:
             self.rate_limits.get("default", base.limit), base.key, roles or None
         )
 
+    def describe(self, spec: Spec) -> list[str]:
+        """What ``serve`` prints: each window's limits, and the token lifetimes."""
+        windows: dict[str, tuple[RateLimitPolicy, list[str]]] = {}
+        for operation in spec.operations:
+            bucket, policy = self.policy(spec, operation)
+            if policy is not None:
+                windows.setdefault(bucket, (policy, []))[1].append(str(operation.operation_id))
+        lines = []
+        for bucket, (policy, _) in sorted(windows.items(), key=lambda item: item[0] != "shared"):
+            per = (
+                "per client and account"
+                if policy.key == "client-account"
+                else "per principal (public operations: per client address)"
+            )
+            roles = "".join(
+                f", {role} {limit.limit}/{limit.window_s} s"
+                for role, limit in sorted((policy.roles or {}).items())
+            )
+            name = "every operation" if bucket == "shared" else bucket
+            lines.append(
+                f"rate limit {name}: {policy.limit.limit}/{policy.limit.window_s} s {per}{roles}"
+            )
+        lifetimes = ", ".join(
+            f"{scope.removeprefix('principal:').removeprefix('role:')} {seconds} s"
+            for scope, seconds in self.token_lifetimes.items()
+            if scope != "default"
+        )
+        default = self.token_lifetimes.get("default", DEFAULT_ACCESS_TTL_S)
+        lines.append(f"access tokens live {default} s" + (f" ({lifetimes})" if lifetimes else ""))
+        return lines
+
     def access_ttl_s(self, role: str, names: Iterable[str]) -> int:
         """The access-token lifetime of an account: by principal (any of ``names``: its email,
         its seeded name), then role, then the default."""

@@ -204,7 +204,8 @@ def test_resources_are_read_off_the_paths() -> None:
         "/users/{id}",
         "User",
     )
-    assert users.update is None and users.delete is not None
+    assert users.update is None
+    assert users.delete is not None
     assert (items.collection_path, items.item_path, items.schema_name) == (
         "/content/items",
         "/content/items/{id}",

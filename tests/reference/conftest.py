@@ -23,6 +23,23 @@ RESPONSE_CHECKS = (
     checks.response_schema_conformance,
 )
 
+ERROR_FIELDS = {"error", "code", "message", "statusCode", "timestamp", "path", "requestId"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """``response`` is an ErrorResponse of ``status`` and ``code`` with the headers of §8."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) >= ERROR_FIELDS, body
+    assert set(body) <= ERROR_FIELDS | {"errors", "details", "retryable", "retryAfter"}
+    assert (body["statusCode"], body["code"]) == (status, code)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Request-ID"] == body["requestId"]
+    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+        assert header in response.headers
+    return body
+
+
 _unique = itertools.count(1)
 
 
@@ -40,6 +57,8 @@ class Api:
     backend: Backend
     client: httpx.Client
     schema: Any = field(repr=False)
+    #: the clients `client_as` made, closed with this Api
+    opened: list[httpx.Client] = field(default_factory=list, repr=False)
 
     @property
     def spec(self) -> Spec:
@@ -59,11 +78,13 @@ class Api:
 
     def client_as(self, principal: str) -> httpx.Client:
         tokens = self.login(principal)["tokens"]
-        return httpx.Client(
+        client = httpx.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {tokens['accessToken']}"},
             timeout=30,
         )
+        self.opened.append(client)
+        return client
 
     def validate(self, method: str, path: str, response: httpx.Response, **case: Any) -> None:
         """Judge ``response`` as schemathesis judges it (raises on any breach)."""
@@ -77,7 +98,8 @@ def reference() -> Iterator[Running]:
         yield backends
 
 
-def _api(reference: Running, name: str) -> Iterator[Api]:
+def open_api(reference: Running, name: str) -> Iterator[Api]:
+    """An `Api` of a running backend, its client logged in as ``service``."""
     url = reference.url(name)
     backend = reference.backend(name)
     schema = schemathesis.openapi.from_path(backend.spec.path)
@@ -87,13 +109,15 @@ def _api(reference: Running, name: str) -> Iterator[Api]:
     api.client.headers["Authorization"] = f"Bearer {tokens['accessToken']}"
     yield api
     api.client.close()
+    for client in api.opened:
+        client.close()
 
 
 @pytest.fixture(scope="session")
 def gloria(reference: Running) -> Iterator[Api]:
-    yield from _api(reference, "gloria")
+    yield from open_api(reference, "gloria")
 
 
 @pytest.fixture(scope="session")
 def tchat(reference: Running) -> Iterator[Api]:
-    yield from _api(reference, "tchat")
+    yield from open_api(reference, "tchat")

@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.reference.conftest import Api, unique
+from tests.reference.conftest import Api, assert_error, unique
 from tests.reference.test_operations import INSTANCE, ITEM, SCHOOL, school_body
-from tests.reference.test_status_rules import assert_error
 
 
 def check_page(page: dict[str, Any], limit: int) -> None:

@@ -155,8 +155,17 @@ def test_serve_prints_the_principals_but_not_a_password_from_the_environment() -
             break
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=20)
-    principals = {line.split()[0]: line.split() for line in lines if line.startswith("  ")}
+    principals = {
+        line.split()[0]: line.split() for line in lines if line.startswith("  ") and "@" in line
+    }
     assert set(principals) == {"service", "admin", "manager", "staff1", "staff2"}
+    told = [line.strip() for line in lines if line.startswith("  ") and "@" not in line]
+    assert told == [
+        "rate limit every operation: 60/60 s per principal (public operations: per client"
+        " address), service 6000/60 s",
+        "rate limit login: 5/60 s per client and account",
+        "access tokens live 900 s",
+    ]
     assert principals["service"][1:] == [
         "service", "service@gloria.example", "(from", "$CONFORMANCE_GLORIA_SERVICE_PASSWORD)",
     ]  # fmt: skip

@@ -10,23 +10,8 @@ import pytest
 
 from conformance.contract import bundled_spec, load_spec
 from conformance.reference._app import ReferenceApp
-from tests.reference.conftest import Api
+from tests.reference.conftest import Api, assert_error
 from tests.reference.test_operations import SCHOOL, school_body
-
-ERROR_FIELDS = {"error", "code", "message", "statusCode", "timestamp", "path", "requestId"}
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) >= ERROR_FIELDS, body
-    assert set(body) <= ERROR_FIELDS | {"errors", "details", "retryable", "retryAfter"}
-    assert (body["statusCode"], body["code"]) == (status, code)
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["X-Request-ID"] == body["requestId"]
-    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
-        assert header in response.headers
-    return body
 
 
 @pytest.mark.parametrize(
