@@ -42,7 +42,10 @@ def percentile(samples: list[float], q: float) -> float:
 def start_server() -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "CONFORMANCE_GLORIA_SERVICE_PASSWORD": PASSWORD}
     process = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "gloria"],
+        # The limiter stays in the path, but 8 busy clients would spend service's 6000 a minute
+        # in seconds: its limit is lifted so that the server, not the policy, is measured.
+        [sys.executable, "-m", "conformance", "serve", "gloria",
+         "--rate-limit", "role:service=1000000/60"],
         stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     assert process.stdout is not None
