@@ -100,6 +100,16 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch on a defect that breaks one contract rule (for the self-test); repeatable",
+    )
+    serve.add_argument(
+        "--list-defects", action="store_true", help="list the defects, one a line, and exit"
+    )
+    serve.add_argument(
         "--token-lifetime",
         action="append",
         default=[],
@@ -125,6 +135,10 @@ def _port(text: str) -> int:
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import reference
 
+    if args.list_defects:
+        for defect in reference.DEFECTS:
+            out.write(defect.line() + "\n")
+        return ExitCode.OK
     apis = list(BUNDLED_APIS) if args.api == "all" else [args.api]
     settings = reference.Settings()
     if args.config is not None:

@@ -10,6 +10,7 @@ from conformance.errors import SpecError
 from conformance.reference import _gloria, _tchat
 from conformance.reference._app import ReferenceApp
 from conformance.reference._auth import Account, BearerAuth, Tokens
+from conformance.reference._defects import Defect, Parts, apply_defects
 from conformance.reference._limits import WindowLimiter
 from conformance.reference._model import Context, Principal, now
 from conformance.reference._principals import Credential, credentials
@@ -28,6 +29,8 @@ class Backend:
     #: the ``service`` principal: admin rights, the identity a conformance run uses
     service: Principal
     credentials: dict[str, Credential]
+    #: the defects switched on in this API (none in a correct backend)
+    defects: tuple[Defect, ...] = ()
 
 
 def read_bundled_spec(api: str) -> Spec:
@@ -83,4 +86,5 @@ def open_backend(api: str, store: Store, settings: Settings | None = None) -> Ba
     authenticator = BearerAuth(tokens, flow.scheme)
     limiter = WindowLimiter(spec, settings)
     app = ReferenceApp(api, spec, store, module.handlers(), authenticator, limiter)
-    return Backend(api, spec, app, service, creds)
+    defects = apply_defects(settings.defects, Parts(api, app, module.engine, tokens))
+    return Backend(api, spec, app, service, creds, tuple(defects))

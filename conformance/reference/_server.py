@@ -162,6 +162,8 @@ def serve(
                 )
             for line in settings.describe(item.backend.spec):
                 out.write(f"  {line}\n")
+            for defect in item.backend.defects:
+                out.write(f"  DEFECT {defect.name}: {defect.description} (breaks {defect.rule})\n")
         out.write(f"database {store.path if db else 'temporary (gone on exit; --db keeps it)'}\n")
         out.write("Ctrl-C stops.\n")
         out.flush()

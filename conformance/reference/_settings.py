@@ -37,6 +37,7 @@ _SCOPES = {
     "rate-limits": ("default", "role", "operation"),
     "token-lifetimes": ("default", "role", "principal"),
 }
+_KEYS = (*_SCOPES, "defects")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class Settings:
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     #: scope ("default", "role:NAME", "principal:NAME-OR-EMAIL") -> access-token seconds
     token_lifetimes: Mapping[str, int] = field(default_factory=dict)
+    #: the defects switched on (``_defects.DEFECTS``; for the suite's self-test)
+    defects: frozenset[str] = frozenset()
 
     def merged(self, other: Settings) -> Settings:
         """These settings with ``other``'s scopes on top (flags over the file)."""
@@ -52,6 +55,7 @@ class Settings:
             self,
             rate_limits={**self.rate_limits, **other.rate_limits},
             token_lifetimes={**self.token_lifetimes, **other.token_lifetimes},
+            defects=self.defects | other.defects,
         )
 
     # -- reading -------------------------------------------------------------------------------
@@ -70,12 +74,14 @@ class Settings:
         table = document.get("reference", {})
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [reference] must be a table")
-        unknown = sorted(set(table) - set(_SCOPES))
+        unknown = sorted(set(table) - set(_KEYS))
         if unknown:
             raise ConfigError(
-                f"{path}: [reference] has no key {unknown[0]!r}; it knows"
-                f" {', '.join(sorted(_SCOPES))}"
+                f"{path}: [reference] has no key {unknown[0]!r}; it knows {', '.join(_KEYS)}"
             )
+        defects = table.get("defects", [])
+        if not isinstance(defects, list) or not all(isinstance(d, str) for d in defects):
+            raise ConfigError(f"{path}: [reference] defects must be a list of defect names")
         rates = _table(path, table, "rate-limits")
         lifetimes = _table(path, table, "token-lifetimes")
         return cls(
@@ -91,11 +97,18 @@ class Settings:
                 )
                 for scope, value in lifetimes.items()
             },
+            defects=frozenset(defects),
         )
 
     @classmethod
-    def from_flags(cls, rate_limits: Iterable[str], token_lifetimes: Iterable[str]) -> Settings:
-        """``--rate-limit SCOPE=LIMIT/WINDOW`` and ``--token-lifetime SCOPE=SECONDS`` values."""
+    def from_flags(
+        cls,
+        rate_limits: Iterable[str] = (),
+        token_lifetimes: Iterable[str] = (),
+        defects: Iterable[str] = (),
+    ) -> Settings:
+        """``--rate-limit SCOPE=LIMIT/WINDOW``, ``--token-lifetime SCOPE=SECONDS`` and
+        ``--defect NAME`` values."""
         rates: dict[str, RateLimit] = {}
         for text in rate_limits:
             scope, value = _assignment(text, "--rate-limit", "role:staff=10/5")
@@ -106,7 +119,7 @@ class Settings:
             scope, value = _assignment(text, "--token-lifetime", "role:staff=30")
             where = f"--token-lifetime {text!r}"
             lifetimes[_scope(scope, "token-lifetimes", where)] = parse_seconds(value, where)
-        return cls(rate_limits=rates, token_lifetimes=lifetimes)
+        return cls(rate_limits=rates, token_lifetimes=lifetimes, defects=frozenset(defects))
 
     def check(self, specs: Iterable[Spec], principals: Iterable[str]) -> None:
         """Every role and operation named exists in one of ``specs``; every principal name is
@@ -114,7 +127,14 @@ class Settings:
         specs = list(specs)
         roles = {role for spec in specs for role in spec.declarations.roles or ()}
         operations = {op.operation_id for spec in specs for op in spec.operations}
+        from conformance.reference._defects import BY_NAME  # it imports the backend's parts
+
         names = set(principals)
+        for defect in sorted(self.defects - set(BY_NAME)):
+            raise ConfigError(
+                f"--defect {defect!r}: no such defect; `conformance serve --list-defects` lists"
+                " them"
+            )
         for scope in [*self.rate_limits, *self.token_lifetimes]:
             kind, _, name = scope.partition(":")
             if kind == "role" and name not in roles:

@@ -1,0 +1,664 @@
+"""Switchable defects: realistic ways to break the reference backend, one contract rule each.
+
+The suite must prove that it catches broken backends (``conformance selftest``). Each defect here
+is a small bug of the kind real backends have, that breaks exactly one rule of CONTRACT.md in one
+place and leaves everything else correct. ``conformance serve --defect NAME`` switches one on;
+``--list-defects`` prints this table.
+
+A defect is applied by wrapping a part of a built backend (an operation's handler, the app's
+answers, the authenticator, the limiter, the tokens, the engine), so the correct code carries no
+trace of them: everything a defect does is in this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from conformance.contract import Operation
+from conformance.reference._app import ReferenceApp
+from conformance.reference._auth import ANONYMOUS, REFRESH, Tokens, bearer, unauthenticated
+from conformance.reference._engine import Engine
+from conformance.reference._errors import ApiError, internal
+from conformance.reference._model import Context, Handler, Kind, Principal, Reply
+from conformance.reference._store import Transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What a defect may wrap: the parts of one built API."""
+
+    api: str
+    app: ReferenceApp
+    engine: Engine
+    tokens: Tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Defect:
+    name: str
+    #: the CONTRACT.md section and rule it breaks
+    rule: str
+    description: str
+    api: str
+    #: the operations (or "every operation") where it acts
+    where: str
+    apply: Callable[[Parts], None]
+
+    def line(self) -> str:
+        return f"{self.name:<28} {self.api:<6} {self.description} [{self.rule}; {self.where}]"
+
+
+# -- the seams -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Answer:
+    """One answer of the app, and the request it answers (for wrappers of ``app.handle``)."""
+
+    operation: Operation | None
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    request_headers: Mapping[str, str]
+    query: str
+    client: str
+
+    def edit_json(self, change: Callable[[Any], None]) -> None:
+        payload = json.loads(self.body)
+        change(payload)
+        self.body = json.dumps(payload).encode()
+
+
+def answers(parts: Parts, change: Callable[[Answer], None]) -> None:
+    """Let ``change`` edit every answer of the app, after the app made it."""
+    app = parts.app
+    inner = app.handle
+
+    def handle(
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        oversized: bool,
+        client: str,
+    ) -> tuple[int, dict[str, str], bytes]:
+        status, out, raw = inner(method, path, query_string, headers, body, oversized, client)
+        match = app.router.match(method, path)
+        operation = match.operation if match else None
+        answer = Answer(operation, status, out, raw, headers, query_string, client)
+        change(answer)
+        return answer.status, answer.headers, answer.body
+
+    app.handle = handle  # type: ignore[method-assign]
+
+
+def handler(parts: Parts, operation_id: str, wrap: Callable[[Handler], Handler]) -> None:
+    parts.app.handlers[operation_id] = wrap(parts.app.handlers[operation_id])
+
+
+def answers_of(operation_id: str, change: Callable[[Answer], None]) -> Callable[[Parts], None]:
+    """A defect that edits the answers of one operation."""
+
+    def apply(parts: Parts) -> None:
+        def edit(answer: Answer) -> None:
+            if answer.operation is not None and answer.operation.operation_id == operation_id:
+                change(answer)
+
+        answers(parts, edit)
+
+    return apply
+
+
+def _page(payload: Any) -> dict[str, Any]:
+    found: dict[str, Any] = payload["data"] if "total" not in payload else payload
+    return found
+
+
+def _data(payload: Any) -> dict[str, Any]:
+    found: dict[str, Any] = payload["data"] if "timestamp" in payload else payload
+    return found
+
+
+# -- §1 shapes -------------------------------------------------------------------------------
+
+
+def _drop_version(answer: Answer) -> None:
+    if answer.status == 200:
+        answer.edit_json(lambda payload: _data(payload).pop("version", None))
+
+
+def _total_as_text(answer: Answer) -> None:
+    def change(payload: Any) -> None:
+        stats = _data(payload)
+        stats["total"] = str(stats["total"])
+
+    if answer.status == 200:
+        answer.edit_json(change)
+
+
+def _plain_text(answer: Answer) -> None:
+    if answer.status == 200:
+        answer.headers["Content-Type"] = "text/plain; charset=utf-8"
+
+
+# -- §2 status codes -------------------------------------------------------------------------
+
+
+def _ok_not_accepted(answer: Answer) -> None:
+    if answer.status == 202:
+        answer.status = 200
+
+
+def _long_search_fails(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            if len(str(ctx.request.query.get("search") or "")) > 64:
+                raise internal()  # the search column is VARCHAR(64) and the driver raises
+            return inner(ctx)
+
+        return handle
+
+    handler(parts, "listSchools", wrap)
+
+
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/gloria/app/handlers/schools.py", line 87, in get_school\n'
+    "    row = session.execute(select(School).where(School.id == school_id)).one()\n"
+    "sqlalchemy.exc.NoResultFound: No row was found when one was required"
+)
+
+
+def _trace_in_404(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            try:
+                return inner(ctx)
+            except ApiError as error:
+                if error.status == 404:
+                    error.message = f"{error.message}\n{TRACE}"
+                raise
+
+        return handle
+
+    handler(parts, "getSchool", wrap)
+
+
+# -- §4 authentication and authorisation -----------------------------------------------------
+
+
+def _expired_accepted(parts: Parts) -> None:
+    tokens = parts.tokens
+    inner = tokens._decode
+
+    def decode(token: str, kind: str) -> dict[str, Any]:
+        try:
+            return inner(token, kind)
+        except ApiError as error:
+            if error.code != "TOKEN_EXPIRED":
+                raise
+            claims: dict[str, Any] = jwt.decode(
+                token, tokens._secret, algorithms=["HS256"], options={"verify_exp": False}
+            )
+            return claims
+
+    tokens._decode = decode  # type: ignore[method-assign]
+
+
+def _alg_none_accepted(parts: Parts) -> None:
+    tokens = parts.tokens
+    inner = tokens._decode
+
+    def decode(token: str, kind: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            header = {}
+        if str(header.get("alg", "")).lower() == "none":
+            claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+            if claims.get("typ") == kind:
+                return claims
+        return inner(token, kind)
+
+    tokens._decode = decode  # type: ignore[method-assign]
+
+
+def _not_rotated(parts: Parts) -> None:
+    tokens = parts.tokens
+
+    def refresh(token: str) -> Any:
+        claims = tokens._decode(token, "refresh")
+        with tokens.store.write(tokens.api) as tx:
+            family = tx.get("_Family", claims["fam"])
+            account = tokens.account(tx, claims["sub"])
+            if family is None or family.data["revoked"] or account is None:
+                raise unauthenticated("the refresh token has been revoked")
+            issued = tokens._issue(tx, account, claims["fam"])
+        return dataclasses.replace(issued, refresh_token=token)  # the same one, still good
+
+    tokens.refresh = refresh  # type: ignore[method-assign]
+
+
+def _reuse_undetected(parts: Parts) -> None:
+    tokens = parts.tokens
+    inner = tokens._rotate
+
+    def rotate(tx: Transaction, claims: Mapping[str, Any]) -> Any:
+        record = tx.get(REFRESH, str(claims.get("jti")))
+        if record is not None and record.data["used"]:
+            return unauthenticated("the refresh token was used before")  # the family lives on
+        return inner(tx, claims)
+
+    tokens._rotate = rotate  # type: ignore[method-assign]
+
+
+def _logout_keeps_tokens(parts: Parts) -> None:
+    handler(parts, "logout", lambda inner: lambda ctx: Reply(204))
+
+
+def _auth_skipped(parts: Parts) -> None:
+    app = parts.app
+    inner = app.authenticator
+
+    class Lenient:
+        def authenticate(self, operation: Operation, headers: Mapping[str, str]) -> Principal:
+            if operation.operation_id == "listSchools" and bearer(headers) is None:
+                return ANONYMOUS
+            return inner.authenticate(operation, headers)
+
+    app.authenticator = Lenient()
+
+
+def _role_unchecked(parts: Parts) -> None:
+    app = parts.app
+    inner = app.authenticator
+
+    class Lenient:
+        def authenticate(self, operation: Operation, headers: Mapping[str, str]) -> Principal:
+            if operation.operation_id == "deleteSchool":
+                operation = dataclasses.replace(operation, roles=())
+            return inner.authenticate(operation, headers)
+
+    app.authenticator = Lenient()
+
+
+def _private_leak(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            who = ctx.principal
+            return inner(dataclasses.replace(ctx, principal=Principal(who.id, "admin", who.email)))
+
+        return handle
+
+    handler(parts, "getNotification", wrap)
+
+
+def _no_store_missing(answer: Answer) -> None:
+    if answer.operation is not None and answer.operation.operation_id in ("login", "refreshToken"):
+        answer.headers.pop("Cache-Control", None)
+
+
+def _no_challenge(answer: Answer) -> None:
+    if answer.status == 401:
+        answer.headers.pop("WWW-Authenticate", None)
+
+
+# -- §3 pagination ---------------------------------------------------------------------------
+
+
+def _total_off_by_one(answer: Answer) -> None:
+    def change(payload: Any) -> None:
+        _page(payload)["total"] += 1  # counts the soft-deleted row too
+
+    if answer.status == 200:
+        answer.edit_json(change)
+
+
+# -- §5 optimistic concurrency ---------------------------------------------------------------
+
+
+def _version_ignored(parts: Parts) -> None:
+    engine = parts.engine
+    inner = engine.check_version
+
+    def check(ctx: Context, current: int) -> None:
+        if ctx.operation.operation_id != "updateSchool":
+            inner(ctx, current)
+            return
+        # compares the client's version with itself: a disagreement is still 400, never 409
+        header = ctx.request.headers.get("if-match", "").strip().strip('"')
+        body = ctx.body if isinstance(ctx.body, Mapping) else {}
+        claimed = body.get("version", int(header) if header.isdigit() else None)
+        inner(ctx, claimed if isinstance(claimed, int) else current)
+
+    engine.check_version = check  # type: ignore[method-assign]
+
+
+def _partial_write(parts: Parts) -> None:
+    engine = parts.engine
+    kind = engine.kinds["Department"]
+
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            try:
+                return inner(ctx)
+            except ApiError as error:
+                body = ctx.body if isinstance(ctx.body, Mapping) else {}
+                saved = {k: body[k] for k in ("name", "description") if k in body}
+                if error.status == 409 and saved:  # saved before the version was checked
+                    with ctx.store.write(engine.api) as tx:
+                        row = tx.get(kind.name, ctx.request.path["id"])
+                        if row is not None:
+                            tx.replace(kind.name, {**row.data, **saved})
+                raise
+
+        return handle
+
+    handler(parts, "updateDepartment", wrap)
+
+
+def _etag_hash(answer: Answer) -> None:
+    if answer.status == 200 and "ETag" in answer.headers:
+        answer.headers["ETag"] = f'"{hashlib.sha1(answer.body).hexdigest()[:16]}"'
+
+
+def _duplicate_code(parts: Parts) -> None:
+    engine = parts.engine
+    inner = engine.claim
+
+    def claim(tx: Transaction, kind: Kind, data: Mapping[str, Any]) -> None:
+        if kind.name != "School":
+            inner(tx, kind, data)
+            return
+        keys = {name: value for name, value in kind.unique_values(data).items() if name != "code"}
+        tx.claim(kind.name, keys, str(data["id"]))
+
+    engine.claim = claim  # type: ignore[method-assign]
+
+
+def _deleted_cached(parts: Parts) -> None:
+    engine = parts.engine
+    cache: dict[str, dict[str, Any]] = {}
+
+    def remember(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            with ctx.store.read(engine.api) as tx:
+                row = tx.get("Position", ctx.request.path["id"])
+            reply = inner(ctx)
+            if row is not None:
+                cache[row.id] = row.data
+            return reply
+
+        return handle
+
+    def serve_cached(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            try:
+                return inner(ctx)
+            except ApiError as error:
+                cached = cache.get(ctx.request.path["id"])
+                if error.status != 404 or cached is None:
+                    raise
+                return Reply(200, cached)
+
+        return handle
+
+    handler(parts, "deletePosition", remember)
+    handler(parts, "getPosition", serve_cached)
+
+
+# -- §6 rate limits --------------------------------------------------------------------------
+
+
+def _never_limited(parts: Parts) -> None:
+    limiter: Any = parts.app.limiter
+    inner = limiter.hit
+
+    def hit(operation: Operation, principal: Principal, client: str, body: bytes) -> Any:
+        try:
+            return inner(operation, principal, client, body)
+        except ApiError as error:
+            if error.status != 429:
+                raise
+            return {k: v for k, v in error.headers.items() if k.startswith("X-RateLimit")}
+
+    limiter.hit = hit
+
+
+def _one_window(parts: Parts) -> None:
+    limiter: Any = parts.app.limiter
+    limiter._key = lambda policy, principal, client, body: "everyone"
+
+
+def _no_retry_after(answer: Answer) -> None:
+    if answer.status == 429:
+        answer.headers.pop("Retry-After", None)
+
+
+def _limit_before_auth(parts: Parts) -> None:
+    """The limiter runs per client address before authentication: once a principal from an
+    address is over its limit, a bad token from that address gets 429 instead of 401."""
+    blocked: dict[str, float] = {}
+
+    def edit(answer: Answer) -> None:
+        now = time.monotonic()
+        if answer.status == 429:
+            retry = int(answer.headers.get("Retry-After", "1"))
+            blocked[answer.client] = now + retry
+        elif answer.status == 401 and blocked.get(answer.client, 0) > now:
+            retry = max(1, math.ceil(blocked[answer.client] - now))
+            answer.status = 429
+            answer.headers.pop("WWW-Authenticate", None)
+            answer.headers["Retry-After"] = str(retry)
+
+            def change(payload: Any) -> None:
+                payload.update(
+                    error="Too Many Requests",
+                    code="RATE_LIMITED",
+                    message=f"over the rate limit; retry after {retry} s",
+                    statusCode=429,
+                    retryable=True,
+                    retryAfter=retry,
+                )
+
+            answer.edit_json(change)
+
+    answers(parts, edit)
+
+
+def _remaining_rises(parts: Parts) -> None:
+    count = [0]
+    lock = threading.Lock()
+
+    def edit(answer: Answer) -> None:
+        if "X-RateLimit-Remaining" not in answer.headers or answer.status >= 400:
+            return
+        with lock:
+            count[0] += 1
+            odd = count[0] % 2 == 1
+        if odd:  # every other answer reads a stale replica's count
+            remaining = int(answer.headers["X-RateLimit-Remaining"])
+            limit = int(answer.headers["X-RateLimit-Limit"])
+            answer.headers["X-RateLimit-Remaining"] = str(min(limit, remaining + 2))
+
+    answers(parts, edit)
+
+
+# -- §7 latency ------------------------------------------------------------------------------
+
+
+def _always_slow(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            time.sleep(0.3)  # an unindexed join
+            return inner(ctx)
+
+        return handle
+
+    handler(parts, "listPositions", wrap)
+
+
+def _slow_tail(parts: Parts) -> None:
+    count = [0]
+    lock = threading.Lock()
+
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            with lock:
+                count[0] += 1
+                tenth = count[0] % 10 == 0
+            if tenth:
+                time.sleep(0.4)  # every 10th call misses the cache
+            return inner(ctx)
+
+        return handle
+
+    handler(parts, "getContentItems", wrap)
+
+
+# -- §8 every response -----------------------------------------------------------------------
+
+
+def _request_id_ignored(parts: Parts) -> None:
+    app = parts.app
+    inner = app.handle
+
+    def handle(
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        oversized: bool,
+        client: str,
+    ) -> tuple[int, dict[str, str], bytes]:
+        without = {k: v for k, v in headers.items() if k != "x-request-id"}
+        return inner(method, path, query_string, without, body, oversized, client)
+
+    app.handle = handle  # type: ignore[method-assign]
+
+
+def _nosniff_on_errors(answer: Answer) -> None:
+    if answer.status >= 400:
+        answer.headers.pop("X-Content-Type-Options", None)
+
+
+def _status_code_400(answer: Answer) -> None:
+    if answer.status == 404:
+        answer.edit_json(lambda payload: payload.update(statusCode=400))
+
+
+def _everywhere(change: Callable[[Answer], None]) -> Callable[[Parts], None]:
+    return lambda parts: answers(parts, change)
+
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect("missing-required-field", "§1 a 2xx body matches its schema",
+           "getHealth leaves out the required `version`", "gloria", "getHealth",
+           answers_of("getHealth", _drop_version)),
+    Defect("wrong-type", "§1 a 2xx body matches its schema",
+           "getUserStats sends `total` as a string", "gloria", "getUserStats",
+           answers_of("getUserStats", _total_as_text)),
+    Defect("undocumented-content-type", "§1 JSON as documented",
+           "getContentCategories answers text/plain", "tchat", "getContentCategories",
+           answers_of("getContentCategories", _plain_text)),
+    Defect("undocumented-status", "§2 only documented status codes",
+           "recordMetrics answers 200 where 202 is documented", "tchat", "recordMetrics",
+           answers_of("recordMetrics", _ok_not_accepted)),
+    Defect("server-error-on-long-search", "§2 never a 5xx",
+           "listSchools fails with 500 on a `search` over 64 characters", "gloria", "listSchools",
+           _long_search_fails),
+    Defect("stack-trace-in-error", "§8 no stack trace, SQL or path in a body",
+           "getSchool's 404 carries a Python traceback", "gloria", "getSchool", _trace_in_404),
+    Defect("request-id-not-echoed", "§8 X-Request-ID echoed",
+           "a new X-Request-ID on every answer, whatever the client sent", "tchat",
+           "every operation", _request_id_ignored),
+    Defect("nosniff-missing", "§8 X-Content-Type-Options: nosniff",
+           "error answers lack X-Content-Type-Options", "gloria", "every error",
+           _everywhere(_nosniff_on_errors)),
+    Defect("status-code-mismatch", "§1 statusCode equals the status",
+           "404 bodies say statusCode 400", "gloria", "every 404", _everywhere(_status_code_400)),
+    Defect("no-store-missing", "§4 token responses are not stored",
+           "login and refresh answers lack Cache-Control: no-store", "gloria",
+           "login, refreshToken", _everywhere(_no_store_missing)),
+    Defect("www-authenticate-missing", "§4 401 carries WWW-Authenticate",
+           "401 answers lack the WWW-Authenticate challenge", "tchat", "every 401",
+           _everywhere(_no_challenge)),
+    Defect("expired-token-accepted", "§4 an expired token is 401",
+           "access tokens are accepted after they expire", "gloria", "every operation",
+           _expired_accepted),
+    Defect("alg-none-accepted", "§4 an unsigned token is 401",
+           "a token with alg none and no signature is accepted", "tchat", "every operation",
+           _alg_none_accepted),
+    Defect("refresh-not-rotated", "§4 refresh rotates the pair",
+           "refresh hands back the same refresh token, which keeps working", "gloria",
+           "refreshToken", _not_rotated),
+    Defect("refresh-reuse-undetected", "§4 a reused refresh token revokes its family",
+           "a used refresh token is refused, but its family lives on", "tchat", "refreshTokens",
+           _reuse_undetected),
+    Defect("logout-not-revoking", "§4 logout revokes the family",
+           "logout answers 204 and revokes nothing", "gloria", "logout", _logout_keeps_tokens),
+    Defect("rate-limit-before-auth", "§4 401 before 429",
+           "a bad token from an address that is over a limit gets 429, not 401", "gloria",
+           "every operation", _limit_before_auth),
+    Defect("auth-not-enforced", "§4 no credentials is 401",
+           "listSchools answers without a token", "gloria", "listSchools", _auth_skipped),
+    Defect("private-resource-visible", "§4 another user's private resource is 404",
+           "staff read anyone's notification", "gloria", "getNotification", _private_leak),
+    Defect("role-not-enforced", "§4 a role outside x-roles is 403",
+           "staff may delete schools", "gloria", "deleteSchool", _role_unchecked),
+    Defect("pagination-total-wrong", "§3 totals agree with the items",
+           "listDepartments counts one department too many", "gloria", "listDepartments",
+           answers_of("listDepartments", _total_off_by_one)),
+    Defect("stale-version-accepted", "§5 a stale version is 409",
+           "updateSchool applies a change made from an old version (lost update)", "gloria",
+           "updateSchool", _version_ignored),
+    Defect("partial-write-on-reject", "§5 a rejected change changes nothing",
+           "a refused updateDepartment still saves the new name", "gloria", "updateDepartment",
+           _partial_write),
+    Defect("etag-not-version", "§5 ETag is the version",
+           "getContentItem's ETag is a hash of the body", "tchat", "getContentItem",
+           answers_of("getContentItem", _etag_hash)),
+    Defect("duplicate-accepted", "§5 a duplicate unique key is 409",
+           "two schools may share a `code`", "gloria", "createSchool, updateSchool",
+           _duplicate_code),
+    Defect("deleted-still-readable", "§2 a deleted resource is 404",
+           "a deleted position is still served from a cache", "gloria", "getPosition",
+           _deleted_cached),
+    Defect("rate-limit-not-enforced", "§6 over the limit is 429",
+           "requests over the limit are served", "tchat", "every operation", _never_limited),
+    Defect("global-rate-limit", "§6 limits are per principal",
+           "one window for every caller", "gloria", "every operation", _one_window),
+    Defect("retry-after-missing", "§6 a 429 carries Retry-After",
+           "429 answers lack Retry-After", "tchat", "every 429", _everywhere(_no_retry_after)),
+    Defect("remaining-rises", "§6 Remaining never rises in a window",
+           "every other answer reports 2 more requests remaining", "gloria", "every operation",
+           _remaining_rises),
+    Defect("slow-operation", "§7 p95 within the latency budget",
+           "listPositions takes 300 ms every time", "gloria", "listPositions", _always_slow),
+    Defect("slow-tail", "§7 p95 within the latency budget",
+           "every 10th getContentItems takes 400 ms (median fine, p95 over)", "tchat",
+           "getContentItems", _slow_tail),
+)  # fmt: skip
+
+BY_NAME = {defect.name: defect for defect in DEFECTS}
+
+
+def apply_defects(names: frozenset[str], parts: Parts) -> list[Defect]:
+    """Switch on the named defects that act on ``parts.api``; the ones applied."""
+    chosen = [BY_NAME[name] for name in sorted(names) if name in BY_NAME]  # Settings.check names
+    applied = [defect for defect in chosen if defect.api == parts.api]
+    for defect in applied:
+        defect.apply(parts)
+    return applied
