@@ -143,7 +143,8 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     settings = reference.Settings()
     if args.config is not None:
         settings = reference.Settings.from_file(args.config)
-    settings = settings.merged(reference.Settings.from_flags(args.rate_limit, args.token_lifetime))
+    flags = reference.Settings.from_flags(args.rate_limit, args.token_lifetime, args.defect)
+    settings = settings.merged(flags)
     reference.serve(apis, args.host, args.port, args.db, out, settings)
     return ExitCode.OK
 

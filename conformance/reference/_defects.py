@@ -28,9 +28,9 @@ from conformance.contract import Operation
 from conformance.reference._app import ReferenceApp
 from conformance.reference._auth import ANONYMOUS, REFRESH, Tokens, bearer, unauthenticated
 from conformance.reference._engine import Engine
-from conformance.reference._errors import ApiError, internal
+from conformance.reference._errors import ApiError, duplicate, internal
 from conformance.reference._model import Context, Handler, Kind, Principal, Reply
-from conformance.reference._store import Transaction
+from conformance.reference._store import Transaction, UniqueViolation
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +382,10 @@ def _duplicate_code(parts: Parts) -> None:
             inner(tx, kind, data)
             return
         keys = {name: value for name, value in kind.unique_values(data).items() if name != "code"}
-        tx.claim(kind.name, keys, str(data["id"]))
+        try:
+            tx.claim(kind.name, keys, str(data["id"]))
+        except UniqueViolation as exc:
+            raise duplicate(exc.name) from None
 
     engine.claim = claim  # type: ignore[method-assign]
 

@@ -17,9 +17,10 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from conformance.errors import UsageError
+from conformance.errors import ConfigError, UsageError
 from conformance.reference._app import Receive, Scope, Send
 from conformance.reference._backend import Backend, open_backend
+from conformance.reference._defects import BY_NAME
 from conformance.reference._principals import PRINCIPALS
 from conformance.reference._settings import Settings
 from conformance.reference._store import DatabaseError, Store
@@ -134,6 +135,11 @@ def _prepared(
                 for api, sock in zip(apis, sockets, strict=True)
             ]
             settings.check([item.backend.spec for item in listening], PRINCIPALS)
+            applied = {defect.name for item in listening for defect in item.backend.defects}
+            for name in sorted(settings.defects - applied):
+                raise ConfigError(
+                    f"--defect {name!r} acts on {BY_NAME[name].api}, which is not served here"
+                )
             app = PortDispatch({item.sock.getsockname()[1]: item.backend.app for item in listening})
             config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
             yield listening, store, _Server(config)

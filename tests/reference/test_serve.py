@@ -144,7 +144,8 @@ def test_serve_a_port_in_use_is_one_line_and_exit_3() -> None:
 def test_serve_prints_the_principals_but_not_a_password_from_the_environment() -> None:
     env = {**os.environ, "CONFORMANCE_GLORIA_SERVICE_PASSWORD": PASSWORD}
     process = subprocess.Popen(
-        [sys.executable, "-m", "conformance", "serve", "gloria"],
+        [sys.executable, "-m", "conformance", "serve", "gloria",
+         "--defect", "stale-version-accepted"],
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert process.stdout is not None
@@ -165,6 +166,8 @@ def test_serve_prints_the_principals_but_not_a_password_from_the_environment() -
         " address), service 6000/60 s",
         "rate limit login: 5/60 s per client and account",
         "access tokens live 900 s",
+        "DEFECT stale-version-accepted: updateSchool applies a change made from an old version"
+        " (lost update) (breaks §5 a stale version is 409)",
     ]
     assert principals["service"][1:] == [
         "service", "service@gloria.example", "(from", "$CONFORMANCE_GLORIA_SERVICE_PASSWORD)",
