@@ -1,10 +1,25 @@
-"""What the suite adds to schemathesis, registered with it so that ``st run`` sees it too
-(``SCHEMATHESIS_HOOKS=conformance.checks``): today, the hook that teaches it a rule of the
-contract it cannot read from a schema. The response checks of the suite land here next.
+"""What the suite adds to schemathesis, registered with it at import so that ``st run`` sees it
+too (``SCHEMATHESIS_HOOKS=conformance.checks``): the contract's response checks, the hook that
+teaches it a rule no schema can state, and our 429 handling on the engine's sessions.
 """
 
 from __future__ import annotations
 
+from conformance.checks import _transport
 from conformance.checks._hooks import agree_on_version
+from conformance.checks._rules import RULES, Exchange
+from conformance.checks._schemathesis import CHECK_NAMES, SAMPLES, exchange_of
+from conformance.checks._transport import THROTTLING, RetryAfter429
 
-__all__ = ["agree_on_version"]
+_transport.install()
+
+__all__ = [
+    "CHECK_NAMES",
+    "RULES",
+    "SAMPLES",
+    "THROTTLING",
+    "Exchange",
+    "RetryAfter429",
+    "agree_on_version",
+    "exchange_of",
+]

@@ -18,6 +18,8 @@ from typing import Any
 PAGE_MEMBERS = frozenset(
     {"data", "total", "page", "limit", "totalPages", "hasMore", "nextPage", "prevPage"}
 )
+#: a request id a backend must echo: 1 to 128 visible ASCII characters
+ECHOED_ID = re.compile(r"^[!-~]{1,128}$")
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
 #: What a body must not reveal: a stack trace, SQL, a file path of the server (CONTRACT.md §8).
@@ -139,14 +141,15 @@ def pagination(exchange: Exchange) -> list[str]:
 
 
 def request_id(exchange: Exchange) -> list[str]:
-    """``X-Request-ID`` echoed when sent (up to 128 characters), and equal to ``requestId`` in
-    the body where there is one (§8)."""
+    """``X-Request-ID`` echoed when a usable one was sent (1 to 128 visible ASCII characters, as
+    both specs declare the parameter; another value may be rejected and replaced), and equal to
+    ``requestId`` in the body where there is one (§8)."""
     answered = exchange.header("X-Request-ID")
     if not answered:
         return ["the answer has no X-Request-ID"]
     problems = []
     sent = exchange.sent_header("X-Request-ID")
-    if sent and len(sent) <= 128 and answered != sent:
+    if sent and ECHOED_ID.match(sent) and answered != sent:
         problems.append(f"X-Request-ID {sent!r} was sent but {answered!r} came back")
     body = exchange.json()
     in_body = body.get("requestId") if isinstance(body, dict) else None

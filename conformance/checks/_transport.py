@@ -1,0 +1,124 @@
+"""Our 429 handling, before any check sees a response (CONTRACT.md §6; ARCHITECTURE.md, "How the
+suite drives schemathesis", point 4).
+
+`RetryAfter429` is a ``requests`` transport adapter: a 429 is answered by waiting its
+``Retry-After`` and sending again, bounded in tries, in the longest single wait and in the total
+wait, so a throttled backend slows a run down but never fails a check by itself. The response
+that comes out carries the time of its own attempt as ``elapsed``, so latency samples leave the
+waiting out. A 429 that remains after the bounds is passed on (and recorded as throttled).
+
+`install()` mounts it on every session schemathesis's engine makes, by wrapping
+``schemathesis.engine.context.make_session``: the engine, its probes and the checks' own
+requests all take their session from there (schemathesis 4.32; a test guards the seam).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import threading
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+#: tries per request, the longest single wait and the total wait per request (seconds)
+TRIES, LONGEST_WAIT_S, TOTAL_WAIT_S = 5, 10.0, 30.0
+
+
+class Throttling:
+    """How often the run was told to wait, and for how long (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.waited_s = 0.0
+        #: 429s passed on because a bound was reached
+        self.gave_up = 0
+
+    def waited(self, seconds: float) -> None:
+        with self._lock:
+            self.retries += 1
+            self.waited_s += seconds
+
+    def give_up(self) -> None:
+        with self._lock:
+            self.gave_up += 1
+
+
+THROTTLING = Throttling()
+
+
+def retry_after_s(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (moment - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+class RetryAfter429(HTTPAdapter):
+    """Sends a request again after a 429's ``Retry-After``, within bounds."""
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
+        waited = 0.0
+        for attempt in range(1, TRIES + 1):
+            began = time.perf_counter()
+            response = super().send(request, *args, **kwargs)
+            response._attempt_elapsed = time.perf_counter() - began  # type: ignore[attr-defined]
+            if response.status_code != 429:
+                return response
+            wait = retry_after_s(response)
+            if (
+                attempt == TRIES
+                or wait is None
+                or wait > LONGEST_WAIT_S
+                or waited + wait > TOTAL_WAIT_S
+            ):
+                THROTTLING.give_up()
+                return response
+            response.close()
+            time.sleep(wait)
+            waited += wait
+            THROTTLING.waited(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def own_elapsed(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    """A ``response`` hook: ``elapsed`` is the last attempt's, not the waits' (``Session.send``
+    times the whole ``adapter.send``)."""
+    attempt = getattr(response, "_attempt_elapsed", None)
+    if attempt is not None:
+        response.elapsed = datetime.timedelta(seconds=attempt)
+    return response
+
+
+def mount(session: requests.Session) -> requests.Session:
+    adapter = RetryAfter429()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.hooks.setdefault("response", []).append(own_elapsed)
+    return session
+
+
+def install() -> None:
+    """Mount `RetryAfter429` on every session the engine makes (once per process)."""
+    from schemathesis.engine import context
+
+    original = context.make_session
+    if getattr(original, "conformance", False):
+        return
+
+    def make_session(*args: Any, **kwargs: Any) -> requests.Session:
+        return mount(original(*args, **kwargs))
+
+    make_session.conformance = True  # type: ignore[attr-defined]
+    context.make_session = make_session
