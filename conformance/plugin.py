@@ -1,13 +1,30 @@
-"""The pytest plugin (entry point ``pytest11: conformance``).
+"""The pytest plugin (entry point ``pytest11: conformance``): the suite's options, markers and
+fixtures, one fuzz test per operation, and verdict.json at the end.
 
-Today it registers the markers the suite's tests carry, so that a QA engineer can select with
-``-m`` under ``--strict-markers``; the options, fixtures and the xdist-safe aggregation of
-results arrive with the suite (see ARCHITECTURE.md).
+A QA engineer runs the same tests as ``conformance run`` with plain pytest::
+
+    CONFORMANCE_TCHAT_USERNAME=… CONFORMANCE_TCHAT_PASSWORD=… \\
+        pytest --pyargs conformance.suite.tests --conformance-target tchat=http://127.0.0.1:8001/api
+
+and selects as usual: ``-k getContentItems``, ``-m fuzz``, ``--lf``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
+from conformance.errors import ConformanceError, UsageError
+
+if TYPE_CHECKING:
+    from conformance.suite import SuiteSession, Target
+
+#: the suite's example budgets (`conformance.suite.PROFILES`, imported only when a run needs it:
+#: this plugin loads in every pytest run of the environment)
+PROFILE_NAMES = ("smoke", "gate", "deep")
 
 #: name(args): meaning, as `pytest --markers` shows them.
 MARKERS = {
@@ -17,8 +34,159 @@ MARKERS = {
     "fuzz": "a schema-driven fuzzing test of one operation",
     "scenario": "a scripted scenario (auth refresh, rollback, conflicts, rate limits, latency)",
 }
+SUITE = pytest.StashKey["SuiteSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "API contract conformance")
+    group.addoption(
+        "--conformance-target",
+        action="append",
+        default=[],
+        metavar="API=URL",
+        help="a backend to test: gloria=URL, tchat=URL, or NAME=URL with --conformance-spec",
+    )
+    group.addoption(
+        "--conformance-spec",
+        action="append",
+        default=[],
+        metavar="API=FILE",
+        help="the OpenAPI spec of a target (default: the bundled one of gloria and tchat)",
+    )
+    group.addoption(
+        "--conformance-profile",
+        default="gate",
+        choices=PROFILE_NAMES,
+        help="the example budget: smoke, gate (default) or deep",
+    )
+    group.addoption(
+        "--conformance-seed", type=int, default=None, help="the seed (default: a new one)"
+    )
+    group.addoption(
+        "--conformance-reports",
+        default="reports",
+        metavar="DIR",
+        help="where verdict.json goes (default: reports)",
+    )
+
+
+def _pairs(values: list[str], flag: str) -> dict[str, str]:
+    found = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise UsageError(f"{flag} {value!r}: write NAME=VALUE, e.g. {flag} tchat=…")
+        found[name] = rest
+    return found
+
+
+def _targets(config: pytest.Config) -> dict[str, Target]:
+    from conformance.suite import Credentials, Target
+
+    urls = _pairs(config.getoption("conformance_target"), "--conformance-target")
+    specs = _pairs(config.getoption("conformance_spec"), "--conformance-spec")
+    targets = {}
+    for api, url in urls.items():
+        if api in specs:
+            path = Path(specs[api])
+        elif api in BUNDLED_APIS:
+            path = bundled_spec(api)
+        else:
+            raise UsageError(
+                f"--conformance-target {api}=…: no bundled spec is called {api!r}; give its spec"
+                f" with --conformance-spec {api}=FILE"
+            )
+        spec = load_spec(path)
+        targets[api] = Target(api, spec, url.rstrip("/"), Credentials.from_environment(api))
+    return targets
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {meaning}")
+    if not config.getoption("conformance_target", default=None):
+        return
+    try:
+        targets = _targets(config)
+    except ConformanceError as error:
+        raise pytest.UsageError(str(error)) from None
+    from conformance.suite import SuiteSession
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"conformance: {line}")
+
+    seed = config.getoption("conformance_seed")
+    options: dict[str, Any] = {"seed": seed} if seed is not None else {}
+    suite = SuiteSession(
+        targets,
+        profile=config.getoption("conformance_profile"),
+        reports=Path(config.getoption("conformance_reports")),
+        progress=progress,
+        **options,
+    )
+    config.stash[SUITE] = suite
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_operation" not in metafunc.fixturenames:
+        return
+    suite = metafunc.config.stash.get(SUITE, None)
+    params = []
+    for api, target in (suite.targets if suite else {}).items():
+        for operation in target.spec.operations:
+            operation_id = str(operation.operation_id)
+            marks = [
+                pytest.mark.api(api),
+                pytest.mark.operation(operation_id),
+                pytest.mark.fuzz,
+                pytest.mark.xdist_group(api),
+                *[pytest.mark.module(tag) for tag in operation.tags],
+            ]
+            params.append(
+                pytest.param((api, operation_id), marks=marks, id=f"{api}-{operation_id}")
+            )
+    metafunc.parametrize("conformance_operation", params)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    suite = session.config.stash.get(SUITE, None)
+    if suite is None:
+        return
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "conformance_operation" in callspec.params:
+            api, operation_id = callspec.params["conformance_operation"]
+            suite.selected.setdefault(api, set()).add(operation_id)
+
+
+@pytest.fixture(scope="session")
+def conformance_suite(request: pytest.FixtureRequest) -> SuiteSession:
+    suite = request.config.stash.get(SUITE, None)
+    if suite is None:
+        pytest.skip("no --conformance-target given")
+    return suite
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    suite = session.config.stash.get(SUITE, None)
+    if suite is not None:
+        suite.finish()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    suite = terminalreporter.config.stash.get(SUITE, None)
+    if suite is None or not suite.verdicts:
+        return
+    outcomes: dict[str, list[str]] = {}
+    for verdict in suite.verdicts.values():
+        outcomes.setdefault(verdict.outcome, []).append(f"{verdict.api} {verdict.label}")
+    terminalreporter.section("conformance")
+    counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(outcomes.items()))
+    terminalreporter.write_line(f"operations: {counts}; seed {suite.seed}, profile {suite.profile}")
+    for outcome in ("error", "failed", "not_exercised"):
+        for label in outcomes.get(outcome, [])[:20]:
+            terminalreporter.write_line(f"  {outcome:<14} {label}")
+    terminalreporter.write_line(f"verdict: {suite.reports / 'verdict.json'}")

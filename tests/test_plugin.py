@@ -46,3 +46,20 @@ def test_plugin_unknown_marker_still_fails_under_strict_markers(pytester: pytest
     result = pytester.runpytest("--strict-markers")
     result.stdout.fnmatch_lines(["*'fuzzz' not found in `markers` configuration option*"])
     assert result.ret != 0
+
+
+def test_plugin_profiles_are_the_suites() -> None:
+    from conformance.suite import PROFILES
+
+    assert tuple(PROFILES) == plugin.PROFILE_NAMES
+
+
+def test_plugin_loads_no_schemathesis_until_a_run_needs_it() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, conformance.plugin; print('schemathesis' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

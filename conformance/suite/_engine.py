@@ -1,0 +1,168 @@
+"""One run of schemathesis's engine over one API, folded into a record per operation.
+
+ARCHITECTURE.md ("How the suite drives schemathesis") says why: the engine is what ``st run``
+runs, all phases and the stateful links included, and its events carry what each operation's
+pytest item needs: the failures, the statuses seen, the response times.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, events, from_schema
+
+import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
+from conformance.contract import Spec
+
+#: max examples per operation and phase; stateful steps
+PROFILES: dict[str, dict[str, int]] = {
+    "smoke": {"max_examples": 5, "max_steps": 3},
+    "gate": {"max_examples": 20, "max_steps": 6},
+    "deep": {"max_examples": 100, "max_steps": 10},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed check on one case."""
+
+    check: str
+    title: str
+    message: str
+    phase: str
+    status: int | None
+    #: the curl command that reproduces it (schemathesis masks credentials)
+    curl: str
+
+
+@dataclass
+class OperationRecord:
+    """What the run saw of one operation."""
+
+    label: str
+    operation_id: str
+    #: status -> answers (the cases generated for it; not the probes checks send themselves)
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    #: seconds, of every answer counted in ``statuses``
+    latencies: list[tuple[int, float]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    #: errors that kept the engine from testing it (unreachable target, unusable schema …)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EngineRun:
+    api: str
+    seed: int
+    records: dict[str, OperationRecord]
+    seconds: float = 0.0
+    #: errors not tied to one operation
+    errors: list[str] = field(default_factory=list)
+
+
+def engine_config(
+    url: str, headers: Mapping[str, str], profile: str, seed: int, workers: int = 1
+) -> SchemathesisConfig:
+    numbers = PROFILES[profile]
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": seed,
+            "base-url": url,
+            "headers": dict(headers),
+            "workers": workers,
+            "continue-on-failure": True,
+            "max-failures": 10_000,
+            "generation": {"max-examples": numbers["max_examples"], "database": "none"},
+            "cache": {"enabled": False},
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": True, "max-steps": numbers["max_steps"]},
+            },
+        }
+    )
+
+
+def run_engine(
+    api: str,
+    spec: Spec,
+    url: str,
+    headers: Mapping[str, str],
+    operation_ids: Iterable[str],
+    *,
+    profile: str = "gate",
+    seed: int = 0,
+    auth: Callable[[Any], None] | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> EngineRun:
+    """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation."""
+    wanted = sorted(set(operation_ids))
+    by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
+    records = {
+        label: OperationRecord(label, str(op.operation_id)) for label, op in by_label.items()
+    }
+    config = engine_config(url, headers, profile, seed)
+    schema = schemathesis.openapi.from_path(str(spec.path), config=config)
+    if auth is not None:
+        auth(schema)
+    run = EngineRun(api, seed, records)
+    for event in from_schema(schema.include(operation_id=wanted)).execute():
+        if isinstance(event, events.ScenarioFinished):
+            if event.status is not Status.SKIP:
+                _fold(event, records)
+        elif isinstance(event, events.NonFatalError):
+            message = f"{event.info.title}: {event.info.message}".strip()
+            record = records.get(str(event.label))
+            (record.errors if record is not None else run.errors).append(message)
+        elif isinstance(event, events.FatalError):
+            run.errors.append(f"{type(event.exception).__name__}: {event.exception}")
+        elif isinstance(event, events.PhaseFinished):
+            progress(f"{api}: {event.phase.name.lower()} phase done")
+        elif isinstance(event, events.EngineFinished):
+            run.seconds = float(event.running_time)
+    return run
+
+
+def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
+    recorder = event.recorder
+    phase = getattr(event.phase, "value", str(event.phase))
+    for case_id, interaction in recorder.interactions.items():
+        node = recorder.cases.get(case_id)
+        if node is None or interaction.response is None:
+            continue
+        if node.parent_id is not None and getattr(node, "transition", None) is None:
+            continue  # a probe a check sent (ignored_auth …), not a generated case
+        record = records.get(node.value.operation.label)
+        if record is None:
+            continue
+        status = int(interaction.response.status_code)
+        record.statuses[status] += 1
+        record.latencies.append((status, float(interaction.response.elapsed)))
+    for case_id, checks in recorder.checks.items():
+        node = recorder.cases.get(case_id)
+        if node is None:
+            continue
+        record = records.get(node.value.operation.label)
+        if record is None:
+            continue
+        for check in checks:
+            if check.status is not Status.FAILURE or check.failure_info is None:
+                continue
+            info = check.failure_info
+            response = recorder.find_response(case_id=case_id)
+            record.failures.append(
+                Failure(
+                    check=str(check.name),
+                    title=str(info.failure.title),
+                    message=str(info.failure.message),
+                    phase=str(phase),
+                    status=int(response.status_code) if response is not None else None,
+                    curl=str(info.code_sample),
+                )
+            )

@@ -1,0 +1,109 @@
+"""A conformance run's state inside pytest: its targets, the operations selected, one engine run
+per API (on the first test that needs it), the verdicts, and verdict.json at the end."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.contract import Spec
+from conformance.suite._auth import Credentials, Exchanged, exercise_flow, install_auth
+from conformance.suite._engine import PROFILES, EngineRun, OperationRecord, run_engine
+from conformance.suite._verdict import (
+    OperationVerdict,
+    TargetInfo,
+    judge,
+    verdict_document,
+    write_verdict,
+)
+
+
+@dataclass
+class Target:
+    api: str
+    spec: Spec
+    url: str
+    credentials: Credentials = field(repr=False)
+
+
+@dataclass
+class SuiteSession:
+    targets: dict[str, Target]
+    profile: str = "gate"
+    seed: int = field(default_factory=lambda: random.randrange(2**32))
+    reports: Path = Path("reports")
+    progress: Callable[[str], None] = lambda line: None
+    #: api -> the operation ids of the items pytest selected
+    selected: dict[str, set[str]] = field(default_factory=dict)
+    runs: dict[str, EngineRun] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], OperationVerdict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile {self.profile!r}: one of {', '.join(PROFILES)}")
+
+    def verdict_for(self, api: str, operation_id: str) -> OperationVerdict:
+        if api not in self.runs:
+            self._run(api)
+        return self.verdicts[(api, operation_id)]
+
+    def _run(self, api: str) -> None:
+        target = self.targets[api]
+        wanted = self.selected.get(api) or {str(op.operation_id) for op in target.spec.operations}
+        headers: dict[str, str] = {}
+        credentials = target.credentials
+        own: list[Exchanged] = []
+        if credentials.token:
+            headers["Authorization"] = f"Bearer {credentials.token}"
+        elif credentials.can_log_in:
+            # fails early, in one sentence, when the credentials do not work
+            own = exercise_flow(target.spec, target.url, credentials)
+
+        def auth(schema: object) -> None:
+            if not credentials.token and credentials.can_log_in:
+                install_auth(schema, target.spec, target.url, credentials)
+
+        self.progress(f"{api}: fuzzing {len(wanted)} operations at {target.url} (seed {self.seed})")
+        run = run_engine(
+            api,
+            target.spec,
+            target.url,
+            headers,
+            wanted,
+            profile=self.profile,
+            seed=self.seed,
+            auth=auth,
+            progress=self.progress,
+        )
+        self.runs[api] = run
+        for operation_id in wanted:
+            operation = target.spec.operation(operation_id)
+            assert operation is not None
+            record = run.records.get(operation.label) or OperationRecord(
+                operation.label, operation_id
+            )
+            record.errors.extend(run.errors)
+            for call in own:
+                if call.operation_id == operation_id:
+                    record.statuses[call.status] += 1
+                    record.latencies.append((call.status, call.seconds))
+            self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
+        self.progress(f"{api}: done in {run.seconds:.1f} s")
+
+    def finish(self) -> dict[str, object] | None:
+        """Write verdict.json for what ran; the document, or None when nothing ran."""
+        if not self.verdicts:
+            return None
+        infos = [
+            TargetInfo(api, target.url, Path(target.spec.path))
+            for api, target in self.targets.items()
+            if api in self.runs
+        ]
+        errors = [error for run in self.runs.values() for error in run.errors]
+        document = verdict_document(
+            list(self.verdicts.values()), infos, seed=self.seed, profile=self.profile, errors=errors
+        )
+        write_verdict(self.reports / "verdict.json", document)
+        return document

@@ -1,0 +1,155 @@
+"""Judging each operation from its record, and the run's verdict (``reports/verdict.json``).
+
+An operation *passes* when no check failed and at least one documented 2xx came back; it is
+*not_exercised* when none did (a backend that answers 401 or 404 to everything cannot pass); it
+*failed* when a check failed; it is in *error* when the engine could not test it. The run is
+``pass`` only when every selected operation passed, ``broken`` when any was in error (a verdict
+that cannot be trusted), ``fail`` otherwise.
+
+verdict.json, version 1::
+
+    {"schema": "conformance-verdict/1", "verdict": "pass" | "fail" | "broken",
+     "suite_version": str, "seed": int, "profile": str,
+     "targets": [{"api", "url", "spec", "spec_sha256"}],
+     "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
+                "error": int, "by_rule": {check: failures}},
+     "not_exercised": [label], "operations": [{"api", "operation_id", "label", "outcome",
+       "statuses": {status: n}, "documented_2xx_seen": [status], "failures": [{"check", "title",
+       "message", "phase", "status", "curl"}], "errors": [str]}]}
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import __version__
+from conformance.contract import Spec
+from conformance.suite._engine import Failure, OperationRecord
+
+SCHEMA = "conformance-verdict/1"
+#: failures shown per check in a test's failure text
+SHOWN = 3
+
+
+@dataclass
+class OperationVerdict:
+    api: str
+    operation_id: str
+    label: str
+    outcome: str  #: passed | failed | not_exercised | error
+    statuses: dict[int, int] = field(default_factory=dict)
+    documented_2xx_seen: list[int] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def explain(self) -> str:
+        """What a failing pytest item says: the rules broken, with a reproduction each."""
+        lines = [f"{self.api} {self.label}: {self.outcome}"]
+        if self.outcome == "not_exercised":
+            seen = ", ".join(f"{n} x {s}" for s, n in sorted(self.statuses.items())) or "nothing"
+            lines.append(f"  no documented 2xx came back (seen: {seen})")
+        for error in self.errors:
+            lines.append(f"  error: {error}")
+        by_check: dict[str, list[Failure]] = collections.defaultdict(list)
+        for failure in self.failures:
+            by_check[failure.check].append(failure)
+        for check, found in sorted(by_check.items()):
+            lines.append(f"  {check}: {found[0].title} ({len(found)} cases)")
+            for failure in found[:SHOWN]:
+                first = failure.message.strip().splitlines()[0] if failure.message.strip() else ""
+                lines.append(f"    [{failure.phase}] {first}")
+                lines.append(f"      {failure.curl}")
+        return "\n".join(lines)
+
+
+def documented_success(spec: Spec, operation_id: str) -> set[int]:
+    operation = spec.operation(operation_id)
+    if operation is None:
+        return set()
+    return {
+        int(status)
+        for status, _, _ in spec.responses(operation)
+        if status.isdigit() and status.startswith("2")
+    }
+
+
+def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
+    documented = documented_success(spec, record.operation_id)
+    seen = sorted(status for status in record.statuses if status in documented)
+    if record.errors:
+        outcome = "error"
+    elif record.failures:
+        outcome = "failed"
+    elif not seen:
+        outcome = "not_exercised"
+    else:
+        outcome = "passed"
+    return OperationVerdict(
+        api,
+        record.operation_id,
+        record.label,
+        outcome,
+        dict(sorted(record.statuses.items())),
+        seen,
+        list(record.failures),
+        list(record.errors),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    api: str
+    url: str
+    spec: Path
+
+    def as_json(self) -> dict[str, Any]:
+        digest = hashlib.sha256(self.spec.read_bytes()).hexdigest()
+        return {"api": self.api, "url": self.url, "spec": str(self.spec), "spec_sha256": digest}
+
+
+def overall(verdicts: Sequence[OperationVerdict], errors: Iterable[str] = ()) -> str:
+    if list(errors) or any(v.outcome == "error" for v in verdicts):
+        return "broken"
+    return "pass" if verdicts and all(v.outcome == "passed" for v in verdicts) else "fail"
+
+
+def verdict_document(
+    verdicts: Sequence[OperationVerdict],
+    targets: Sequence[TargetInfo],
+    *,
+    seed: int,
+    profile: str,
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    outcomes = collections.Counter(v.outcome for v in verdicts)
+    by_rule = collections.Counter(f.check for v in verdicts for f in v.failures)
+    return {
+        "schema": SCHEMA,
+        "verdict": overall(verdicts, errors),
+        "suite_version": __version__,
+        "seed": seed,
+        "profile": profile,
+        "targets": [target.as_json() for target in targets],
+        "errors": list(errors),
+        "counts": {
+            "operations": len(verdicts),
+            **{name: outcomes.get(name, 0) for name in ("passed", "failed", "not_exercised")},
+            "error": outcomes.get("error", 0),
+            "by_rule": dict(sorted(by_rule.items())),
+        },
+        "not_exercised": [v.label for v in verdicts if v.outcome == "not_exercised"],
+        "operations": [
+            {**asdict(v), "statuses": {str(k): n for k, n in v.statuses.items()}} for v in verdicts
+        ],
+    }
+
+
+def write_verdict(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
