@@ -61,6 +61,35 @@ def _build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--verbose", action="store_true", help="show every note")
     lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
 
+    run = commands.add_parser(
+        "run",
+        help="test backends against their specs and give the gate verdict (exit 0/1/2/3)",
+        description=(
+            "Fuzz every operation of each target's spec with schemathesis and judge it against"
+            " the contract. Without --target, start the embedded reference backend and test both"
+            " APIs. Credentials come from the environment: CONFORMANCE_<API>_USERNAME and"
+            " _PASSWORD, or CONFORMANCE_<API>_TOKEN. Other arguments go to pytest (-k, -x, -n 2,"
+            " --lf). Exit 0 conforms, 1 contract violations, 2 the run broke, 3 bad input."
+        ),
+    )
+    run.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="API=URL",
+        help="gloria=URL, tchat=URL, or URL with --spec (repeatable)",
+    )
+    run.add_argument(
+        "--spec", type=Path, default=None, metavar="FILE", help="the spec of --target URL"
+    )
+    run.add_argument(
+        "--profile", choices=("smoke", "gate", "deep"), default="gate", help="example budget"
+    )
+    run.add_argument("--seed", type=int, default=None, help="the seed (default: a new one)")
+    run.add_argument(
+        "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
+    )
+
     serve = commands.add_parser(
         "serve",
         help="run the embedded reference backend on loopback ports (Ctrl-C stops)",
@@ -149,6 +178,20 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return ExitCode.OK
 
 
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import runner
+
+    options = runner.RunOptions(
+        targets=args.target,
+        spec=args.spec,
+        profile=args.profile,
+        seed=args.seed,
+        reports=args.reports,
+        pytest_args=args.pytest_args,
+    )
+    return runner.execute(options, out, err)
+
+
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import lint
 
@@ -190,8 +233,11 @@ def run(
 ) -> int:
     """Run the command line ``argv``; returns the exit code."""
     try:
-        args = _build_parser().parse_args(argv)
-        command = {"lint": _lint, "serve": _serve}[args.command]
+        args, extra = _build_parser().parse_known_args(argv)
+        if extra and args.command != "run":
+            raise UsageError(f"conformance {args.command}: unknown arguments {' '.join(extra)}")
+        args.pytest_args = extra
+        command = {"lint": _lint, "serve": _serve, "run": _run}[args.command]
         return int(command(args, out, err))
     except ConformanceError as exc:
         err.write(f"{exc}\n")

@@ -18,7 +18,8 @@ ALLOWED = {
     "reference": {"contract", "errors"},
     "suite": {"contract", "checks", "errors"},
     "plugin": {"contract", "errors", "suite"},
-    "cli": {"contract", "errors", "lint", "reference"},
+    "runner": {"contract", "errors", "reference", "suite"},
+    "cli": {"contract", "errors", "lint", "reference", "runner"},
     "__init__": set(),
     "__main__": {"cli"},
 }

@@ -19,6 +19,10 @@ from schemathesis.engine import Status, events, from_schema
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
 from conformance.contract import Spec
 
+#: the engine's complaints that are not errors of the run: a selection (-k) without the links'
+#: targets leaves the stateful phase nothing to do
+NOT_ERRORS = ("Missing Open API links",)
+
 #: max examples per operation and phase; stateful steps
 PROFILES: dict[str, dict[str, int]] = {
     "smoke": {"max_examples": 5, "max_steps": 3},
@@ -63,6 +67,8 @@ class EngineRun:
     seconds: float = 0.0
     #: errors not tied to one operation
     errors: list[str] = field(default_factory=list)
+    #: what the engine said that does not make the run untrustworthy
+    notes: list[str] = field(default_factory=list)
 
 
 def engine_config(
@@ -118,6 +124,9 @@ def run_engine(
                 _fold(event, records)
         elif isinstance(event, events.NonFatalError):
             message = f"{event.info.title}: {event.info.message}".strip()
+            if str(event.info.title).startswith(NOT_ERRORS):
+                run.notes.append(message)
+                continue
             record = records.get(str(event.label))
             (record.errors if record is not None else run.errors).append(message)
         elif isinstance(event, events.FatalError):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.contract import Spec
+from conformance.errors import ConformanceError
 from conformance.suite._auth import Credentials, Exchanged, exercise_flow, install_auth
 from conformance.suite._engine import PROFILES, EngineRun, OperationRecord, run_engine
 from conformance.suite._verdict import (
@@ -46,8 +47,21 @@ class SuiteSession:
 
     def verdict_for(self, api: str, operation_id: str) -> OperationVerdict:
         if api not in self.runs:
-            self._run(api)
+            try:
+                self._run(api)
+            except ConformanceError as error:  # no session, no reachable target …
+                self._broken(api, str(error))
         return self.verdicts[(api, operation_id)]
+
+    def _broken(self, api: str, message: str) -> None:
+        target = self.targets[api]
+        self.runs[api] = EngineRun(api, self.seed, {}, errors=[message])
+        wanted = self.selected.get(api) or {str(op.operation_id) for op in target.spec.operations}
+        for operation_id in wanted:
+            operation = target.spec.operation(operation_id)
+            assert operation is not None
+            record = OperationRecord(operation.label, operation_id, errors=[message])
+            self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
 
     def _run(self, api: str) -> None:
         target = self.targets[api]

@@ -143,7 +143,10 @@ def verdict_document(
             "error": outcomes.get("error", 0),
             "by_rule": dict(sorted(by_rule.items())),
         },
-        "not_exercised": [v.label for v in verdicts if v.outcome == "not_exercised"],
+        # every operation without a documented 2xx, whatever else went wrong with it
+        "not_exercised": [
+            v.label for v in verdicts if not v.documented_2xx_seen and v.outcome != "error"
+        ],
         "operations": [
             {**asdict(v), "statuses": {str(k): n for k, n in v.statuses.items()}} for v in verdicts
         ],

@@ -1,0 +1,208 @@
+"""``conformance run``: resolve the targets (or start the embedded reference backend), check that
+they answer, run pytest over the suite with the plugin, and turn its outcome into the documented
+exit code with one sentence of why.
+
+Exit codes (DESIGN.md): 0 the targets conform; 1 contract violations; 2 a target could not be
+reached or broke the run (wins over 1); 3 usage, configuration or spec error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from conformance.contract import BUNDLED_APIS, RateLimit, bundled_spec, load_spec
+from conformance.errors import ConformanceError, ExitCode, UsageError
+
+#: what the embedded backend is told when `run` starts it: the run's own principal must not be
+#: throttled by its own fuzzing, and the fuzzed logout ends the run's session, so it logs in
+#: again more often than login's 5 a minute (until logout is fuzzed with throwaway sessions).
+EMBEDDED_RATE_LIMITS = {
+    "role:service": RateLimit(1_000_000, 60),
+    "operation:login": RateLimit(1_000, 60),
+}
+
+
+class TargetUnreachable(ConformanceError):
+    exit_code = ExitCode.TARGET_BROKEN
+
+
+@dataclass
+class RunOptions:
+    targets: list[str] = field(default_factory=list)
+    spec: Path | None = None
+    profile: str = "gate"
+    seed: int | None = None
+    reports: Path = Path("reports")
+    pytest_args: list[str] = field(default_factory=list)
+
+
+def _name_of(spec: Path) -> str:
+    stem = spec.name.split(".")[0]
+    return re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "api"
+
+
+def resolve_targets(options: RunOptions) -> dict[str, tuple[str, Path]]:
+    """name -> (url, spec) from ``--target`` and ``--spec``."""
+    targets: dict[str, tuple[str, Path]] = {}
+    for value in options.targets:
+        name, sep, url = value.partition("=")
+        if not sep:  # a bare URL: the target of --spec
+            if options.spec is None:
+                raise UsageError(
+                    f"--target {value}: name the API (--target gloria=URL, --target tchat=URL), or"
+                    " give its spec with --spec FILE"
+                )
+            name, url = _name_of(options.spec), value
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--target {value}: the URL must start with http:// or https://")
+        if name in targets:
+            raise UsageError(f"--target {name} is given twice")
+        if options.spec is not None and not sep:
+            spec = options.spec
+        elif name in BUNDLED_APIS:
+            spec = bundled_spec(name)
+        else:
+            raise UsageError(
+                f"--target {name}=…: no bundled spec is called {name!r}; use --spec FILE --target"
+                " URL for any other OpenAPI API"
+            )
+        load_spec(spec)  # a spec that cannot be read ends the run here, in one line
+        targets[name] = (url.rstrip("/"), spec)
+    if options.spec is not None and not any(spec == options.spec for _, spec in targets.values()):
+        raise UsageError("--spec FILE needs the URL of its backend: --target URL")
+    return targets
+
+
+def check_reachable(name: str, url: str) -> None:
+    try:
+        httpx.get(url, timeout=10)
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(
+            f"conformance: the {name} target at {url} cannot be reached ({exc}); is it running?"
+        ) from None
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def embedded(out: TextIO) -> Iterator[dict[str, tuple[str, Path]]]:
+    """Both APIs of the reference backend on free loopback ports, and the run's credentials."""
+    from conformance import reference
+
+    settings = reference.Settings(rate_limits=EMBEDDED_RATE_LIMITS)
+    with reference.running(settings=settings) as backends:
+        credentials = {}
+        targets = {}
+        for api in BUNDLED_APIS:
+            service = backends.backend(api).credentials["service"]
+            credentials[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
+            credentials[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
+            targets[api] = (backends.url(api), bundled_spec(api))
+            out.write(f"conformance: the reference backend serves {api} at {backends.url(api)}\n")
+        out.flush()
+        with _environment(credentials):
+            yield targets
+
+
+def pytest_arguments(targets: dict[str, tuple[str, Path]], options: RunOptions) -> list[str]:
+    from conformance.suite import TESTS_DIR
+
+    arguments = [
+        str(TESTS_DIR / "test_fuzz.py"),
+        "-c", str(TESTS_DIR / "pytest.ini"),
+        "--rootdir", str(Path.cwd()),
+        "--conformance-profile", options.profile,
+        "--conformance-reports", str(options.reports),
+        "--junitxml", str(options.reports / "junit.xml"),
+    ]  # fmt: skip
+    for name, (url, spec) in targets.items():
+        arguments += [
+            "--conformance-target",
+            f"{name}={url}",
+            "--conformance-spec",
+            f"{name}={spec}",
+        ]
+    if options.seed is not None:
+        arguments += ["--conformance-seed", str(options.seed)]
+    return arguments + list(options.pytest_args)
+
+
+def why(reports: Path) -> str:
+    """One sentence on the verdict.json of the run."""
+    try:
+        document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no verdict was written"
+    counts = document["counts"]
+    parts = []
+    if counts["failed"]:
+        rules = ", ".join(f"{name} ({n})" for name, n in counts["by_rule"].items())
+        parts.append(f"{counts['failed']} operations broke the contract ({rules})")
+    if document["not_exercised"]:
+        parts.append(f"{len(document['not_exercised'])} were never answered with a documented 2xx")
+    if counts["error"]:
+        first = next(
+            (error for op in document["operations"] for error in op["errors"]),
+            (document.get("errors") or ["?"])[0],
+        )
+        parts.append(f"{counts['error']} could not be tested ({first})")
+    summary = "; ".join(parts) or "every operation conforms"
+    return (
+        f"{document['verdict'].upper()}: {summary}, of {counts['operations']} operations"
+        f" (seed {document['seed']}; {reports / 'verdict.json'})"
+    )
+
+
+def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
+    import pytest
+
+    targets = resolve_targets(options)
+    stack = contextlib.ExitStack()
+    with stack:
+        if not targets:
+            targets = stack.enter_context(embedded(out))
+        for name, (url, _) in targets.items():
+            check_reachable(name, url)
+        verdict = options.reports / "verdict.json"
+        verdict.unlink(missing_ok=True)
+        code = pytest.main(pytest_arguments(targets, options))
+    if code == pytest.ExitCode.OK:
+        out.write(f"conformance: {why(options.reports)}\n")
+        return ExitCode.OK
+    if code == pytest.ExitCode.TESTS_FAILED:
+        sentence = why(options.reports)
+        err.write(f"conformance: {sentence}\n")
+        broken = sentence.startswith("BROKEN")
+        return ExitCode.TARGET_BROKEN if broken else ExitCode.FAILED
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        err.write("conformance: no operation matched the selection (-k, -m); nothing was tested\n")
+        return ExitCode.BAD_INPUT
+    if code == pytest.ExitCode.USAGE_ERROR:
+        err.write("conformance: pytest refused the arguments (above); see conformance run --help\n")
+        return ExitCode.BAD_INPUT
+    if code == pytest.ExitCode.INTERRUPTED:
+        err.write(f"conformance: interrupted; what ran is in {options.reports}\n")
+        return ExitCode.TARGET_BROKEN
+    err.write(f"conformance: the run broke (pytest exit {int(code)}); see the output above\n")
+    return ExitCode.TARGET_BROKEN

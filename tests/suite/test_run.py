@@ -1,0 +1,124 @@
+"""``conformance run`` end to end: against the reference backend with a defect on, against a
+backend that answers 404 to everything, and on bad input."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import run
+from conformance.reference import Settings, running
+
+
+def conformance(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["run", *argv], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def verdict(reports: Path) -> dict[str, object]:
+    document: dict[str, object] = json.loads((reports / "verdict.json").read_text())
+    return document
+
+
+@pytest.mark.slow
+def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(defects=frozenset({"nosniff-missing"}))
+    with running(["gloria"], settings=settings) as broken:
+        service = broken.backend("gloria").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_GLORIA_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_GLORIA_PASSWORD", service.password)
+        code, out, err = conformance(
+            "--target", f"gloria={broken.url('gloria')}", "--profile", "smoke", "--seed", "3",
+            "--reports", str(tmp_path), "-k", "getSchool or listSchools", "-p", "no:cacheprovider",
+        )  # fmt: skip
+    assert code == 1, out[-3000:]
+    assert err.startswith("conformance: FAIL:"), err
+    document = verdict(tmp_path)
+    assert document["verdict"] == "fail"
+    by_operation = {op["operation_id"]: op for op in document["operations"]}  # type: ignore[attr-defined]
+    assert set(by_operation) == {"getSchool", "listSchools"}
+    assert "nosniff" in {f["check"] for f in by_operation["getSchool"]["failures"]}
+    assert all(f["curl"].startswith("curl ") for f in by_operation["getSchool"]["failures"])
+    assert "Bearer" not in json.dumps(document)  # tokens are masked in the reproductions
+    assert (tmp_path / "junit.xml").read_text().count("<testcase") == 2
+
+
+class _NotFound(http.server.BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = b'{"error": "Not Found"}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answers_404() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_a_backend_that_answers_404_to_everything_does_not_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answers_404: str
+) -> None:
+    monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", "a-token-from-elsewhere")
+    code, out, err = conformance(
+        "--target", f"tchat={answers_404}", "--profile", "smoke", "--seed", "3",
+        "--reports", str(tmp_path), "-k", "getContentCategories or syncContent",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert code == 1, out[-3000:]
+    document = verdict(tmp_path)
+    assert sorted(document["not_exercised"]) == [  # type: ignore[call-overload]
+        "GET /content/categories",
+        "GET /content/sync",
+    ]
+    assert "never answered with a documented 2xx" in err
+
+
+def test_an_unreachable_target_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    code, _out, err = conformance(
+        "--target", "tchat=http://127.0.0.1:9/api", "--reports", str(tmp_path)
+    )  # fmt: skip
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "cannot be reached" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--target", "nope=http://127.0.0.1:9"], "no bundled spec is called 'nope'"),
+        (["--target", "http://127.0.0.1:9"], "name the API"),
+        (["--target", "tchat=ftp://x"], "must start with http"),
+        (["--profile", "huge"], "invalid choice"),
+        (["--spec", "no/such.yaml", "--target", "http://127.0.0.1:9"], "no/such.yaml"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_3(argv: list[str], says: str) -> None:
+    code, _out, err = conformance(*argv)
+    assert code == 3, err
+    assert says in err
+    assert err.count("\n") == 1
