@@ -6,7 +6,7 @@ teaches it a rule no schema can state, and our 429 handling on the engine's sess
 from __future__ import annotations
 
 from conformance.checks import _transport
-from conformance.checks._hooks import agree_on_version
+from conformance.checks._hooks import agree_on_version, shape_case
 from conformance.checks._rules import RULES, Exchange
 from conformance.checks._schemathesis import CHECK_NAMES, SAMPLES, exchange_of
 from conformance.checks._transport import THROTTLING, RetryAfter429
@@ -22,4 +22,5 @@ __all__ = [
     "RetryAfter429",
     "agree_on_version",
     "exchange_of",
+    "shape_case",
 ]
