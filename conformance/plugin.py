@@ -112,10 +112,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     from conformance.suite import SuiteSession
 
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-
     def progress(line: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(f"conformance: {line}")
 
     seed = config.getoption("conformance_seed")

@@ -23,11 +23,16 @@ from conformance.contract import Spec
 #: targets leaves the stateful phase nothing to do
 NOT_ERRORS = ("Missing Open API links",)
 
-#: max examples per operation and phase; stateful steps
+#: the focused stateful passes at most, for operations the first run did not answer with a 2xx
+FOCUSED_PASSES = 3
+#: how many links back a focused pass follows (school -> department -> position -> its delete)
+LINK_DEPTH = 3
+
+#: max examples per operation and phase; the stateful phase's steps per scenario and scenarios
 PROFILES: dict[str, dict[str, int]] = {
-    "smoke": {"max_examples": 5, "max_steps": 3},
-    "gate": {"max_examples": 20, "max_steps": 6},
-    "deep": {"max_examples": 100, "max_steps": 10},
+    "smoke": {"max_examples": 5, "max_steps": 3, "scenarios": 10},
+    "gate": {"max_examples": 20, "max_steps": 10, "scenarios": 60},
+    "deep": {"max_examples": 100, "max_steps": 15, "scenarios": 200},
 }
 
 
@@ -72,9 +77,16 @@ class EngineRun:
 
 
 def engine_config(
-    url: str, headers: Mapping[str, str], profile: str, seed: int, workers: int = 1
+    url: str,
+    headers: Mapping[str, str],
+    profile: str,
+    seed: int,
+    workers: int = 1,
+    *,
+    stateful_only: bool = False,
 ) -> SchemathesisConfig:
     numbers = PROFILES[profile]
+    unit = not stateful_only
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
@@ -86,13 +98,31 @@ def engine_config(
             "generation": {"max-examples": numbers["max_examples"], "database": "none"},
             "cache": {"enabled": False},
             "phases": {
-                "examples": {"enabled": True},
-                "coverage": {"enabled": True},
-                "fuzzing": {"enabled": True},
-                "stateful": {"enabled": True, "max-steps": numbers["max_steps"]},
+                "examples": {"enabled": unit},
+                "coverage": {"enabled": unit},
+                "fuzzing": {"enabled": unit},
+                "stateful": {
+                    "enabled": True,
+                    "max-steps": numbers["max_steps"],
+                    "generation": {"max-examples": numbers["scenarios"]},
+                },
             },
         }
     )
+
+
+def link_sources(spec: Spec, targets: Iterable[str]) -> set[str]:
+    """The operations whose responses link to one of ``targets`` (operationIds)."""
+    wanted = set(targets)
+    found = set()
+    for operation in spec.operations:
+        for _, response, _ in spec.responses(operation):
+            links = spec.deref(response.get("links") or {})
+            for link in links.values() if isinstance(links, Mapping) else ():
+                link = spec.deref(link)
+                if isinstance(link, Mapping) and link.get("operationId") in wanted:
+                    found.add(str(operation.operation_id))
+    return found
 
 
 def run_engine(
@@ -113,12 +143,44 @@ def run_engine(
     records = {
         label: OperationRecord(label, str(op.operation_id)) for label, op in by_label.items()
     }
+    run = EngineRun(api, seed, records)
     config = engine_config(url, headers, profile, seed)
+    _execute(run, spec, config, wanted, auth, progress)
+    # A create that needs an id from another resource is reached by the stateful phase only,
+    # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
+    # seed) over just the operations not yet answered with a 2xx and those whose links lead to
+    # them, up to ``LINK_DEPTH`` links back.
+    for attempt in range(1, FOCUSED_PASSES + 1):
+        missing = [
+            record.operation_id
+            for record in records.values()
+            if not any(200 <= status < 300 for status in record.statuses)
+        ]
+        if not missing:
+            break
+        sources = set(missing)
+        for _ in range(LINK_DEPTH):
+            sources |= link_sources(spec, sources)
+        sources &= set(wanted)
+        progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
+        focused = engine_config(url, headers, profile, seed + attempt, stateful_only=True)
+        _execute(run, spec, focused, sorted(sources), auth, progress)
+    return run
+
+
+def _execute(
+    run: EngineRun,
+    spec: Spec,
+    config: SchemathesisConfig,
+    operation_ids: list[str],
+    auth: Callable[[Any], None] | None,
+    progress: Callable[[str], None],
+) -> None:
+    api, records = run.api, run.records
     schema = schemathesis.openapi.from_path(str(spec.path), config=config)
     if auth is not None:
         auth(schema)
-    run = EngineRun(api, seed, records)
-    for event in from_schema(schema.include(operation_id=wanted)).execute():
+    for event in from_schema(schema.include(operation_id=operation_ids)).execute():
         if isinstance(event, events.ScenarioFinished):
             if event.status is not Status.SKIP:
                 _fold(event, records)
@@ -134,8 +196,7 @@ def run_engine(
         elif isinstance(event, events.PhaseFinished):
             progress(f"{api}: {event.phase.name.lower()} phase done")
         elif isinstance(event, events.EngineFinished):
-            run.seconds = float(event.running_time)
-    return run
+            run.seconds += float(event.running_time)
 
 
 def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
