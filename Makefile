@@ -1,5 +1,5 @@
 # The README's commands. Each target installs what it needs into .venv from the exact lock.
-#   make conformance   the main job (until the suite lands: lint both specs against the contract)
+#   make conformance   the main job: lint both specs, then fuzz both APIs of the reference backend
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
 #   make bench         load on the reference backend (writes reports/bench-reference.json)
@@ -28,6 +28,7 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 conformance: install
 	$(BIN)/conformance lint $(SPECS)
+	$(BIN)/conformance run
 
 test: install
 	$(BIN)/python -m pytest

@@ -84,9 +84,16 @@ def engine_config(
     workers: int = 1,
     *,
     stateful_only: bool = False,
+    infer_links: bool = True,
 ) -> SchemathesisConfig:
+    """The engine's configuration. ``infer_links``: let schemathesis guess links from the
+    response schemas (dependency analysis); off for a spec that declares its own, where a guess
+    only adds false alarms (a null ``positionId`` became ``DELETE /positions/None``, "rejected")."""
     numbers = PROFILES[profile]
     unit = not stateful_only
+    algorithms = (
+        ["location-headers", "dependency-analysis"] if infer_links else ["location-headers"]
+    )
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
@@ -103,6 +110,7 @@ def engine_config(
                 "fuzzing": {"enabled": unit},
                 "stateful": {
                     "enabled": True,
+                    "inference": {"algorithms": algorithms},
                     "max-steps": numbers["max_steps"],
                     "generation": {"max-examples": numbers["scenarios"]},
                 },
@@ -144,7 +152,8 @@ def run_engine(
         label: OperationRecord(label, str(op.operation_id)) for label, op in by_label.items()
     }
     run = EngineRun(api, seed, records)
-    config = engine_config(url, headers, profile, seed)
+    infer = not link_sources(spec, [str(op.operation_id) for op in spec.operations])
+    config = engine_config(url, headers, profile, seed, infer_links=infer)
     _execute(run, spec, config, wanted, auth, progress)
     # A create that needs an id from another resource is reached by the stateful phase only,
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
@@ -163,7 +172,9 @@ def run_engine(
             sources |= link_sources(spec, sources)
         sources &= set(wanted)
         progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
-        focused = engine_config(url, headers, profile, seed + attempt, stateful_only=True)
+        focused = engine_config(
+            url, headers, profile, seed + attempt, stateful_only=True, infer_links=infer
+        )
         _execute(run, spec, focused, sorted(sources), auth, progress)
     return run
 

@@ -28,6 +28,23 @@ def verdict(reports: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
+def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
+    tmp_path: Path,
+) -> None:
+    code, out, err = conformance(
+        "--seed", "7", "--reports", str(tmp_path), "-p", "no:cacheprovider"
+    )
+    assert code == 0, (out[-3000:], err)
+    assert "PASS: every operation conforms, of 98 operations" in out
+    document = verdict(tmp_path)
+    assert document["verdict"] == "pass"
+    assert document["not_exercised"] == []
+    operations: list[dict[str, object]] = document["operations"]  # type: ignore[assignment]
+    assert len(operations) == 98
+    assert all(op["documented_2xx_seen"] for op in operations)
+
+
+@pytest.mark.slow
 def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
