@@ -24,7 +24,7 @@ from conformance.contract import Spec
 NOT_ERRORS = ("Missing Open API links",)
 
 #: the focused stateful passes at most, for operations the first run did not answer with a 2xx
-FOCUSED_PASSES = 3
+FOCUSED_PASSES = 5
 #: how many links back a focused pass follows (school -> department -> position -> its delete)
 LINK_DEPTH = 3
 
