@@ -235,7 +235,10 @@ def run(
     try:
         args, extra = _build_parser().parse_known_args(argv)
         if extra and args.command != "run":
-            raise UsageError(f"conformance {args.command}: unknown arguments {' '.join(extra)}")
+            raise UsageError(
+                f"conformance {args.command}: unrecognized arguments: {' '.join(extra)}"
+                f" (see conformance {args.command} --help)"
+            )
         args.pytest_args = extra
         command = {"lint": _lint, "serve": _serve, "run": _run}[args.command]
         return int(command(args, out, err))
