@@ -11,6 +11,7 @@ and selects as usual: ``-k getContentItems``, ``-m fuzz``, ``--lf``.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
     from conformance.suite import SuiteSession
 
     def progress(line: str) -> None:
+        """A line on the terminal while a test runs (past pytest's output capture)."""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.ensure_newline()
             reporter.write_line(f"conformance: {line}")
 

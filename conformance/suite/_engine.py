@@ -205,7 +205,9 @@ def _execute(
         elif isinstance(event, events.FatalError):
             run.errors.append(f"{type(event.exception).__name__}: {event.exception}")
         elif isinstance(event, events.PhaseFinished):
-            progress(f"{api}: {event.phase.name.lower()} phase done")
+            name = event.phase.name.lower()
+            if name in ("examples", "coverage", "fuzzing", "stateful"):
+                progress(f"{api}: {name} phase done")
         elif isinstance(event, events.EngineFinished):
             run.seconds += float(event.running_time)
 
