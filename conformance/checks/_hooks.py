@@ -58,7 +58,13 @@ def agree_on_version(case: Any) -> Any:
     headers = dict(case.headers or {})
     name = next((key for key in headers if key.lower() == "if-match"), None)
     body = case.body
-    versioned = isinstance(body, dict) and isinstance(body.get("version"), int)
+    # JSON Schema's integer takes 3.0 as well as 3: a generated version may be either
+    version = body.get("version") if isinstance(body, dict) else None
+    versioned = (
+        isinstance(version, int | float)
+        and not isinstance(version, bool)
+        and float(version).is_integer()
+    )
     if getattr(meta.phase, "name", None) == "stateful":
         if name is not None and versioned:
             single = IfMatch.parse(str(headers[name])).single

@@ -37,6 +37,14 @@ def test_a_stateful_step_keeps_the_linked_etag_and_the_body_follows_it() -> None
     assert shaped.body == {"name": "x", "version": 2}
 
 
+def test_a_version_written_as_a_float_is_a_version() -> None:
+    shaped = shape_case(
+        None, case({"If-Match": '"1"'}, {"name": "x", "version": 927182.0}, phase="stateful")
+    )
+    assert shaped.body == {"name": "x", "version": 1}
+    assert shape_case(None, case({}, {"name": "x", "version": 5.0})).body == {"name": "x"}
+
+
 def test_a_negative_case_is_left_to_probe() -> None:
     shaped = shape_case(None, case({"If-Match": "nonsense"}, {"version": "x"}, positive=False))
     assert shaped.headers == {"If-Match": "nonsense"}
