@@ -90,6 +90,7 @@ class SuiteSession:
             seed=self.seed,
             auth=auth,
             progress=self.progress,
+            evidence=[(call.operation_id, call.status, call.seconds) for call in own],
         )
         self.runs[api] = run
         for operation_id in wanted:
@@ -99,10 +100,6 @@ class SuiteSession:
                 operation.label, operation_id
             )
             record.errors.extend(run.errors)
-            for call in own:
-                if call.operation_id == operation_id:
-                    record.statuses[call.status] += 1
-                    record.latencies.append((call.status, call.seconds))
             self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
         self.progress(f"{api}: done in {run.seconds:.1f} s")
 
