@@ -12,6 +12,8 @@ and selects as usual: ``-k getContentItems``, ``-m fuzz``, ``--lf``.
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +29,13 @@ if TYPE_CHECKING:
 #: this plugin loads in every pytest run of the environment)
 PROFILE_NAMES = ("smoke", "gate", "deep")
 
-#: name(args): meaning, as `pytest --markers` shows them.
+#: name(args): meaning, as `pytest --markers` shows them. Select with keyword arguments:
+#: ``-m "api(name='tchat')"``, ``-m "module(tag='schools')"``, ``-m "operation(id='getSchool')"``;
+#: each target's API is also a bare marker (``-m tchat``), registered when the target is given.
 MARKERS = {
-    "api(name)": "the API a conformance test belongs to (gloria, tchat, or a spec's title)",
+    "api(name)": "the API a conformance test belongs to (gloria, tchat, or the spec file's name)",
     "module(tag)": "the module (the operation's tag) a conformance test belongs to",
-    "operation(operation_id)": "the operation a conformance test exercises",
+    "operation(id)": "the operation (operationId) a conformance test exercises",
     "fuzz": "a schema-driven fuzzing test of one operation",
     "scenario": "a scripted scenario (auth refresh, rollback, conflicts, rate limits, latency)",
 }
@@ -111,20 +115,32 @@ def pytest_configure(config: pytest.Config) -> None:
         targets = _targets(config)
     except ConformanceError as error:
         raise pytest.UsageError(str(error)) from None
+    for api in targets:
+        config.addinivalue_line("markers", f"{api}: the tests of the {api} target")
     from conformance.suite import SuiteSession
 
+    seed = config.getoption("conformance_seed")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # an xdist worker: the controller chose the seed
+        seed = workerinput.get("conformance_seed", seed)
+    options: dict[str, Any] = {"seed": seed} if seed is not None else {}
+
     def progress(line: str) -> None:
-        """A line on the terminal while a test runs (past pytest's output capture)."""
+        """A line on the terminal while a test runs (past pytest's output capture). An xdist
+        worker has no terminal reporter, but its stderr is the controller's once capture is
+        off."""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
-        if reporter is None:
-            return
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.ensure_newline()
-            reporter.write_line(f"conformance: {line}")
+            if workerinput is not None:
+                stream = sys.__stderr__
+                if stream is not None:
+                    stream.write(f"conformance [{workerinput['workerid']}]: {line}\n")
+                    stream.flush()
+            elif reporter is not None:
+                reporter.ensure_newline()
+                reporter.write_line(f"conformance: {line}")
 
-    seed = config.getoption("conformance_seed")
-    options: dict[str, Any] = {"seed": seed} if seed is not None else {}
     suite = SuiteSession(
         targets,
         profile=config.getoption("conformance_profile"),
@@ -144,11 +160,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for operation in target.spec.operations:
             operation_id = str(operation.operation_id)
             marks = [
-                pytest.mark.api(api),
-                pytest.mark.operation(operation_id),
+                getattr(pytest.mark, api),
+                pytest.mark.api(name=api),
+                pytest.mark.operation(id=operation_id),
                 pytest.mark.fuzz,
                 pytest.mark.xdist_group(api),
-                *[pytest.mark.module(tag) for tag in operation.tags],
+                *[pytest.mark.module(tag=tag) for tag in operation.tags],
             ]
             params.append(
                 pytest.param((api, operation_id), marks=marks, id=f"{api}-{operation_id}")
@@ -175,10 +192,55 @@ def conformance_suite(request: pytest.FixtureRequest) -> SuiteSession:
     return suite
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: every worker runs with the controller's seed and grouping."""
+    suite = node.config.stash.get(SUITE, None)
+    if suite is not None:
+        node.workerinput["conformance_seed"] = suite.seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist, on the controller: with ``-n N`` (``--dist load`` or ``loadgroup``) an API's items
+    go to one worker, which runs the API's engine once, links and all. xdist's own
+    ``loadgroup`` cannot do it under pytest 9.2: it renames ``item._nodeid``, which pytest no
+    longer reads, so the groups never reach the controller."""
+    suite = config.stash.get(SUITE, None)
+    if suite is None or config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    prefixes = tuple(f"[{api}-" for api in suite.targets)
+
+    class ByApi(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix in prefixes:
+                if prefix in nodeid:
+                    return prefix.strip("[-")
+            return nodeid
+
+    return ByApi(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist, on the controller: a worker's verdicts join the run's."""
+    suite = node.config.stash.get(SUITE, None)
+    exported = getattr(node, "workeroutput", {}).get("conformance")
+    if suite is not None and exported:
+        suite.merge(json.loads(exported))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     suite = session.config.stash.get(SUITE, None)
-    if suite is not None:
-        suite.finish()
+    if suite is None:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the reports
+        workeroutput["conformance"] = json.dumps(suite.export())
+        return
+    suite.finish()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

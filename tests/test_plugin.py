@@ -17,9 +17,9 @@ def test_plugin_markers_pass_strict_markers(pytester: pytest.Pytester) -> None:
         """
         import pytest
 
-        @pytest.mark.api("tchat")
-        @pytest.mark.module("content")
-        @pytest.mark.operation("getContentItems")
+        @pytest.mark.api(name="tchat")
+        @pytest.mark.module(tag="content")
+        @pytest.mark.operation(id="getContentItems")
         @pytest.mark.fuzz
         def test_fuzzed():
             pass

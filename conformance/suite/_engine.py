@@ -14,6 +14,7 @@ from typing import Any
 
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core import NotSet
 from schemathesis.engine import Status, events, from_schema
 
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
@@ -36,6 +37,10 @@ PROFILES: dict[str, dict[str, int]] = {
 }
 
 
+#: request headers whose values never leave the run (the curl lines are masked by schemathesis)
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """One failed check on one case."""
@@ -47,6 +52,11 @@ class Failure:
     status: int | None
     #: the curl command that reproduces it (schemathesis masks credentials)
     curl: str
+    #: the failing case as data (method, path, path_parameters, query, headers, body), the
+    #: smallest hypothesis found for it, secrets masked
+    example: dict[str, Any] = field(default_factory=dict)
+    #: for a stateful failure, the curl lines of the steps before it, oldest first
+    steps: tuple[str, ...] = ()
 
 
 @dataclass
@@ -62,6 +72,10 @@ class OperationRecord:
     failures: list[Failure] = field(default_factory=list)
     #: errors that kept the engine from testing it (unreachable target, unusable schema …)
     errors: list[str] = field(default_factory=list)
+    #: check -> how many cases it judged (failed or not)
+    checks: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: 429s with a ``Retry-After`` our transport gave up waiting for: recorded, never judged
+    throttled: int = 0
 
 
 @dataclass
@@ -222,6 +236,15 @@ def _execute(
 def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
     recorder = event.recorder
     phase = getattr(event.phase, "value", str(event.phase))
+    # a throttled probe (the request a check sent itself) leaves its case unjudged too
+    throttled = set()
+    for case_id, interaction in recorder.interactions.items():
+        node = recorder.cases.get(case_id)
+        response = interaction.response
+        if node is not None and response is not None and _is_throttled(response):
+            throttled.add(case_id)
+            if node.parent_id is not None and getattr(node, "transition", None) is None:
+                throttled.add(node.parent_id)
     for case_id, interaction in recorder.interactions.items():
         node = recorder.cases.get(case_id)
         if node is None or interaction.response is None:
@@ -231,21 +254,26 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
         record = records.get(node.value.operation.label)
         if record is None:
             continue
+        if case_id in throttled:
+            record.throttled += 1
+            continue
         status = int(interaction.response.status_code)
         record.statuses[status] += 1
         record.latencies.append((status, float(interaction.response.elapsed)))
     for case_id, checks in recorder.checks.items():
         node = recorder.cases.get(case_id)
-        if node is None:
+        if node is None or case_id in throttled:
             continue
         record = records.get(node.value.operation.label)
         if record is None:
             continue
         for check in checks:
+            record.checks[str(check.name)] += 1
             if check.status is not Status.FAILURE or check.failure_info is None:
                 continue
             info = check.failure_info
             response = recorder.find_response(case_id=case_id)
+            steps = getattr(info, "steps", None) or []
             record.failures.append(
                 Failure(
                     check=str(check.name),
@@ -254,5 +282,66 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
                     phase=str(phase),
                     status=int(response.status_code) if response is not None else None,
                     curl=str(info.code_sample),
+                    example=example_of(node.value),
+                    steps=tuple(str(step.curl) for step in steps[:-1]),
                 )
             )
+
+
+def _is_throttled(response: Any) -> bool:
+    """A 429 that says when to come back: the transport waited what it may and gave up. (A 429
+    without a readable ``Retry-After`` is the backend's fault, and is judged.)"""
+    if int(response.status_code) != 429:
+        return False
+    values = response.headers.get("retry-after") or []
+    value = (values[0] if isinstance(values, list) and values else str(values)).strip()
+    return value.isdigit()
+
+
+def example_of(case: Any) -> dict[str, Any]:
+    """The case as plain data: what a failure's reader needs beside the curl line."""
+    headers = {
+        str(name): "[masked]" if str(name).lower() in SECRET_HEADERS else str(value)
+        for name, value in dict(case.headers or {}).items()
+    }
+    found: dict[str, Any] = {"method": str(case.method).upper(), "path": str(case.path)}
+    for name, value in (
+        ("path_parameters", case.path_parameters),
+        ("query", case.query),
+        ("headers", headers),
+        ("cookies", dict.fromkeys(case.cookies or {}, "[masked]")),
+    ):
+        if value:
+            found[name] = _plain(dict(value))
+    body = case.body
+    if not isinstance(body, NotSet):
+        found["body"] = _plain(body)
+        if case.media_type:
+            found["media_type"] = str(case.media_type)
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """Plain JSON data, built anew: schemathesis's values may be subclasses (a ``str`` that
+    remembers its encoding) that neither copy nor compare as plain ones; bytes become text (or
+    their repr), anything else its repr."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return repr(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return repr(value)

@@ -7,11 +7,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from conformance.contract import Spec
 from conformance.errors import ConformanceError
 from conformance.suite._auth import Credentials, Exchanged, exercise_flow, install_auth
 from conformance.suite._engine import PROFILES, EngineRun, OperationRecord, run_engine
+from conformance.suite._junit import write_junit
 from conformance.suite._verdict import (
     OperationVerdict,
     TargetInfo,
@@ -40,12 +42,15 @@ class SuiteSession:
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], OperationVerdict] = field(default_factory=dict)
+    #: the (api, operation id) whose verdicts a test asked for: an xdist worker reports these
+    asked: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"profile {self.profile!r}: one of {', '.join(PROFILES)}")
 
     def verdict_for(self, api: str, operation_id: str) -> OperationVerdict:
+        self.asked.add((api, operation_id))
         if api not in self.runs:
             try:
                 self._run(api)
@@ -103,8 +108,28 @@ class SuiteSession:
             self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
         self.progress(f"{api}: done in {run.seconds:.1f} s")
 
+    def export(self) -> dict[str, Any]:
+        """What an xdist worker hands its controller (plain data: execnet carries it)."""
+        return {
+            "apis": sorted(self.runs),
+            "errors": {api: list(run.errors) for api, run in self.runs.items()},
+            "verdicts": [
+                verdict.as_json() for key, verdict in self.verdicts.items() if key in self.asked
+            ],
+        }
+
+    def merge(self, exported: dict[str, Any]) -> None:
+        """Take in a worker's `export` (the controller runs no engine itself)."""
+        for api in exported["apis"]:
+            run = self.runs.setdefault(api, EngineRun(api, self.seed, {}))
+            run.errors.extend(exported["errors"].get(api, []))
+        for data in exported["verdicts"]:
+            verdict = OperationVerdict.from_json(data)
+            self.verdicts[(verdict.api, verdict.operation_id)] = verdict
+
     def finish(self) -> dict[str, object] | None:
-        """Write verdict.json for what ran; the document, or None when nothing ran."""
+        """Write verdict.json and junit.xml for what ran; the document, or None when nothing
+        ran."""
         if not self.verdicts:
             return None
         infos = [
@@ -112,9 +137,11 @@ class SuiteSession:
             for api, target in self.targets.items()
             if api in self.runs
         ]
-        errors = [error for run in self.runs.values() for error in run.errors]
+        errors = list(dict.fromkeys(error for run in self.runs.values() for error in run.errors))
+        verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
         document = verdict_document(
-            list(self.verdicts.values()), infos, seed=self.seed, profile=self.profile, errors=errors
+            verdicts, infos, seed=self.seed, profile=self.profile, errors=errors
         )
         write_verdict(self.reports / "verdict.json", document)
+        write_junit(self.reports / "junit.xml", verdicts, seed=self.seed)
         return document

@@ -11,11 +11,18 @@ verdict.json, version 1::
     {"schema": "conformance-verdict/1", "verdict": "pass" | "fail" | "broken",
      "suite_version": str, "seed": int, "profile": str,
      "targets": [{"api", "url", "spec", "spec_sha256"}],
+     "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
-                "error": int, "by_rule": {check: failures}},
+                "error": int, "throttled": int, "by_rule": {check: failures}},
      "not_exercised": [label], "operations": [{"api", "operation_id", "label", "outcome",
        "statuses": {status: n}, "documented_2xx_seen": [status], "failures": [{"check", "title",
-       "message", "phase", "status", "curl"}], "errors": [str]}]}
+       "message", "phase", "status", "curl", "example": {"method", "path", "path_parameters",
+       "query", "headers", "cookies", "body", "media_type"}, "steps": [curl]}],
+       "errors": [str], "checks": {check: cases judged}, "throttled": int}]}
+
+``statuses`` counts the answers to generated cases (not the probes checks send, not throttled
+429s); ``example`` is the failing case as data, the smallest hypothesis found, secrets masked;
+``steps`` are the requests a stateful failure needs before its own, oldest first.
 """
 
 from __future__ import annotations
@@ -47,6 +54,28 @@ class OperationVerdict:
     documented_2xx_seen: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: check -> cases it judged
+    checks: dict[str, int] = field(default_factory=dict)
+    #: 429s the transport gave up waiting for: not judged
+    throttled: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "statuses": {str(k): n for k, n in self.statuses.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OperationVerdict:
+        """The inverse of `as_json` (how an xdist worker's verdicts reach the controller)."""
+        failures = [
+            Failure(**{**failure, "steps": tuple(failure.get("steps", ()))})
+            for failure in data.get("failures", [])
+        ]
+        return cls(
+            **{
+                **data,
+                "statuses": {int(k): n for k, n in data.get("statuses", {}).items()},
+                "failures": failures,
+            }
+        )
 
     def explain(self) -> str:
         """What a failing pytest item says: the rules broken, with a reproduction each."""
@@ -64,7 +93,13 @@ class OperationVerdict:
             for failure in found[:SHOWN]:
                 first = failure.message.strip().splitlines()[0] if failure.message.strip() else ""
                 lines.append(f"    [{failure.phase}] {first}")
+                for step in failure.steps:
+                    lines.append(f"      (after) {step}")
                 lines.append(f"      {failure.curl}")
+                if failure.example:
+                    lines.append(f"      example: {json.dumps(failure.example, sort_keys=True)}")
+        if self.throttled:
+            lines.append(f"  throttled: {self.throttled} answers were 429 after every retry")
         return "\n".join(lines)
 
 
@@ -99,6 +134,8 @@ def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
         seen,
         list(record.failures),
         list(record.errors),
+        dict(sorted(record.checks.items())),
+        record.throttled,
     )
 
 
@@ -141,15 +178,14 @@ def verdict_document(
             "operations": len(verdicts),
             **{name: outcomes.get(name, 0) for name in ("passed", "failed", "not_exercised")},
             "error": outcomes.get("error", 0),
+            "throttled": sum(v.throttled for v in verdicts),
             "by_rule": dict(sorted(by_rule.items())),
         },
         # every operation without a documented 2xx, whatever else went wrong with it
         "not_exercised": [
             v.label for v in verdicts if not v.documented_2xx_seen and v.outcome != "error"
         ],
-        "operations": [
-            {**asdict(v), "statuses": {str(k): n for k, n in v.statuses.items()}} for v in verdicts
-        ],
+        "operations": [v.as_json() for v in verdicts],
     }
 
 

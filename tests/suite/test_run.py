@@ -9,10 +9,13 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
 from conformance.cli import run
+from conformance.contract import RateLimit
 from conformance.reference import Settings, running
 
 
@@ -31,17 +34,39 @@ def verdict(reports: Path) -> dict[str, object]:
 def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
     tmp_path: Path,
 ) -> None:
+    # two xdist workers, one API each: the controller merges their verdicts into one
     code, out, err = conformance(
-        "--seed", "7", "--reports", str(tmp_path), "-p", "no:cacheprovider"
-    )
+        "--seed", "7", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-n", "2"
+    )  # fmt: skip
     assert code == 0, (out[-3000:], err)
     assert "PASS: every operation conforms, of 98 operations" in out
     document = verdict(tmp_path)
     assert document["verdict"] == "pass"
+    assert document["seed"] == 7
     assert document["not_exercised"] == []
-    operations: list[dict[str, object]] = document["operations"]  # type: ignore[assignment]
+    operations: list[dict[str, Any]] = document["operations"]  # type: ignore[assignment]
     assert len(operations) == 98
     assert all(op["documented_2xx_seen"] for op in operations)
+    assert {op["api"] for op in operations} == {"gloria", "tchat"}
+    # junit.xml: a case per operation and check, all passing, named apart
+    cases = junit_cases(tmp_path)
+    assert len(cases) == len(set(cases))
+    for op in operations:
+        classname = f"{op['api']}.{op['operation_id']}"
+        names = {name for (owner, name) in cases if owner == classname}
+        assert {"exercised", "not_a_server_error", "error_envelope", "no_leaks"} <= names, op
+    assert not any(cases.values())
+
+
+def junit_cases(reports: Path) -> dict[tuple[str, str], str]:
+    """(classname, name) -> the failure's message, or "" for a passing case."""
+    root = ElementTree.parse(reports / "junit.xml").getroot()
+    found = {}
+    for case in root.iter("testcase"):
+        failure = case.find("failure")
+        key = (case.get("classname", ""), case.get("name", ""))
+        found[key] = "" if failure is None else failure.get("message", "?")
+    return found
 
 
 #: defect -> (api, the -k selection, the operation that must fail (or one of a|b), a check that
@@ -93,7 +118,35 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     assert check in {f["check"] for f in failures}, {f["check"] for f in failures}
     assert all(f["curl"].startswith("curl ") for f in failures)
     assert "Bearer ey" not in json.dumps(document)  # tokens are masked in the reproductions
-    assert (tmp_path / "junit.xml").read_text().count("<testcase") == len(by_operation)
+    assert all(f["example"]["method"] and f["example"]["path"] for f in failures)
+    failed_cases = {key for key, message in junit_cases(tmp_path).items() if message}
+    assert any((f"{api}.{name}", check) in failed_cases for name in operation.split("|"))
+
+
+@pytest.mark.slow
+def test_429s_beyond_the_transports_patience_are_throttled_not_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # three requests a minute for the run's principal: the rest are 429 with a Retry-After far
+    # beyond what the transport waits
+    tiny = Settings(rate_limits={"role:service": RateLimit(3, 60)})
+    with running(["tchat"], settings=tiny) as throttling:
+        service = throttling.backend("tchat").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        code, out, err = conformance(
+            "--target", f"tchat={throttling.url('tchat')}", "--profile", "smoke", "--seed", "3",
+            "--reports", str(tmp_path), "-m", "operation(id='getContentItems')",
+            "-p", "no:cacheprovider",
+        )  # fmt: skip
+    document: dict[str, Any] = verdict(tmp_path)
+    (operation,) = document["operations"]
+    assert operation["operation_id"] == "getContentItems"  # the marker selected it alone
+    assert operation["throttled"] > 0
+    assert document["counts"]["throttled"] == operation["throttled"]
+    assert "429" not in operation["statuses"]
+    assert all(failure["status"] != 429 for failure in operation["failures"]), operation
+    assert code in (0, 1), (out[-3000:], err)  # judged on what got through, never "broken"
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):

@@ -1,0 +1,84 @@
+"""``reports/junit.xml``: one test case per operation and check, for CI systems that read JUnit.
+
+pytest's own ``--junitxml`` has one case per pytest item (an operation); a CI's test tab is more
+useful with the rule in the name. Each API is a ``<testsuite>``; each operation contributes a case
+``exercised`` (a documented 2xx came back), one per check that judged its cases, and ``engine``
+when the engine could not test it. Classname ``<api>.<operationId>``, so names are distinct and
+stable from run to run (CI history).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from conformance.suite._verdict import OperationVerdict
+
+#: failures written into one case's text
+SHOWN = 5
+#: what XML 1.0 cannot carry (a fuzzed body echoed in a message may hold it)
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def junit_tree(verdicts: Sequence[OperationVerdict], *, seed: int) -> ET.ElementTree:
+    root = ET.Element("testsuites", name="conformance")
+    by_api: dict[str, list[OperationVerdict]] = collections.defaultdict(list)
+    for verdict in verdicts:
+        by_api[verdict.api].append(verdict)
+    totals = collections.Counter[str]()
+    for api, found in sorted(by_api.items()):
+        suite = ET.SubElement(root, "testsuite", name=api)
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="seed", value=str(seed))
+        counts = collections.Counter[str]()
+        for verdict in sorted(found, key=lambda v: v.operation_id):
+            for name, outcome, text in _cases(verdict):
+                case = ET.SubElement(
+                    suite, "testcase", classname=f"{api}.{verdict.operation_id}", name=name
+                )
+                counts["tests"] += 1
+                text = NOT_XML.sub("\ufffd", text)
+                if outcome == "failure":
+                    counts["failures"] += 1
+                    ET.SubElement(case, "failure", message=text.splitlines()[0]).text = text
+                elif outcome == "error":
+                    counts["errors"] += 1
+                    ET.SubElement(case, "error", message=text.splitlines()[0]).text = text
+        for key in ("tests", "failures", "errors"):
+            suite.set(key, str(counts[key]))
+        totals.update(counts)
+    for key in ("tests", "failures", "errors"):
+        root.set(key, str(totals[key]))
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def _cases(verdict: OperationVerdict) -> list[tuple[str, str, str]]:
+    """(name, passed | failure | error, text) of each case of one operation."""
+    cases = []
+    if verdict.errors:
+        cases.append(("engine", "error", "\n".join(verdict.errors)))
+    if verdict.documented_2xx_seen:
+        cases.append(("exercised", "passed", ""))
+    elif not verdict.errors:
+        seen = ", ".join(f"{n} x {s}" for s, n in sorted(verdict.statuses.items())) or "nothing"
+        cases.append(("exercised", "failure", f"no documented 2xx came back (seen: {seen})"))
+    failed: dict[str, list[str]] = collections.defaultdict(list)
+    for failure in verdict.failures:
+        failed[failure.check].append(f"[{failure.phase}] {failure.title}\n{failure.curl}")
+    for check in sorted(set(verdict.checks) | set(failed)):
+        if check in failed:
+            texts = failed[check]
+            head = f"{len(texts)} of {verdict.checks.get(check, len(texts))} cases failed"
+            cases.append((check, "failure", "\n\n".join([head, *texts[:SHOWN]])))
+        else:
+            cases.append((check, "passed", ""))
+    return cases
+
+
+def write_junit(path: Path, verdicts: Sequence[OperationVerdict], *, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    junit_tree(verdicts, seed=seed).write(path, encoding="utf-8", xml_declaration=True)
