@@ -2,7 +2,8 @@
 #   make conformance   the main job: lint both specs, then fuzz both APIs of the reference backend
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
-#   make bench         load on the reference backend (writes reports/bench-reference.json)
+#   make bench         load on the reference backend (writes reports/bench-reference.json), then
+#                      the suite against st run (writes reports/bench-suite.json; minutes)
 #   make lock          re-resolve requirements/lock.txt after changing pyproject.toml
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
@@ -45,6 +46,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/reference_load.py
+	$(BIN)/python bench/suite_vs_st.py
 
 lock: install
 	$(PIP) install uv==0.13.9
