@@ -247,13 +247,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     suite = terminalreporter.config.stash.get(SUITE, None)
     if suite is None or not suite.verdicts:
         return
-    outcomes: dict[str, list[str]] = {}
-    for verdict in suite.verdicts.values():
-        outcomes.setdefault(verdict.outcome, []).append(f"{verdict.api} {verdict.label}")
     terminalreporter.section("conformance")
-    counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(outcomes.items()))
-    terminalreporter.write_line(f"operations: {counts}; seed {suite.seed}, profile {suite.profile}")
-    for outcome in ("error", "failed", "not_exercised"):
-        for label in outcomes.get(outcome, [])[:20]:
-            terminalreporter.write_line(f"  {outcome:<14} {label}")
-    terminalreporter.write_line(f"verdict: {suite.reports / 'verdict.json'}")
+    for line in suite.summary():
+        terminalreporter.write_line(line)
+    reports = suite.reports
+    terminalreporter.write_line(f"reports: {reports / 'verdict.json'}, {reports / 'junit.xml'}")

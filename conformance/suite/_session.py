@@ -18,6 +18,7 @@ from conformance.suite._verdict import (
     OperationVerdict,
     TargetInfo,
     judge,
+    summary_lines,
     verdict_document,
     write_verdict,
 )
@@ -127,6 +128,14 @@ class SuiteSession:
             verdict = OperationVerdict.from_json(data)
             self.verdicts[(verdict.api, verdict.operation_id)] = verdict
 
+    def _errors(self) -> list[str]:
+        return list(dict.fromkeys(error for run in self.runs.values() for error in run.errors))
+
+    def summary(self) -> list[str]:
+        """The terminal summary of what ran."""
+        verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
+        return summary_lines(verdicts, seed=self.seed, profile=self.profile, errors=self._errors())
+
     def finish(self) -> dict[str, object] | None:
         """Write verdict.json and junit.xml for what ran; the document, or None when nothing
         ran."""
@@ -137,7 +146,7 @@ class SuiteSession:
             for api, target in self.targets.items()
             if api in self.runs
         ]
-        errors = list(dict.fromkeys(error for run in self.runs.values() for error in run.errors))
+        errors = self._errors()
         verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
         document = verdict_document(
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors

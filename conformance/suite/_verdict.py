@@ -189,6 +189,57 @@ def verdict_document(
     }
 
 
+#: entries shown per list in the terminal summary
+LISTED = 20
+
+
+def summary_lines(
+    verdicts: Sequence[OperationVerdict], *, seed: int, profile: str, errors: Sequence[str] = ()
+) -> list[str]:
+    """The terminal summary: the verdict, failures grouped by rule (with the operations), what
+    was not exercised or could not be tested, and throttling."""
+    outcomes = collections.Counter(v.outcome for v in verdicts)
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    lines = [
+        f"verdict: {overall(verdicts, errors).upper()} ({len(verdicts)} operations: {counts});"
+        f" seed {seed}, profile {profile}"
+    ]
+    by_rule: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for verdict in verdicts:
+        for failure in verdict.failures:
+            by_rule[failure.check][f"{verdict.api} {verdict.label}"] += 1
+    if by_rule:
+        lines.append("failures by rule:")
+        for rule, operations in sorted(by_rule.items()):
+            lines.append(f"  {rule} ({sum(operations.values())} cases):")
+            lines += _listed([f"    {label} ({n})" for label, n in sorted(operations.items())])
+    missing = [v for v in verdicts if v.outcome == "not_exercised"]
+    if missing:
+        lines.append("not exercised (no documented 2xx came back):")
+        lines += _listed(
+            [
+                f"  {v.api} {v.label} (seen: "
+                + (", ".join(f"{n} x {s}" for s, n in sorted(v.statuses.items())) or "nothing")
+                + ")"
+                for v in missing
+            ]
+        )
+    broken = [v for v in verdicts if v.outcome == "error"]
+    if broken:
+        lines.append("could not be tested:")
+        lines += _listed([f"  {v.api} {v.label}: {v.errors[0]}" for v in broken])
+    throttled = sum(v.throttled for v in verdicts)
+    if throttled:
+        lines.append(f"throttled: {throttled} answers stayed 429 after every retry (not judged)")
+    return lines
+
+
+def _listed(lines: list[str]) -> list[str]:
+    if len(lines) <= LISTED:
+        return lines
+    return [*lines[:LISTED], f"  … and {len(lines) - LISTED} more (verdict.json has them all)"]
+
+
 def write_verdict(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -111,6 +111,8 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
         )  # fmt: skip
     assert code == 1, out[-3000:]
     assert err.startswith("conformance: FAIL:"), err
+    summary = out[out.index("failures by rule:") :]  # the terminal summary
+    assert f"\n  {check} (" in summary
     document = verdict(tmp_path)
     assert document["verdict"] == "fail"
     by_operation = {op["operation_id"]: op for op in document["operations"]}  # type: ignore[attr-defined]
