@@ -67,9 +67,11 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Fuzz every operation of each target's spec with schemathesis and judge it against"
             " the contract. Without --target, start the embedded reference backend and test both"
-            " APIs. Credentials come from the environment: CONFORMANCE_<API>_USERNAME and"
-            " _PASSWORD, or CONFORMANCE_<API>_TOKEN. Other arguments go to pytest (-k, -x, -n 2,"
-            " --lf). Exit 0 conforms, 1 contract violations, 2 the run broke, 3 bad input."
+            " APIs. Settings come from conformance.toml, then the environment, then these flags."
+            " Credentials come from the environment (CONFORMANCE_<API>_USERNAME and _PASSWORD, or"
+            " CONFORMANCE_<API>_TOKEN) or the credentials file the config names, never flags."
+            " Other arguments go to pytest (-k, -x, -n 2, --lf). Exit 0 conforms, 1 contract"
+            " violations, 2 the run broke, 3 bad input."
         ),
     )
     run.add_argument(
@@ -83,12 +85,53 @@ def _build_parser() -> argparse.ArgumentParser:
         "--spec", type=Path, default=None, metavar="FILE", help="the spec of --target URL"
     )
     run.add_argument(
-        "--profile", choices=("smoke", "gate", "deep"), default="gate", help="example budget"
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="settings (default: ./conformance.toml when present; see conformance.example.toml)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=("smoke", "gate", "deep"),
+        default=None,
+        help="example budget (default gate)",
     )
     run.add_argument("--seed", type=int, default=None, help="the seed (default: a new one)")
+    run.add_argument("--reports", type=Path, default=None, metavar="DIR", help="(default: reports)")
     run.add_argument(
-        "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
+        "--read-only",
+        action="store_const",
+        const=True,
+        default=None,
+        help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
     )
+    run.add_argument(
+        "--request-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per request (default 30)",
+    )
+    run.add_argument(
+        "--run-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="for the whole run; the reports so far stay (default: none)",
+    )
+    run.add_argument(
+        "--insecure",
+        action="store_const",
+        const=False,
+        default=None,
+        dest="tls_verify",
+        help="do not verify the targets' TLS certificates",
+    )
+    run.add_argument(
+        "--ca-bundle", type=Path, default=None, metavar="FILE", help="verify TLS with this CA"
+    )
+    run.add_argument("--proxy", default=None, metavar="URL", help="an HTTP(S) proxy")
 
     serve = commands.add_parser(
         "serve",
@@ -184,9 +227,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     options = runner.RunOptions(
         targets=args.target,
         spec=args.spec,
+        config=args.config,
         profile=args.profile,
         seed=args.seed,
         reports=args.reports,
+        read_only=args.read_only,
+        request_timeout_s=args.request_timeout,
+        run_timeout_s=args.run_timeout,
+        tls_verify=args.tls_verify,
+        ca_bundle=args.ca_bundle,
+        proxy=args.proxy,
         pytest_args=args.pytest_args,
     )
     return runner.execute(options, out, err)

@@ -23,6 +23,7 @@ from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
 from conformance.errors import ConformanceError, UsageError
 
 if TYPE_CHECKING:
+    from conformance.config import Settings
     from conformance.suite import SuiteSession, Target
 
 #: the suite's example budgets (`conformance.suite.PROFILES`, imported only when a run needs it:
@@ -59,8 +60,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the OpenAPI spec of a target (default: the bundled one of gloria and tchat)",
     )
     group.addoption(
+        "--conformance-config",
+        default=None,
+        metavar="FILE",
+        help="a conformance.toml (targets, profile, timeouts, TLS, proxy, read-only …)",
+    )
+    group.addoption(
         "--conformance-profile",
-        default="gate",
+        default=None,
         choices=PROFILE_NAMES,
         help="the example budget: smoke, gate (default) or deep",
     )
@@ -69,9 +76,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--conformance-reports",
-        default="reports",
+        default=None,
         metavar="DIR",
-        help="where verdict.json goes (default: reports)",
+        help="where verdict.json and junit.xml go (default: reports)",
+    )
+    group.addoption(
+        "--conformance-read-only",
+        action="store_const",
+        const=True,
+        default=None,
+        help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
+    )
+    group.addoption(
+        "--conformance-request-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per request (default 30)",
+    )
+    group.addoption(
+        "--conformance-insecure",
+        action="store_const",
+        const=False,
+        default=None,
+        dest="conformance_tls_verify",
+        help="do not verify the targets' TLS certificates",
+    )
+    group.addoption(
+        "--conformance-ca-bundle",
+        default=None,
+        metavar="FILE",
+        help="verify the targets' certificates with this CA bundle",
+    )
+    group.addoption(
+        "--conformance-proxy",
+        default=None,
+        metavar="URL",
+        help="an HTTP(S) proxy for every request",
     )
 
 
@@ -85,11 +126,35 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
     return found
 
 
-def _targets(config: pytest.Config) -> dict[str, Target]:
+def _settings(config: pytest.Config) -> Settings:
+    """The run's settings: the --conformance-config file, the environment, then the options."""
+    from conformance import config as settings_module
+
+    path = config.getoption("conformance_config")
+    ca_bundle = config.getoption("conformance_ca_bundle")
+    reports = config.getoption("conformance_reports")
+    return settings_module.load(
+        Path(path) if path else None,
+        discover=False,
+        profile=config.getoption("conformance_profile"),
+        seed=config.getoption("conformance_seed"),
+        reports=Path(reports) if reports else None,
+        read_only=config.getoption("conformance_read_only"),
+        request_timeout_s=config.getoption("conformance_request_timeout"),
+        tls_verify=config.getoption("conformance_tls_verify"),
+        ca_bundle=Path(ca_bundle) if ca_bundle else None,
+        proxy=config.getoption("conformance_proxy"),
+    )
+
+
+def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
+    from conformance import config as settings_module
     from conformance.suite import Credentials, Target
 
-    urls = _pairs(config.getoption("conformance_target"), "--conformance-target")
-    specs = _pairs(config.getoption("conformance_spec"), "--conformance-spec")
+    urls = {name: target.url for name, target in settings.targets.items()}
+    specs = {name: str(t.spec) for name, t in settings.targets.items() if t.spec is not None}
+    urls.update(_pairs(config.getoption("conformance_target"), "--conformance-target"))
+    specs.update(_pairs(config.getoption("conformance_spec"), "--conformance-spec"))
     targets = {}
     for api, url in urls.items():
         if api in specs:
@@ -102,24 +167,34 @@ def _targets(config: pytest.Config) -> dict[str, Target]:
                 f" with --conformance-spec {api}=FILE"
             )
         spec = load_spec(path)
-        targets[api] = Target(api, spec, url.rstrip("/"), Credentials.from_environment(api))
+        secrets = settings_module.credentials(api, settings)
+        credentials = Credentials(api, secrets.token, secrets.username, secrets.password)
+        targets[api] = Target(api, spec, url.rstrip("/"), credentials)
     return targets
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {meaning}")
-    if not config.getoption("conformance_target", default=None):
+    if not config.getoption("conformance_target", default=None) and not config.getoption(
+        "conformance_config", default=None
+    ):
         return
     try:
-        targets = _targets(config)
+        settings = _settings(config)
+        targets = _targets(config, settings)
     except ConformanceError as error:
         raise pytest.UsageError(str(error)) from None
+    if not targets:
+        raise pytest.UsageError(
+            "conformance: no target; give --conformance-target API=URL or [targets.API] in the"
+            " config"
+        )
     for api in targets:
         config.addinivalue_line("markers", f"{api}: the tests of the {api} target")
-    from conformance.suite import SuiteSession
+    from conformance.suite import Network, SuiteSession
 
-    seed = config.getoption("conformance_seed")
+    seed = settings.seed
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # an xdist worker: the controller chose the seed
         seed = workerinput.get("conformance_seed", seed)
@@ -143,9 +218,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     suite = SuiteSession(
         targets,
-        profile=config.getoption("conformance_profile"),
-        reports=Path(config.getoption("conformance_reports")),
+        profile=settings.profile,
+        reports=settings.reports,
         progress=progress,
+        network=Network(settings.request_timeout_s, settings.tls, settings.proxy),
+        read_only=settings.read_only,
         **options,
     )
     config.stash[SUITE] = suite

@@ -8,10 +8,12 @@ reached or broke the run (wins over 1); 3 usage, configuration or spec error.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import TextIO
 
 import httpx
 
+from conformance import config
+from conformance.config import Settings
 from conformance.contract import BUNDLED_APIS, RateLimit, bundled_spec, load_spec
 from conformance.errors import ConformanceError, ExitCode, UsageError
 
@@ -40,12 +44,35 @@ class TargetUnreachable(ConformanceError):
 
 @dataclass
 class RunOptions:
+    """What the command line said; None: not given (the config file or the environment may)."""
+
     targets: list[str] = field(default_factory=list)
     spec: Path | None = None
-    profile: str = "gate"
+    config: Path | None = None
+    profile: str | None = None
     seed: int | None = None
-    reports: Path = Path("reports")
+    reports: Path | None = None
+    read_only: bool | None = None
+    request_timeout_s: float | None = None
+    run_timeout_s: float | None = None
+    tls_verify: bool | None = None
+    ca_bundle: Path | None = None
+    proxy: str | None = None
     pytest_args: list[str] = field(default_factory=list)
+
+    def settings(self) -> Settings:
+        return config.load(
+            self.config,
+            profile=self.profile,
+            seed=self.seed,
+            reports=self.reports,
+            read_only=self.read_only,
+            request_timeout_s=self.request_timeout_s,
+            run_timeout_s=self.run_timeout_s,
+            tls_verify=self.tls_verify,
+            ca_bundle=self.ca_bundle,
+            proxy=self.proxy,
+        )
 
 
 def _name_of(spec: Path) -> str:
@@ -53,9 +80,19 @@ def _name_of(spec: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "api"
 
 
-def resolve_targets(options: RunOptions) -> dict[str, tuple[str, Path]]:
-    """name -> (url, spec) from ``--target`` and ``--spec``."""
+def resolve_targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Path]]:
+    """name -> (url, spec): the config's targets, then ``--target`` and ``--spec``."""
     targets: dict[str, tuple[str, Path]] = {}
+    for name, target in settings.targets.items():
+        if target.spec is None and name not in BUNDLED_APIS:
+            raise UsageError(
+                f"{settings.source}: target {name!r} has no spec and no bundled spec is called"
+                f' {name!r}; add spec = "FILE" to [targets.{name}]'
+            )
+        spec = target.spec or bundled_spec(name)
+        load_spec(spec)
+        targets[name] = (target.url, spec)
+    given: set[str] = set()
     for value in options.targets:
         name, sep, url = value.partition("=")
         if not sep:  # a bare URL: the target of --spec
@@ -67,8 +104,9 @@ def resolve_targets(options: RunOptions) -> dict[str, tuple[str, Path]]:
             name, url = _name_of(options.spec), value
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"--target {value}: the URL must start with http:// or https://")
-        if name in targets:
+        if name in given:
             raise UsageError(f"--target {name} is given twice")
+        given.add(name)
         if options.spec is not None and not sep:
             spec = options.spec
         elif name in BUNDLED_APIS:
@@ -85,9 +123,22 @@ def resolve_targets(options: RunOptions) -> dict[str, tuple[str, Path]]:
     return targets
 
 
-def check_reachable(name: str, url: str) -> None:
+def check_reachable(name: str, url: str, settings: Settings) -> None:
+    from conformance.suite import Network
+
+    network = Network(min(settings.request_timeout_s, 10.0), settings.tls, settings.proxy)
     try:
-        httpx.get(url, timeout=10)
+        with httpx.Client(**network.httpx_options()) as client:
+            client.get(url)
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc):
+            raise TargetUnreachable(
+                f"conformance: the {name} target at {url} failed TLS verification ({exc}); give"
+                " its CA with --ca-bundle FILE (or ca_bundle in conformance.toml), or --insecure"
+            ) from None
+        raise TargetUnreachable(
+            f"conformance: the {name} target at {url} cannot be reached ({exc}); is it running?"
+        ) from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(
             f"conformance: the {name} target at {url} cannot be reached ({exc}); is it running?"
@@ -128,16 +179,23 @@ def embedded(out: TextIO) -> Iterator[dict[str, tuple[str, Path]]]:
             yield targets
 
 
-def pytest_arguments(targets: dict[str, tuple[str, Path]], options: RunOptions) -> list[str]:
+def pytest_arguments(
+    targets: dict[str, tuple[str, Path]], options: RunOptions, settings: Settings
+) -> list[str]:
+    """The plugin's options for the resolved settings (xdist workers parse them again)."""
     from conformance.suite import TESTS_DIR
 
     arguments = [
         str(TESTS_DIR / "test_fuzz.py"),
         "-c", str(TESTS_DIR / "pytest.ini"),
         "--rootdir", str(Path.cwd()),
-        "--conformance-profile", options.profile,
-        "--conformance-reports", str(options.reports),
+        "--conformance-profile", settings.profile,
+        "--conformance-reports", str(settings.reports),
+        "--conformance-request-timeout", str(settings.request_timeout_s),
     ]  # fmt: skip
+    if options.config is not None or config.DEFAULT_FILE.is_file():
+        # the credentials file and the scenario switches come from there
+        arguments += ["--conformance-config", str(options.config or config.DEFAULT_FILE)]
     for name, (url, spec) in targets.items():
         arguments += [
             "--conformance-target",
@@ -145,9 +203,39 @@ def pytest_arguments(targets: dict[str, tuple[str, Path]], options: RunOptions) 
             "--conformance-spec",
             f"{name}={spec}",
         ]
-    if options.seed is not None:
-        arguments += ["--conformance-seed", str(options.seed)]
+    if settings.seed is not None:
+        arguments += ["--conformance-seed", str(settings.seed)]
+    if settings.read_only:
+        arguments.append("--conformance-read-only")
+    if not settings.tls_verify:
+        arguments.append("--conformance-insecure")
+    if settings.ca_bundle is not None:
+        arguments += ["--conformance-ca-bundle", str(settings.ca_bundle)]
+    if settings.proxy:
+        arguments += ["--conformance-proxy", settings.proxy]
     return arguments + list(options.pytest_args)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[threading.Event]:
+    """Interrupts the main thread (as Ctrl-C does) after ``seconds``; the event says whether it
+    did. pytest then finishes its session, so the reports written so far stay."""
+    expired = threading.Event()
+    if seconds is None:
+        yield expired
+        return
+
+    def expire() -> None:
+        expired.set()
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield expired
+    finally:
+        timer.cancel()
 
 
 def why(reports: Path) -> str:
@@ -170,8 +258,16 @@ def why(reports: Path) -> str:
         )
         parts.append(f"{counts['error']} could not be tested ({first})")
     summary = "; ".join(parts) or "every operation conforms"
+    skipped = counts.get("skipped", 0)
+    tested = (
+        f"of {counts['operations']} operations"
+        if not skipped
+        else (
+            f"of {counts['operations'] - skipped} operations tested ({skipped} skipped: read-only)"
+        )
+    )
     return (
-        f"{document['verdict'].upper()}: {summary}, of {counts['operations']} operations"
+        f"{document['verdict'].upper()}: {summary}, {tested}"
         f" (seed {document['seed']}; {reports / 'verdict.json'})"
     )
 
@@ -179,21 +275,33 @@ def why(reports: Path) -> str:
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
-    targets = resolve_targets(options)
+    settings = options.settings()
+    targets = resolve_targets(options, settings)
+    reports = settings.reports
     stack = contextlib.ExitStack()
     with stack:
         if not targets:
             targets = stack.enter_context(embedded(out))
         for name, (url, _) in targets.items():
-            check_reachable(name, url)
-        verdict = options.reports / "verdict.json"
+            check_reachable(name, url, settings)
+        verdict = reports / "verdict.json"
         verdict.unlink(missing_ok=True)
-        code = pytest.main(pytest_arguments(targets, options))
+        with deadline(settings.run_timeout_s) as expired:
+            try:
+                code = pytest.main(pytest_arguments(targets, options, settings))
+            except KeyboardInterrupt:  # the deadline struck outside pytest's own handling
+                code = pytest.ExitCode.INTERRUPTED
+    if expired.is_set():
+        err.write(
+            f"conformance: the run timeout of {settings.run_timeout_s:g} s expired; what ran is in"
+            f" {reports}\n"
+        )
+        return ExitCode.TARGET_BROKEN
     if code == pytest.ExitCode.OK:
-        out.write(f"conformance: {why(options.reports)}\n")
+        out.write(f"conformance: {why(reports)}\n")
         return ExitCode.OK
     if code == pytest.ExitCode.TESTS_FAILED:
-        sentence = why(options.reports)
+        sentence = why(reports)
         err.write(f"conformance: {sentence}\n")
         broken = sentence.startswith("BROKEN")
         return ExitCode.TARGET_BROKEN if broken else ExitCode.FAILED
@@ -204,7 +312,7 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         err.write("conformance: pytest refused the arguments (above); see conformance run --help\n")
         return ExitCode.BAD_INPUT
     if code == pytest.ExitCode.INTERRUPTED:
-        err.write(f"conformance: interrupted; what ran is in {options.reports}\n")
+        err.write(f"conformance: interrupted; what ran is in {reports}\n")
         return ExitCode.TARGET_BROKEN
     err.write(f"conformance: the run broke (pytest exit {int(code)}); see the output above\n")
     return ExitCode.TARGET_BROKEN

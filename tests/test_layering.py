@@ -12,14 +12,15 @@ PACKAGE = Path(conformance.__file__).parent
 #: layer -> the layers it may import. Keep in step with ARCHITECTURE.md ("Layers").
 ALLOWED = {
     "errors": set(),
+    "config": {"errors"},
     "contract": {"errors"},
     "lint": {"contract", "errors"},
     "checks": {"contract", "errors"},
     "reference": {"contract", "errors"},
     "suite": {"contract", "checks", "errors"},
-    "plugin": {"contract", "errors", "suite"},
-    "runner": {"contract", "errors", "reference", "suite"},
-    "cli": {"contract", "errors", "lint", "reference", "runner"},
+    "plugin": {"config", "contract", "errors", "suite"},
+    "runner": {"config", "contract", "errors", "reference", "suite"},
+    "cli": {"config", "contract", "errors", "lint", "reference", "runner"},
     "__init__": set(),
     "__main__": {"cli"},
 }

@@ -8,7 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from conformance.suite._auth import AuthError, Credentials
-from conformance.suite._engine import PROFILES, EngineRun, Failure, OperationRecord, run_engine
+from conformance.suite._engine import (
+    PROFILES,
+    EngineRun,
+    Failure,
+    Network,
+    OperationRecord,
+    run_engine,
+)
 from conformance.suite._session import SuiteSession, Target
 from conformance.suite._verdict import OperationVerdict, judge
 
@@ -22,6 +29,7 @@ __all__ = [
     "Credentials",
     "EngineRun",
     "Failure",
+    "Network",
     "OperationRecord",
     "OperationVerdict",
     "SuiteSession",

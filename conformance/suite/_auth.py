@@ -19,6 +19,7 @@ import httpx
 
 from conformance.contract import PointerError, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
+from conformance.suite._engine import DEFAULT_NETWORK, Network
 
 #: the longest the login waits out 429s, in all
 LOGIN_PATIENCE_S = 60.0
@@ -76,13 +77,14 @@ class SignedIn:
 
 
 def _call(
-    api: str, method: str, target: str, deadline: float, **kwargs: Any
+    api: str, method: str, target: str, deadline: float, network: Network, **kwargs: Any
 ) -> tuple[httpx.Response, float]:
     """One call of the run's own, waiting out 429s until ``deadline``."""
     while True:
         began = time.perf_counter()
         try:
-            response = httpx.request(method, target, timeout=30, **kwargs)
+            with httpx.Client(**network.httpx_options()) as client:
+                response = client.request(method, target, **kwargs)
         except httpx.HTTPError as exc:
             raise AuthError(f"{api}: {method} {target} failed: {exc}") from None
         took = time.perf_counter() - began
@@ -94,7 +96,9 @@ def _call(
         time.sleep(int(wait))
 
 
-def sign_in(spec: Spec, url: str, credentials: Credentials) -> SignedIn:
+def sign_in(
+    spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
+) -> SignedIn:
     """Log in through the spec's login step; the tokens, and the call as evidence."""
     flow = spec.declarations.auth_flow
     operation = spec.operation(flow.login.operation_id) if flow is not None else None
@@ -110,7 +114,9 @@ def sign_in(spec: Spec, url: str, credentials: Credentials) -> SignedIn:
     _put(body, flow.login.password, credentials.password)
     target = url.rstrip("/") + operation.path
     deadline = time.monotonic() + LOGIN_PATIENCE_S
-    response, took = _call(credentials.api, operation.method.upper(), target, deadline, json=body)
+    response, took = _call(
+        credentials.api, operation.method.upper(), target, deadline, network, json=body
+    )
     if response.status_code != 200:
         raise AuthError(
             f"{credentials.api}: login as {credentials.username} at {target} answered"
@@ -132,16 +138,28 @@ def sign_in(spec: Spec, url: str, credentials: Credentials) -> SignedIn:
     return SignedIn(str(token), str(refresh) if refresh else None, exchanged)
 
 
-def login(spec: Spec, url: str, credentials: Credentials) -> str:
+def login(
+    spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
+) -> str:
     """An access token for ``credentials`` through the spec's login step."""
-    return sign_in(spec, url, credentials).access_token
+    return sign_in(spec, url, credentials, network).access_token
 
 
-def exercise_flow(spec: Spec, url: str, credentials: Credentials) -> list[Exchanged]:
+def exercise_flow(
+    spec: Spec,
+    url: str,
+    credentials: Credentials,
+    network: Network = DEFAULT_NETWORK,
+    *,
+    read_only: bool = False,
+) -> list[Exchanged]:
     """Log in and refresh once, on a session of the run's own (not the one the engine uses):
-    the auth operations no fuzzer can reach with valid input, exercised for real."""
-    signed = sign_in(spec, url, credentials)
+    the auth operations no fuzzer can reach with valid input, exercised for real. A read-only
+    run logs in only."""
+    signed = sign_in(spec, url, credentials, network)
     done = [signed.exchanged]
+    if read_only:
+        return done
     flow = spec.declarations.auth_flow
     step = flow.refresh if flow is not None else None
     operation = spec.operation(step.operation_id) if step is not None else None
@@ -156,17 +174,21 @@ def exercise_flow(spec: Spec, url: str, credentials: Credentials) -> list[Exchan
         _put(body, step.token_field or "/refreshToken", signed.refresh_token)
         kwargs["json"] = body
     deadline = time.monotonic() + LOGIN_PATIENCE_S
-    response, took = _call(credentials.api, operation.method.upper(), target, deadline, **kwargs)
+    response, took = _call(
+        credentials.api, operation.method.upper(), target, deadline, network, **kwargs
+    )
     done.append(Exchanged(step.operation_id, response.status_code, took))
     return done
 
 
-def install_auth(schema: Any, spec: Spec, url: str, credentials: Credentials) -> None:
+def install_auth(
+    schema: Any, spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
+) -> None:
     """Give the engine a session that logs in again on a 401."""
 
     class Session:
         def get(self, case: Any, ctx: Any) -> str:
-            return login(spec, url, credentials)
+            return login(spec, url, credentials, network)
 
         def set(self, case: Any, data: str, ctx: Any) -> None:
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}

@@ -8,6 +8,7 @@ pytest item needs: the failures, the statuses seen, the response times.
 from __future__ import annotations
 
 import collections
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,31 @@ PROFILES: dict[str, dict[str, int]] = {
 
 #: request headers whose values never leave the run (the curl lines are masked by schemathesis)
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
+
+
+#: the methods a read-only run sends (and the login it needs)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """How the run reaches its targets: per-request timeout, TLS verification (False, True or a
+    CA bundle's path) and an HTTP proxy."""
+
+    timeout_s: float = 30.0
+    verify: bool | str = True
+    proxy: str | None = None
+
+    def httpx_options(self) -> dict[str, Any]:
+        verify: bool | ssl.SSLContext = (
+            self.verify
+            if isinstance(self.verify, bool)
+            else (ssl.create_default_context(cafile=self.verify))
+        )
+        return {"timeout": self.timeout_s, "verify": verify, "proxy": self.proxy}
+
+
+DEFAULT_NETWORK = Network()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +125,8 @@ def engine_config(
     *,
     stateful_only: bool = False,
     infer_links: bool = True,
+    network: Network = DEFAULT_NETWORK,
+    read_only: bool = False,
 ) -> SchemathesisConfig:
     """The engine's configuration. ``infer_links``: let schemathesis guess links from the
     response schemas (dependency analysis); off for a spec that declares its own, where a guess
@@ -108,19 +136,25 @@ def engine_config(
     algorithms = (
         ["location-headers", "dependency-analysis"] if infer_links else ["location-headers"]
     )
+    coverage: dict[str, Any] = {"enabled": unit}
+    if read_only:  # its probes of undocumented methods would send POST, PUT, DELETE …
+        coverage["unexpected-methods"] = []
     return SchemathesisConfig.from_dict(
         {
             "seed": seed,
             "base-url": url,
             "headers": dict(headers),
             "workers": workers,
+            "request-timeout": network.timeout_s,
+            "tls-verify": network.verify,
+            **({"proxy": network.proxy} if network.proxy else {}),
             "continue-on-failure": True,
             "max-failures": 10_000,
             "generation": {"max-examples": numbers["max_examples"], "database": "none"},
             "cache": {"enabled": False},
             "phases": {
                 "examples": {"enabled": unit},
-                "coverage": {"enabled": unit},
+                "coverage": coverage,
                 "fuzzing": {"enabled": unit},
                 "stateful": {
                     "enabled": True,
@@ -159,6 +193,8 @@ def run_engine(
     auth: Callable[[Any], None] | None = None,
     progress: Callable[[str], None] = lambda line: None,
     evidence: Iterable[tuple[str, int, float]] = (),
+    network: Network = DEFAULT_NETWORK,
+    read_only: bool = False,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first."""
@@ -174,7 +210,9 @@ def run_engine(
             by_id[operation_id].latencies.append((status, seconds))
     run = EngineRun(api, seed, records)
     infer = not link_sources(spec, [str(op.operation_id) for op in spec.operations])
-    config = engine_config(url, headers, profile, seed, infer_links=infer)
+    config = engine_config(
+        url, headers, profile, seed, infer_links=infer, network=network, read_only=read_only
+    )
     _execute(run, spec, config, wanted, auth, progress)
     # A create that needs an id from another resource is reached by the stateful phase only,
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
@@ -194,7 +232,14 @@ def run_engine(
         sources &= set(wanted)
         progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
         focused = engine_config(
-            url, headers, profile, seed + attempt, stateful_only=True, infer_links=infer
+            url,
+            headers,
+            profile,
+            seed + attempt,
+            stateful_only=True,
+            infer_links=infer,
+            network=network,
+            read_only=read_only,
         )
         _execute(run, spec, focused, sorted(sources), auth, progress)
     return run
@@ -229,6 +274,8 @@ def _execute(
             name = event.phase.name.lower()
             if name in ("examples", "coverage", "fuzzing", "stateful"):
                 progress(f"{api}: {name} phase done")
+        elif isinstance(event, events.Interrupted):
+            raise KeyboardInterrupt  # Ctrl-C or the run timeout: no focused passes after it
         elif isinstance(event, events.EngineFinished):
             run.seconds += float(event.running_time)
 

@@ -44,21 +44,26 @@ def junit_tree(verdicts: Sequence[OperationVerdict], *, seed: int) -> ET.Element
                 if outcome == "failure":
                     counts["failures"] += 1
                     ET.SubElement(case, "failure", message=text.splitlines()[0]).text = text
+                elif outcome == "skipped":
+                    counts["skipped"] += 1
+                    ET.SubElement(case, "skipped", message=text)
                 elif outcome == "error":
                     counts["errors"] += 1
                     ET.SubElement(case, "error", message=text.splitlines()[0]).text = text
-        for key in ("tests", "failures", "errors"):
+        for key in ("tests", "failures", "errors", "skipped"):
             suite.set(key, str(counts[key]))
         totals.update(counts)
-    for key in ("tests", "failures", "errors"):
+    for key in ("tests", "failures", "errors", "skipped"):
         root.set(key, str(totals[key]))
     ET.indent(root)
     return ET.ElementTree(root)
 
 
 def _cases(verdict: OperationVerdict) -> list[tuple[str, str, str]]:
-    """(name, passed | failure | error, text) of each case of one operation."""
+    """(name, passed | failure | error | skipped, text) of each case of one operation."""
     cases = []
+    if verdict.outcome == "skipped":
+        return [("exercised", "skipped", verdict.reason)]
     if verdict.errors:
         cases.append(("engine", "error", "\n".join(verdict.errors)))
     if verdict.documented_2xx_seen:

@@ -12,12 +12,20 @@ from typing import Any
 from conformance.contract import Spec
 from conformance.errors import ConformanceError
 from conformance.suite._auth import Credentials, Exchanged, exercise_flow, install_auth
-from conformance.suite._engine import PROFILES, EngineRun, OperationRecord, run_engine
+from conformance.suite._engine import (
+    PROFILES,
+    SAFE_METHODS,
+    EngineRun,
+    Network,
+    OperationRecord,
+    run_engine,
+)
 from conformance.suite._junit import write_junit
 from conformance.suite._verdict import (
     OperationVerdict,
     TargetInfo,
     judge,
+    skipped,
     summary_lines,
     verdict_document,
     write_verdict,
@@ -39,6 +47,9 @@ class SuiteSession:
     seed: int = field(default_factory=lambda: random.randrange(2**32))
     reports: Path = Path("reports")
     progress: Callable[[str], None] = lambda line: None
+    network: Network = field(default_factory=Network)
+    #: send only GET, HEAD and OPTIONS (and the login the session needs); other operations skip
+    read_only: bool = False
     #: api -> the operation ids of the items pytest selected
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
@@ -71,7 +82,23 @@ class SuiteSession:
 
     def _run(self, api: str) -> None:
         target = self.targets[api]
-        wanted = self.selected.get(api) or {str(op.operation_id) for op in target.spec.operations}
+        wanted = set(
+            self.selected.get(api) or {str(op.operation_id) for op in target.spec.operations}
+        )
+        if self.read_only:
+            unsafe = {
+                operation_id
+                for operation_id in wanted
+                if str(target.spec.operation(operation_id).method).upper()  # type: ignore[union-attr]
+                not in SAFE_METHODS
+            }
+            for operation_id in unsafe:
+                operation = target.spec.operation(operation_id)
+                assert operation is not None
+                self.verdicts[(api, operation_id)] = skipped(
+                    api, operation.label, operation_id, "read-only run: not sent"
+                )
+            wanted -= unsafe
         headers: dict[str, str] = {}
         credentials = target.credentials
         own: list[Exchanged] = []
@@ -79,12 +106,17 @@ class SuiteSession:
             headers["Authorization"] = f"Bearer {credentials.token}"
         elif credentials.can_log_in:
             # fails early, in one sentence, when the credentials do not work
-            own = exercise_flow(target.spec, target.url, credentials)
+            own = exercise_flow(
+                target.spec, target.url, credentials, self.network, read_only=self.read_only
+            )
 
         def auth(schema: object) -> None:
             if not credentials.token and credentials.can_log_in:
-                install_auth(schema, target.spec, target.url, credentials)
+                install_auth(schema, target.spec, target.url, credentials, self.network)
 
+        if not wanted:  # a read-only selection of writes only
+            self.runs[api] = EngineRun(api, self.seed, {})
+            return
         self.progress(f"{api}: fuzzing {len(wanted)} operations at {target.url} (seed {self.seed})")
         run = run_engine(
             api,
@@ -97,6 +129,8 @@ class SuiteSession:
             auth=auth,
             progress=self.progress,
             evidence=[(call.operation_id, call.status, call.seconds) for call in own],
+            network=self.network,
+            read_only=self.read_only,
         )
         self.runs[api] = run
         for operation_id in wanted:

@@ -13,12 +13,12 @@ verdict.json, version 1::
      "targets": [{"api", "url", "spec", "spec_sha256"}],
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
-                "error": int, "throttled": int, "by_rule": {check: failures}},
+                "error": int, "skipped": int, "throttled": int, "by_rule": {check: failures}},
      "not_exercised": [label], "operations": [{"api", "operation_id", "label", "outcome",
        "statuses": {status: n}, "documented_2xx_seen": [status], "failures": [{"check", "title",
        "message", "phase", "status", "curl", "example": {"method", "path", "path_parameters",
        "query", "headers", "cookies", "body", "media_type"}, "steps": [curl]}],
-       "errors": [str], "checks": {check: cases judged}, "throttled": int}]}
+       "errors": [str], "checks": {check: cases judged}, "throttled": int, "reason": str}]}
 
 ``statuses`` counts the answers to generated cases (not the probes checks send, not throttled
 429s); ``example`` is the failing case as data, the smallest hypothesis found, secrets masked;
@@ -49,7 +49,7 @@ class OperationVerdict:
     api: str
     operation_id: str
     label: str
-    outcome: str  #: passed | failed | not_exercised | error
+    outcome: str  #: passed | failed | not_exercised | error | skipped
     statuses: dict[int, int] = field(default_factory=dict)
     documented_2xx_seen: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -58,6 +58,8 @@ class OperationVerdict:
     checks: dict[str, int] = field(default_factory=dict)
     #: 429s the transport gave up waiting for: not judged
     throttled: int = 0
+    #: why a skipped operation was not tested
+    reason: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "statuses": {str(k): n for k, n in self.statuses.items()}}
@@ -114,6 +116,12 @@ def documented_success(spec: Spec, operation_id: str) -> set[int]:
     }
 
 
+def skipped(api: str, label: str, operation_id: str, reason: str) -> OperationVerdict:
+    """An operation the run chose not to test (a read-only run's writes): neither a pass nor a
+    failure."""
+    return OperationVerdict(api, operation_id, label, "skipped", errors=[], reason=reason)
+
+
 def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
     documented = documented_success(spec, record.operation_id)
     seen = sorted(status for status in record.statuses if status in documented)
@@ -153,7 +161,8 @@ class TargetInfo:
 def overall(verdicts: Sequence[OperationVerdict], errors: Iterable[str] = ()) -> str:
     if list(errors) or any(v.outcome == "error" for v in verdicts):
         return "broken"
-    return "pass" if verdicts and all(v.outcome == "passed" for v in verdicts) else "fail"
+    tested = [v for v in verdicts if v.outcome != "skipped"]
+    return "pass" if tested and all(v.outcome == "passed" for v in tested) else "fail"
 
 
 def verdict_document(
@@ -178,12 +187,15 @@ def verdict_document(
             "operations": len(verdicts),
             **{name: outcomes.get(name, 0) for name in ("passed", "failed", "not_exercised")},
             "error": outcomes.get("error", 0),
+            "skipped": outcomes.get("skipped", 0),
             "throttled": sum(v.throttled for v in verdicts),
             "by_rule": dict(sorted(by_rule.items())),
         },
         # every operation without a documented 2xx, whatever else went wrong with it
         "not_exercised": [
-            v.label for v in verdicts if not v.documented_2xx_seen and v.outcome != "error"
+            v.label
+            for v in verdicts
+            if not v.documented_2xx_seen and v.outcome not in ("error", "skipped")
         ],
         "operations": [v.as_json() for v in verdicts],
     }

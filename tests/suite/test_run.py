@@ -3,9 +3,13 @@ backend that answers 404 to everything, and on bad input."""
 
 from __future__ import annotations
 
+import collections
 import http.server
 import io
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +21,7 @@ import pytest
 from conformance.cli import run
 from conformance.contract import RateLimit
 from conformance.reference import Settings, running
+from conformance.runner import EMBEDDED_RATE_LIMITS
 
 
 def conformance(*argv: str) -> tuple[int, str, str]:
@@ -151,6 +156,67 @@ def test_429s_beyond_the_transports_patience_are_throttled_not_judged(
     assert code in (0, 1), (out[-3000:], err)  # judged on what got through, never "broken"
 
 
+@pytest.mark.slow
+def test_a_read_only_run_sends_no_mutating_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    methods: collections.Counter[str] = collections.Counter()
+    with running(["tchat"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
+        app_type = type(backends.backend("tchat").app)
+        original = app_type.__call__
+
+        async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
+            if scope.get("type") == "http":  # counted at the server, whatever the suite thinks
+                methods[f"{scope['method']} {scope['path']}"] += 1
+            await original(self, scope, receive, send)
+
+        monkeypatch.setattr(app_type, "__call__", counted)
+        service = backends.backend("tchat").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        code, out, err = conformance(
+            "--target", f"tchat={backends.url('tchat')}", "--read-only", "--profile", "smoke",
+            "--seed", "3", "--reports", str(tmp_path), "-p", "no:cacheprovider",
+        )  # fmt: skip
+    assert code == 0, (out[-3000:], err)
+    assert "skipped: read-only" in out
+    sent = {key.split()[0] for key in methods}
+    assert "GET" in sent
+    writes = {key: n for key, n in methods.items() if key.split()[0] not in SAFE}
+    assert writes == {"POST /api/auth/login": writes.get("POST /api/auth/login", 0)}, writes
+    document: dict[str, Any] = verdict(tmp_path)
+    assert document["counts"]["skipped"] == 12
+    assert document["verdict"] == "pass"
+
+
+SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_bad_config_file_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    path = tmp_path / "conformance.toml"
+    path.write_text('[run]\nprofile = "fast"\n', encoding="utf-8")
+    code, _out, err = conformance("--config", str(path))
+    assert code == 3
+    assert err.count("\n") == 1
+    assert "profile = 'fast': use one of smoke, gate, deep" in err
+
+
+@pytest.mark.slow
+def test_an_expired_run_timeout_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(["gloria"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
+        service = backends.backend("gloria").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_GLORIA_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_GLORIA_PASSWORD", service.password)
+        code, _out, err = conformance(
+            "--target", f"gloria={backends.url('gloria')}", "--run-timeout", "3",
+            "--reports", str(tmp_path), "-p", "no:cacheprovider",
+        )  # fmt: skip
+    assert code == 2, err
+    assert err == f"conformance: the run timeout of 3 s expired; what ran is in {tmp_path}\n"
+
+
 class _NotFound(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -194,6 +260,50 @@ def test_a_backend_that_answers_404_to_everything_does_not_pass(
         "GET /content/categories",
         "GET /content/sync",
     ]
+    assert "never answered with a documented 2xx" in err
+
+
+@pytest.fixture
+def https_404(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The 404 backend over TLS with a self-signed certificate for 127.0.0.1: (url, cert)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (it makes the test's certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/api", cert
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+def test_a_certificate_that_does_not_verify_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, https_404: tuple[str, Path]
+) -> None:
+    url, cert = https_404
+    monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", "a-token-from-elsewhere")
+    code, _out, err = conformance("--target", f"tchat={url}", "--reports", str(tmp_path))
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "failed TLS verification" in err
+    assert "--ca-bundle" in err
+    # with its CA the target is reached, and judged (it answers 404 to everything)
+    code, out, err = conformance(
+        "--target", f"tchat={url}", "--ca-bundle", str(cert), "--profile", "smoke",
+        "--reports", str(tmp_path), "-k", "getContentCategories", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert code == 1, (out[-2000:], err)
     assert "never answered with a documented 2xx" in err
 
 

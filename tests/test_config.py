@@ -1,0 +1,115 @@
+"""Settings: conformance.toml, then the environment, then flags; and one clear line for each bad
+setting, naming the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance import config
+from conformance.errors import ConfigError, ExitCode
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str, name: str = "conformance.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_example_file_is_valid_and_says_what_the_defaults_are() -> None:
+    settings = config.load(ROOT / "conformance.example.toml", {})
+    assert settings.profile == "gate"
+    assert settings.request_timeout_s == 30
+    assert settings.tls_verify
+    assert not settings.read_only
+    assert set(settings.targets) == {"gloria", "tchat"}
+    assert all(settings.scenarios.values())
+
+
+def test_the_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [run]
+        profile = "deep"
+        seed = 5
+        request_timeout_s = 12
+        [targets.tchat]
+        url = "http://127.0.0.1:1/api"
+        """,
+    )
+    environ = {"CONFORMANCE_SEED": "6", "CONFORMANCE_TARGET_TCHAT": "http://127.0.0.1:2/api/"}
+    settings = config.load(path, environ, profile="smoke")
+    assert settings.profile == "smoke"  # flag
+    assert settings.seed == 6  # environment
+    assert settings.request_timeout_s == 12  # file
+    assert settings.targets["tchat"].url == "http://127.0.0.1:2/api"
+
+
+def test_conformance_toml_is_found_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, '[run]\nprofile = "smoke"\n')
+    monkeypatch.chdir(tmp_path)
+    assert config.load(None, {}).profile == "smoke"
+    assert config.load(None, {}, discover=False).profile == "gate"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[run]\nprofle = "gate"\n', "unknown key 'profle'; did you mean 'profile'?"),
+        ('[run]\nprofile = "huge"\n', "[run] profile = 'huge': use one of smoke, gate, deep"),
+        ("[run]\nseed = -1\n", "seed = -1: use a whole number from 0 to 4294967295"),
+        ('[run]\nrequest_timeout_s = "soon"\n', "use a number of seconds, e.g. 30"),
+        ('[run]\nca_bundle = "no/such.pem"\n', "ca_bundle = 'no/such.pem': no such file"),
+        ('[run]\nproxy = "proxy:3128"\n', "must start with http:// or https://"),
+        ("[targets.gloria]\nspec = 'x'\n", "url is missing"),
+        ('[targets.gloria]\nurl = "http://x"\npassword = "hunter2"\n', "looks like a credential"),
+        ("[run\n", "not valid TOML"),
+        ("[scenario]\n", "unknown key 'scenario'; did you mean 'scenarios'?"),
+        ('[run]\ntls_verify = false\nca_bundle = "conformance.toml"\n', "drop one"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_key_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, says: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        config.load(path, {})
+    assert says in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+    assert raised.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_a_bad_environment_value_names_its_variable() -> None:
+    with pytest.raises(ConfigError, match=r"CONFORMANCE_READ_ONLY.*use true or false"):
+        config.load(None, {"CONFORMANCE_READ_ONLY": "maybe"}, discover=False)
+
+
+def test_credentials_come_from_the_file_and_the_environment_wins(tmp_path: Path) -> None:
+    secrets = write(
+        tmp_path,
+        '[gloria]\nusername = "ci@example.com"\npassword = "from-file"\n',
+        "credentials.toml",
+    )
+    path = write(tmp_path, f'[run]\ncredentials = "{secrets.name}"\n')
+    settings = config.load(path, {})
+    found = config.credentials("gloria", settings, {"CONFORMANCE_GLORIA_PASSWORD": "from-env"})
+    assert (found.username, found.password, found.token) == ("ci@example.com", "from-env", None)
+    assert "from-env" not in repr(found)
+    assert config.credentials("tchat", settings, {}) == config.Secrets()
+
+
+def test_a_broken_credentials_file_does_not_quote_its_lines(tmp_path: Path) -> None:
+    secrets = write(tmp_path, '[gloria]\npassword = "s3cret\n', "credentials.toml")
+    settings = config.load(write(tmp_path, f'[run]\ncredentials = "{secrets.name}"\n'), {})
+    with pytest.raises(ConfigError) as raised:
+        config.credentials("gloria", settings, {})
+    assert "not valid TOML (line" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
