@@ -102,7 +102,7 @@ CAUGHT_BY_FUZZING = {
 @pytest.mark.slow
 @pytest.mark.parametrize("defect", sorted(CAUGHT_BY_FUZZING))
 def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
-    defect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    defect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     api, selection, operation, check = CAUGHT_BY_FUZZING[defect]
     profile = "gate" if check == "use_after_free" else "smoke"
@@ -116,7 +116,8 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
         )  # fmt: skip
     assert code == 1, out[-3000:]
     assert err.startswith("conformance: FAIL:"), err
-    summary = out[out.index("failures by rule:") :]  # the terminal summary
+    terminal = capfd.readouterr().out  # pytest's own output (ours goes to ``out``)
+    summary = terminal[terminal.index("failures by rule:") :]
     assert f"\n  {check} (" in summary
     document = verdict(tmp_path)
     assert document["verdict"] == "fail"
