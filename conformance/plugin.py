@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import pytest
 
 from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
 from conformance.errors import ConformanceError, UsageError
+from conformance.masking import mask, register
 
 if TYPE_CHECKING:
     from conformance.config import Settings
@@ -185,6 +187,10 @@ def pytest_configure(config: pytest.Config) -> None:
         targets = _targets(config, settings)
     except ConformanceError as error:
         raise pytest.UsageError(str(error)) from None
+    for target in targets.values():
+        target.credentials.register()
+    if settings.proxy:  # a proxy URL may carry its own password
+        register(urllib.parse.urlsplit(settings.proxy).password)
     if not targets:
         raise pytest.UsageError(
             "conformance: no target; give --conformance-target API=URL or [targets.API] in the"
@@ -206,6 +212,7 @@ def pytest_configure(config: pytest.Config) -> None:
         off."""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         capture = config.pluginmanager.get_plugin("capturemanager")
+        line = mask(line)
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             if workerinput is not None:
                 stream = sys.__stderr__
@@ -326,6 +333,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("conformance")
     for line in suite.summary():
-        terminalreporter.write_line(line)
+        terminalreporter.write_line(mask(line))
     reports = suite.reports
     terminalreporter.write_line(f"reports: {reports / 'verdict.json'}, {reports / 'junit.xml'}")

@@ -12,15 +12,16 @@ PACKAGE = Path(conformance.__file__).parent
 #: layer -> the layers it may import. Keep in step with ARCHITECTURE.md ("Layers").
 ALLOWED = {
     "errors": set(),
+    "masking": set(),
     "config": {"errors"},
     "contract": {"errors"},
     "lint": {"contract", "errors"},
     "checks": {"contract", "errors"},
     "reference": {"contract", "errors"},
-    "suite": {"contract", "checks", "errors"},
-    "plugin": {"config", "contract", "errors", "suite"},
-    "runner": {"config", "contract", "errors", "reference", "suite"},
-    "cli": {"config", "contract", "errors", "lint", "reference", "runner"},
+    "suite": {"contract", "checks", "errors", "masking"},
+    "plugin": {"config", "contract", "errors", "masking", "suite"},
+    "runner": {"config", "contract", "errors", "masking", "reference", "suite"},
+    "cli": {"config", "contract", "errors", "lint", "masking", "reference", "runner"},
     "__init__": set(),
     "__main__": {"cli"},
 }

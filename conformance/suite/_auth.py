@@ -10,6 +10,7 @@ logout operation ends the session it used).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import httpx
 
 from conformance.contract import PointerError, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
+from conformance.masking import SECRETS, register
 from conformance.suite._engine import DEFAULT_NETWORK, Network
 
 #: the longest the login waits out 429s, in all
@@ -29,6 +31,23 @@ class AuthError(ConformanceError):
     """The run cannot get a session: it cannot judge the target."""
 
     exit_code = ExitCode.TARGET_BROKEN
+
+
+def _tokens(response: httpx.Response, *pointers: str | None) -> list[str]:
+    """The tokens an auth answer holds at ``pointers`` (the rotated pair is as secret as the
+    first)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return []
+    found = []
+    for pointer in pointers:
+        if pointer:
+            with contextlib.suppress(PointerError):
+                value = follow(answer, pointer)
+                if isinstance(value, str):
+                    found.append(value)
+    return found
 
 
 def _put(body: dict[str, Any], pointer: str, value: str) -> None:
@@ -54,6 +73,11 @@ class Credentials:
             os.environ.get(prefix + "USERNAME") or None,
             os.environ.get(prefix + "PASSWORD") or None,
         )
+
+    def register(self) -> None:
+        """Mask these credentials in everything the run writes."""
+        SECRETS.add(self.token)
+        SECRETS.add_basic(self.username, self.password)
 
     @property
     def can_log_in(self) -> bool:
@@ -135,6 +159,7 @@ def sign_in(
     except PointerError:
         refresh = None
     exchanged = Exchanged(flow.login.operation_id, response.status_code, took)
+    register(str(token), str(refresh) if refresh else None)
     return SignedIn(str(token), str(refresh) if refresh else None, exchanged)
 
 
@@ -177,6 +202,8 @@ def exercise_flow(
     response, took = _call(
         credentials.api, operation.method.upper(), target, deadline, network, **kwargs
     )
+    assert flow is not None
+    register(*_tokens(response, flow.login.access_token, flow.login.refresh_token))
     done.append(Exchanged(step.operation_id, response.status_code, took))
     return done
 

@@ -20,6 +20,7 @@ from schemathesis.engine import Status, events, from_schema
 
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
 from conformance.contract import Spec
+from conformance.masking import SECRETS, mask
 
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
 #: targets leaves the stateful phase nothing to do
@@ -262,14 +263,14 @@ def _execute(
             if event.status is not Status.SKIP:
                 _fold(event, records)
         elif isinstance(event, events.NonFatalError):
-            message = f"{event.info.title}: {event.info.message}".strip()
+            message = mask(f"{event.info.title}: {event.info.message}".strip())
             if str(event.info.title).startswith(NOT_ERRORS):
                 run.notes.append(message)
                 continue
             record = records.get(str(event.label))
             (record.errors if record is not None else run.errors).append(message)
         elif isinstance(event, events.FatalError):
-            run.errors.append(f"{type(event.exception).__name__}: {event.exception}")
+            run.errors.append(mask(f"{type(event.exception).__name__}: {event.exception}"))
         elif isinstance(event, events.PhaseFinished):
             name = event.phase.name.lower()
             if name in ("examples", "coverage", "fuzzing", "stateful"):
@@ -324,13 +325,13 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
             record.failures.append(
                 Failure(
                     check=str(check.name),
-                    title=str(info.failure.title),
-                    message=str(info.failure.message),
+                    title=mask(str(info.failure.title)),
+                    message=mask(str(info.failure.message)),
                     phase=str(phase),
                     status=int(response.status_code) if response is not None else None,
-                    curl=str(info.code_sample),
-                    example=example_of(node.value),
-                    steps=tuple(str(step.curl) for step in steps[:-1]),
+                    curl=mask(str(info.code_sample)),
+                    example=SECRETS.mask_data(example_of(node.value)),
+                    steps=tuple(mask(str(step.curl)) for step in steps[:-1]),
                 )
             )
 

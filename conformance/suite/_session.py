@@ -101,6 +101,7 @@ class SuiteSession:
             wanted -= unsafe
         headers: dict[str, str] = {}
         credentials = target.credentials
+        credentials.register()
         own: list[Exchanged] = []
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"

@@ -37,6 +37,7 @@ from typing import Any
 
 from conformance import __version__
 from conformance.contract import Spec
+from conformance.masking import mask
 from conformance.suite._engine import Failure, OperationRecord
 
 SCHEMA = "conformance-verdict/1"
@@ -102,7 +103,7 @@ class OperationVerdict:
                     lines.append(f"      example: {json.dumps(failure.example, sort_keys=True)}")
         if self.throttled:
             lines.append(f"  throttled: {self.throttled} answers were 429 after every retry")
-        return "\n".join(lines)
+        return mask("\n".join(lines))
 
 
 def documented_success(spec: Spec, operation_id: str) -> set[int]:
@@ -253,5 +254,6 @@ def _listed(lines: list[str]) -> list[str]:
 
 
 def write_verdict(path: Path, document: dict[str, Any]) -> None:
+    """Written masked: the last gate before the disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    path.write_text(mask(json.dumps(document, indent=2)) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ import pytest
 
 from conformance.cli import run
 from conformance.contract import RateLimit
+from conformance.masking import registered_forms
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
 
@@ -191,6 +192,45 @@ def test_a_read_only_run_sends_no_mutating_request(
 
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """A backend that echoes the request's credentials into its bodies (where a schema error
+    message quotes them)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"data": self.headers.get("Authorization", ""), "timestamp": "x"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_the_runs_secrets_appear_nowhere_under_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "opaque-token-from-a-vault-4f1c9a"
+    monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", token)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        code, out, err = conformance(
+            "--target", f"tchat=http://127.0.0.1:{server.server_address[1]}/api",
+            "--profile", "smoke", "--seed", "3", "--reports", str(tmp_path),
+            "-k", "getContentCategories", "-p", "no:cacheprovider",
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1, (out[-2000:], err)
+    written = "\n".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file())
+    assert "Bearer [masked]" in written  # the echo was quoted, and masked
+    assert not [form for form in registered_forms([token]) if form in written]
 
 
 def test_a_bad_config_file_is_one_line_and_exit_3(tmp_path: Path) -> None:
