@@ -1,6 +1,7 @@
-"""The run's own session: a login through the spec's ``x-auth-flow`` with credentials from the
-environment, or a static token from it; logged in again when the engine meets a 401 (fuzzing the
-logout operation ends the session it used).
+"""The run's own session: a login through the spec's ``x-auth-flow`` with the configured
+credentials (`RunSession`: one login per API and process, refreshed after a 401 or on
+schemathesis's refresh interval, a login again only when the refresh fails; logout and bearer
+refresh cases fuzzed with throwaway sessions), or a static token.
 
     CONFORMANCE_<API>_TOKEN                       a bearer token issued elsewhere, or
     CONFORMANCE_<API>_USERNAME, _PASSWORD         the account the run logs in as
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +100,8 @@ class SignedIn:
     access_token: str = field(repr=False)
     refresh_token: str | None = field(repr=False)
     exchanged: Exchanged
+    #: seconds the access token lives, when the answer says (``expires_in`` of the flow)
+    expires_in: float | None = None
 
 
 def _call(
@@ -160,7 +164,20 @@ def sign_in(
         refresh = None
     exchanged = Exchanged(flow.login.operation_id, response.status_code, took)
     register(str(token), str(refresh) if refresh else None)
-    return SignedIn(str(token), str(refresh) if refresh else None, exchanged)
+    return SignedIn(
+        str(token), str(refresh) if refresh else None, exchanged, _lifetime(answer, flow.login)
+    )
+
+
+def _lifetime(answer: Any, step: Any) -> float | None:
+    """The access token's lifetime in seconds, from the answer's ``expires_in`` member."""
+    if not step.expires_in:
+        return None
+    try:
+        value = follow(answer, step.expires_in)
+    except PointerError:
+        return None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
 def login(
@@ -170,54 +187,172 @@ def login(
     return sign_in(spec, url, credentials, network).access_token
 
 
-def exercise_flow(
-    spec: Spec,
-    url: str,
-    credentials: Credentials,
-    network: Network = DEFAULT_NETWORK,
-    *,
-    read_only: bool = False,
-) -> list[Exchanged]:
-    """Log in and refresh once, on a session of the run's own (not the one the engine uses):
-    the auth operations no fuzzer can reach with valid input, exercised for real. A read-only
-    run logs in only."""
-    signed = sign_in(spec, url, credentials, network)
-    done = [signed.exchanged]
-    if read_only:
-        return done
-    flow = spec.declarations.auth_flow
-    step = flow.refresh if flow is not None else None
-    operation = spec.operation(step.operation_id) if step is not None else None
-    if step is None or operation is None or signed.refresh_token is None:
-        return done
-    target = url.rstrip("/") + operation.path
-    kwargs: dict[str, Any] = {}
-    if step.token_in == "bearer":
-        kwargs["headers"] = {"Authorization": f"Bearer {signed.refresh_token}"}
-    else:
-        body: dict[str, Any] = {}
-        _put(body, step.token_field or "/refreshToken", signed.refresh_token)
-        kwargs["json"] = body
-    deadline = time.monotonic() + LOGIN_PATIENCE_S
-    response, took = _call(
-        credentials.api, operation.method.upper(), target, deadline, network, **kwargs
-    )
-    assert flow is not None
-    register(*_tokens(response, flow.login.access_token, flow.login.refresh_token))
-    done.append(Exchanged(step.operation_id, response.status_code, took))
-    return done
+def _parse_pair(response: httpx.Response, step: Any) -> tuple[str | None, str | None]:
+    """The (access, refresh) tokens of an auth answer at ``step``'s pointers."""
+    found = _tokens(response, step.access_token)
+    refresh = _tokens(response, step.refresh_token)
+    return (found[0] if found else None), (refresh[0] if refresh else None)
 
 
-def install_auth(
-    schema: Any, spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
-) -> None:
-    """Give the engine a session that logs in again on a 401."""
+#: how often the engine's token is renewed at most (schemathesis's own default)
+REFRESH_INTERVAL_S = 300
 
-    class Session:
-        def get(self, case: Any, ctx: Any) -> str:
-            return login(spec, url, credentials, network)
+#: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
+THROWAWAY_LOGINS = 3
 
-        def set(self, case: Any, data: str, ctx: Any) -> None:
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
-    schema.auth.auth(retry_on=[401])(Session)
+class RunSession:
+    """The run's own session with one API: one login, then refreshed (a login again only when
+    the refresh fails); never logged out. Logout, and a refresh that takes its token as the
+    bearer, are fuzzed with throwaway sessions (fresh logins, a token family of their own), so
+    the run never revokes its own tokens. Thread-safe (the engine's auth runs in its thread)."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        url: str,
+        credentials: Credentials,
+        network: Network = DEFAULT_NETWORK,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        self.spec, self.url, self.credentials, self.network = spec, url, credentials, network
+        self.read_only = read_only
+        self.flow = spec.declarations.auth_flow
+        self._lock = threading.Lock()
+        self._signed: SignedIn | None = None
+        self._throwaways: list[SignedIn] = []
+        #: the run's own calls of the auth operations: evidence that they work
+        self.exchanged: list[Exchanged] = []
+        #: (logins, refreshes) this session made, throwaways included
+        self.logins = 0
+        self.refreshes = 0
+
+    def start(self) -> None:
+        """Log in, then refresh once (a read-only run does not): both auth operations exercised
+        for real with valid input, which no fuzzer produces. Fails in one sentence when the
+        credentials do not work."""
+        with self._lock:
+            self._signed = self._login()
+            if not self.read_only:
+                renewed = self._refresh(self._signed)
+                if renewed is not None:
+                    self._signed = renewed
+
+    def access_token(self) -> str:
+        with self._lock:
+            if self._signed is None:
+                self._signed = self._login()
+            return self._signed.access_token
+
+    def renew(self, stale: str | None = None) -> str:
+        """A working access token after a 401: refresh (or log in when that fails). ``stale``:
+        the token that got the 401 (another thread may have renewed it already)."""
+        with self._lock:
+            signed = self._signed
+            if signed is not None and stale is not None and signed.access_token != stale:
+                return signed.access_token
+            renewed = self._refresh(signed) if signed is not None and not self.read_only else None
+            self._signed = renewed or self._login()
+            return self._signed.access_token
+
+    def throwaway(self) -> SignedIn | None:
+        """A session of its own to be logged out or refreshed by a fuzzed case: a fresh login,
+        at most `THROWAWAY_LOGINS` a run; after that the last one again (by then revoked, still
+        never the run's own). None when no login could be made."""
+        with self._lock:
+            if len(self._throwaways) < THROWAWAY_LOGINS:
+                with contextlib.suppress(AuthError):
+                    self._throwaways.append(self._login(evidence=False))
+            return self._throwaways[-1] if self._throwaways else None
+
+    def _login(self, *, evidence: bool = True) -> SignedIn:
+        signed = sign_in(self.spec, self.url, self.credentials, self.network)
+        self.logins += 1
+        if evidence:
+            self.exchanged.append(signed.exchanged)
+        return signed
+
+    def _refresh(self, signed: SignedIn) -> SignedIn | None:
+        step = self.flow.refresh if self.flow is not None else None
+        operation = self.spec.operation(step.operation_id) if step is not None else None
+        if step is None or operation is None or signed.refresh_token is None:
+            return None
+        target = self.url.rstrip("/") + operation.path
+        kwargs: dict[str, Any] = {}
+        if step.token_in == "bearer":
+            kwargs["headers"] = {"Authorization": f"Bearer {signed.refresh_token}"}
+        else:
+            body: dict[str, Any] = {}
+            _put(body, step.token_field or "/refreshToken", signed.refresh_token)
+            kwargs["json"] = body
+        deadline = time.monotonic() + LOGIN_PATIENCE_S
+        response, took = _call(
+            self.credentials.api,
+            operation.method.upper(),
+            target,
+            deadline,
+            self.network,
+            **kwargs,
+        )
+        self.refreshes += 1
+        self.exchanged.append(Exchanged(step.operation_id, response.status_code, took))
+        if not 200 <= response.status_code < 300:
+            return None
+        access, refresh = _parse_pair(response, step)
+        register(access, refresh)
+        if access is None:
+            return None
+        exchanged = Exchanged(step.operation_id, response.status_code, took)
+        try:
+            lifetime = _lifetime(response.json(), step)
+        except ValueError:
+            lifetime = None
+        return SignedIn(access, refresh or signed.refresh_token, exchanged, lifetime)
+
+    def install(self, schema: Any) -> None:
+        """Authenticate the engine's cases with this session, renewed on a 401; logout cases
+        (and bearer refresh cases) with a throwaway session."""
+        session = self
+        flow = self.flow
+        logout = flow.logout.operation_id if flow is not None and flow.logout else None
+        bearer_refresh = (
+            flow.refresh.operation_id
+            if flow is not None and flow.refresh and flow.refresh.token_in == "bearer"
+            else None
+        )
+        by_route = {
+            (str(op.method).upper(), op.path): str(op.operation_id) for op in self.spec.operations
+        }
+        given: dict[str, str] = {}
+
+        class Session:
+            def get(self, case: Any, ctx: Any) -> str:
+                # the first call takes the session's token; later ones come after a 401 (or
+                # schemathesis's refresh interval): renew it
+                if "token" not in given:
+                    given["token"] = session.access_token()
+                else:
+                    given["token"] = session.renew(given["token"])
+                return given["token"]
+
+            def set(self, case: Any, data: str, ctx: Any) -> None:
+                operation = case.operation
+                operation_id = by_route.get((str(operation.method).upper(), operation.path))
+                token = data
+                if operation_id is not None and operation_id in (logout, bearer_refresh):
+                    spare = session.throwaway()
+                    if spare is None:
+                        token = "throwaway-session-unavailable"
+                    elif operation_id == logout:
+                        token = spare.access_token
+                    else:
+                        token = spare.refresh_token or spare.access_token
+                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+        # renewed before it expires (four fifths of its life), not only after a 401: a 401
+        # invalidates the cache for the next case, but the case that met it stays a 401
+        lifetime = self._signed.expires_in if self._signed is not None else None
+        interval = REFRESH_INTERVAL_S if lifetime is None else lifetime * 0.8
+        interval = max(1, min(REFRESH_INTERVAL_S, int(interval)))
+        schema.auth.auth(retry_on=[401], refresh_interval=interval)(Session)

@@ -11,7 +11,7 @@ from typing import Any
 
 from conformance.contract import Spec
 from conformance.errors import ConformanceError
-from conformance.suite._auth import Credentials, Exchanged, exercise_flow, install_auth
+from conformance.suite._auth import Credentials, RunSession
 from conformance.suite._engine import (
     PROFILES,
     SAFE_METHODS,
@@ -54,6 +54,8 @@ class SuiteSession:
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], OperationVerdict] = field(default_factory=dict)
+    #: api -> the run's own session with it (None: a static token)
+    sessions: dict[str, RunSession | None] = field(default_factory=dict)
     #: the (api, operation id) whose verdicts a test asked for: an xdist worker reports these
     asked: set[tuple[str, str]] = field(default_factory=set)
 
@@ -102,18 +104,19 @@ class SuiteSession:
         headers: dict[str, str] = {}
         credentials = target.credentials
         credentials.register()
-        own: list[Exchanged] = []
+        session: RunSession | None = None
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"
         elif credentials.can_log_in:
-            # fails early, in one sentence, when the credentials do not work
-            own = exercise_flow(
+            session = RunSession(
                 target.spec, target.url, credentials, self.network, read_only=self.read_only
             )
+            session.start()  # fails early, in one sentence, when the credentials do not work
+        self.sessions[api] = session
 
         def auth(schema: object) -> None:
-            if not credentials.token and credentials.can_log_in:
-                install_auth(schema, target.spec, target.url, credentials, self.network)
+            if session is not None:
+                session.install(schema)
 
         if not wanted:  # a read-only selection of writes only
             self.runs[api] = EngineRun(api, self.seed, {})
@@ -129,7 +132,10 @@ class SuiteSession:
             seed=self.seed,
             auth=auth,
             progress=self.progress,
-            evidence=[(call.operation_id, call.status, call.seconds) for call in own],
+            evidence=[
+                (call.operation_id, call.status, call.seconds)
+                for call in (session.exchanged if session is not None else [])
+            ],
             network=self.network,
             read_only=self.read_only,
         )
@@ -142,7 +148,12 @@ class SuiteSession:
             )
             record.errors.extend(run.errors)
             self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
-        self.progress(f"{api}: done in {run.seconds:.1f} s")
+        own = (
+            f"; its own session: {session.logins} logins, {session.refreshes} refreshes"
+            if session is not None
+            else ""
+        )
+        self.progress(f"{api}: done in {run.seconds:.1f} s{own}")
 
     def export(self) -> dict[str, Any]:
         """What an xdist worker hands its controller (plain data: execnet carries it)."""

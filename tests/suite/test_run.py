@@ -23,6 +23,7 @@ from conformance.contract import RateLimit
 from conformance.masking import registered_forms
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
+from conformance.suite._auth import THROWAWAY_LOGINS
 
 
 def conformance(*argv: str) -> tuple[int, str, str]:
@@ -192,6 +193,48 @@ def test_a_read_only_run_sends_no_mutating_request(
 
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.slow
+def test_fuzzing_logout_and_refresh_never_costs_the_run_its_own_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the contract's own login limit (5 a minute per client and account): a run that logged
+    # out its own session would log in again and again, and be throttled; and access tokens
+    # that live 3 s, so the run outlives a few of them by refreshing, not by logging in
+    limits = {key: v for key, v in EMBEDDED_RATE_LIMITS.items() if key != "operation:login"}
+    short = Settings(rate_limits=limits, token_lifetimes={"role:service": 3})
+    logins: collections.Counter[int] = collections.Counter()
+    with running(["tchat"], settings=short) as backends:
+        app_type = type(backends.backend("tchat").app)
+        original = app_type.__call__
+
+        async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
+            if scope.get("type") != "http" or not scope["path"].endswith("/auth/login"):
+                await original(self, scope, receive, send)
+                return
+
+            async def watch(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    logins[int(message["status"])] += 1
+                await send(message)
+
+            await original(self, scope, receive, watch)
+
+        monkeypatch.setattr(app_type, "__call__", counted)
+        service = backends.backend("tchat").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        code, out, err = conformance(
+            "--target", f"tchat={backends.url('tchat')}", "--seed", "5",
+            "--reports", str(tmp_path), "-p", "no:cacheprovider",
+        )  # fmt: skip
+    assert code == 0, (out[-3000:], err)
+    successful = sum(n for status, n in logins.items() if status == 200)
+    assert 1 <= successful <= 1 + THROWAWAY_LOGINS, logins
+    by_id = {op["operation_id"]: op for op in verdict(tmp_path)["operations"]}  # type: ignore[attr-defined]
+    for operation_id in ("logout", "refreshTokens"):  # exercised for real, with throwaways
+        assert by_id[operation_id]["documented_2xx_seen"], by_id[operation_id]["statuses"]
 
 
 class _Echo(http.server.BaseHTTPRequestHandler):
