@@ -28,13 +28,12 @@ from conformance.errors import ConformanceError, ExitCode, UsageError
 
 #: what the embedded backend is told when `run` starts it: the run's own principal must not be
 #: throttled by its own fuzzing, nor its anonymous requests (public operations, the probes of
-#: ``ignored_auth``: counted per client address under the default limit), and the fuzzed logout
-#: ends the run's session, so it logs in again more often than login's 5 a minute (until logout
-#: is fuzzed with throwaway sessions). The rate-limit scenarios start their own backend.
+#: ``ignored_auth``: counted per client address under the default limit). Login keeps the
+#: contract's limit: the run logs in once per API and worker, plus its throwaway sessions. The
+#: rate-limit scenarios start their own backend.
 EMBEDDED_RATE_LIMITS = {
     "default": RateLimit(1_000_000, 60),
     "role:service": RateLimit(1_000_000, 60),
-    "operation:login": RateLimit(1_000, 60),
 }
 
 
