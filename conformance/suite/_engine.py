@@ -8,8 +8,10 @@ pytest item needs: the failures, the statuses seen, the response times.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ssl
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,14 +193,16 @@ def run_engine(
     *,
     profile: str = "gate",
     seed: int = 0,
-    auth: Callable[[Any], None] | None = None,
+    prepare: Callable[[Any], AbstractContextManager[None]] | None = None,
     progress: Callable[[str], None] = lambda line: None,
     evidence: Iterable[tuple[str, int, float]] = (),
     network: Network = DEFAULT_NETWORK,
     read_only: bool = False,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
-    ``evidence``: calls the run made itself (operation id, status, seconds), counted first."""
+    ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
+    ``prepare(schema)``: what the run adds to each schema the engine runs (auth, the guard's
+    hooks), as a context around the engine's run."""
     wanted = sorted(set(operation_ids))
     by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
     records = {
@@ -214,7 +218,7 @@ def run_engine(
     config = engine_config(
         url, headers, profile, seed, infer_links=infer, network=network, read_only=read_only
     )
-    _execute(run, spec, config, wanted, auth, progress)
+    _execute(run, spec, config, wanted, prepare, progress)
     # A create that needs an id from another resource is reached by the stateful phase only,
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
     # seed) over just the operations not yet answered with a 2xx and those whose links lead to
@@ -242,7 +246,7 @@ def run_engine(
             network=network,
             read_only=read_only,
         )
-        _execute(run, spec, focused, sorted(sources), auth, progress)
+        _execute(run, spec, focused, sorted(sources), prepare, progress)
     return run
 
 
@@ -251,14 +255,18 @@ def _execute(
     spec: Spec,
     config: SchemathesisConfig,
     operation_ids: list[str],
-    auth: Callable[[Any], None] | None,
+    prepare: Callable[[Any], AbstractContextManager[None]] | None,
     progress: Callable[[str], None],
 ) -> None:
+    loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
+    schema = loaded.include(operation_id=operation_ids)
+    with prepare(schema) if prepare is not None else contextlib.nullcontext():
+        _events(run, from_schema(schema).execute(), progress)
+
+
+def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], None]) -> None:
     api, records = run.api, run.records
-    schema = schemathesis.openapi.from_path(str(spec.path), config=config)
-    if auth is not None:
-        auth(schema)
-    for event in from_schema(schema.include(operation_id=operation_ids)).execute():
+    for event in stream:
         if isinstance(event, events.ScenarioFinished):
             if event.status is not Status.SKIP:
                 _fold(event, records)

@@ -3,9 +3,10 @@ per API (on the first test that needs it), the verdicts, and verdict.json at the
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from conformance.suite._engine import (
     OperationRecord,
     run_engine,
 )
+from conformance.suite._guard import CleanupReport, Guard, Journal, installed
 from conformance.suite._junit import write_junit
 from conformance.suite._verdict import (
     OperationVerdict,
@@ -54,6 +56,8 @@ class SuiteSession:
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], OperationVerdict] = field(default_factory=dict)
+    #: api -> what the cleanup did
+    cleanups: dict[str, CleanupReport] = field(default_factory=dict)
     #: api -> the run's own session with it (None: a static token)
     sessions: dict[str, RunSession | None] = field(default_factory=dict)
     #: the (api, operation id) whose verdicts a test asked for: an xdist worker reports these
@@ -114,31 +118,63 @@ class SuiteSession:
             session.start()  # fails early, in one sentence, when the credentials do not work
         self.sessions[api] = session
 
-        def auth(schema: object) -> None:
-            if session is not None:
-                session.install(schema)
-
         if not wanted:  # a read-only selection of writes only
             self.runs[api] = EngineRun(api, self.seed, {})
             return
+        guard = None
+        if not self.read_only:
+            guard = Guard(
+                api,
+                target.spec,
+                target.url,
+                Journal(self.reports / "journal" / f"{api}.jsonl"),
+                session.access_token if session is not None else lambda: credentials.token,
+                self.network,
+            )
+            leftover = guard.journal.pending()
+            if leftover:  # an earlier run was killed before its cleanup
+                self.progress(f"{api}: removing {len(leftover)} resources an earlier run left")
+                for line in guard.cleanup().lines(api):
+                    self.progress(line)
+            guard.snapshot()
+
+        @contextlib.contextmanager
+        def prepare(schema: Any) -> Iterator[None]:
+            if session is not None:
+                session.install(schema)
+            with installed(guard, schema) if guard is not None else contextlib.nullcontext():
+                yield
+
         self.progress(f"{api}: fuzzing {len(wanted)} operations at {target.url} (seed {self.seed})")
-        run = run_engine(
-            api,
-            target.spec,
-            target.url,
-            headers,
-            wanted,
-            profile=self.profile,
-            seed=self.seed,
-            auth=auth,
-            progress=self.progress,
-            evidence=[
-                (call.operation_id, call.status, call.seconds)
-                for call in (session.exchanged if session is not None else [])
-            ],
-            network=self.network,
-            read_only=self.read_only,
-        )
+        try:
+            run = run_engine(
+                api,
+                target.spec,
+                target.url,
+                headers,
+                wanted,
+                profile=self.profile,
+                seed=self.seed,
+                prepare=prepare,
+                progress=self.progress,
+                evidence=[
+                    (call.operation_id, call.status, call.seconds)
+                    for call in (session.exchanged if session is not None else [])
+                ],
+                network=self.network,
+                read_only=self.read_only,
+            )
+        finally:  # also after Ctrl-C or the run timeout: what the run created goes
+            if guard is not None:
+                if guard.rewritten:
+                    self.progress(
+                        f"{api}: {guard.rewritten} writes aimed at resources the run did not"
+                        " create were sent to absent ids instead"
+                    )
+                report = guard.cleanup()
+                self.cleanups[api] = report
+                for line in report.lines(api):
+                    self.progress(line)
         self.runs[api] = run
         for operation_id in wanted:
             operation = target.spec.operation(operation_id)
@@ -163,6 +199,7 @@ class SuiteSession:
             "verdicts": [
                 verdict.as_json() for key, verdict in self.verdicts.items() if key in self.asked
             ],
+            "cleanups": {api: asdict(report) for api, report in self.cleanups.items()},
         }
 
     def merge(self, exported: dict[str, Any]) -> None:
@@ -170,6 +207,8 @@ class SuiteSession:
         for api in exported["apis"]:
             run = self.runs.setdefault(api, EngineRun(api, self.seed, {}))
             run.errors.extend(exported["errors"].get(api, []))
+        for api, report in exported.get("cleanups", {}).items():
+            self.cleanups[api] = CleanupReport(**report)
         for data in exported["verdicts"]:
             verdict = OperationVerdict.from_json(data)
             self.verdicts[(verdict.api, verdict.operation_id)] = verdict
@@ -197,6 +236,7 @@ class SuiteSession:
         document = verdict_document(
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors
         )
+        document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
         write_verdict(self.reports / "verdict.json", document)
         write_junit(self.reports / "junit.xml", verdicts, seed=self.seed)
         return document

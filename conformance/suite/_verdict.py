@@ -20,6 +20,9 @@ verdict.json, version 1::
        "query", "headers", "cookies", "body", "media_type"}, "steps": [curl]}],
        "errors": [str], "checks": {check: cases judged}, "throttled": int, "reason": str}]}
 
+and, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: n},
+"failed": {path: why}, "restored": [path]}}`` (what the run created and removed again).
+
 ``statuses`` counts the answers to generated cases (not the probes checks send, not throttled
 429s); ``example`` is the failing case as data, the smallest hypothesis found, secrets masked;
 ``steps`` are the requests a stateful failure needs before its own, oldest first.

@@ -1,0 +1,387 @@
+"""Safe on shared environments: a run changes and deletes only what it created, and removes all
+of it at the end (also after a failure or Ctrl-C, and at the start of the next run).
+
+- **The journal** (``<reports>/journal/<api>.jsonl``): each resource a 2xx create answered with,
+  appended (and flushed) the moment the answer arrives, so an interrupted run leaves a record;
+  a line per removal after it.
+- **The guard**: before a write addressed to one item (``PUT``/``PATCH``/``DELETE`` on an item
+  path, ``POST`` on an action under it), an id the run did not create is looked up with the
+  item's ``GET``; when it exists, the case is pointed at an id that does not (a fresh UUID, a
+  number or a string, as the parameter's schema wants), so the request is still sent and judged
+  (a documented 404) and the resource is never touched.
+- **Singletons** (``/system-config``): read at the start, written back at the end.
+- **Cleanup**: the journal's resources still there are deleted, newest first (a child before
+  its parent), with ``If-Match`` where the API wants it; those of a kind without a delete
+  operation are reported as left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from conformance.contract import Operation, Resource, Spec, resources, singletons
+from conformance.contract._resources import item_schema_name
+from conformance.suite._engine import DEFAULT_NETWORK, Network
+
+#: writes that address one existing item
+UNSAFE = frozenset({"PUT", "PATCH", "DELETE", "POST"})
+#: answers to an item's GET that say it is not there
+ABSENT = frozenset({400, 404, 410, 422})
+#: requests the cleanup may spend, and seconds, per API
+CLEANUP_REQUESTS, CLEANUP_SECONDS = 2_000, 120.0
+
+
+@dataclass
+class Created:
+    kind: str
+    #: the concrete item path (``/schools/7f3c…``), relative to the API's base URL
+    path: str
+    deletable: bool
+
+
+@dataclass
+class CleanupReport:
+    removed: int = 0
+    #: kind -> how many could not be removed because the API has no delete for them
+    left: dict[str, int] = field(default_factory=dict)
+    #: path -> why its removal failed
+    failed: dict[str, str] = field(default_factory=dict)
+    restored: list[str] = field(default_factory=list)
+
+    def lines(self, api: str) -> list[str]:
+        found = [f"{api}: cleanup removed {self.removed} resources the run created"]
+        if self.restored:
+            found.append(f"{api}: restored {', '.join(self.restored)}")
+        if self.left:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.left.items()))
+            found.append(f"{api}: left behind (the API cannot delete them): {kinds}")
+        for path, why in list(self.failed.items())[:5]:
+            found.append(f"{api}: could not remove {path}: {why}")
+        return found
+
+
+class Journal:
+    """What a run created on one API, on disk (JSON lines, flushed each line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def created(self, item: Created) -> None:
+        self._append({"created": item.path, "kind": item.kind, "deletable": item.deletable})
+
+    def removed(self, path: str) -> None:
+        self._append({"removed": path})
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(entry) + "\n")
+                file.flush()
+
+    def pending(self) -> list[Created]:
+        """Created and not yet removed, oldest first."""
+        if not self.path.is_file():
+            return []
+        found: dict[str, Created] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill
+            if "created" in entry:
+                found[entry["created"]] = Created(
+                    entry.get("kind", "?"), entry["created"], bool(entry.get("deletable"))
+                )
+            elif "removed" in entry:
+                found.pop(entry["removed"], None)
+        return list(found.values())
+
+    def close(self) -> None:
+        """Forget the journal once everything in it is gone."""
+        with self._lock:
+            self.path.unlink(missing_ok=True)
+
+
+def _template_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1].strip("{}")
+
+
+def _absent_value(schema: Any) -> Any:
+    """A value for an id parameter that names nothing, valid for its schema."""
+    schema = schema if isinstance(schema, dict) else {}
+    if schema.get("type") == "integer":
+        return 2_000_000_000 + random.randrange(100_000_000)
+    if schema.get("format") == "uuid":
+        return str(uuid.uuid4())
+    text = "absent" + uuid.uuid4().hex
+    longest = schema.get("maxLength")
+    return text[: max(int(longest), 1)] if isinstance(longest, int) else text
+
+
+class Guard:
+    """One API's journal, guard and cleanup (thread-safe)."""
+
+    def __init__(
+        self,
+        api: str,
+        spec: Spec,
+        url: str,
+        journal: Journal,
+        token: Callable[[], str | None],
+        network: Network = DEFAULT_NETWORK,
+        progress: Callable[[str], None] = lambda line: None,
+    ) -> None:
+        self.api, self.spec, self.url, self.journal = api, spec, url.rstrip("/"), journal
+        self.token, self.network, self.progress = token, network, progress
+        self._lock = threading.Lock()
+        self.resources = {r.item_path: r for r in resources(spec)}
+        self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
+        #: concrete item paths the run created; ones found to exist before it; ones absent
+        self._mine: set[str] = {item.path for item in journal.pending()}
+        self._theirs: set[str] = set()
+        self._absent: set[str] = set()
+        self._snapshots: dict[str, Any] = {}
+        self.rewritten = 0
+
+    # -- during the run ------------------------------------------------------------------------
+
+    def _resource_of(self, operation_path: str) -> Resource | None:
+        """The resource whose item an operation addresses (its item path or an action under)."""
+        for item_path, resource in self.resources.items():
+            if operation_path == item_path or operation_path.startswith(item_path + "/"):
+                return resource
+        return None
+
+    def before_call(self, case: Any) -> None:
+        """Point a write at an item the run did not create, and which exists, elsewhere."""
+        operation = case.operation
+        method = str(operation.method).upper()
+        if method not in UNSAFE:
+            return
+        resource = self._resource_of(str(operation.path))
+        if resource is None:
+            return
+        name = _template_name(resource.item_path)
+        value = (case.path_parameters or {}).get(name)
+        if value is None:
+            return
+        concrete = resource.item_path.replace("{" + name + "}", str(value))
+        with self._lock:
+            if concrete in self._mine or concrete in self._absent:
+                return
+            known_theirs = concrete in self._theirs
+        if not known_theirs:
+            exists = self._exists(concrete)
+            with self._lock:
+                (self._theirs if exists else self._absent).add(concrete)
+            if not exists:
+                return
+        spec_operation = self._operation_by_route(method, str(operation.path))
+        parameter = spec_operation.parameter(name, "path") if spec_operation else None
+        schema = self.spec.deref(dict(parameter.schema)) if parameter is not None else {}
+        case.path_parameters = {**case.path_parameters, name: _absent_value(schema)}
+        with self._lock:
+            self.rewritten += 1
+
+    def _exists(self, concrete: str) -> bool:
+        """Whether the item may be there: only an answer that says it is not (404, 410, or 400:
+        an id that cannot name anything) counts as absent. Anything else (a 2xx, a 405 from a
+        resource without a GET, a 401, a network error) counts as there: when in doubt, do not
+        touch it."""
+        try:
+            with httpx.Client(**self.network.httpx_options()) as client:
+                answer = client.get(self.url + concrete, headers=self._headers())
+        except httpx.HTTPError:
+            return True
+        return answer.status_code not in ABSENT
+
+    def _headers(self) -> dict[str, str]:
+        token = self.token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def after_call_hook(self, context: Any, case: Any, response: Any) -> None:
+        self.after_call(case, response)
+
+    def after_call(self, case: Any, response: Any) -> None:
+        """Journal a resource a create answered with."""
+        operation = case.operation
+        status = int(response.status_code)
+        if str(operation.method).upper() != "POST" or not 200 <= status < 300:
+            return
+        spec_operation = self._operation_by_route("POST", str(operation.path))
+        if spec_operation is None:
+            return
+        name_of_item = item_schema_name(self.spec, spec_operation)
+        resource = self._by_schema.get(name_of_item) if name_of_item else None
+        if resource is None:
+            return
+        try:
+            body = response.json()
+        except (ValueError, AttributeError):
+            return
+        data = body.get("data", body) if isinstance(body, dict) else None
+        name = _template_name(resource.item_path)
+        value = data.get(name, data.get("id")) if isinstance(data, dict) else None
+        if value is None:
+            return
+        concrete = resource.item_path.replace("{" + name + "}", str(value))
+        with self._lock:
+            if concrete in self._mine:
+                return
+            self._mine.add(concrete)
+        kind = resource.schema_name or resource.item_path
+        self.journal.created(Created(kind, concrete, resource.delete is not None))
+
+    def _operation_by_route(self, method: str, path: str) -> Operation | None:
+        for op in self.spec.operations:
+            if str(op.method).upper() == method and op.path == path:
+                return op
+        return None
+
+    # -- singletons ----------------------------------------------------------------------------
+
+    def snapshot(self) -> None:
+        """Read each singleton as it was before the run."""
+        with httpx.Client(**self.network.httpx_options()) as client:
+            for singleton in singletons(self.spec):
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    answer = client.get(self.url + singleton.path, headers=self._headers())
+                    if answer.status_code == 200:
+                        self._snapshots[singleton.path] = answer.json()
+
+    def _restore(self, client: httpx.Client, report: CleanupReport) -> None:
+        for singleton in singletons(self.spec):
+            before = self._snapshots.get(singleton.path)
+            if before is None:
+                continue
+            data = before.get("data", before) if isinstance(before, dict) else before
+            try:
+                now = client.get(self.url + singleton.path, headers=self._headers())
+                current = now.json()
+                if now.status_code == 200 and current.get("data", current) == data:
+                    continue
+                headers = self._headers()
+                etag = now.headers.get("ETag")
+                if etag:
+                    headers["If-Match"] = etag
+                body = self._writable(singleton.update, data, current.get("data", current))
+                answer = client.request(
+                    str(singleton.update.method).upper(),
+                    self.url + singleton.path,
+                    json=body,
+                    headers=headers,
+                )
+            except (httpx.HTTPError, ValueError, AttributeError) as exc:
+                report.failed[singleton.path] = f"restoring it failed ({exc})"
+                continue
+            if answer.status_code < 300:
+                report.restored.append(singleton.path)
+            else:
+                report.failed[singleton.path] = f"restoring it was answered {answer.status_code}"
+
+    def _writable(self, update: Operation, before: Any, current: Any) -> Any:
+        """The members of ``before`` that the update's body takes, with the current version
+        (the optimistic lock wants the version it is changing)."""
+        schema = self.spec.request_schema(update)
+        names = set(self.spec.properties(self.spec.deref(schema))) if schema else None
+        if not isinstance(before, dict):
+            return before
+        body = {k: v for k, v in before.items() if names is None or k in names}
+        takes_version = names is None or "version" in names
+        if isinstance(current, dict) and "version" in current and takes_version:
+            body["version"] = current["version"]
+        return body
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def cleanup(self) -> CleanupReport:
+        """Remove what the journal holds, newest first; restore the singletons."""
+        report = CleanupReport()
+        began = time.monotonic()
+        spent = 0
+        with httpx.Client(**self.network.httpx_options()) as client:
+            for item in reversed(self.journal.pending()):
+                if spent >= CLEANUP_REQUESTS or time.monotonic() - began > CLEANUP_SECONDS:
+                    report.failed[item.path] = "the cleanup ran out of its time or requests"
+                    continue
+                if not item.deletable:  # reported, and forgotten: no later run can do more
+                    report.left[item.kind] = report.left.get(item.kind, 0) + 1
+                    self.journal.removed(item.path)
+                    continue
+                spent += 2
+                why = self._delete(client, item.path)
+                if why is None:
+                    self.journal.removed(item.path)
+                    report.removed += 1
+                else:
+                    report.failed[item.path] = why
+            self._restore(client, report)
+        if not report.failed:
+            self.journal.close()
+        return report
+
+    def _delete(self, client: httpx.Client, path: str) -> str | None:
+        """None when the item is gone (deleted now, or already)."""
+        try:
+            now = client.get(self.url + path, headers=self._headers())
+            if now.status_code == 404:
+                return None
+            headers = self._headers()
+            if now.headers.get("ETag"):
+                headers["If-Match"] = now.headers["ETag"]
+            answer = client.delete(self.url + path, headers=headers)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if answer.status_code < 300 or answer.status_code == 404:
+            return None
+        return f"DELETE answered {answer.status_code}"
+
+
+@contextlib.contextmanager
+def installed(guard: Guard, schema: Any) -> Iterator[None]:
+    """The guard's hooks on ``schema``: ``after_call`` per schema, ``before_call`` (global only in
+    schemathesis 4.32) through the one guard active in this process (the engine runs one API
+    at a time)."""
+    _register_global()
+    schema.hooks.register_hook_with_name(guard.after_call_hook, "after_call")
+    with _LOCK:
+        _ACTIVE[:] = [guard]
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ACTIVE.clear()
+
+
+_ACTIVE: list[Guard] = []
+_LOCK = threading.Lock()
+_REGISTERED: list[bool] = []
+
+
+def _register_global() -> None:
+    with _LOCK:
+        if _REGISTERED:
+            return
+        import schemathesis
+
+        @schemathesis.hook("before_call")
+        def conformance_guard(context: Any, case: Any, kwargs: Any) -> None:
+            with _LOCK:
+                guard = _ACTIVE[0] if _ACTIVE else None
+            if guard is not None:
+                guard.before_call(case)
+
+        _REGISTERED.append(True)

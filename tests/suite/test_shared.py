@@ -1,0 +1,150 @@
+"""Safe on shared environments: a run against a populated backend changes no resource that was
+there before it, and removes what it created, also when it is interrupted (serial and -n 2)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cli import run
+from conformance.contract import bundled_spec, load_spec, resources
+from conformance.reference import Running, Settings, running
+from conformance.runner import EMBEDDED_RATE_LIMITS
+
+#: what a run may leave changed, and why: the service account's last login, and a singleton's
+#: version after its content was written back
+ALLOWED_CHANGES = {
+    "UserProfile": {"lastLoginAt", "updatedAt", "version"},
+    "User": {"lastLoginAt", "updatedAt", "version"},
+    "SystemConfig": {"updatedAt", "updatedBy", "version"},
+}
+
+
+def rows(backends: Running, api: str) -> dict[tuple[str, str], dict[str, Any]]:
+    store = backends.backend(api).app.store
+    found = store._connection().execute(  # the test reads the database under the API
+        "SELECT kind, id, data FROM resources WHERE api = ?", (api,)
+    )
+    return {(kind, id): json.loads(data) for kind, id, data in found.fetchall()}
+
+
+def deletable_kinds(api: str) -> set[str]:
+    spec = load_spec(bundled_spec(api))
+    return {r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name}
+
+
+def assert_left_alone(
+    api: str, before: dict[tuple[str, str], Any], after: dict[tuple[str, str], Any]
+) -> None:
+    assert [key for key in before if key not in after] == [], "pre-existing resources deleted"
+    for key, old in before.items():
+        new = after[key]
+        changed = {name for name in set(old) | set(new) if old.get(name) != new.get(name)}
+        assert changed <= ALLOWED_CHANGES.get(key[0], set()), (key, changed)
+    kept = [key for key in after if key not in before and key[0] in deletable_kinds(api)]
+    assert kept == [], f"the run left {len(kept)} resources it created: {kept[:5]}"
+
+
+@pytest.fixture
+def gloria(monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
+    with running(["gloria"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
+        service = backends.backend("gloria").credentials["service"]
+        monkeypatch.setenv("CONFORMANCE_GLORIA_USERNAME", service.email)
+        monkeypatch.setenv("CONFORMANCE_GLORIA_PASSWORD", service.password)
+        yield backends
+
+
+@pytest.mark.slow
+def test_a_run_changes_nothing_that_was_there_and_removes_what_it_created(
+    tmp_path: Path, gloria: Running
+) -> None:
+    before = rows(gloria, "gloria")
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        ["run", "--target", f"gloria={gloria.url('gloria')}", "--seed", "5",
+         "--reports", str(tmp_path), "-p", "no:cacheprovider", "-q"],
+        out, err,
+    )  # fmt: skip
+    assert code == 0, err.getvalue()
+    assert_left_alone("gloria", before, rows(gloria, "gloria"))
+    assert not (tmp_path / "journal" / "gloria.jsonl").exists()  # all of it gone
+    cleanup = json.loads((tmp_path / "verdict.json").read_text())["cleanup"]["gloria"]
+    assert cleanup["removed"] > 0
+    assert cleanup["failed"] == {}
+    assert sorted(cleanup["restored"]) == ["/notification-preferences", "/system-config"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_an_interrupted_run_leaves_nothing_it_created(
+    tmp_path: Path, gloria: Running, workers: list[str]
+) -> None:
+    before = rows(gloria, "gloria")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "run", "--target", f"gloria={gloria.url('gloria')}",
+         "--seed", "5", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-q", *workers],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    # Ctrl-C at a random point once the fuzzing is under way (resources exist by then)
+    time.sleep(random.uniform(8, 16))
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode == 2, output[-2000:]
+    assert "cleanup removed" in output, output[-2000:]
+    assert_left_alone("gloria", before, rows(gloria, "gloria"))
+
+
+@pytest.mark.slow
+def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, gloria: Running) -> None:
+    import httpx
+
+    from conformance.suite import Credentials
+    from conformance.suite._auth import login
+    from conformance.suite._guard import Created, Journal
+
+    url = gloria.url("gloria")
+    service = gloria.backend("gloria").credentials["service"]
+    token = login(
+        load_spec(bundled_spec("gloria")),
+        url,
+        Credentials("gloria", username=service.email, password=service.password),
+    )
+    answer = httpx.post(
+        f"{url}/schools",
+        json={
+            "name": "Left by a killed run",
+            "code": "KILLED-1",
+            "npsn": "79123456",
+            "level": "elementary",
+            "address": {
+                "street": "Jl. Merdeka 1",
+                "city": "Bandung",
+                "province": "Jawa Barat",
+                "postalCode": "40111",
+            },
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 201, answer.text
+    school = f"/schools/{answer.json()['data']['id']}"
+    Journal(tmp_path / "journal" / "gloria.jsonl").created(Created("School", school, True))
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        ["run", "--target", f"gloria={url}", "--profile", "smoke", "--reports", str(tmp_path),
+         "-k", "getHealth", "-p", "no:cacheprovider", "-q"],
+        out, err,
+    )  # fmt: skip
+    assert code == 0, err.getvalue()
+    gone = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 404
