@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -144,6 +145,24 @@ def check_reachable(name: str, url: str, settings: Settings) -> None:
         ) from None
 
 
+def check_credentials(name: str, url: str, spec: Path, settings: Settings) -> None:
+    """Log in once before the run, so wrong credentials are one line (exit 3) and not a run of
+    errors. (The run's own session logs in again: one login more per API.)"""
+    from conformance.suite import Credentials, Network
+    from conformance.suite._auth import sign_in
+
+    secrets = config.credentials(name, settings)
+    if secrets.token or not (secrets.username and secrets.password):
+        return
+    network = Network(settings.request_timeout_s, settings.tls, settings.proxy)
+    credentials = Credentials(name, secrets.token, secrets.username, secrets.password)
+    credentials.register()
+    loaded = load_spec(spec)
+    if loaded.declarations.auth_flow is None:
+        return
+    sign_in(loaded, url, credentials, network)
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
@@ -216,6 +235,24 @@ def pytest_arguments(
 
 
 @contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled) ends the run as Ctrl-C does: pytest finishes its session,
+    the cleanup removes what the run created, and the reports stay."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def deadline(seconds: float | None) -> Iterator[threading.Event]:
     """Interrupts the main thread (as Ctrl-C does) after ``seconds``; the event says whether it
     did. pytest then finishes its session, so the reports written so far stay."""
@@ -281,10 +318,12 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     with stack:
         if not targets:
             targets = stack.enter_context(embedded(out))
-        for name, (url, _) in targets.items():
+        for name, (url, spec) in targets.items():
             check_reachable(name, url, settings)
+            check_credentials(name, url, spec, settings)
         verdict = reports / "verdict.json"
         verdict.unlink(missing_ok=True)
+        stack.enter_context(terminate_as_interrupt())
         with deadline(settings.run_timeout_s) as expired:
             try:
                 code = pytest.main(pytest_arguments(targets, options, settings))

@@ -18,6 +18,7 @@ import datetime
 import email.utils
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 import requests
@@ -65,14 +66,68 @@ def retry_after_s(response: requests.Response) -> float | None:
     return max(0.0, (moment - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
+class Pacer:
+    """Keeps a run inside the windows the backend announces: when an answer said no request
+    remains (``X-RateLimit-Remaining: 0``) and the window resets within `LONGEST_WAIT_S`, the
+    next request of the same kind waits for ``X-RateLimit-Reset`` instead of drawing a 429.
+
+    A backend has several windows (per principal; login its own, per account), and a request
+    does not say which it counts in, so the state is kept per host, ``Authorization`` value and
+    path shape (segments with a digit count as ids): a spent login window must not slow every
+    other request down. A longer wait is left to the 429 handling (and recorded as throttled).
+    Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: key -> when the window the backend said was spent resets (monotonic seconds)
+        self._spent_until: dict[tuple[str, int, str], float] = {}
+        self.paused = 0
+        self.paused_s = 0.0
+
+    @staticmethod
+    def key(request: Any) -> tuple[str, int, str]:
+        parts = urllib.parse.urlsplit(str(request.url))
+        shape = "/".join(
+            "{}" if any(c.isdigit() for c in segment) else segment
+            for segment in parts.path.split("/")
+        )
+        return parts.netloc, hash(request.headers.get("Authorization", "")), shape
+
+    def before(self, request: Any) -> None:
+        key = self.key(request)
+        with self._lock:
+            until = self._spent_until.pop(key, None)
+        if until is None:
+            return
+        wait = min(until - time.monotonic(), LONGEST_WAIT_S)
+        if wait > 0:
+            time.sleep(wait)
+            with self._lock:
+                self.paused += 1
+                self.paused_s += wait
+
+    def after(self, request: Any, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining", "").strip()
+        reset = response.headers.get("X-RateLimit-Reset", "").strip()
+        if remaining == "0" and reset.isdigit() and int(reset) <= LONGEST_WAIT_S:
+            with self._lock:
+                self._spent_until[self.key(request)] = time.monotonic() + int(reset)
+
+
+PACER = Pacer()
+
+
 class RetryAfter429(HTTPAdapter):
-    """Sends a request again after a 429's ``Retry-After``, within bounds."""
+    """Sends a request again after a 429's ``Retry-After``, within bounds, and paces requests
+    by the backend's ``X-RateLimit-*`` headers (`Pacer`)."""
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
         waited = 0.0
         for attempt in range(1, TRIES + 1):
+            PACER.before(request)
             began = time.perf_counter()
             response = super().send(request, *args, **kwargs)
+            PACER.after(request, response)
             response._attempt_elapsed = time.perf_counter() - began  # type: ignore[attr-defined]
             if response.status_code != 429:
                 return response

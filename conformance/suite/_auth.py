@@ -35,6 +35,12 @@ class AuthError(ConformanceError):
     exit_code = ExitCode.TARGET_BROKEN
 
 
+class CredentialsRejected(AuthError):
+    """The login refused the configured credentials: the run's configuration is wrong."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 def _tokens(response: httpx.Response, *pointers: str | None) -> list[str]:
     """The tokens an auth answer holds at ``pointers`` (the rotated pair is as secret as the
     first)."""
@@ -125,7 +131,11 @@ def _call(
 
 
 def sign_in(
-    spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
+    spec: Spec,
+    url: str,
+    credentials: Credentials,
+    network: Network = DEFAULT_NETWORK,
+    patience_s: float = LOGIN_PATIENCE_S,
 ) -> SignedIn:
     """Log in through the spec's login step; the tokens, and the call as evidence."""
     flow = spec.declarations.auth_flow
@@ -141,10 +151,16 @@ def sign_in(
     _put(body, flow.login.username, credentials.username)
     _put(body, flow.login.password, credentials.password)
     target = url.rstrip("/") + operation.path
-    deadline = time.monotonic() + LOGIN_PATIENCE_S
+    deadline = time.monotonic() + patience_s
     response, took = _call(
         credentials.api, operation.method.upper(), target, deadline, network, json=body
     )
+    if response.status_code in (400, 401, 403):
+        raise CredentialsRejected(
+            f"{credentials.api}: login as {credentials.username} at {target} answered"
+            f" {response.status_code}; check CONFORMANCE_{credentials.api.upper()}_USERNAME and"
+            " _PASSWORD (or the credentials file)"
+        )
     if response.status_code != 200:
         raise AuthError(
             f"{credentials.api}: login as {credentials.username} at {target} answered"
@@ -198,7 +214,7 @@ def _parse_pair(response: httpx.Response, step: Any) -> tuple[str | None, str | 
 REFRESH_INTERVAL_S = 300
 
 #: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
-THROWAWAY_LOGINS = 3
+THROWAWAY_LOGINS = 2
 
 
 class RunSession:
@@ -222,6 +238,7 @@ class RunSession:
         self._lock = threading.Lock()
         self._signed: SignedIn | None = None
         self._throwaways: list[SignedIn] = []
+        self._throwaway_tries = 0
         #: the run's own calls of the auth operations: evidence that they work
         self.exchanged: list[Exchanged] = []
         #: (logins, refreshes) this session made, throwaways included
@@ -261,13 +278,14 @@ class RunSession:
         at most `THROWAWAY_LOGINS` a run; after that the last one again (by then revoked, still
         never the run's own). None when no login could be made."""
         with self._lock:
-            if len(self._throwaways) < THROWAWAY_LOGINS:
-                with contextlib.suppress(AuthError):
-                    self._throwaways.append(self._login(evidence=False))
+            if self._throwaway_tries < THROWAWAY_LOGINS:
+                self._throwaway_tries += 1
+                with contextlib.suppress(AuthError):  # throttled, say: no waiting for it
+                    self._throwaways.append(self._login(evidence=False, patience_s=0))
             return self._throwaways[-1] if self._throwaways else None
 
-    def _login(self, *, evidence: bool = True) -> SignedIn:
-        signed = sign_in(self.spec, self.url, self.credentials, self.network)
+    def _login(self, *, evidence: bool = True, patience_s: float = LOGIN_PATIENCE_S) -> SignedIn:
+        signed = sign_in(self.spec, self.url, self.credentials, self.network, patience_s)
         self.logins += 1
         if evidence:
             self.exchanged.append(signed.exchanged)

@@ -86,9 +86,13 @@ def test_a_run_changes_nothing_that_was_there_and_removes_what_it_created(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    ("workers", "stop"),
+    [([], signal.SIGINT), (["-n", "2"], signal.SIGINT), (["-n", "2"], signal.SIGTERM)],
+    ids=["serial-SIGINT", "xdist-SIGINT", "xdist-SIGTERM"],
+)
 def test_an_interrupted_run_leaves_nothing_it_created(
-    tmp_path: Path, gloria: Running, workers: list[str]
+    tmp_path: Path, gloria: Running, workers: list[str], stop: signal.Signals
 ) -> None:
     before = rows(gloria, "gloria")
     process = subprocess.Popen(
@@ -96,9 +100,10 @@ def test_an_interrupted_run_leaves_nothing_it_created(
          "--seed", "5", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-q", *workers],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-    # Ctrl-C at a random point once the fuzzing is under way (resources exist by then)
+    # Ctrl-C (or a cancelled CI job's SIGTERM to the process group) at a random point once
+    # the fuzzing is under way (resources exist by then)
     time.sleep(random.uniform(8, 16))
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, stop)
     output, _ = process.communicate(timeout=180)
     assert process.returncode == 2, output[-2000:]
     assert "cleanup removed" in output, output[-2000:]
