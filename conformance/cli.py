@@ -107,6 +107,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
     )
     run.add_argument(
+        "--exclude-singletons",
+        action="store_const",
+        const=True,
+        default=None,
+        help="skip writes to singletons such as /system-config (default: restore them after)",
+    )
+    run.add_argument(
         "--request-timeout",
         type=float,
         default=None,
@@ -232,6 +239,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         seed=args.seed,
         reports=args.reports,
         read_only=args.read_only,
+        exclude_singletons=args.exclude_singletons,
         request_timeout_s=args.request_timeout,
         run_timeout_s=args.run_timeout,
         tls_verify=args.tls_verify,

@@ -9,8 +9,8 @@ environment overrides. A bad setting is a `ConfigError` naming the key and the f
 Environment variables (each overrides its key): ``CONFORMANCE_PROFILE``, ``CONFORMANCE_SEED``,
 ``CONFORMANCE_REPORTS``, ``CONFORMANCE_REQUEST_TIMEOUT``, ``CONFORMANCE_RUN_TIMEOUT``,
 ``CONFORMANCE_TLS_VERIFY``, ``CONFORMANCE_CA_BUNDLE``, ``CONFORMANCE_PROXY``,
-``CONFORMANCE_READ_ONLY``, ``CONFORMANCE_CREDENTIALS``, ``CONFORMANCE_WAIVERS``, and
-``CONFORMANCE_TARGET_<API>`` for a target's URL.
+``CONFORMANCE_READ_ONLY``, ``CONFORMANCE_EXCLUDE_SINGLETONS``, ``CONFORMANCE_CREDENTIALS``,
+``CONFORMANCE_WAIVERS``, and ``CONFORMANCE_TARGET_<API>`` for a target's URL.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ class Settings:
     ca_bundle: Path | None = None
     proxy: str | None = None
     read_only: bool = False
+    #: leave singletons (``/system-config``) alone: their writes are skipped, not just restored
+    exclude_singletons: bool = False
     credentials: Path | None = None
     waivers: Path | None = None
     scenarios: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, True))
@@ -84,6 +86,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "ca_bundle": ("file", "CONFORMANCE_CA_BUNDLE"),
     "proxy": ("url", "CONFORMANCE_PROXY"),
     "read_only": ("bool", "CONFORMANCE_READ_ONLY"),
+    "exclude_singletons": ("bool", "CONFORMANCE_EXCLUDE_SINGLETONS"),
     "credentials": ("file", "CONFORMANCE_CREDENTIALS"),
     "waivers": ("file", "CONFORMANCE_WAIVERS"),
 }

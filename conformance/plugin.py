@@ -92,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
     )
     group.addoption(
+        "--conformance-exclude-singletons",
+        action="store_const",
+        const=True,
+        default=None,
+        help="skip writes to singletons such as /system-config (default: restore them after)",
+    )
+    group.addoption(
         "--conformance-request-timeout",
         type=float,
         default=None,
@@ -144,6 +151,7 @@ def _settings(config: pytest.Config) -> Settings:
         seed=config.getoption("conformance_seed"),
         reports=Path(reports) if reports else None,
         read_only=config.getoption("conformance_read_only"),
+        exclude_singletons=config.getoption("conformance_exclude_singletons"),
         request_timeout_s=config.getoption("conformance_request_timeout"),
         tls_verify=config.getoption("conformance_tls_verify"),
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
@@ -233,6 +241,7 @@ def pytest_configure(config: pytest.Config) -> None:
         progress=progress,
         network=Network(settings.request_timeout_s, settings.tls, settings.proxy),
         read_only=settings.read_only,
+        exclude_singletons=settings.exclude_singletons,
         **options,
     )
     config.stash[SUITE] = suite

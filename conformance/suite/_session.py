@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.contract import Spec
+from conformance.contract import Spec, singletons
 from conformance.errors import ConformanceError
 from conformance.suite._auth import Credentials, RunSession
 from conformance.suite._engine import (
@@ -52,6 +52,8 @@ class SuiteSession:
     network: Network = field(default_factory=Network)
     #: send only GET, HEAD and OPTIONS (and the login the session needs); other operations skip
     read_only: bool = False
+    #: skip the writes to singletons (``/system-config``) instead of restoring them afterwards
+    exclude_singletons: bool = False
     #: api -> the operation ids of the items pytest selected
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
@@ -105,6 +107,14 @@ class SuiteSession:
                     api, operation.label, operation_id, "read-only run: not sent"
                 )
             wanted -= unsafe
+        if self.exclude_singletons:
+            for singleton in singletons(target.spec):
+                operation_id = str(singleton.update.operation_id)
+                if operation_id in wanted:
+                    self.verdicts[(api, operation_id)] = skipped(
+                        api, singleton.update.label, operation_id, "singletons excluded"
+                    )
+                    wanted.discard(operation_id)
         headers: dict[str, str] = {}
         credentials = target.credentials
         credentials.register()

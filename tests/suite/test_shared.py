@@ -153,3 +153,20 @@ def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, gloria: Run
     assert code == 0, err.getvalue()
     gone = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 404
+
+
+@pytest.mark.slow
+def test_excluded_singletons_are_not_written_at_all(tmp_path: Path, gloria: Running) -> None:
+    before = rows(gloria, "gloria")[("SystemConfig", "system")]
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        ["run", "--target", f"gloria={gloria.url('gloria')}", "--profile", "smoke",
+         "--exclude-singletons", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-q",
+         "-k", "SystemConfig"],
+        out, err,
+    )  # fmt: skip
+    assert code == 0, err.getvalue()
+    assert rows(gloria, "gloria")[("SystemConfig", "system")] == before  # version and all
+    operations = json.loads((tmp_path / "verdict.json").read_text())["operations"]
+    outcomes = {op["operation_id"]: op["outcome"] for op in operations}
+    assert outcomes == {"getSystemConfig": "passed", "updateSystemConfig": "skipped"}
