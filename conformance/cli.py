@@ -139,6 +139,27 @@ def _build_parser() -> argparse.ArgumentParser:
         "--ca-bundle", type=Path, default=None, metavar="FILE", help="verify TLS with this CA"
     )
     run.add_argument("--proxy", default=None, metavar="URL", help="an HTTP(S) proxy")
+    run.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="test the K-th of N shares of the operations (one CI job each); join the reports"
+        " with conformance merge",
+    )
+
+    merge = commands.add_parser(
+        "merge",
+        help="join the reports of the shards of a run into one verdict (exit 0/1/2/3)",
+        description=(
+            "Read verdict.json from each DIR (the --reports of each shard), write one verdict.json"
+            " and junit.xml into --reports, and exit as the whole run would have: 0 conforms, 1"
+            " contract violations, 2 broken (a shard missing too), 3 bad input."
+        ),
+    )
+    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR")
+    merge.add_argument(
+        "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -245,9 +266,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         tls_verify=args.tls_verify,
         ca_bundle=args.ca_bundle,
         proxy=args.proxy,
+        shard=args.shard,
         pytest_args=args.pytest_args,
     )
     return runner.execute(options, out, err)
+
+
+def _merge(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import runner
+
+    return runner.merge(args.directories, args.reports, out, err)
 
 
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
@@ -298,7 +326,7 @@ def run(
                 f" (see conformance {args.command} --help)"
             )
         args.pytest_args = extra
-        command = {"lint": _lint, "serve": _serve, "run": _run}[args.command]
+        command = {"lint": _lint, "serve": _serve, "run": _run, "merge": _merge}[args.command]
         return int(command(args, out, err))
     except ConformanceError as exc:
         err.write(f"{exc}\n")

@@ -92,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
     )
     group.addoption(
+        "--conformance-shard",
+        default=None,
+        metavar="K/N",
+        help="test the K-th of N shares of the operations (merge the reports with conformance"
+        " merge)",
+    )
+    group.addoption(
         "--conformance-exclude-singletons",
         action="store_const",
         const=True,
@@ -244,6 +251,14 @@ def pytest_configure(config: pytest.Config) -> None:
         exclude_singletons=settings.exclude_singletons,
         **options,
     )
+    shard = config.getoption("conformance_shard", default=None)
+    if shard:
+        from conformance.suite._shard import Shard
+
+        try:
+            suite.shard = str(Shard.parse(shard))
+        except ConformanceError as error:
+            raise pytest.UsageError(str(error)) from None
     config.stash[SUITE] = suite
 
 
@@ -280,6 +295,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 pytest.param((api, operation_id), marks=marks, id=f"{api}-{operation_id}")
             )
     metafunc.parametrize("conformance_operation", params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--conformance-shard K/N``: keep this shard's operations (`conformance.suite.assign`)."""
+    suite = config.stash.get(SUITE, None)
+    if suite is None or not suite.shard:
+        return
+    from conformance.suite._shard import Shard, assign
+
+    shard = Shard.parse(suite.shard)
+    owner = assign({api: target.spec for api, target in suite.targets.items()}, shard.count)
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        key = callspec.params.get("conformance_operation") if callspec is not None else None
+        if key is not None and owner.get(tuple(key)) != shard.index:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

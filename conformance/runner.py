@@ -59,6 +59,8 @@ class RunOptions:
     tls_verify: bool | None = None
     ca_bundle: Path | None = None
     proxy: str | None = None
+    #: "K/N": this run tests the K-th of N shares of the operations
+    shard: str | None = None
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
@@ -235,6 +237,8 @@ def pytest_arguments(
         arguments += ["--conformance-ca-bundle", str(settings.ca_bundle)]
     if settings.proxy:
         arguments += ["--conformance-proxy", settings.proxy]
+    if options.shard:
+        arguments += ["--conformance-shard", options.shard]
     return arguments + list(options.pytest_args)
 
 
@@ -356,3 +360,67 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         return ExitCode.TARGET_BROKEN
     err.write(f"conformance: the run broke (pytest exit {int(code)}); see the output above\n")
     return ExitCode.TARGET_BROKEN
+
+
+def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) -> ExitCode:
+    """``conformance merge``: the reports of several shards (or runs) as one verdict."""
+    from conformance.suite._junit import write_junit
+    from conformance.suite._verdict import (
+        OperationVerdict,
+        overall,
+        verdict_document,
+        write_verdict,
+    )
+
+    documents = []
+    for directory in directories:
+        path = directory / "verdict.json"
+        try:
+            documents.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"conformance merge: {path} cannot be read ({exc})") from None
+    verdicts: dict[tuple[str, str], OperationVerdict] = {}
+    targets: dict[str, dict[str, object]] = {}
+    errors: list[str] = []
+    cleanup: dict[str, object] = {}
+    shards: list[str] = []
+    for document in documents:
+        for data in document["operations"]:
+            verdict = OperationVerdict.from_json(data)
+            verdicts[(verdict.api, verdict.operation_id)] = verdict
+        for target in document.get("targets", []):
+            targets.setdefault(str(target["api"]), target)
+        errors += [error for error in document.get("errors", []) if error not in errors]
+        cleanup.update(document.get("cleanup", {}))
+        shards += document.get("shards", [])
+    merged = [verdicts[key] for key in sorted(verdicts)]
+    seeds = sorted({document["seed"] for document in documents})
+    result = verdict_document(
+        merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors
+    )
+    result["targets"] = list(targets.values())
+    result["cleanup"] = cleanup
+    result["merged_from"] = [str(directory) for directory in directories]
+    if len(seeds) > 1:
+        result["seeds"] = seeds
+    counts = {shard.partition("/")[2] for shard in shards}
+    missing = []
+    if shards and len(counts) == 1:
+        count = int(counts.pop())
+        missing = [f"{k}/{count}" for k in range(1, count + 1) if f"{k}/{count}" not in shards]
+    if missing:
+        result["verdict"] = "broken"
+        result["errors"] = [*errors, f"shards missing: {', '.join(missing)}"]
+    result["shards"] = sorted(shards)
+    write_verdict(out / "verdict.json", result)
+    write_junit(out / "junit.xml", merged, seed=seeds[0])
+    sentence = why(out)
+    if missing:
+        stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")
+        return ExitCode.TARGET_BROKEN
+    outcome = overall(merged, errors)
+    if outcome == "pass":
+        stdout.write(f"conformance: {sentence}\n")
+        return ExitCode.OK
+    stderr.write(f"conformance: {sentence}\n")
+    return ExitCode.TARGET_BROKEN if outcome == "broken" else ExitCode.FAILED

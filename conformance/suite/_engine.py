@@ -35,7 +35,7 @@ LINK_DEPTH = 3
 
 #: max examples per operation and phase; the stateful phase's steps per scenario and scenarios
 PROFILES: dict[str, dict[str, int]] = {
-    "smoke": {"max_examples": 5, "max_steps": 3, "scenarios": 10},
+    "smoke": {"max_examples": 5, "max_steps": 5, "scenarios": 25},
     "gate": {"max_examples": 20, "max_steps": 10, "scenarios": 60},
     "deep": {"max_examples": 100, "max_steps": 15, "scenarios": 200},
 }

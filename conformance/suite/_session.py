@@ -54,6 +54,8 @@ class SuiteSession:
     read_only: bool = False
     #: skip the writes to singletons (``/system-config``) instead of restoring them afterwards
     exclude_singletons: bool = False
+    #: "K/N" when this run is one shard of several
+    shard: str | None = None
     #: api -> the operation ids of the items pytest selected
     selected: dict[str, set[str]] = field(default_factory=dict)
     runs: dict[str, EngineRun] = field(default_factory=dict)
@@ -247,6 +249,8 @@ class SuiteSession:
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors
         )
         document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
+        if self.shard:
+            document["shards"] = [self.shard]
         write_verdict(self.reports / "verdict.json", document)
         write_junit(self.reports / "junit.xml", verdicts, seed=self.seed)
         return document
