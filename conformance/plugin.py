@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
 import sys
-import threading
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,13 +213,15 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     for api in targets:
         config.addinivalue_line("markers", f"{api}: the tests of the {api} target")
-    from conformance.suite import Network, SuiteSession
+    from conformance.suite import Network, SuiteSession, sigterm_interrupts
 
     seed = settings.seed
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:  # an xdist worker: the controller chose the seed
         seed = workerinput.get("conformance_seed", seed)
-        _terminate_as_interrupt()
+        signals = contextlib.ExitStack()  # for the worker's life: a cancelled job cleans up
+        signals.enter_context(sigterm_interrupts())
+        config.add_cleanup(signals.close)
     options: dict[str, Any] = {"seed": seed} if seed is not None else {}
 
     def progress(line: str) -> None:
@@ -260,19 +260,6 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConformanceError as error:
             raise pytest.UsageError(str(error)) from None
     config.stash[SUITE] = suite
-
-
-def _terminate_as_interrupt() -> None:
-    """In an xdist worker, SIGTERM (a cancelled CI job kills the process group) ends the run as
-    Ctrl-C does, so the cleanup still removes what the worker created."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-
-        def interrupt(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

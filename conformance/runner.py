@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -243,24 +242,6 @@ def pytest_arguments(
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled) ends the run as Ctrl-C does: pytest finishes its session,
-    the cleanup removes what the run created, and the reports stay."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
 def deadline(seconds: float | None) -> Iterator[threading.Event]:
     """Interrupts the main thread (as Ctrl-C does) after ``seconds``; the event says whether it
     did. pytest then finishes its session, so the reports written so far stay."""
@@ -317,6 +298,8 @@ def why(reports: Path) -> str:
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
+    from conformance.suite import sigterm_interrupts
+
     settings = options.settings()
     targets = resolve_targets(options, settings)
     reports = settings.reports
@@ -329,7 +312,7 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
             check_credentials(name, url, spec, settings)
         verdict = reports / "verdict.json"
         verdict.unlink(missing_ok=True)
-        stack.enter_context(terminate_as_interrupt())
+        stack.enter_context(sigterm_interrupts())
         with deadline(settings.run_timeout_s) as expired:
             try:
                 code = pytest.main(pytest_arguments(targets, options, settings))

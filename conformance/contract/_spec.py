@@ -173,6 +173,24 @@ class Spec:
                 return _pointer.unescape(ref.rsplit("/", 1)[1])
         return None
 
+    def operation_at(self, method: str, path: str) -> Operation | None:
+        """The operation of ``method`` (any case) on the path template ``path``."""
+        wanted = method.lower()
+        for operation in self.operations:
+            if operation.method == wanted and operation.path == path:
+                return operation
+        return None
+
+    def links(self) -> Iterator[tuple[Operation, str]]:
+        """``(operation, target operationId)`` for each link of each of its responses."""
+        for operation in self.operations:
+            for _, response, _ in self.responses(operation):
+                links = self.deref(response.get("links") or {})
+                for link in links.values() if isinstance(links, Mapping) else ():
+                    link = self.deref(link)
+                    if isinstance(link, Mapping) and link.get("operationId") is not None:
+                        yield operation, str(link["operationId"])
+
     def responses(self, operation: Operation) -> Iterator[tuple[str, Mapping[str, Any], str]]:
         """``(status, response, pointer)`` for each documented response, refs followed."""
         raw = operation.definition.get("responses")

@@ -16,6 +16,7 @@ from conformance.suite._engine import (
     OperationRecord,
     run_engine,
 )
+from conformance.suite._guard import sigterm_interrupts
 from conformance.suite._session import SuiteSession, Target
 from conformance.suite._verdict import OperationVerdict, judge
 
@@ -36,4 +37,5 @@ __all__ = [
     "Target",
     "judge",
     "run_engine",
+    "sigterm_interrupts",
 ]

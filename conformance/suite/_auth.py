@@ -41,21 +41,30 @@ class CredentialsRejected(AuthError):
     exit_code = ExitCode.BAD_INPUT
 
 
-def _tokens(response: httpx.Response, *pointers: str | None) -> list[str]:
-    """The tokens an auth answer holds at ``pointers`` (the rotated pair is as secret as the
-    first)."""
+def _pair(response: httpx.Response, step: Any) -> tuple[str | None, str | None, float | None]:
+    """What an auth answer holds at ``step``'s pointers, read once: the access token, the
+    refresh token (None where absent), and the access token's lifetime in seconds."""
     try:
         answer = response.json()
     except ValueError:
-        return []
-    found = []
-    for pointer in pointers:
-        if pointer:
-            with contextlib.suppress(PointerError):
-                value = follow(answer, pointer)
-                if isinstance(value, str):
-                    found.append(value)
-    return found
+        return None, None, None
+
+    def at(pointer: str | None) -> Any:
+        if not pointer:
+            return None
+        try:
+            return follow(answer, pointer)
+        except PointerError:
+            return None
+
+    def token(value: Any) -> str | None:
+        return (
+            str(value) if value not in (None, "") and not isinstance(value, (dict, list)) else None
+        )
+
+    lifetime = at(step.expires_in)
+    seconds = float(lifetime) if isinstance(lifetime, (int, float)) and lifetime > 0 else None
+    return token(at(step.access_token)), token(at(step.refresh_token)), seconds
 
 
 def _put(body: dict[str, Any], pointer: str, value: str) -> None:
@@ -167,33 +176,14 @@ def sign_in(
             f" {response.status_code}; check CONFORMANCE_{credentials.api.upper()}_USERNAME and"
             " _PASSWORD"
         )
-    try:
-        answer = response.json()
-        token = follow(answer, flow.login.access_token or "")
-    except (ValueError, PointerError):
+    access, refresh, lifetime = _pair(response, flow.login)
+    if access is None:
         raise AuthError(
             f"{credentials.api}: the login answer has no access token at {flow.login.access_token}"
-        ) from None
-    try:
-        refresh = follow(answer, flow.login.refresh_token) if flow.login.refresh_token else None
-    except PointerError:
-        refresh = None
+        )
     exchanged = Exchanged(flow.login.operation_id, response.status_code, took)
-    register(str(token), str(refresh) if refresh else None)
-    return SignedIn(
-        str(token), str(refresh) if refresh else None, exchanged, _lifetime(answer, flow.login)
-    )
-
-
-def _lifetime(answer: Any, step: Any) -> float | None:
-    """The access token's lifetime in seconds, from the answer's ``expires_in`` member."""
-    if not step.expires_in:
-        return None
-    try:
-        value = follow(answer, step.expires_in)
-    except PointerError:
-        return None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+    register(access, refresh)
+    return SignedIn(access, refresh, exchanged, lifetime)
 
 
 def login(
@@ -201,13 +191,6 @@ def login(
 ) -> str:
     """An access token for ``credentials`` through the spec's login step."""
     return sign_in(spec, url, credentials, network).access_token
-
-
-def _parse_pair(response: httpx.Response, step: Any) -> tuple[str | None, str | None]:
-    """The (access, refresh) tokens of an auth answer at ``step``'s pointers."""
-    found = _tokens(response, step.access_token)
-    refresh = _tokens(response, step.refresh_token)
-    return (found[0] if found else None), (refresh[0] if refresh else None)
 
 
 #: how often the engine's token is renewed at most (schemathesis's own default)
@@ -314,18 +297,14 @@ class RunSession:
             **kwargs,
         )
         self.refreshes += 1
-        self.exchanged.append(Exchanged(step.operation_id, response.status_code, took))
+        exchanged = Exchanged(step.operation_id, response.status_code, took)
+        self.exchanged.append(exchanged)
         if not 200 <= response.status_code < 300:
             return None
-        access, refresh = _parse_pair(response, step)
-        register(access, refresh)
+        access, refresh, lifetime = _pair(response, step)
+        register(access, refresh)  # the rotated pair is as secret as the first
         if access is None:
             return None
-        exchanged = Exchanged(step.operation_id, response.status_code, took)
-        try:
-            lifetime = _lifetime(response.json(), step)
-        except ValueError:
-            lifetime = None
         return SignedIn(access, refresh or signed.refresh_token, exchanged, lifetime)
 
     def install(self, schema: Any) -> None:
@@ -339,9 +318,6 @@ class RunSession:
             if flow is not None and flow.refresh and flow.refresh.token_in == "bearer"
             else None
         )
-        by_route = {
-            (str(op.method).upper(), op.path): str(op.operation_id) for op in self.spec.operations
-        }
         given: dict[str, str] = {}
 
         class Session:
@@ -355,8 +331,8 @@ class RunSession:
                 return given["token"]
 
             def set(self, case: Any, data: str, ctx: Any) -> None:
-                operation = case.operation
-                operation_id = by_route.get((str(operation.method).upper(), operation.path))
+                operation = session.spec.operation_at(case.operation.method, case.operation.path)
+                operation_id = str(operation.operation_id) if operation is not None else None
                 token = data
                 if operation_id is not None and operation_id in (logout, bearer_refresh):
                     spare = session.throwaway()

@@ -173,15 +173,7 @@ def engine_config(
 def link_sources(spec: Spec, targets: Iterable[str]) -> set[str]:
     """The operations whose responses link to one of ``targets`` (operationIds)."""
     wanted = set(targets)
-    found = set()
-    for operation in spec.operations:
-        for _, response, _ in spec.responses(operation):
-            links = spec.deref(response.get("links") or {})
-            for link in links.values() if isinstance(links, Mapping) else ():
-                link = spec.deref(link)
-                if isinstance(link, Mapping) and link.get("operationId") in wanted:
-                    found.add(str(operation.operation_id))
-    return found
+    return {str(source.operation_id) for source, target in spec.links() if target in wanted}
 
 
 def run_engine(
@@ -214,7 +206,7 @@ def run_engine(
             by_id[operation_id].statuses[status] += 1
             by_id[operation_id].latencies.append((status, seconds))
     run = EngineRun(api, seed, records)
-    infer = not link_sources(spec, [str(op.operation_id) for op in spec.operations])
+    infer = next(spec.links(), None) is None  # a spec that declares no links of its own
     config = engine_config(
         url, headers, profile, seed, infer_links=infer, network=network, read_only=read_only
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import signal
 import threading
 import time
 import uuid
@@ -142,10 +143,9 @@ class Guard:
         journal: Journal,
         token: Callable[[], str | None],
         network: Network = DEFAULT_NETWORK,
-        progress: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.api, self.spec, self.url, self.journal = api, spec, url.rstrip("/"), journal
-        self.token, self.network, self.progress = token, network, progress
+        self.token = token
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
@@ -155,6 +155,11 @@ class Guard:
         self._absent: set[str] = set()
         self._snapshots: dict[str, Any] = {}
         self.rewritten = 0
+        #: one connection pool for the guard's own requests (a probe per repointed write)
+        self.client = httpx.Client(**network.httpx_options())
+
+    def close(self) -> None:
+        self.client.close()
 
     # -- during the run ------------------------------------------------------------------------
 
@@ -189,7 +194,7 @@ class Guard:
                 (self._theirs if exists else self._absent).add(concrete)
             if not exists:
                 return
-        spec_operation = self._operation_by_route(method, str(operation.path))
+        spec_operation = self.spec.operation_at(method, str(operation.path))
         parameter = spec_operation.parameter(name, "path") if spec_operation else None
         schema = self.spec.deref(dict(parameter.schema)) if parameter is not None else {}
         case.path_parameters = {**case.path_parameters, name: _absent_value(schema)}
@@ -202,8 +207,7 @@ class Guard:
         resource without a GET, a 401, a network error) counts as there: when in doubt, do not
         touch it."""
         try:
-            with httpx.Client(**self.network.httpx_options()) as client:
-                answer = client.get(self.url + concrete, headers=self._headers())
+            answer = self.client.get(self.url + concrete, headers=self._headers())
         except httpx.HTTPError:
             return True
         return answer.status_code not in ABSENT
@@ -221,7 +225,7 @@ class Guard:
         status = int(response.status_code)
         if str(operation.method).upper() != "POST" or not 200 <= status < 300:
             return
-        spec_operation = self._operation_by_route("POST", str(operation.path))
+        spec_operation = self.spec.operation_at("POST", str(operation.path))
         if spec_operation is None:
             return
         name_of_item = item_schema_name(self.spec, spec_operation)
@@ -245,31 +249,24 @@ class Guard:
         kind = resource.schema_name or resource.item_path
         self.journal.created(Created(kind, concrete, resource.delete is not None))
 
-    def _operation_by_route(self, method: str, path: str) -> Operation | None:
-        for op in self.spec.operations:
-            if str(op.method).upper() == method and op.path == path:
-                return op
-        return None
-
     # -- singletons ----------------------------------------------------------------------------
 
     def snapshot(self) -> None:
         """Read each singleton as it was before the run."""
-        with httpx.Client(**self.network.httpx_options()) as client:
-            for singleton in singletons(self.spec):
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    answer = client.get(self.url + singleton.path, headers=self._headers())
-                    if answer.status_code == 200:
-                        self._snapshots[singleton.path] = answer.json()
+        for singleton in singletons(self.spec):
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                answer = self.client.get(self.url + singleton.path, headers=self._headers())
+                if answer.status_code == 200:
+                    self._snapshots[singleton.path] = answer.json()
 
-    def _restore(self, client: httpx.Client, report: CleanupReport) -> None:
+    def _restore(self, report: CleanupReport) -> None:
         for singleton in singletons(self.spec):
             before = self._snapshots.get(singleton.path)
             if before is None:
                 continue
             data = before.get("data", before) if isinstance(before, dict) else before
             try:
-                now = client.get(self.url + singleton.path, headers=self._headers())
+                now = self.client.get(self.url + singleton.path, headers=self._headers())
                 current = now.json()
                 if now.status_code == 200 and current.get("data", current) == data:
                     continue
@@ -278,7 +275,7 @@ class Guard:
                 if etag:
                     headers["If-Match"] = etag
                 body = self._writable(singleton.update, data, current.get("data", current))
-                answer = client.request(
+                answer = self.client.request(
                     str(singleton.update.method).upper(),
                     self.url + singleton.path,
                     json=body,
@@ -312,42 +309,60 @@ class Guard:
         report = CleanupReport()
         began = time.monotonic()
         spent = 0
-        with httpx.Client(**self.network.httpx_options()) as client:
-            for item in reversed(self.journal.pending()):
-                if spent >= CLEANUP_REQUESTS or time.monotonic() - began > CLEANUP_SECONDS:
-                    report.failed[item.path] = "the cleanup ran out of its time or requests"
-                    continue
-                if not item.deletable:  # reported, and forgotten: no later run can do more
-                    report.left[item.kind] = report.left.get(item.kind, 0) + 1
-                    self.journal.removed(item.path)
-                    continue
-                spent += 2
-                why = self._delete(client, item.path)
-                if why is None:
-                    self.journal.removed(item.path)
-                    report.removed += 1
-                else:
-                    report.failed[item.path] = why
-            self._restore(client, report)
+        for item in reversed(self.journal.pending()):
+            if spent >= CLEANUP_REQUESTS or time.monotonic() - began > CLEANUP_SECONDS:
+                report.failed[item.path] = "the cleanup ran out of its time or requests"
+                continue
+            if not item.deletable:  # reported, and forgotten: no later run can do more
+                report.left[item.kind] = report.left.get(item.kind, 0) + 1
+                self.journal.removed(item.path)
+                continue
+            spent += 2
+            why = self._delete(item.path)
+            if why is None:
+                self.journal.removed(item.path)
+                report.removed += 1
+            else:
+                report.failed[item.path] = why
+        self._restore(report)
         if not report.failed:
             self.journal.close()
         return report
 
-    def _delete(self, client: httpx.Client, path: str) -> str | None:
+    def _delete(self, path: str) -> str | None:
         """None when the item is gone (deleted now, or already)."""
         try:
-            now = client.get(self.url + path, headers=self._headers())
+            now = self.client.get(self.url + path, headers=self._headers())
             if now.status_code == 404:
                 return None
             headers = self._headers()
             if now.headers.get("ETag"):
                 headers["If-Match"] = now.headers["ETag"]
-            answer = client.delete(self.url + path, headers=headers)
+            answer = self.client.delete(self.url + path, headers=headers)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if answer.status_code < 300 or answer.status_code == 404:
             return None
         return f"DELETE answered {answer.status_code}"
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job; it reaches xdist workers too) ends a run as Ctrl-C does, as a
+    KeyboardInterrupt: the cleanup's ``finally`` still removes what the run created, and pytest
+    keeps the reports. Signals land in the main thread only; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -184,6 +184,7 @@ class SuiteSession:
                         " create were sent to absent ids instead"
                     )
                 report = guard.cleanup()
+                guard.close()
                 self.cleanups[api] = report
                 for line in report.lines(api):
                     self.progress(line)

@@ -45,14 +45,9 @@ def link_groups(spec: Spec) -> list[list[str]]:
             name = parent[name]
         return name
 
-    for operation in spec.operations:
-        for _, response, _ in spec.responses(operation):
-            links = spec.deref(response.get("links") or {})
-            for link in links.values() if isinstance(links, Mapping) else ():
-                target = spec.deref(link)
-                other = target.get("operationId") if isinstance(target, Mapping) else None
-                if other in parent:
-                    parent[root(str(other))] = root(str(operation.operation_id))
+    for source, target in spec.links():
+        if target in parent:
+            parent[root(target)] = root(str(source.operation_id))
     groups: dict[str, list[str]] = {}
     for name in parent:
         groups.setdefault(root(name), []).append(name)

@@ -246,3 +246,18 @@ def test_resources_find_singletons_and_keyed_items(tmp_path: Path) -> None:
     assert not flags.mutable
     (config,) = singletons(spec)
     assert (config.path, config.update.method) == ("/config", "patch")
+
+
+def test_an_operation_is_found_by_its_method_and_path_template() -> None:
+    spec = load_spec(bundled_spec("gloria"))
+    found = spec.operation_at("GET", "/schools/{id}")
+    assert found is not None
+    assert found.operation_id == "getSchool"
+    assert spec.operation_at("patch", "/users/me") is None  # /users/me has no PATCH
+
+
+def test_links_name_their_source_operation_and_target() -> None:
+    spec = load_spec(bundled_spec("gloria"))
+    pairs = {(str(source.operation_id), target) for source, target in spec.links()}
+    assert ("createSchool", "getSchool") in pairs
+    assert ("getCurrentUser", "getUserByNip") in pairs
