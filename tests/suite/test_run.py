@@ -24,6 +24,7 @@ from conformance.masking import registered_forms
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
 from conformance.suite._auth import THROWAWAY_LOGINS
+from tests.suite.helpers import answers, as_service
 
 
 def conformance(*argv: str) -> tuple[int, str, str]:
@@ -109,9 +110,7 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     api, selection, operation, check = CAUGHT_BY_FUZZING[defect]
     profile = "gate" if check == "use_after_free" else "smoke"
     with running([api], settings=Settings(defects=frozenset({defect}))) as broken:
-        service = broken.backend(api).credentials["service"]
-        monkeypatch.setenv(f"CONFORMANCE_{api.upper()}_USERNAME", service.email)
-        monkeypatch.setenv(f"CONFORMANCE_{api.upper()}_PASSWORD", service.password)
+        as_service(monkeypatch, broken, api)
         code, out, err = conformance(
             "--target", f"{api}={broken.url(api)}", "--profile", profile, "--seed", "3",
             "--reports", str(tmp_path), "-k", selection, "-p", "no:cacheprovider",
@@ -141,9 +140,7 @@ def test_429s_beyond_the_transports_patience_are_throttled_not_judged(
     # beyond what the transport waits
     tiny = Settings(rate_limits={"role:service": RateLimit(3, 60)})
     with running(["tchat"], settings=tiny) as throttling:
-        service = throttling.backend("tchat").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        as_service(monkeypatch, throttling, "tchat")
         code, out, err = conformance(
             "--target", f"tchat={throttling.url('tchat')}", "--profile", "smoke", "--seed", "3",
             "--reports", str(tmp_path), "-m", "operation(id='getContentItems')",
@@ -163,24 +160,14 @@ def test_429s_beyond_the_transports_patience_are_throttled_not_judged(
 def test_a_read_only_run_sends_no_mutating_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    methods: collections.Counter[str] = collections.Counter()
     with running(["tchat"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
-        app_type = type(backends.backend("tchat").app)
-        original = app_type.__call__
-
-        async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
-            if scope.get("type") == "http":  # counted at the server, whatever the suite thinks
-                methods[f"{scope['method']} {scope['path']}"] += 1
-            await original(self, scope, receive, send)
-
-        monkeypatch.setattr(app_type, "__call__", counted)
-        service = backends.backend("tchat").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        seen = answers(monkeypatch, backends, "tchat")
+        as_service(monkeypatch, backends, "tchat")
         code, out, err = conformance(
             "--target", f"tchat={backends.url('tchat')}", "--read-only", "--profile", "smoke",
             "--seed", "3", "--reports", str(tmp_path), "-p", "no:cacheprovider",
         )  # fmt: skip
+    methods = collections.Counter(f"{method} {path}" for method, path, _ in seen)
     assert code == 0, (out[-3000:], err)
     assert "of 8 operations tested (12 skipped)" in out
     sent = {key.split()[0] for key in methods}
@@ -202,33 +189,15 @@ def test_fuzzing_logout_and_refresh_never_costs_the_run_its_own_session(
     # the contract's own login limit (5 a minute per client and account): a run that logged
     # out its own session would log in again and again, and be throttled; and access tokens
     # that live 3 s, so the run outlives a few of them by refreshing, not by logging in
-    limits = {key: v for key, v in EMBEDDED_RATE_LIMITS.items() if key != "operation:login"}
-    short = Settings(rate_limits=limits, token_lifetimes={"role:service": 3})
-    logins: collections.Counter[int] = collections.Counter()
+    short = Settings(rate_limits=EMBEDDED_RATE_LIMITS, token_lifetimes={"role:service": 3})
     with running(["tchat"], settings=short) as backends:
-        app_type = type(backends.backend("tchat").app)
-        original = app_type.__call__
-
-        async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
-            if scope.get("type") != "http" or not scope["path"].endswith("/auth/login"):
-                await original(self, scope, receive, send)
-                return
-
-            async def watch(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    logins[int(message["status"])] += 1
-                await send(message)
-
-            await original(self, scope, receive, watch)
-
-        monkeypatch.setattr(app_type, "__call__", counted)
-        service = backends.backend("tchat").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        seen = answers(monkeypatch, backends, "tchat")
+        as_service(monkeypatch, backends, "tchat")
         code, out, err = conformance(
             "--target", f"tchat={backends.url('tchat')}", "--seed", "5",
             "--reports", str(tmp_path), "-p", "no:cacheprovider",
         )  # fmt: skip
+    logins = collections.Counter(status for _, path, status in seen if path.endswith("/auth/login"))
     assert code == 0, (out[-3000:], err)
     successful = sum(n for status, n in logins.items() if status == 200)
     # the runner's check of the credentials, the run's own session, and its throwaways
@@ -319,9 +288,7 @@ def test_an_expired_run_timeout_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running(["gloria"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
-        service = backends.backend("gloria").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_GLORIA_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_GLORIA_PASSWORD", service.password)
+        as_service(monkeypatch, backends, "gloria")
         code, _out, err = conformance(
             "--target", f"gloria={backends.url('gloria')}", "--run-timeout", "3",
             "--reports", str(tmp_path), "-p", "no:cacheprovider",
@@ -453,28 +420,15 @@ def test_a_tiny_rate_limit_on_the_run_still_gives_a_correct_verdict(
     # 40 requests per 2 s window for the run's principal: the run paces itself by the
     # X-RateLimit-* headers and waits out the 429s it still gets; nothing is judged on a 429
     tiny = Settings(rate_limits={**EMBEDDED_RATE_LIMITS, "role:service": RateLimit(40, 2)})
-    statuses: collections.Counter[int] = collections.Counter()
     with running(["tchat"], settings=tiny) as backends:
-        app_type = type(backends.backend("tchat").app)
-        original = app_type.__call__
-
-        async def counted(self: Any, scope: Any, receive: Any, send: Any) -> None:
-            async def watch(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    statuses[int(message["status"])] += 1
-                await send(message)
-
-            await original(self, scope, receive, watch)
-
-        monkeypatch.setattr(app_type, "__call__", counted)
-        service = backends.backend("tchat").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        seen = answers(monkeypatch, backends, "tchat")
+        as_service(monkeypatch, backends, "tchat")
         code, out, err = conformance(
             "--target", f"tchat={backends.url('tchat')}", "--profile", "smoke", "--seed", "5",
             "--reports", str(tmp_path), "-p", "no:cacheprovider",
             "-k", "getContentCategories or getContentByCategory or createContentItem",
         )  # fmt: skip
+    statuses = collections.Counter(status for _, _, status in seen)
     assert code == 0, (out[-3000:], err)
     document: dict[str, Any] = verdict(tmp_path)
     assert document["counts"]["throttled"] == 0

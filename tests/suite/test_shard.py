@@ -15,6 +15,7 @@ from conformance.errors import UsageError
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
 from conformance.suite._shard import Shard, assign, link_groups
+from tests.suite.helpers import as_service
 
 
 def specs() -> dict[str, Spec]:
@@ -53,9 +54,7 @@ def test_the_shards_reports_merge_into_the_whole_runs_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with running(["tchat"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
-        service = backends.backend("tchat").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", service.password)
+        as_service(monkeypatch, backends, "tchat")
         for k in (1, 2):
             code = run(
                 ["run", "--target", f"tchat={backends.url('tchat')}", "--profile", "gate",

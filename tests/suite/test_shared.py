@@ -21,6 +21,7 @@ from conformance.cli import run
 from conformance.contract import bundled_spec, load_spec, resources
 from conformance.reference import Running, Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
+from tests.suite.helpers import as_service
 
 #: what a run may leave changed, and why: the service account's last login, and a singleton's
 #: version after its content was written back
@@ -59,9 +60,7 @@ def assert_left_alone(
 @pytest.fixture
 def gloria(monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
     with running(["gloria"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
-        service = backends.backend("gloria").credentials["service"]
-        monkeypatch.setenv("CONFORMANCE_GLORIA_USERNAME", service.email)
-        monkeypatch.setenv("CONFORMANCE_GLORIA_PASSWORD", service.password)
+        as_service(monkeypatch, backends, "gloria")
         yield backends
 
 
