@@ -30,6 +30,8 @@ DEFAULT_FILE = Path("conformance.toml")
 PROFILES = ("smoke", "gate", "deep")
 #: the scenario switches (all on by default; the scenarios issues build them)
 SCENARIOS = ("auth_refresh", "rate_limits", "latency", "rollback", "conflicts", "authorisation")
+#: the longest a scenario waits for a token to expire or a rate-limit window to end, by default
+MAX_WAIT_S = 65.0
 #: keys a target's table may hold
 TARGET_KEYS = ("url", "spec")
 #: what must never be written into conformance.toml (it is checked in)
@@ -64,6 +66,8 @@ class Settings:
     credentials: Path | None = None
     waivers: Path | None = None
     scenarios: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, True))
+    #: ``[scenarios] max_wait_s``: the longest a scenario waits (a token's expiry, a window)
+    max_wait_s: float = MAX_WAIT_S
     #: where the settings came from, for messages
     source: str = "defaults"
 
@@ -189,8 +193,11 @@ def _from_file(path: Path, settings: Settings) -> Settings:
         raise ConfigError(f"{path}: [scenarios] must be a table of switches, e.g. latency = false")
     switches = dict(settings.scenarios)
     for key, raw in scenarios.items():
+        if key == "max_wait_s":
+            changes["max_wait_s"] = _value(f"{path} [scenarios]", key, "seconds", raw, base)
+            continue
         if key not in SCENARIOS:
-            raise _unknown(f"{path} [scenarios]", key, list(SCENARIOS))
+            raise _unknown(f"{path} [scenarios]", key, [*SCENARIOS, "max_wait_s"])
         switches[key] = _value(f"{path} [scenarios]", key, "bool", raw, base)
     changes["scenarios"] = switches
     return replace(settings, **changes)

@@ -40,7 +40,7 @@ MARKERS = {
     "module(tag)": "the module (the operation's tag) a conformance test belongs to",
     "operation(id)": "the operation (operationId) a conformance test exercises",
     "fuzz": "a schema-driven fuzzing test of one operation",
-    "scenario": "a scripted scenario (auth refresh, rollback, conflicts, rate limits, latency)",
+    "scenario(name)": "a scripted scenario of one API (auth_refresh, rate_limits, latency)",
 }
 SUITE = pytest.StashKey["SuiteSession"]()
 
@@ -186,7 +186,8 @@ def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
         spec = load_spec(path)
         secrets = settings_module.credentials(api, settings)
         credentials = Credentials(api, secrets.token, secrets.username, secrets.password)
-        targets[api] = Target(api, spec, url.rstrip("/"), credentials)
+        own = api in BUNDLED_APIS and path.resolve() == bundled_spec(api).resolve()
+        targets[api] = Target(api, spec, url.rstrip("/"), credentials, own_spec=own)
     return targets
 
 
@@ -249,6 +250,8 @@ def pytest_configure(config: pytest.Config) -> None:
         network=Network(settings.request_timeout_s, settings.tls, settings.proxy),
         read_only=settings.read_only,
         exclude_singletons=settings.exclude_singletons,
+        switches=dict(settings.scenarios),
+        max_wait_s=settings.max_wait_s,
         **options,
     )
     shard = config.getoption("conformance_shard", default=None)
@@ -263,6 +266,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "conformance_scenario" in metafunc.fixturenames:
+        _scenario_items(metafunc)
     if "conformance_operation" not in metafunc.fixturenames:
         return
     suite = metafunc.config.stash.get(SUITE, None)
@@ -282,6 +287,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 pytest.param((api, operation_id), marks=marks, id=f"{api}-{operation_id}")
             )
     metafunc.parametrize("conformance_operation", params)
+
+
+def _scenario_items(metafunc: pytest.Metafunc) -> None:
+    """One item per API and scenario, in the order they run (the latency scenario last: it
+    judges the samples of everything before it)."""
+    from conformance.suite.scenarios import NAMES
+
+    suite = metafunc.config.stash.get(SUITE, None)
+    params = [
+        pytest.param(
+            (api, name),
+            marks=[
+                getattr(pytest.mark, api),
+                pytest.mark.api(name=api),
+                pytest.mark.scenario(name=name),
+                pytest.mark.xdist_group(api),
+            ],
+            id=f"{api}-{name}",
+        )
+        for api in (suite.targets if suite else {})
+        for name in NAMES
+    ]
+    metafunc.parametrize("conformance_scenario", params)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -378,7 +406,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     suite = terminalreporter.config.stash.get(SUITE, None)
-    if suite is None or not suite.verdicts:
+    if suite is None or not (suite.verdicts or suite.scenarios):
         return
     terminalreporter.section("conformance")
     for line in suite.summary():

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import httpx
 
@@ -26,15 +26,22 @@ from conformance.config import Settings
 from conformance.contract import BUNDLED_APIS, RateLimit, bundled_spec, load_spec
 from conformance.errors import ConformanceError, ExitCode, UsageError
 
+if TYPE_CHECKING:
+    from conformance.reference import Settings as ReferenceSettings
+
+
 #: what the embedded backend is told when `run` starts it: the run's own principal must not be
 #: throttled by its own fuzzing, nor its anonymous requests (public operations, the probes of
 #: ``ignored_auth``: counted per client address under the default limit). Login keeps the
-#: contract's limit: the run logs in once per API and worker, plus its throwaway sessions. The
-#: rate-limit scenarios start their own backend.
+#: contract's limit: the run logs in once per API and worker, plus its throwaway sessions.
+#: The scenarios' throwaway accounts (``staff``, the least privileged role) get a short window
+#: and short-lived tokens, so that exhausting a limit and waiting out an expiry take seconds.
 EMBEDDED_RATE_LIMITS = {
     "default": RateLimit(1_000_000, 60),
     "role:service": RateLimit(1_000_000, 60),
+    "role:staff": RateLimit(10, 2),
 }
+EMBEDDED_TOKEN_LIFETIMES = {"role:staff": 5}
 
 
 class TargetUnreachable(ConformanceError):
@@ -180,12 +187,21 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def embedded_settings() -> ReferenceSettings:
+    """The embedded backend's settings (`EMBEDDED_RATE_LIMITS`, `EMBEDDED_TOKEN_LIFETIMES`)."""
+    from conformance import reference
+
+    return reference.Settings(
+        rate_limits=EMBEDDED_RATE_LIMITS, token_lifetimes=EMBEDDED_TOKEN_LIFETIMES
+    )
+
+
 @contextlib.contextmanager
 def embedded(out: TextIO) -> Iterator[dict[str, tuple[str, Path]]]:
     """Both APIs of the reference backend on free loopback ports, and the run's credentials."""
     from conformance import reference
 
-    settings = reference.Settings(rate_limits=EMBEDDED_RATE_LIMITS)
+    settings = embedded_settings()
     with reference.running(settings=settings) as backends:
         credentials = {}
         targets = {}
@@ -207,7 +223,7 @@ def pytest_arguments(
     from conformance.suite import TESTS_DIR
 
     arguments = [
-        str(TESTS_DIR / "test_fuzz.py"),
+        str(TESTS_DIR),
         "-c", str(TESTS_DIR / "pytest.ini"),
         "--rootdir", str(Path.cwd()),
         "--conformance-profile", settings.profile,
@@ -272,7 +288,11 @@ def why(reports: Path) -> str:
     counts = document["counts"]
     parts = []
     if counts["failed"]:
-        rules = ", ".join(f"{name} ({n})" for name, n in counts["by_rule"].items())
+        rules = ", ".join(
+            f"{name} ({n})"
+            for name, n in counts["by_rule"].items()
+            if any(name in {f["check"] for f in op["failures"]} for op in document["operations"])
+        )
         parts.append(f"{counts['failed']} operations broke the contract ({rules})")
     if document["not_exercised"]:
         parts.append(f"{len(document['not_exercised'])} were never answered with a documented 2xx")
@@ -282,13 +302,33 @@ def why(reports: Path) -> str:
             (document.get("errors") or ["?"])[0],
         )
         parts.append(f"{counts['error']} could not be tested ({first})")
-    summary = "; ".join(parts) or "every operation conforms"
+    scenarios = document.get("scenarios", [])
+    for scenario in scenarios:
+        if scenario["outcome"] == "failed":
+            rules = sorted({f["rule"] for f in scenario["failures"]})
+            parts.append(
+                f"scenario {scenario['api']} {scenario['name']} failed"
+                + (f" ({', '.join(rules)})" if rules else f": {scenario['reason']}")
+            )
+        elif scenario["outcome"] == "error":
+            parts.append(
+                f"scenario {scenario['api']} {scenario['name']} could not finish"
+                f" ({scenario['reason']})"
+            )
+    summary = "; ".join(parts) or (
+        "every operation conforms" if counts["operations"] else "every scenario passed"
+    )
     skipped = counts.get("skipped", 0)
     tested = (
         f"of {counts['operations']} operations"
         if not skipped
         else (f"of {counts['operations'] - skipped} operations tested ({skipped} skipped)")
     )
+    ran = counts.get("scenarios", {})
+    if scenarios:
+        tested += f" and {len(scenarios) - ran.get('skipped', 0)} scenarios"
+        if ran.get("skipped"):
+            tested += f" ({ran['skipped']} skipped)"
     return (
         f"{document['verdict'].upper()}: {summary}, {tested}"
         f" (seed {document['seed']}; {reports / 'verdict.json'})"

@@ -440,8 +440,10 @@ def _never_limited(parts: Parts) -> None:
 
 
 def _one_window(parts: Parts) -> None:
+    """The limiter keys its windows by the token's role claim instead of its subject: every
+    caller of a role shares one window."""
     limiter: Any = parts.app.limiter
-    limiter._key = lambda policy, principal, client, body: "everyone"
+    limiter._key = lambda policy, principal, client, body: f"role:{principal.role}"
 
 
 def _no_retry_after(answer: Answer) -> None:
@@ -642,7 +644,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("rate-limit-not-enforced", "§6 over the limit is 429",
            "requests over the limit are served", "tchat", "every operation", _never_limited),
     Defect("global-rate-limit", "§6 limits are per principal",
-           "one window for every caller", "gloria", "every operation", _one_window),
+           "every caller of a role shares one window", "gloria", "every operation",
+           _one_window),
     Defect("retry-after-missing", "§6 a 429 carries Retry-After",
            "429 answers lack Retry-After", "tchat", "every 429", _everywhere(_no_retry_after)),
     Defect("remaining-rises", "§6 Remaining never rises in a window",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from conformance.masking import mask
 from conformance.suite._verdict import OperationVerdict
+from conformance.suite.scenarios import ScenarioVerdict
 
 #: failures written into one case's text
 SHOWN = 5
@@ -24,33 +25,39 @@ SHOWN = 5
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def junit_tree(verdicts: Sequence[OperationVerdict], *, seed: int) -> ET.ElementTree:
+def junit_tree(
+    verdicts: Sequence[OperationVerdict],
+    *,
+    seed: int,
+    scenarios: Sequence[ScenarioVerdict] = (),
+) -> ET.ElementTree:
     root = ET.Element("testsuites", name="conformance")
-    by_api: dict[str, list[OperationVerdict]] = collections.defaultdict(list)
+    by_api: dict[str, list[tuple[str, str, str, str]]] = collections.defaultdict(list)
     for verdict in verdicts:
-        by_api[verdict.api].append(verdict)
+        for name, outcome, text in _cases(verdict):
+            by_api[verdict.api].append((verdict.operation_id, name, outcome, text))
+    for scenario in scenarios:
+        for name, outcome, text in _scenario_cases(scenario):
+            by_api[scenario.api].append((f"scenario.{scenario.name}", name, outcome, text))
     totals = collections.Counter[str]()
     for api, found in sorted(by_api.items()):
         suite = ET.SubElement(root, "testsuite", name=api)
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="seed", value=str(seed))
         counts = collections.Counter[str]()
-        for verdict in sorted(found, key=lambda v: v.operation_id):
-            for name, outcome, text in _cases(verdict):
-                case = ET.SubElement(
-                    suite, "testcase", classname=f"{api}.{verdict.operation_id}", name=name
-                )
-                counts["tests"] += 1
-                text = NOT_XML.sub("\ufffd", text)
-                if outcome == "failure":
-                    counts["failures"] += 1
-                    ET.SubElement(case, "failure", message=text.splitlines()[0]).text = text
-                elif outcome == "skipped":
-                    counts["skipped"] += 1
-                    ET.SubElement(case, "skipped", message=text)
-                elif outcome == "error":
-                    counts["errors"] += 1
-                    ET.SubElement(case, "error", message=text.splitlines()[0]).text = text
+        for owner, name, outcome, text in sorted(found, key=lambda case: case[0]):
+            case = ET.SubElement(suite, "testcase", classname=f"{api}.{owner}", name=name)
+            counts["tests"] += 1
+            text = NOT_XML.sub("\ufffd", text)
+            if outcome == "failure":
+                counts["failures"] += 1
+                ET.SubElement(case, "failure", message=(text.splitlines() or [""])[0]).text = text
+            elif outcome == "skipped":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=text)
+            elif outcome == "error":
+                counts["errors"] += 1
+                ET.SubElement(case, "error", message=(text.splitlines() or [""])[0]).text = text
         for key in ("tests", "failures", "errors", "skipped"):
             suite.set(key, str(counts[key]))
         totals.update(counts)
@@ -85,10 +92,42 @@ def _cases(verdict: OperationVerdict) -> list[tuple[str, str, str]]:
     return cases
 
 
-def write_junit(path: Path, verdicts: Sequence[OperationVerdict], *, seed: int) -> None:
+def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
+    """A case per step of a scenario (``part / step``), or one for a scenario that did not
+    run."""
+    if scenario.outcome == "skipped":
+        return [("scenario", "skipped", scenario.reason)]
+    cases = []
+    if scenario.outcome == "error" or (scenario.outcome == "failed" and not scenario.failures):
+        cases.append(("scenario", "error" if scenario.outcome == "error" else "failure",
+                      scenario.reason))  # fmt: skip
+    for step in scenario.steps:
+        name = f"{step.part} / {step.title}"
+        failure = next(
+            (f for f in scenario.failures if f.part == step.part and f.step == step.title), None
+        )
+        if step.outcome == "failed" and failure is not None:
+            text = f"{failure.contract}\n{failure.line()}\n{failure.curl}".rstrip()
+            cases.append((name, "failure", text))
+        elif step.outcome == "failed":
+            cases.append((name, "error", step.detail))
+        elif step.outcome == "skipped":
+            cases.append((name, "skipped", step.detail))
+        else:
+            cases.append((name, "passed", ""))
+    return cases
+
+
+def write_junit(
+    path: Path,
+    verdicts: Sequence[OperationVerdict],
+    *,
+    seed: int,
+    scenarios: Sequence[ScenarioVerdict] = (),
+) -> None:
     """Written masked: the last gate before the disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    root = junit_tree(verdicts, seed=seed).getroot()
+    root = junit_tree(verdicts, seed=seed, scenarios=scenarios).getroot()
     assert root is not None
     text = ET.tostring(root, encoding="unicode")
     path.write_text(

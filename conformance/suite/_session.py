@@ -32,6 +32,12 @@ from conformance.suite._verdict import (
     verdict_document,
     write_verdict,
 )
+from conformance.suite.scenarios import (
+    MAX_WAIT_S,
+    ScenarioContext,
+    ScenarioVerdict,
+    run_scenario,
+)
 
 
 @dataclass
@@ -40,6 +46,8 @@ class Target:
     spec: Spec
     url: str
     credentials: Credentials = field(repr=False)
+    #: the spec is one of the project's own (bundled): a scenario it cannot run fails the gate
+    own_spec: bool = False
 
 
 @dataclass
@@ -66,6 +74,13 @@ class SuiteSession:
     sessions: dict[str, RunSession | None] = field(default_factory=dict)
     #: the (api, operation id) whose verdicts a test asked for: an xdist worker reports these
     asked: set[tuple[str, str]] = field(default_factory=set)
+    #: scenario -> switched on (``[scenarios]`` of the config); a missing name is on
+    switches: dict[str, bool] = field(default_factory=dict)
+    #: the longest a scenario waits for a token's expiry or a rate-limit window
+    max_wait_s: float = MAX_WAIT_S
+    scenarios: dict[tuple[str, str], ScenarioVerdict] = field(default_factory=dict)
+    #: api -> operation label -> seconds of the 2xx answers the scenarios saw
+    samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -119,16 +134,9 @@ class SuiteSession:
                     wanted.discard(operation_id)
         headers: dict[str, str] = {}
         credentials = target.credentials
-        credentials.register()
-        session: RunSession | None = None
+        session = self._session(api)
         if credentials.token:
             headers["Authorization"] = f"Bearer {credentials.token}"
-        elif credentials.can_log_in:
-            session = RunSession(
-                target.spec, target.url, credentials, self.network, read_only=self.read_only
-            )
-            session.start()  # fails early, in one sentence, when the credentials do not work
-        self.sessions[api] = session
 
         if not wanted:  # a read-only selection of writes only
             self.runs[api] = EngineRun(api, self.seed, {})
@@ -204,6 +212,84 @@ class SuiteSession:
         )
         self.progress(f"{api}: done in {run.seconds:.1f} s{own}")
 
+    def _session(self, api: str) -> RunSession | None:
+        """The run's own session with ``api`` (None: a static token, or none), started once."""
+        if api not in self.sessions:
+            target = self.targets[api]
+            credentials = target.credentials
+            credentials.register()
+            session: RunSession | None = None
+            if not credentials.token and credentials.can_log_in:
+                session = RunSession(
+                    target.spec, target.url, credentials, self.network, read_only=self.read_only
+                )
+                session.start()  # fails early, in one sentence, when the credentials do not work
+            self.sessions[api] = session
+        return self.sessions[api]
+
+    def _token(self, api: str) -> str | None:
+        session = self._session(api)
+        if session is not None:
+            return session.access_token()
+        return self.targets[api].credentials.token
+
+    def _samples(self, api: str) -> dict[str, list[float]]:
+        """Operation label -> seconds of every 2xx of the run on ``api`` so far (the engine's
+        answers and the scenarios')."""
+        found: dict[str, list[float]] = {}
+        run = self.runs.get(api)
+        for label, record in run.records.items() if run is not None else ():
+            found[label] = [seconds for status, seconds in record.latencies if 200 <= status < 300]
+        for label, seconds in self.samples.get(api, {}).items():
+            found.setdefault(label, []).extend(seconds)
+        return found
+
+    def scenario(self, api: str, name: str) -> ScenarioVerdict:
+        """Run one scenario on ``api`` (once), after its fuzzing when that was selected."""
+        key = (api, name)
+        if key in self.scenarios:
+            return self.scenarios[key]
+        if not self.switches.get(name, True):
+            verdict = ScenarioVerdict(
+                api, name, "skipped", f"switched off ([scenarios] {name} = false)"
+            )
+            self.scenarios[key] = verdict
+            return verdict
+        target = self.targets[api]
+        if self.selected.get(api) and api not in self.runs:
+            self.verdict_for(api, sorted(self.selected[api])[0])  # fuzzing first: its samples
+        self.progress(f"{api}: scenario {name}")
+        try:
+            self._session(api)
+        except ConformanceError as error:
+            verdict = ScenarioVerdict(api, name, "error", str(error))
+            self.scenarios[key] = verdict
+            return verdict
+        context = ScenarioContext(
+            api,
+            target.spec,
+            target.url,
+            target.credentials,
+            self.network,
+            run_token=lambda: self._token(api),
+            journal=self.reports / "journal" / f"{api}-scenarios.jsonl",
+            read_only=self.read_only,
+            max_wait_s=self.max_wait_s,
+            samples=lambda: self._samples(api),
+            own_spec=target.own_spec,
+        )
+        verdict, story = run_scenario(name, context)
+        if story is not None and name != "latency":
+            mine = self.samples.setdefault(api, {})
+            for label, seconds in story.samples.items():
+                mine.setdefault(label, []).extend(seconds)
+        self.scenarios[key] = verdict
+        self.progress(
+            f"{api}: scenario {name}: {verdict.outcome} ({verdict.requests} requests,"
+            f" {verdict.seconds:.1f} s)"
+        )
+        return verdict
+
     def export(self) -> dict[str, Any]:
         """What an xdist worker hands its controller (plain data: execnet carries it)."""
         return {
@@ -213,6 +299,7 @@ class SuiteSession:
                 verdict.as_json() for key, verdict in self.verdicts.items() if key in self.asked
             ],
             "cleanups": {api: asdict(report) for api, report in self.cleanups.items()},
+            "scenarios": [verdict.as_json() for verdict in self.scenarios.values()],
         }
 
     def merge(self, exported: dict[str, Any]) -> None:
@@ -225,6 +312,9 @@ class SuiteSession:
         for data in exported["verdicts"]:
             verdict = OperationVerdict.from_json(data)
             self.verdicts[(verdict.api, verdict.operation_id)] = verdict
+        for data in exported.get("scenarios", []):
+            scenario = ScenarioVerdict.from_json(data)
+            self.scenarios[(scenario.api, scenario.name)] = scenario
 
     def _errors(self) -> list[str]:
         return list(dict.fromkeys(error for run in self.runs.values() for error in run.errors))
@@ -232,26 +322,37 @@ class SuiteSession:
     def summary(self) -> list[str]:
         """The terminal summary of what ran."""
         verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
-        return summary_lines(verdicts, seed=self.seed, profile=self.profile, errors=self._errors())
+        return summary_lines(
+            verdicts,
+            seed=self.seed,
+            profile=self.profile,
+            errors=self._errors(),
+            scenarios=self._scenarios(),
+        )
+
+    def _scenarios(self) -> list[ScenarioVerdict]:
+        return [self.scenarios[key] for key in sorted(self.scenarios)]
 
     def finish(self) -> dict[str, object] | None:
         """Write verdict.json and junit.xml for what ran; the document, or None when nothing
         ran."""
-        if not self.verdicts:
+        if not self.verdicts and not self.scenarios:
             return None
         infos = [
             TargetInfo(api, target.url, Path(target.spec.path))
             for api, target in self.targets.items()
-            if api in self.runs
+            if api in self.runs or any(key[0] == api for key in self.scenarios)
         ]
         errors = self._errors()
         verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
+        scenarios = self._scenarios()
         document = verdict_document(
-            verdicts, infos, seed=self.seed, profile=self.profile, errors=errors
-        )
+            verdicts, infos, seed=self.seed, profile=self.profile, errors=errors,
+            scenarios=scenarios,
+        )  # fmt: skip
         document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
         if self.shard:
             document["shards"] = [self.shard]
         write_verdict(self.reports / "verdict.json", document)
-        write_junit(self.reports / "junit.xml", verdicts, seed=self.seed)
+        write_junit(self.reports / "junit.xml", verdicts, seed=self.seed, scenarios=scenarios)
         return document

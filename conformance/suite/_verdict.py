@@ -42,6 +42,7 @@ from conformance import __version__
 from conformance.contract import Spec
 from conformance.masking import mask
 from conformance.suite._engine import Failure, OperationRecord
+from conformance.suite.scenarios._story import ScenarioVerdict
 
 SCHEMA = "conformance-verdict/1"
 #: failures shown per check in a test's failure text
@@ -162,11 +163,24 @@ class TargetInfo:
         return {"api": self.api, "url": self.url, "spec": str(self.spec), "spec_sha256": digest}
 
 
-def overall(verdicts: Sequence[OperationVerdict], errors: Iterable[str] = ()) -> str:
-    if list(errors) or any(v.outcome == "error" for v in verdicts):
+def overall(
+    verdicts: Sequence[OperationVerdict],
+    errors: Iterable[str] = (),
+    scenarios: Sequence[ScenarioVerdict] = (),
+) -> str:
+    if (
+        list(errors)
+        or any(v.outcome == "error" for v in verdicts)
+        or any(s.outcome == "error" for s in scenarios)
+    ):
         return "broken"
+    if any(s.outcome == "failed" for s in scenarios):
+        return "fail"
     tested = [v for v in verdicts if v.outcome != "skipped"]
-    return "pass" if tested and all(v.outcome == "passed" for v in tested) else "fail"
+    ran = [s for s in scenarios if s.outcome != "skipped"]
+    if not tested and not ran:
+        return "fail"
+    return "pass" if all(v.outcome == "passed" for v in tested) else "fail"
 
 
 def verdict_document(
@@ -176,12 +190,15 @@ def verdict_document(
     seed: int,
     profile: str,
     errors: Sequence[str] = (),
+    scenarios: Sequence[ScenarioVerdict] = (),
 ) -> dict[str, Any]:
     outcomes = collections.Counter(v.outcome for v in verdicts)
     by_rule = collections.Counter(f.check for v in verdicts for f in v.failures)
+    by_rule.update(f.rule for s in scenarios for f in s.failures)
+    scenario_outcomes = collections.Counter(s.outcome for s in scenarios)
     return {
         "schema": SCHEMA,
-        "verdict": overall(verdicts, errors),
+        "verdict": overall(verdicts, errors, scenarios),
         "suite_version": __version__,
         "seed": seed,
         "profile": profile,
@@ -194,6 +211,10 @@ def verdict_document(
             "skipped": outcomes.get("skipped", 0),
             "throttled": sum(v.throttled for v in verdicts),
             "by_rule": dict(sorted(by_rule.items())),
+            "scenarios": {
+                name: scenario_outcomes.get(name, 0)
+                for name in ("passed", "failed", "skipped", "error")
+            },
         },
         # every operation without a documented 2xx, whatever else went wrong with it
         "not_exercised": [
@@ -202,6 +223,10 @@ def verdict_document(
             if not v.documented_2xx_seen and v.outcome not in ("error", "skipped")
         ],
         "operations": [v.as_json() for v in verdicts],
+        "scenarios": [s.as_json() for s in scenarios],
+        "latency": [
+            {"api": s.api, **row} for s in scenarios if s.name == "latency" for row in s.latency
+        ],
     }
 
 
@@ -210,15 +235,24 @@ LISTED = 20
 
 
 def summary_lines(
-    verdicts: Sequence[OperationVerdict], *, seed: int, profile: str, errors: Sequence[str] = ()
+    verdicts: Sequence[OperationVerdict],
+    *,
+    seed: int,
+    profile: str,
+    errors: Sequence[str] = (),
+    scenarios: Sequence[ScenarioVerdict] = (),
 ) -> list[str]:
     """The terminal summary: the verdict, failures grouped by rule (with the operations), what
-    was not exercised or could not be tested, and throttling."""
+    was not exercised or could not be tested, throttling, and the scenarios."""
     outcomes = collections.Counter(v.outcome for v in verdicts)
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
+    ran = collections.Counter(s.outcome for s in scenarios)
+    told = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ran.items()))
     lines = [
-        f"verdict: {overall(verdicts, errors).upper()} ({len(verdicts)} operations: {counts});"
-        f" seed {seed}, profile {profile}"
+        f"verdict: {overall(verdicts, errors, scenarios).upper()} ({len(verdicts)} operations:"
+        f" {counts or 'none'}"
+        + (f"; {len(scenarios)} scenarios: {told}" if scenarios else "")
+        + f"); seed {seed}, profile {profile}"
     ]
     by_rule: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for verdict in verdicts:
@@ -247,6 +281,26 @@ def summary_lines(
     throttled = sum(v.throttled for v in verdicts)
     if throttled:
         lines.append(f"throttled: {throttled} answers stayed 429 after every retry (not judged)")
+    if scenarios:
+        lines.append("scenarios:")
+    for scenario in scenarios:
+        lines.append(
+            f"  {scenario.api} {scenario.name}: {scenario.outcome.upper()}"
+            f" ({scenario.requests} requests, {scenario.seconds:.1f} s)"
+            + (f": {scenario.reason}" if scenario.reason else "")
+        )
+        lines += [f"    {failure.line()}" for failure in scenario.failures]
+        lines += [
+            f"    skipped: {step.part} / {step.title}: {step.detail}"
+            for step in scenario.steps
+            if step.outcome == "skipped"
+        ]
+        measured = [row for row in scenario.latency if row["outcome"] != "not_measured"]
+        if scenario.latency:
+            lines.append(
+                f"    latency: {len(measured)} of {len(scenario.latency)} operations measured,"
+                f" {sum(row['outcome'] == 'exceeded' for row in measured)} over budget"
+            )
     return lines
 
 

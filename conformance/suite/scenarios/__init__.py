@@ -1,0 +1,232 @@
+"""Scripted scenarios: what no schema can state. Each is generic: it runs on any spec that
+declares what it needs and is skipped with the reason where a spec does not (for the project's
+own specs such a skip fails the gate). Each is told as a story of parts and steps
+(`_story.Story`), bounded in requests and seconds.
+
+    auth_refresh   x-auth-flow (login, refresh)     `_auth_refresh`
+    rate_limits    x-rate-limit, x-auth-flow        `_rate_limits`
+    latency        x-latency-budget-ms              `_latency`
+
+The latency scenario runs last on an API: it judges every 2xx the run saw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from conformance.contract import Spec
+from conformance.suite._auth import Credentials
+from conformance.suite._engine import Network
+from conformance.suite._guard import Journal
+from conformance.suite.scenarios import _auth_refresh, _latency, _rate_limits
+from conformance.suite.scenarios._accounts import (
+    Accounts,
+    Principal,
+    Sessions,
+    least_privileged_role,
+    own_principal,
+)
+from conformance.suite.scenarios._story import (
+    RULES,
+    Exhausted,
+    ScenarioFailure,
+    ScenarioSkipped,
+    ScenarioVerdict,
+    StepRecord,
+    Story,
+    Violation,
+)
+
+#: the scenarios this version runs, in the order they run on an API (latency last)
+NAMES = ("auth_refresh", "rate_limits", "latency")
+
+#: the longest a scenario waits for a token to expire or a window to end, by default
+MAX_WAIT_S = 65.0
+
+
+@dataclass
+class ScenarioContext:
+    """What a scenario gets from the run."""
+
+    api: str
+    spec: Spec
+    url: str
+    credentials: Credentials = field(repr=False)
+    network: Network
+    #: the run's own access token (None: the run has none)
+    run_token: Callable[[], str | None]
+    journal: Path
+    read_only: bool = False
+    max_wait_s: float = MAX_WAIT_S
+    #: operation label -> seconds of the 2xx answers the run has seen so far
+    samples: Callable[[], Mapping[str, Sequence[float]]] = lambda: {}
+    #: the spec is one of the project's own: a scenario skipped for a missing declaration fails
+    own_spec: bool = False
+
+
+def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, Story | None]:
+    """Run one scenario on one API; its verdict, and the story (for its latency samples)."""
+    began = time.monotonic()
+    story: Story | None = None
+    try:
+        story = _start(name, context)
+        _play(name, context, story)
+    except ScenarioSkipped as skip:
+        outcome = "failed" if skip.missing_declaration and context.own_spec else "skipped"
+        reason = skip.reason
+        if outcome == "failed":
+            reason += " (the project's own spec must declare it)"
+        verdict = ScenarioVerdict(context.api, name, outcome, reason)
+        if story is not None:
+            verdict.steps, verdict.failures = story.steps, story.failures
+            verdict.requests = story.requests
+        verdict.seconds = round(time.monotonic() - began, 2)
+        return verdict, story
+    except (Exhausted, httpx.HTTPError) as error:
+        verdict = ScenarioVerdict(context.api, name, "error", f"{type(error).__name__}: {error}")
+        if story is not None:
+            verdict.steps, verdict.failures = story.steps, story.failures
+            verdict.requests = story.requests
+        verdict.seconds = round(time.monotonic() - began, 2)
+        return verdict, story
+    finally:
+        if story is not None:
+            story.close()
+    assert story is not None
+    verdict = ScenarioVerdict(
+        context.api,
+        name,
+        "failed" if story.failures else "passed",
+        steps=story.steps,
+        failures=story.failures,
+        requests=story.requests,
+        seconds=round(time.monotonic() - began, 2),
+        latency=story.table,
+    )
+    return verdict, story
+
+
+def _start(name: str, context: ScenarioContext) -> Story:
+    declarations = context.spec.declarations
+    if name in ("auth_refresh", "rate_limits"):
+        flow = declarations.auth_flow
+        if flow is None or flow.refresh is None:
+            raise ScenarioSkipped(
+                "the spec declares no x-auth-flow with a login and a refresh",
+                missing_declaration=True,
+            )
+    if name == "rate_limits" and declarations.rate_limit is None:
+        raise ScenarioSkipped("the spec declares no x-rate-limit", missing_declaration=True)
+    if (
+        name == "latency"
+        and declarations.latency_budget_ms is None
+        and not any(operation.latency_budget_ms for operation in context.spec.operations)
+    ):
+        raise ScenarioSkipped("the spec declares no x-latency-budget-ms", missing_declaration=True)
+    budgets = {
+        "auth_refresh": (_auth_refresh.MAX_REQUESTS, 3 * context.max_wait_s + 60),
+        "rate_limits": (_rate_limits.MAX_REQUESTS, 2 * context.max_wait_s + 60),
+        "latency": (_latency.MAX_REQUESTS, 600.0),
+    }
+    requests, seconds = budgets[name]
+    return Story(
+        context.api, name, context.spec, context.url, context.network,
+        max_requests=requests, max_seconds=seconds,
+    )  # fmt: skip
+
+
+def _play(name: str, context: ScenarioContext, story: Story) -> None:
+    if name == "latency":
+        _latency_story(context, story)
+        return
+    flow = context.spec.declarations.auth_flow
+    assert flow is not None
+    sessions = Sessions(story, flow)
+    journal = None if context.read_only else Journal(context.journal)
+    accounts = Accounts(story, flow, context.run_token(), journal)
+    try:
+        if name == "auth_refresh":
+            principal = _principal(context, accounts, story)
+            _auth_refresh.AuthRefresh(story, sessions, principal, context.max_wait_s).run()
+        else:
+            if not accounts.can_make:
+                raise ScenarioSkipped(
+                    "read-only run: no throwaway accounts to exhaust"
+                    if context.read_only
+                    else "the spec declares no x-auth-flow accounts step (two throwaway"
+                    " principals are needed)",
+                    missing_declaration=not context.read_only,
+                )
+            role = least_privileged_role(context.spec)
+            with story.step("make two throwaway accounts"):
+                first, second = accounts.make(role), accounts.make(role)
+            _rate_limits.RateLimits(story, sessions, first, second, context.max_wait_s).run()
+    finally:
+        problems = accounts.remove()
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove the throwaway accounts", "failed",
+                                          "; ".join(problems)))  # fmt: skip
+
+
+def _principal(context: ScenarioContext, accounts: Accounts, story: Story) -> Principal:
+    if accounts.can_make:
+        with story.step("make a throwaway account"):
+            principal = accounts.make(least_privileged_role(context.spec))
+        return principal
+    own = own_principal(context.credentials)
+    if own is None:
+        raise ScenarioSkipped(
+            "no way to log in: the run has a static token and the spec no accounts step"
+        )
+    return own
+
+
+def _latency_story(context: ScenarioContext, story: Story) -> None:
+    measurement = _latency.Measurement(story, context.run_token())
+    with (
+        story.part("measure the read operations"),
+        story.step(
+            f"{_latency.WARM_UP} to warm up, then {_latency.SEQUENTIAL} one by one and"
+            f" {_latency.CONCURRENT} from {_latency.CLIENTS} clients"
+        ),
+    ):
+        measurement.run()
+    seen = context.samples()
+    rows = []
+    root = context.spec.declarations.latency_budget_ms
+    for operation in context.spec.operations:
+        budget = operation.latency_budget_ms or root
+        if budget is None:
+            continue
+        found = _latency.row(
+            operation,
+            budget,
+            seen.get(operation.label, ()),
+            measurement.samples.get(operation.label, ()),
+        )
+        rows.append(found)
+    story.table = rows
+    for found in rows:
+        if found["outcome"] == "exceeded":
+            with (
+                story.part(f"the budget of {found['operation']}"),
+                story.step(f"p95 within {found['budget_ms']} ms"),
+            ):
+                story.check(False, "latency-budget", _latency.describe(found))
+
+
+__all__ = [
+    "MAX_WAIT_S",
+    "NAMES",
+    "RULES",
+    "ScenarioContext",
+    "ScenarioFailure",
+    "ScenarioVerdict",
+    "Violation",
+    "run_scenario",
+]

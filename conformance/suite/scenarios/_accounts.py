@@ -1,0 +1,262 @@
+"""Throwaway principals for the scenarios, and their token pairs.
+
+A scenario never spends the run's own session: it logs in as an account it creates through the
+spec's ``x-auth-flow`` ``accounts`` step (an admin operation, called with the run's token),
+with the least privileged role the spec declares, and deletes it again at the end. The accounts
+are journaled like every resource the run creates, so a killed run's accounts are removed by
+the next run. Without an ``accounts`` step (or in a read-only run), fresh logins of the run's
+own credentials are the throwaway sessions: a token family of their own each.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
+from conformance.masking import SECRETS, register
+from conformance.suite._auth import Credentials, _pair, _put
+from conformance.suite._guard import Created, Journal
+from conformance.suite.scenarios._story import ScenarioSkipped, Story
+
+
+@dataclass
+class Pair:
+    """One token pair as an auth answer gave it."""
+
+    access: str = field(repr=False)
+    refresh: str | None = field(repr=False)
+    #: seconds the access token lives (``expires_in``), when the answer says
+    lifetime: float | None
+    issued: float = field(default_factory=time.monotonic)
+
+    def stale(self, margin: float = 0.8) -> bool:
+        """Whether the access token is near its end by the answer's own lifetime."""
+        return self.lifetime is not None and time.monotonic() - self.issued > self.lifetime * margin
+
+
+@dataclass
+class Principal:
+    username: str
+    password: str = field(repr=False)
+    role: str | None
+    #: the item path that deletes it (None: the run's own account)
+    path: str | None = None
+
+
+def least_privileged_role(spec: Spec) -> str | None:
+    """The declared role the fewest operations allow (``staff`` in our specs)."""
+    roles = spec.declarations.roles or ()
+    if not roles:
+        return None
+    allowed = dict.fromkeys(roles, 0)
+    for operation in spec.operations:
+        for role in operation.roles or ():
+            if role in allowed:
+                allowed[role] += 1
+    return min(roles, key=lambda role: (allowed[role], roles.index(role)))
+
+
+def _value_for(spec: Spec, schema: Any, name: str) -> Any:
+    """A valid value for a required property the scenario does not care about (unique keys get
+    fresh random values, so two accounts never collide)."""
+    schema = spec.deref(schema)
+    if not isinstance(schema, dict):
+        return "conformance"
+    for part in schema.get("allOf", []) or []:
+        merged = spec.deref(part)
+        if isinstance(merged, dict):
+            schema = {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 1)
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {
+            key: _value_for(spec, sub, key)
+            for key, sub in spec.properties(schema).items()
+            if key in spec.required(schema)
+        }
+    fmt = schema.get("format")
+    if fmt == "email":
+        return f"conformance-{uuid.uuid4().hex[:12]}@example.com"
+    if fmt == "uuid":
+        return str(uuid.uuid4())
+    if fmt == "date-time":
+        return "2026-01-01T00:00:00Z"
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        return _from_pattern(pattern)
+    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
+    text = f"Conformance {name} {uuid.uuid4().hex}"
+    return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
+
+
+def _from_pattern(pattern: str) -> str:
+    """A random string matching ``pattern`` (hypothesis draws it; a fresh value each call)."""
+    import warnings
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    found: list[str] = []
+
+    # hypothesis tries the simplest value first: draw a few and take one at random
+    @settings(max_examples=12, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.from_regex(re.compile(pattern), fullmatch=True))
+    def draw(value: str) -> None:
+        found.append(value)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        draw()
+    return random.choice(found[1:] or found)
+
+
+class Sessions:
+    """Logins, refreshes and logouts through the spec's auth flow, sent by a `Story`."""
+
+    def __init__(self, story: Story, flow: AuthFlow) -> None:
+        self.story, self.flow, self.spec = story, flow, story.spec
+        self.login_op = self._operation(flow.login.operation_id)
+        self.refresh_op = self._operation(flow.refresh.operation_id) if flow.refresh else None
+        self.logout_op = self._operation(flow.logout.operation_id) if flow.logout else None
+
+    def _operation(self, operation_id: str) -> Operation:
+        operation = self.spec.operation(operation_id)
+        if operation is None:
+            raise ScenarioSkipped(f"x-auth-flow names {operation_id}, which the spec lacks")
+        return operation
+
+    def login(self, principal: Principal, *, retry_429: bool = True) -> httpx.Response:
+        body: dict[str, Any] = {}
+        _put(body, self.flow.login.username, principal.username)
+        _put(body, self.flow.login.password, principal.password)
+        return self.story.send(self.login_op, json_body=body, retry_429=retry_429)
+
+    def pair(self, response: httpx.Response, refreshed: bool = False) -> Pair | None:
+        step = self.flow.refresh if refreshed and self.flow.refresh else self.flow.login
+        access, refresh, lifetime = _pair(response, step)
+        register(access, refresh)
+        return Pair(access, refresh, lifetime) if access else None
+
+    def refresh(self, refresh_token: str | None) -> httpx.Response:
+        assert self.refresh_op is not None
+        assert self.flow.refresh is not None
+        if self.flow.refresh.token_in == "bearer":
+            return self.story.send(self.refresh_op, token=refresh_token or "")
+        body: dict[str, Any] = {}
+        _put(body, self.flow.refresh.token_field or "/refreshToken", refresh_token or "")
+        return self.story.send(self.refresh_op, json_body=body)
+
+    def logout(self, access: str) -> httpx.Response:
+        assert self.logout_op is not None
+        return self.story.send(self.logout_op, token=access)
+
+
+class Accounts:
+    """The throwaway accounts of one scenario: made with the run's token, journaled, removed."""
+
+    def __init__(
+        self, story: Story, flow: AuthFlow, run_token: str | None, journal: Journal | None
+    ) -> None:
+        self.story, self.flow, self.spec = story, flow, story.spec
+        self.run_token, self.journal = run_token, journal
+        self.made: list[Principal] = []
+
+    @property
+    def can_make(self) -> bool:
+        return self.flow.accounts is not None and self.journal is not None and bool(self.run_token)
+
+    def make(self, role: str | None) -> Principal:
+        step = self.flow.accounts
+        assert step is not None
+        create = self.spec.operation(step.operation_id)
+        delete = self.spec.operation(step.delete) if step.delete else None
+        if create is None or delete is None:
+            raise ScenarioSkipped(
+                f"x-auth-flow accounts names {step.operation_id} and {step.delete or '-'};"
+                " the spec lacks one"
+            )
+        schema = self.spec.request_schema(create)
+        body: dict[str, Any] = {
+            key: _value_for(self.spec, sub, key)
+            for key, sub in self.spec.properties(schema).items()
+            if key in self.spec.required(schema)
+        }
+        username = f"conformance-{uuid.uuid4().hex[:12]}@example.com"
+        password = "Cf-" + secrets.token_urlsafe(18)
+        register(password)
+        _put(body, step.username, username)
+        _put(body, step.password, password)
+        if step.role and role:
+            _put(body, step.role, role)
+        response = self.story.send(create, token=self.run_token, json_body=body)
+        if not 200 <= response.status_code < 300:
+            raise ScenarioSkipped(
+                f"could not make a throwaway account: {create.operation_id} answered"
+                f" {response.status_code}"
+            )
+        try:
+            identifier = follow(response.json(), step.id)
+        except (ValueError, PointerError):
+            raise ScenarioSkipped(
+                f"{create.operation_id} answered no id at {step.id}; cannot remove the account"
+            ) from None
+        parameter = delete.path_parameters[0].name if delete.path_parameters else "id"
+        path = delete.path.replace("{" + parameter + "}", str(identifier))
+        assert self.journal is not None
+        kind = str(self.spec.deref(schema).get("title", "") or "account")
+        self.journal.created(Created(kind, path, True))
+        principal = Principal(username, password, role, path)
+        self.made.append(principal)
+        return principal
+
+    def remove(self) -> list[str]:
+        """Delete every account made; the problems, one line each."""
+        problems = []
+        step = self.flow.accounts
+        delete = self.spec.operation(step.delete) if step and step.delete else None
+        for principal in self.made:
+            if delete is None or principal.path is None:
+                continue
+            try:
+                response = self.story.send(delete, token=self.run_token, path=principal.path)
+            except Exception as error:  # the scenario's bounds, the network: report, go on
+                problems.append(f"could not remove {principal.path}: {error}")
+                continue
+            if response.status_code < 300 or response.status_code == 404:
+                if self.journal is not None:
+                    self.journal.removed(principal.path)
+            else:
+                problems.append(f"could not remove {principal.path}: {response.status_code}")
+        if self.journal is not None and not self.journal.pending():
+            self.journal.close()
+        self.made.clear()
+        return problems
+
+
+def own_principal(credentials: Credentials) -> Principal | None:
+    """The run's own account, for fresh logins (a family of their own each)."""
+    if not credentials.can_log_in:
+        return None
+    assert credentials.username is not None
+    assert credentials.password is not None
+    SECRETS.add_basic(credentials.username, credentials.password)
+    return Principal(credentials.username, credentials.password, None)

@@ -1,0 +1,318 @@
+"""Auth token refresh, as the seeds' clients rely on it (``baseQueryWithReauth``, the
+single-flight ``refreshPromise``): login, expiry, rotation, reuse detection, concurrent refresh,
+logout, and the tokens a backend must refuse. Needs ``x-auth-flow`` with a login and a refresh.
+
+Every part logs in afresh (a token family of its own) as a throwaway principal; the run's own
+session is never touched. Expiry is waited for when the target's tokens live at most
+``max_wait_s``; otherwise an expired token from ``CONFORMANCE_<API>_EXPIRED_TOKEN`` is used, or
+that step is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+
+import httpx
+
+from conformance.contract import Operation
+from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
+from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story
+
+#: concurrent refreshes of one token
+CONCURRENT_REFRESHES = 4
+MAX_REQUESTS = 80
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def forged(token: str) -> dict[str, str]:
+    """Tokens made from a real one that a backend must refuse: a tampered signature, ``alg:
+    none`` without a signature, and one signed with another key. Empty when not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    header_text, payload_text, signature = parts
+    try:
+        header = json.loads(_unb64(header_text))
+    except (ValueError, TypeError):
+        return {}
+    middle = len(signature) // 2
+    flipped = "A" if signature[middle] != "A" else "B"
+    tampered = signature[:middle] + flipped + signature[middle + 1 :]
+    unsigned_header = _b64(json.dumps({**header, "alg": "none"}).encode())
+    signing_input = f"{header_text}.{payload_text}".encode()
+    other_key = hmac.new(secrets.token_bytes(32), signing_input, hashlib.sha256).digest()
+    return {
+        "a token with a tampered signature": f"{header_text}.{payload_text}.{tampered}",
+        "a token with alg none and no signature": f"{unsigned_header}.{payload_text}.",
+        "a token signed with another key": f"{header_text}.{payload_text}.{_b64(other_key)}",
+    }
+
+
+def probe_operation(story: Story, sessions: Sessions, role: str | None) -> Operation:
+    """What "the access token works" is asked of: the flow's verify operation, else a GET
+    without required parameters that the role may call."""
+    flow = sessions.flow
+    if flow.verify is not None:
+        found = story.spec.operation(flow.verify.operation_id)
+        if found is not None:
+            return found
+    for operation in story.spec.operations:
+        if (
+            operation.method == "get"
+            and not operation.is_public
+            and not any(p.required for p in operation.parameters if p.location != "header")
+            and (role is None or operation.roles is None or role in operation.roles)
+        ):
+            return operation
+    raise ScenarioSkipped("no operation to try a token on (declare x-auth-flow verify)")
+
+
+class AuthRefresh:
+    name = "auth_refresh"
+
+    def __init__(
+        self, story: Story, sessions: Sessions, principal: Principal, max_wait_s: float
+    ) -> None:
+        self.story, self.sessions, self.principal = story, sessions, principal
+        self.max_wait_s = max_wait_s
+        self.probe = probe_operation(story, sessions, principal.role)
+
+    # -- the claims each part is made of --------------------------------------------------------
+
+    def login(self) -> Pair:
+        story = self.story
+        with story.step("login returns a token pair, not to be stored"):
+            response = self.sessions.login(self.principal)
+            story.check(
+                response.status_code == 200,
+                "login-pair",
+                f"login answered {response.status_code}",
+            )
+            pair = self.sessions.pair(response)
+            story.check(
+                pair is not None and bool(pair.refresh),
+                "login-pair",
+                "the login answer lacks an access or a refresh token at the flow's pointers",
+            )
+            assert pair is not None
+            self.no_store(response, "login")
+        return pair
+
+    def no_store(self, response: httpx.Response, what: str) -> None:
+        cache = response.headers.get("Cache-Control", "")
+        self.story.check(
+            "no-store" in cache.lower(),
+            "no-store",
+            f"the {what} answer's Cache-Control is {cache!r}, without no-store",
+        )
+
+    def works(self, access: str, title: str) -> None:
+        with self.story.step(title):
+            response = self.story.send(self.probe, token=access)
+            self.story.check(
+                200 <= response.status_code < 300,
+                "token-works",
+                f"{self.probe.label} with the access token answered {response.status_code}",
+            )
+
+    def refused(self, response: httpx.Response, rule: str, what: str) -> None:
+        """A 401 with the ``invalid_token`` challenge, or the rule is broken."""
+        story = self.story
+        story.check(
+            response.status_code == 401,
+            rule,
+            f"{what} answered {response.status_code}, not 401",
+        )
+        challenge = response.headers.get("WWW-Authenticate", "")
+        story.check(
+            challenge.lower().startswith("bearer") and "invalid_token" in challenge,
+            "www-authenticate",
+            f"{what}: the 401's WWW-Authenticate is {challenge!r}, not Bearer"
+            ' error="invalid_token"',
+        )
+
+    def refused_token(self, access: str, rule: str, what: str) -> None:
+        self.refused(self.story.send(self.probe, token=access), rule, what)
+
+    def refresh(self, pair: Pair, title: str) -> Pair:
+        story = self.story
+        with story.step(title):
+            response = self.sessions.refresh(pair.refresh)
+            story.check(
+                200 <= response.status_code < 300,
+                "refresh-rotates",
+                f"the refresh answered {response.status_code}",
+            )
+            renewed = self.sessions.pair(response, refreshed=True)
+            story.check(
+                renewed is not None and bool(renewed.refresh),
+                "refresh-rotates",
+                "the refresh answer lacks an access or a refresh token at the flow's pointers",
+            )
+            assert renewed is not None
+            self.no_store(response, "refresh")
+            story.check(
+                renewed.refresh != pair.refresh,
+                "refresh-rotates",
+                "the refresh handed back the same refresh token",
+            )
+        return renewed
+
+    # -- the parts ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        story = self.story
+        with story.part("rotation and reuse"):
+            first = self.login()
+            self.works(first.access, "the access token works")
+            second = self.refresh(first, "a refresh returns a new pair")
+            self.works(second.access, "the new access token works")
+            with story.step("the used refresh token is refused"):
+                self.refused(
+                    self.sessions.refresh(first.refresh), "refresh-rotates",
+                    "a refresh with the already used refresh token",
+                )  # fmt: skip
+            with story.step("the reuse revoked the whole family"):
+                self.refused_token(
+                    second.access, "reuse-revokes-family",
+                    "the newest access token after its family's refresh token was reused",
+                )  # fmt: skip
+                self.refused(
+                    self.sessions.refresh(second.refresh), "reuse-revokes-family",
+                    "the newest refresh token after its family's refresh token was reused",
+                )  # fmt: skip
+
+        with story.part("expiry"):
+            self.expiry()
+
+        with story.part("concurrent refreshes"):
+            pair = self.login()
+            with story.step(f"{CONCURRENT_REFRESHES} concurrent refreshes: exactly one succeeds"):
+                winners = self.race(pair)
+                story.check(
+                    len(winners) == 1,
+                    "single-flight",
+                    f"{len(winners)} of {CONCURRENT_REFRESHES} concurrent refreshes of one"
+                    " token succeeded",
+                )
+            with story.step("then the family is dead"):
+                self.refused_token(
+                    winners[0].access, "reuse-revokes-family",
+                    "the winning refresh's access token after the others reused the token",
+                )  # fmt: skip
+
+        with story.part("refused tokens"):
+            pair = self.login()
+            with story.step("no credentials: 401 with the bare challenge `Bearer`"):
+                response = story.send(self.probe)
+                story.check(
+                    response.status_code == 401,
+                    "no-credentials-401",
+                    f"{self.probe.label} without credentials answered {response.status_code}",
+                )
+                challenge = response.headers.get("WWW-Authenticate", "")
+                story.check(
+                    challenge.strip().lower() == "bearer"
+                    or challenge.lower().startswith("bearer realm"),
+                    "www-authenticate",
+                    f"the 401 without credentials has WWW-Authenticate {challenge!r}, not the"
+                    " bare challenge `Bearer`",
+                )
+            made = forged(pair.access)
+            garbage = {"a garbage token": "not-a-token." + secrets.token_hex(8)}
+            for what, token in {**made, **garbage}.items():
+                with story.step(f"{what}: 401"):
+                    self.refused_token(token, "bad-token-401", what)
+            if not made:
+                with story.step("forged JWTs: 401"):
+                    raise StepSkipped("the access token is not a JWT: nothing to forge from")
+
+        if self.sessions.logout_op is not None:
+            with story.part("logout"):
+                pair = self.login()
+                with story.step("logout succeeds"):
+                    response = self.sessions.logout(pair.access)
+                    story.check(
+                        200 <= response.status_code < 300,
+                        "logout-revokes",
+                        f"logout answered {response.status_code}",
+                    )
+                with story.step("after logout the access token is refused"):
+                    self.refused_token(pair.access, "logout-revokes", "the logged-out access token")
+                with story.step("after logout the refresh token is refused"):
+                    self.refused(
+                        self.sessions.refresh(pair.refresh), "logout-revokes",
+                        "a refresh with the logged-out refresh token",
+                    )  # fmt: skip
+
+    def expiry(self) -> None:
+        story = self.story
+        pair = self.login()
+        env = f"CONFORMANCE_{story.api.upper()}_EXPIRED_TOKEN"
+        given = os.environ.get(env)
+        waited = False
+        with story.step("an expired access token: 401 TOKEN_EXPIRED with invalid_token"):
+            if pair.lifetime is not None and pair.lifetime <= self.max_wait_s:
+                # exp is in whole seconds: wait the lifetime and a second more
+                story.sleep(pair.lifetime + 1.2)
+                expired, waited = pair.access, True
+            elif given:
+                expired = given
+            else:
+                raise StepSkipped(
+                    f"access tokens live {pair.lifetime or 'an unknown number of'} s, more than"
+                    f" the {self.max_wait_s:.0f} s this scenario waits ([scenarios] max_wait_s);"
+                    f" set {env} to an expired token to test expiry"
+                )
+            response = story.send(self.probe, token=expired)
+            self.refused(response, "expired-401", "an expired access token")
+            code = _code(response)
+            story.check(
+                code == "TOKEN_EXPIRED",
+                "expired-401",
+                f"the expired token's 401 has code {code!r}, not TOKEN_EXPIRED",
+            )
+        if not waited:
+            return
+        renewed = self.refresh(pair, "the refresh after expiry returns a new pair")
+        self.works(renewed.access, "the request replayed with the new token succeeds")
+
+    def race(self, pair: Pair) -> list[Pair]:
+        """Refresh one token from several threads at once; the pairs that came back."""
+        barrier = threading.Barrier(CONCURRENT_REFRESHES)
+
+        def one() -> httpx.Response:
+            barrier.wait(timeout=10)
+            return self.sessions.refresh(pair.refresh)
+
+        with concurrent.futures.ThreadPoolExecutor(CONCURRENT_REFRESHES) as pool:
+            answers = list(pool.map(lambda _: one(), range(CONCURRENT_REFRESHES)))
+        won = []
+        for response in answers:
+            if 200 <= response.status_code < 300:
+                renewed = self.sessions.pair(response, refreshed=True)
+                if renewed is not None:
+                    won.append(renewed)
+        return won
+
+
+def _code(response: httpx.Response) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None

@@ -1,0 +1,344 @@
+"""A scenario told as a story: parts, steps, and the requests each step sends.
+
+A *part* is an independent sub-story (rotation, logout …): a broken rule ends it, and the
+scenario goes on with the next part, so one run finds every broken rule. A *step* is one claim
+of the contract; it is an ``allure.step`` with each request and response attached (masked), and
+it ends as passed, failed (the rule it broke, in one sentence) or skipped (with the reason).
+
+Every story is bounded: at most ``max_requests`` requests and ``max_seconds`` seconds (sleeps
+included); past either it stops as an error, never as a verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import allure
+import httpx
+
+from conformance.contract import Operation, Spec
+from conformance.masking import mask, register
+from conformance.suite._engine import Network
+
+#: rule -> the contract's words for it (CONTRACT.md's section first)
+RULES = {
+    # §4 authentication
+    "login-pair": "§4 login returns an access token, a refresh token and expiresIn",
+    "token-works": "§4 a valid access token is accepted",
+    "no-store": "§4 token responses carry Cache-Control: no-store",
+    "expired-401": "§4 an expired access token is 401 TOKEN_EXPIRED",
+    "www-authenticate": "§4 a 401 carries the WWW-Authenticate challenge RFC 6750 asks for",
+    "refresh-rotates": "§4 a refresh returns a new pair and the old refresh token stops working",
+    "reuse-revokes-family": "§4 a reused refresh token revokes its whole family",
+    "single-flight": "§4 of concurrent refreshes of one token exactly one succeeds",
+    "logout-revokes": "§4 logout revokes the access and the refresh token at once",
+    "bad-token-401": "§4 a malformed, tampered, unsigned or wrongly signed token is 401",
+    "no-credentials-401": "§4 no credentials is 401 with the bare challenge `Bearer`",
+    # §6 rate limits
+    "rate-limit-headers": "§6 every response carries X-RateLimit-Limit, -Remaining and -Reset",
+    "remaining-monotonic": "§6 X-RateLimit-Remaining never rises inside a window",
+    "limit-enforced": "§6 the request over the limit is 429",
+    "rate-limited-answer": "§6 a 429 carries Retry-After, RATE_LIMITED and retryable: true",
+    "auth-before-limit": "§4 authentication is decided before rate limiting: 401, never 429",
+    "per-principal": "§6 one principal's exhaustion does not limit another's",
+    "limit-recovers": "§6 after Retry-After has passed, requests succeed again",
+    "login-limit": "§6 login has its own, stricter limit",
+    # §7 latency
+    "latency-budget": "§7 the p95 of an operation's successful responses is within its budget",
+}
+
+
+class Violation(Exception):
+    """A step found the backend breaking a rule."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule, self.message = rule, message
+
+
+class StepSkipped(Exception):
+    """A step (and the rest of its part) cannot be taken here; the reason says why."""
+
+
+class ScenarioSkipped(Exception):
+    """The whole scenario cannot run here (a declaration missing, a read-only run …)."""
+
+    def __init__(self, reason: str, *, missing_declaration: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.missing_declaration = reason, missing_declaration
+
+
+class Exhausted(Exception):
+    """The story spent its requests or its seconds: the harness's limit, not a verdict."""
+
+
+@dataclass
+class StepRecord:
+    part: str
+    title: str
+    outcome: str  #: passed | failed | skipped
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ScenarioFailure:
+    rule: str
+    contract: str
+    part: str
+    step: str
+    message: str
+    #: the request that showed it, as curl (masked)
+    curl: str = ""
+
+    def line(self) -> str:
+        return f"[{self.rule}] {self.part} / {self.step}: {self.message}"
+
+
+@dataclass
+class Exchange:
+    operation: str
+    method: str
+    url: str
+    status: int
+    seconds: float
+    curl: str
+
+
+def curl(request: httpx.Request) -> str:
+    parts = [f"curl -X {request.method} '{request.url}'"]
+    for name, value in request.headers.items():
+        if name.lower() in ("host", "content-length", "accept-encoding", "connection"):
+            continue
+        parts.append(f"-H '{name}: {value}'")
+    if request.content:
+        parts.append(f"-d '{request.content.decode('utf-8', 'replace')}'")
+    return mask(" ".join(parts))
+
+
+def _shown(headers: Mapping[str, str], body: bytes) -> str:
+    lines = [f"{name}: {value}" for name, value in headers.items()]
+    text = body.decode("utf-8", "replace")
+    with contextlib.suppress(ValueError):
+        text = json.dumps(json.loads(text), indent=2)
+    return mask("\n".join(lines) + ("\n\n" + text if text else ""))
+
+
+class Story:
+    """One scenario's run against one API: its requests, steps and findings."""
+
+    def __init__(
+        self,
+        api: str,
+        scenario: str,
+        spec: Spec,
+        url: str,
+        network: Network,
+        *,
+        max_requests: int,
+        max_seconds: float,
+    ) -> None:
+        self.api, self.scenario, self.spec, self.url = api, scenario, spec, url.rstrip("/")
+        self.max_requests, self.max_seconds = max_requests, max_seconds
+        self.client = httpx.Client(**network.httpx_options())
+        self.started = time.monotonic()
+        self.requests = 0
+        self.steps: list[StepRecord] = []
+        self.failures: list[ScenarioFailure] = []
+        #: operation label -> seconds of its 2xx answers (the latency verdict takes them)
+        self.samples: dict[str, list[float]] = {}
+        self.last: Exchange | None = None
+        #: a table the scenario reports (the latency scenario's rows)
+        self.table: list[dict[str, Any]] = []
+        self._part = ""
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- bounds --------------------------------------------------------------------------------
+
+    def remaining_s(self) -> float:
+        return self.max_seconds - (time.monotonic() - self.started)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > self.remaining_s():
+            raise Exhausted(
+                f"waiting {seconds:.1f} s would pass the scenario's {self.max_seconds:.0f} s"
+            )
+        time.sleep(max(0.0, seconds))
+
+    # -- structure -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def part(self, title: str) -> Iterator[None]:
+        """An independent sub-story: a broken rule or a skip ends it, the scenario goes on."""
+        self._part = title
+        with contextlib.suppress(Violation, StepSkipped), allure.step(title):
+            yield
+
+    @contextlib.contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        began = time.monotonic()
+        with allure.step(title):
+            try:
+                yield
+            except Violation as found:
+                took = time.monotonic() - began
+                self.steps.append(StepRecord(self._part, title, "failed", found.message, took))
+                self.failures.append(
+                    ScenarioFailure(
+                        found.rule,
+                        RULES[found.rule],
+                        self._part,
+                        title,
+                        mask(found.message),
+                        self.last.curl if self.last else "",
+                    )
+                )
+                raise
+            except StepSkipped as skip:
+                took = time.monotonic() - began
+                self.steps.append(StepRecord(self._part, title, "skipped", str(skip), took))
+                raise
+            self.steps.append(StepRecord(self._part, title, "passed", "", time.monotonic() - began))
+
+    def check(self, holds: bool, rule: str, message: str) -> None:
+        if not holds:
+            raise Violation(rule, message)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def send(
+        self,
+        operation: Operation,
+        *,
+        token: str | None = None,
+        path: str | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_429: bool = True,
+    ) -> httpx.Response:
+        """One request to ``operation`` (at ``path`` when its template has parameters), with
+        ``token`` as the bearer. A 429 is waited out (bounded) unless ``retry_429`` is False."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        url = self.url + (path if path is not None else operation.path)
+        while True:
+            response = self.request(operation, url, sent, json_body)
+            wait = response.headers.get("Retry-After", "")
+            if response.status_code != 429 or not retry_429 or not wait.isdigit():
+                return response
+            self.sleep(int(wait) + 0.1)
+
+    def request(
+        self, operation: Operation, url: str, headers: Mapping[str, str], json_body: Any
+    ) -> httpx.Response:
+        with self._lock:
+            if self.requests >= self.max_requests:
+                raise Exhausted(f"the scenario's {self.max_requests} requests are spent")
+            self.requests += 1
+        if self.remaining_s() <= 0:
+            raise Exhausted(f"the scenario's {self.max_seconds:.0f} s are spent")
+        method = operation.method.upper()
+        began = time.perf_counter()
+        response = self.client.request(
+            method, url, headers=dict(headers), json=json_body, timeout=self.client.timeout
+        )
+        took = time.perf_counter() - began
+        self.remember(response)
+        exchange = Exchange(
+            str(operation.operation_id), method, url, response.status_code, took,
+            curl(response.request),
+        )  # fmt: skip
+        with self._lock:
+            self.last = exchange
+            if 200 <= response.status_code < 300:
+                self.samples.setdefault(operation.label, []).append(took)
+        allure.attach(
+            f"{method} {url}\n" + _shown(response.request.headers, response.request.content),
+            name=f"request: {operation.operation_id}",
+            attachment_type=allure.attachment_type.TEXT,
+        )
+        allure.attach(
+            f"{response.status_code} ({took * 1000:.0f} ms)\n"
+            + _shown(response.headers, response.content),
+            name=f"response: {response.status_code}",
+            attachment_type=allure.attachment_type.TEXT,
+        )
+        return response
+
+    def remember(self, response: httpx.Response) -> None:
+        """Tokens an answer hands out are secrets from now on."""
+        for name in ("accessToken", "refreshToken", "access_token", "refresh_token", "token"):
+            for value in _members(response, name):
+                register(value)
+
+
+def _members(response: httpx.Response, name: str) -> Iterator[str]:
+    if b'"' + name.encode() + b'"' not in response.content:
+        return
+    try:
+        stack = [response.json()]
+    except ValueError:
+        return
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == name and isinstance(inner, str):
+                    yield inner
+                else:
+                    stack.append(inner)
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+@dataclass
+class ScenarioVerdict:
+    """What a scenario found on one API (verdict.json's ``scenarios``)."""
+
+    api: str
+    name: str
+    outcome: str  #: passed | failed | skipped | error
+    reason: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+    failures: list[ScenarioFailure] = field(default_factory=list)
+    requests: int = 0
+    seconds: float = 0.0
+    #: the latency scenario's table: one row per operation
+    latency: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScenarioVerdict:
+        return cls(
+            **{
+                **data,
+                "steps": [StepRecord(**step) for step in data.get("steps", [])],
+                "failures": [ScenarioFailure(**f) for f in data.get("failures", [])],
+            }
+        )
+
+    def explain(self) -> str:
+        lines = [f"{self.api} scenario {self.name}: {self.outcome}"]
+        if self.reason:
+            lines.append(f"  {self.reason}")
+        for failure in self.failures:
+            lines.append(f"  {failure.contract}")
+            lines.append(f"    {failure.line()}")
+            if failure.curl:
+                lines.append(f"      {failure.curl}")
+        skipped = [step for step in self.steps if step.outcome == "skipped"]
+        for step in skipped:
+            lines.append(f"  skipped: {step.part} / {step.title}: {step.detail}")
+        return mask("\n".join(lines))

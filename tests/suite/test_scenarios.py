@@ -1,0 +1,196 @@
+"""The scenarios end to end: each fails on each reference defect of its rules (with a message
+naming the rule and the step), and the clean backend passes them (`test_run`'s clean run has
+every scenario of both APIs). Also: skips with their reasons, the scenarios' bounds, secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cli import run
+from conformance.masking import registered_forms
+from conformance.reference import Running, running
+from conformance.runner import embedded_settings
+from conformance.suite.scenarios import RULES
+from conformance.suite.scenarios._latency import ENOUGH, percentile
+from tests.suite.helpers import as_service
+
+#: defect -> (api, scenario, the rule its failure must name, a step or operation it must name)
+CAUGHT = {
+    "refresh-not-rotated": ("gloria", "auth_refresh", "refresh-rotates", "a refresh returns"),
+    "refresh-reuse-undetected": (
+        "tchat", "auth_refresh", "reuse-revokes-family", "the reuse revoked the whole family",
+    ),
+    "logout-not-revoking": ("gloria", "auth_refresh", "logout-revokes", "after logout"),
+    "expired-token-accepted": ("gloria", "auth_refresh", "expired-401", "an expired access"),
+    "alg-none-accepted": ("tchat", "auth_refresh", "bad-token-401", "alg none"),
+    "www-authenticate-missing": ("tchat", "auth_refresh", "www-authenticate", "401"),
+    "no-store-missing": ("gloria", "auth_refresh", "no-store", "login returns a token pair"),
+    "rate-limit-before-auth": (
+        "gloria", "rate_limits", "auth-before-limit", "bad credentials are 401",
+    ),
+    "rate-limit-not-enforced": ("tchat", "rate_limits", "limit-enforced", "is 429"),
+    "global-rate-limit": ("gloria", "rate_limits", "per-principal", "another principal"),
+    "retry-after-missing": ("tchat", "rate_limits", "rate-limited-answer", "when to retry"),
+    "remaining-rises": ("gloria", "rate_limits", "remaining-monotonic", "Remaining never rises"),
+    "slow-operation": ("gloria", "latency", "latency-budget", "GET /positions"),
+    "slow-tail": ("tchat", "latency", "latency-budget", "GET /content/items"),
+}  # fmt: skip
+
+
+def scenario_run(
+    backends: Running, api: str, scenario: str, reports: Path, *extra: str
+) -> tuple[int, str, dict[str, Any]]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        ["run", "--target", f"{api}={backends.url(api)}", "--reports", str(reports),
+         "-m", f"scenario(name='{scenario}')", "-p", "no:cacheprovider", *extra],
+        out, err,
+    )  # fmt: skip
+    document = json.loads((reports / "verdict.json").read_text())
+    return code, err.getvalue(), document
+
+
+def the_scenario(document: dict[str, Any], api: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        s for s in document["scenarios"] if (s["api"], s["name"]) == (api, name)
+    )
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defect", sorted(CAUGHT))
+def test_a_defect_fails_its_scenario_naming_the_rule_and_the_step(
+    defect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, scenario, rule, where = CAUGHT[defect]
+    settings = dataclasses.replace(embedded_settings(), defects=frozenset({defect}))
+    with running([api], settings=settings) as broken:
+        as_service(monkeypatch, broken, api)
+        code, err, document = scenario_run(broken, api, scenario, tmp_path)
+    found = the_scenario(document, api, scenario)
+    assert code == 1, (err, found)
+    assert document["verdict"] == "fail"
+    assert found["outcome"] == "failed", found
+    failures = [f for f in found["failures"] if f["rule"] == rule]
+    assert failures, [f["rule"] for f in found["failures"]]
+    assert any(where in f"{f['step']} {f['message']}" for f in failures), failures
+    assert all(f["contract"] == RULES[f["rule"]] for f in found["failures"])
+    assert f"scenario {api} {scenario} failed ({rule}" in err or rule in err, err
+    # the failure names its step in junit.xml too
+    junit = (tmp_path / "junit.xml").read_text()
+    assert f'classname="{api}.scenario.{scenario}"' in junit
+    assert f"[{rule}]" in junit
+
+
+@pytest.mark.slow
+def test_the_latency_table_reports_percentiles_and_never_passes_too_few_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running(["tchat"], settings=embedded_settings()) as backends:
+        as_service(monkeypatch, backends, "tchat")
+        code, err, document = scenario_run(backends, "tchat", "latency", tmp_path)
+    assert code == 0, err
+    rows = {row["operation_id"]: row for row in document["latency"]}
+    measured = rows["getContentItems"]
+    assert measured["outcome"] == "met"
+    assert measured["samples"] >= ENOUGH
+    assert measured["p50_ms"] <= measured["p95_ms"] <= measured["p99_ms"] <= measured["max_ms"]
+    # a write the latency scenario does not send itself: no samples, so not measured
+    assert rows["createContentItem"]["outcome"] == "not_measured"
+    assert rows["createContentItem"]["samples"] < ENOUGH
+
+
+def test_nearest_rank_percentiles() -> None:
+    values = sorted(float(n) for n in range(1, 101))
+    assert percentile(values, 0.50) == 50
+    assert percentile(values, 0.95) == 95
+    assert percentile(values, 0.99) == 99
+    assert percentile([7.0], 0.95) == 7
+
+
+@pytest.mark.slow
+def test_the_scenarios_stories_keep_no_secret_and_attach_steps_to_allure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allure = tmp_path / "allure"
+    with running(["tchat"], settings=embedded_settings()) as backends:
+        service = as_service(monkeypatch, backends, "tchat")
+        code, err, _document = scenario_run(
+            backends, "tchat", "auth_refresh", tmp_path / "reports", "--alluredir", str(allure)
+        )
+    assert code == 0, err
+    written = "".join(path.read_text(errors="replace") for path in allure.rglob("*"))
+    written += "".join(p.read_text() for p in (tmp_path / "reports").rglob("*") if p.is_file())
+    # every step is an allure step with its request and response attached
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    (result,) = [r for r in results if "auth_refresh" in r["name"]]
+    steps = [step for part in result["steps"] for step in part.get("steps", [])]
+    assert len(steps) >= 15
+    assert all(step.get("attachments") for step in steps if "make" not in step["name"]), steps
+    assert "Bearer ey" not in written
+    for secret in registered_forms([service.password]):
+        assert secret not in written
+    assert "[masked]" in written  # the attachments had tokens to mask
+
+
+@pytest.mark.slow
+def test_a_third_party_spec_without_declarations_skips_the_scenarios_with_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from conformance.contract import bundled_spec
+
+    document = yaml.safe_load(bundled_spec("tchat").read_text())
+    for key in ("x-auth-flow", "x-rate-limit", "x-latency-budget-ms", "x-roles"):
+        document.pop(key)
+    for item in document["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                for key in ("x-roles", "x-latency-budget-ms", "x-rate-limit"):
+                    operation.pop(key, None)
+    spec = tmp_path / "tchat.yaml"  # the API is named after the file
+    spec.write_text(yaml.safe_dump(document))
+    with running(["tchat"], settings=embedded_settings()) as backends:
+        as_service(monkeypatch, backends, "tchat")
+        monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", "not-needed-for-skips")
+        out, err = io.StringIO(), io.StringIO()
+        code = run(
+            ["run", "--target", backends.url("tchat"), "--spec", str(spec),
+             "--reports", str(tmp_path / "r"), "-m", "scenario", "-p", "no:cacheprovider"],
+            out, err,
+        )  # fmt: skip
+    assert (tmp_path / "r" / "verdict.json").is_file(), (out.getvalue()[-2000:], err.getvalue())
+    verdict = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    reasons = {s["name"]: (s["outcome"], s["reason"]) for s in verdict["scenarios"]}
+    assert reasons["auth_refresh"] == ("skipped", reasons["auth_refresh"][1])
+    assert "x-auth-flow" in reasons["auth_refresh"][1]
+    assert "x-rate-limit" in reasons["rate_limits"][1] or "x-auth-flow" in reasons["rate_limits"][1]
+    assert "x-latency-budget-ms" in reasons["latency"][1]
+    assert all(outcome == "skipped" for outcome, _ in reasons.values())
+    assert code == 0, err.getvalue()
+
+
+@pytest.mark.slow
+def test_a_switched_off_scenario_is_skipped_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "conformance.toml"
+    config.write_text("[scenarios]\nauth_refresh = false\nrate_limits = false\n")
+    with running(["tchat"], settings=embedded_settings()) as backends:
+        as_service(monkeypatch, backends, "tchat")
+        code, err, document = scenario_run(
+            backends, "tchat", "auth_refresh", tmp_path / "r", "--config", str(config)
+        )
+    found = the_scenario(document, "tchat", "auth_refresh")
+    assert (found["outcome"], found["reason"]) == (
+        "skipped", "switched off ([scenarios] auth_refresh = false)",
+    )  # fmt: skip
+    assert found["requests"] == 0
+    assert code == 0, err
