@@ -31,8 +31,9 @@ conformance: install
 	$(BIN)/conformance lint $(SPECS)
 	$(BIN)/conformance run
 
+# Two workers: the end-to-end tests mostly wait on their backends and on rate-limit windows.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check conformance tests bench

@@ -321,14 +321,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     shard = Shard.parse(suite.shard)
     owner = assign({api: target.spec for api, target in suite.targets.items()}, shard.count)
-    kept, dropped = [], []
+    # an API's scenarios run in one shard: the APIs are dealt round the shards
+    scenario_owner = {api: n % shard.count + 1 for n, api in enumerate(sorted(suite.targets))}
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        key = callspec.params.get("conformance_operation") if callspec is not None else None
-        if key is not None and owner.get(tuple(key)) != shard.index:
-            dropped.append(item)
+        params = callspec.params if callspec is not None else {}
+        if "conformance_operation" in params:
+            mine = owner.get(tuple(params["conformance_operation"])) == shard.index
+        elif "conformance_scenario" in params:
+            mine = scenario_owner.get(params["conformance_scenario"][0]) == shard.index
         else:
-            kept.append(item)
+            mine = True
+        (kept if mine else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -305,10 +305,10 @@ def why(reports: Path) -> str:
     scenarios = document.get("scenarios", [])
     for scenario in scenarios:
         if scenario["outcome"] == "failed":
-            rules = sorted({f["rule"] for f in scenario["failures"]})
+            broken = sorted({f["rule"] for f in scenario["failures"]})
             parts.append(
                 f"scenario {scenario['api']} {scenario['name']} failed"
-                + (f" ({', '.join(rules)})" if rules else f": {scenario['reason']}")
+                + (f" ({', '.join(broken)})" if broken else f": {scenario['reason']}")
             )
         elif scenario["outcome"] == "error":
             parts.append(
@@ -394,6 +394,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
         verdict_document,
         write_verdict,
     )
+    from conformance.suite.scenarios import ScenarioVerdict
 
     documents = []
     for directory in directories:
@@ -403,6 +404,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
         except (OSError, ValueError) as exc:
             raise UsageError(f"conformance merge: {path} cannot be read ({exc})") from None
     verdicts: dict[tuple[str, str], OperationVerdict] = {}
+    scenarios: dict[tuple[str, str], ScenarioVerdict] = {}
     targets: dict[str, dict[str, object]] = {}
     errors: list[str] = []
     cleanup: dict[str, object] = {}
@@ -411,16 +413,21 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
         for data in document["operations"]:
             verdict = OperationVerdict.from_json(data)
             verdicts[(verdict.api, verdict.operation_id)] = verdict
+        for data in document.get("scenarios", []):
+            scenario = ScenarioVerdict.from_json(data)
+            scenarios[(scenario.api, scenario.name)] = scenario
         for target in document.get("targets", []):
             targets.setdefault(str(target["api"]), target)
         errors += [error for error in document.get("errors", []) if error not in errors]
         cleanup.update(document.get("cleanup", {}))
         shards += document.get("shards", [])
     merged = [verdicts[key] for key in sorted(verdicts)]
+    told = [scenarios[key] for key in sorted(scenarios)]
     seeds = sorted({document["seed"] for document in documents})
     result = verdict_document(
-        merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors
-    )
+        merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors,
+        scenarios=told,
+    )  # fmt: skip
     result["targets"] = list(targets.values())
     result["cleanup"] = cleanup
     result["merged_from"] = [str(directory) for directory in directories]
@@ -436,12 +443,12 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
         result["errors"] = [*errors, f"shards missing: {', '.join(missing)}"]
     result["shards"] = sorted(shards)
     write_verdict(out / "verdict.json", result)
-    write_junit(out / "junit.xml", merged, seed=seeds[0])
+    write_junit(out / "junit.xml", merged, seed=seeds[0], scenarios=told)
     sentence = why(out)
     if missing:
         stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")
         return ExitCode.TARGET_BROKEN
-    outcome = overall(merged, errors)
+    outcome = overall(merged, errors, told)
     if outcome == "pass":
         stdout.write(f"conformance: {sentence}\n")
         return ExitCode.OK

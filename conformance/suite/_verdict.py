@@ -20,7 +20,15 @@ verdict.json, version 1::
        "query", "headers", "cookies", "body", "media_type"}, "steps": [curl]}],
        "errors": [str], "checks": {check: cases judged}, "throttled": int, "reason": str}]}
 
-and, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: n},
+then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "failed" | "skipped" |
+"error", "reason", "steps": [{"part", "title", "outcome", "detail", "seconds"}], "failures":
+[{"rule", "contract", "part", "step", "message", "curl"}], "requests", "seconds", "latency"}]``,
+``counts.scenarios`` by outcome, and ``"latency": [{"api", "operation", "operation_id",
+"budget_ms", "samples", "from_run", "measured", "p50_ms", "p95_ms", "p99_ms", "max_ms", "outcome":
+"met" | "exceeded" | "not_measured"}]``. A failed scenario fails the verdict; one in error
+breaks it.
+
+And, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: n},
 "failed": {path: why}, "restored": [path]}}`` (what the run created and removed again).
 
 ``statuses`` counts the answers to generated cases (not the probes checks send, not throttled

@@ -59,7 +59,7 @@ def test_the_shards_reports_merge_into_the_whole_runs_verdict(
             code = run(
                 ["run", "--target", f"tchat={backends.url('tchat')}", "--profile", "gate",
                  "--seed", "5", "--shard", f"{k}/2", "--reports", str(tmp_path / f"shard{k}"),
-                 "-p", "no:cacheprovider", "-q"],
+                 "-p", "no:cacheprovider", "-q", "-m", "fuzz"],
                 io.StringIO(), io.StringIO(),
             )  # fmt: skip
             assert code == 0
