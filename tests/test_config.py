@@ -72,6 +72,8 @@ def test_conformance_toml_is_found_in_the_current_directory(
         ("[run\n", "not valid TOML"),
         ("[scenario]\n", "unknown key 'scenario'; did you mean 'scenarios'?"),
         ('[run]\ntls_verify = false\nca_bundle = "conformance.toml"\n', "drop one"),
+        ("[scenarios]\nmax_wait_s = 0\n", "max_wait_s = 0: use a number of seconds above 0"),
+        ("[scenarios]\nlatncy = false\n", "unknown key 'latncy'; did you mean 'latency'?"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_key_and_the_fix(
@@ -113,3 +115,11 @@ def test_a_broken_credentials_file_does_not_quote_its_lines(tmp_path: Path) -> N
         config.credentials("gloria", settings, {})
     assert "not valid TOML (line" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+def test_the_scenarios_longest_wait_is_read_from_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[scenarios]\nmax_wait_s = 12.5\nlatency = false\n")
+    settings = config.load(path, {})
+    assert settings.max_wait_s == 12.5
+    assert settings.scenarios["latency"] is False
+    assert settings.scenarios["auth_refresh"] is True

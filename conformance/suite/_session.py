@@ -272,7 +272,9 @@ class SuiteSession:
             target.credentials,
             self.network,
             run_token=lambda: self._token(api),
-            journal=self.reports / "journal" / f"{api}-scenarios.jsonl",
+            # the fuzzing's journal (closed by then): a killed run's accounts are removed by
+            # the next run's cleanup like its other resources
+            journal=self.reports / "journal" / f"{api}.jsonl",
             read_only=self.read_only,
             max_wait_s=self.max_wait_s,
             samples=lambda: self._samples(api),

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from conformance.contract import bundled_spec, load_spec, resources
 from conformance.reference import Running
 
 
@@ -41,3 +42,9 @@ def answers(
 
     monkeypatch.setattr(app_type, "__call__", watched)
     return seen
+
+
+def deletable_kinds(api: str) -> set[str]:
+    """The kinds of ``api``'s bundled spec that have a delete operation."""
+    spec = load_spec(bundled_spec(api))
+    return {r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name}

@@ -18,7 +18,7 @@ from conformance.reference import Running, running
 from conformance.runner import embedded_settings
 from conformance.suite.scenarios import RULES
 from conformance.suite.scenarios._latency import ENOUGH, percentile
-from tests.suite.helpers import as_service
+from tests.suite.helpers import as_service, deletable_kinds
 
 #: defect -> (api, scenario, the rule its failure must name, a step or operation it must name)
 CAUGHT = {
@@ -56,6 +56,17 @@ def scenario_run(
     return code, err.getvalue(), document
 
 
+def throwaway_accounts(backends: Running, api: str) -> list[str]:
+    """The accounts a scenario made (``conformance-…@example.com``) still in the database."""
+    store = backends.backend(api).app.store
+    found = store._connection().execute(  # the test reads the database under the API
+        "SELECT kind || ' ' || id FROM resources WHERE api = ? AND data LIKE ?",
+        (api, '%"conformance-%'),
+    )
+    deletable = deletable_kinds(api)  # the audit log keeps its entries on them, rightly
+    return [row[0] for row in found.fetchall() if row[0].split()[0] in deletable]
+
+
 def the_scenario(document: dict[str, Any], api: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = next(
         s for s in document["scenarios"] if (s["api"], s["name"]) == (api, name)
@@ -73,7 +84,10 @@ def test_a_defect_fails_its_scenario_naming_the_rule_and_the_step(
     with running([api], settings=settings) as broken:
         as_service(monkeypatch, broken, api)
         code, err, document = scenario_run(broken, api, scenario, tmp_path)
+        left = throwaway_accounts(broken, api)
     found = the_scenario(document, api, scenario)
+    assert left == [], "the scenario left its throwaway accounts behind"
+    assert not (tmp_path / "journal" / f"{api}.jsonl").exists()
     assert code == 1, (err, found)
     assert document["verdict"] == "fail"
     assert found["outcome"] == "failed", found

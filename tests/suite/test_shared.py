@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from conformance.cli import run
-from conformance.contract import bundled_spec, load_spec, resources
+from conformance.contract import bundled_spec, load_spec
 from conformance.reference import Running, Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
-from tests.suite.helpers import as_service
+from tests.suite.helpers import as_service, deletable_kinds
 
 #: what a run may leave changed, and why: the service account's last login, and a singleton's
 #: version after its content was written back
@@ -38,11 +38,6 @@ def rows(backends: Running, api: str) -> dict[tuple[str, str], dict[str, Any]]:
         "SELECT kind, id, data FROM resources WHERE api = ?", (api,)
     )
     return {(kind, id): json.loads(data) for kind, id, data in found.fetchall()}
-
-
-def deletable_kinds(api: str) -> set[str]:
-    spec = load_spec(bundled_spec(api))
-    return {r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name}
 
 
 def assert_left_alone(

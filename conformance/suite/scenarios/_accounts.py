@@ -233,6 +233,7 @@ class Accounts:
         problems = []
         step = self.flow.accounts
         delete = self.spec.operation(step.delete) if step and step.delete else None
+        self.story.allow(requests=len(self.made), seconds=30.0)
         for principal in self.made:
             if delete is None or principal.path is None:
                 continue

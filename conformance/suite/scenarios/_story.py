@@ -167,6 +167,12 @@ class Story:
     def remaining_s(self) -> float:
         return self.max_seconds - (time.monotonic() - self.started)
 
+    def allow(self, requests: int, seconds: float) -> None:
+        """More room for what must happen whatever the story spent (its cleanup)."""
+        self.max_requests = max(self.max_requests, self.requests) + requests
+        spent = time.monotonic() - self.started
+        self.max_seconds = max(self.max_seconds, spent) + seconds
+
     def sleep(self, seconds: float) -> None:
         if seconds > self.remaining_s():
             raise Exhausted(
