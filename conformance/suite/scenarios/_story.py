@@ -186,8 +186,16 @@ class Story:
     def part(self, title: str) -> Iterator[None]:
         """An independent sub-story: a broken rule or a skip ends it, the scenario goes on."""
         self._part = title
-        with contextlib.suppress(Violation, StepSkipped), allure.step(title):
-            yield
+        try:
+            with contextlib.suppress(Violation, StepSkipped), allure.step(title):
+                yield
+        finally:
+            self._part = ""
+
+    @property
+    def part_title(self) -> str:
+        """The part a step belongs to ("setup" outside any part)."""
+        return self._part or "setup"
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
@@ -197,12 +205,13 @@ class Story:
                 yield
             except Violation as found:
                 took = time.monotonic() - began
-                self.steps.append(StepRecord(self._part, title, "failed", found.message, took))
+                part = self.part_title
+                self.steps.append(StepRecord(part, title, "failed", found.message, took))
                 self.failures.append(
                     ScenarioFailure(
                         found.rule,
                         RULES[found.rule],
-                        self._part,
+                        part,
                         title,
                         mask(found.message),
                         self.last.curl if self.last else "",
@@ -211,9 +220,10 @@ class Story:
                 raise
             except StepSkipped as skip:
                 took = time.monotonic() - began
-                self.steps.append(StepRecord(self._part, title, "skipped", str(skip), took))
+                self.steps.append(StepRecord(self.part_title, title, "skipped", str(skip), took))
                 raise
-            self.steps.append(StepRecord(self._part, title, "passed", "", time.monotonic() - began))
+            took = time.monotonic() - began
+            self.steps.append(StepRecord(self.part_title, title, "passed", "", took))
 
     def check(self, holds: bool, rule: str, message: str) -> None:
         if not holds:
