@@ -208,3 +208,49 @@ def test_a_switched_off_scenario_is_skipped_and_says_so(
     )  # fmt: skip
     assert found["requests"] == 0
     assert code == 0, err
+
+
+@pytest.mark.slow
+def test_long_lived_tokens_take_an_expired_one_from_the_environment_or_skip_that_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import httpx
+
+    from conformance.reference import Settings
+    from conformance.runner import EMBEDDED_RATE_LIMITS
+
+    # a real target's tokens: they live 15 minutes, far beyond a 2-second max_wait_s
+    config = tmp_path / "conformance.toml"
+    config.write_text("[scenarios]\nmax_wait_s = 2\n")
+    settings = Settings(rate_limits=EMBEDDED_RATE_LIMITS, token_lifetimes={"principal:staff1": 1})
+    with running(["tchat"], settings=settings) as backends:
+        as_service(monkeypatch, backends, "tchat")
+        code, err, document = scenario_run(
+            backends, "tchat", "auth_refresh", tmp_path / "skipped", "--config", str(config)
+        )
+        skipped = the_scenario(document, "tchat", "auth_refresh")
+        staff = backends.backend("tchat").credentials["staff1"]
+        answer = httpx.post(
+            f"{backends.url('tchat')}/auth/login",
+            json={"email": staff.email, "password": staff.password},
+        )
+        time.sleep(2.2)  # staff1's tokens live a second
+        monkeypatch.setenv(
+            "CONFORMANCE_TCHAT_EXPIRED_TOKEN", answer.json()["tokens"]["accessToken"]
+        )
+        code_given, err_given, document = scenario_run(
+            backends, "tchat", "auth_refresh", tmp_path / "given", "--config", str(config)
+        )
+        given = the_scenario(document, "tchat", "auth_refresh")
+    assert code == 0, err
+    assert skipped["outcome"] == "passed"
+    (step,) = [s for s in skipped["steps"] if s["outcome"] == "skipped"]
+    assert step["part"] == "expiry"
+    assert "more than the 2 s this scenario waits" in step["detail"]
+    assert "CONFORMANCE_TCHAT_EXPIRED_TOKEN" in step["detail"]
+    assert skipped["seconds"] < 30  # never waited for a 15-minute token
+    assert code_given == 0, err_given
+    expiry = [s for s in given["steps"] if s["part"] == "expiry"]
+    assert [s["outcome"] for s in expiry] == ["passed", "passed"], expiry

@@ -22,6 +22,7 @@ import threading
 import httpx
 
 from conformance.contract import Operation
+from conformance.masking import register
 from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
 from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story
 
@@ -264,6 +265,7 @@ class AuthRefresh:
         pair = self.login()
         env = f"CONFORMANCE_{story.api.upper()}_EXPIRED_TOKEN"
         given = os.environ.get(env)
+        register(given)  # expired, and still a credential: never written out
         waited = False
         with story.step("an expired access token: 401 TOKEN_EXPIRED with invalid_token"):
             if pair.lifetime is not None and pair.lifetime <= self.max_wait_s:
