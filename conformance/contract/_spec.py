@@ -91,6 +91,12 @@ class Operation:
     def path_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.location == "path")
 
+    @property
+    def required_parameters(self) -> tuple[Parameter, ...]:
+        """The required path, query and cookie parameters: what a caller must choose a value
+        for (headers are the client's own)."""
+        return tuple(p for p in self.parameters if p.required and p.location != "header")
+
 
 @dataclass(frozen=True, slots=True)
 class Spec:

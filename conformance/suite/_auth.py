@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from conformance.contract import PointerError, Spec, follow
+from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
 from conformance.suite._engine import DEFAULT_NETWORK, Network
@@ -72,6 +72,24 @@ def _put(body: dict[str, Any], pointer: str, value: str) -> None:
     for part in parts[:-1]:
         body = body.setdefault(part, {})
     body[parts[-1]] = value
+
+
+def login_body(step: LoginStep, username: str, password: str) -> dict[str, Any]:
+    """The body of a login through ``step``: the credentials at its pointers."""
+    body: dict[str, Any] = {}
+    _put(body, step.username, username)
+    _put(body, step.password, password)
+    return body
+
+
+def refresh_request(step: RefreshStep, token: str) -> dict[str, Any]:
+    """httpx's keyword arguments for a refresh through ``step`` with ``token``: as the bearer,
+    or in a JSON body at the step's ``token_field``."""
+    if step.token_in == "bearer":
+        return {"headers": {"Authorization": f"Bearer {token}"}}
+    body: dict[str, Any] = {}
+    _put(body, step.token_field or "/refreshToken", token)
+    return {"json": body}
 
 
 @dataclass
@@ -156,9 +174,7 @@ def sign_in(
         )
     assert credentials.username is not None
     assert credentials.password is not None
-    body: dict[str, Any] = {}
-    _put(body, flow.login.username, credentials.username)
-    _put(body, flow.login.password, credentials.password)
+    body = login_body(flow.login, credentials.username, credentials.password)
     target = url.rstrip("/") + operation.path
     deadline = time.monotonic() + patience_s
     response, took = _call(
@@ -280,13 +296,7 @@ class RunSession:
         if step is None or operation is None or signed.refresh_token is None:
             return None
         target = self.url.rstrip("/") + operation.path
-        kwargs: dict[str, Any] = {}
-        if step.token_in == "bearer":
-            kwargs["headers"] = {"Authorization": f"Bearer {signed.refresh_token}"}
-        else:
-            body: dict[str, Any] = {}
-            _put(body, step.token_field or "/refreshToken", signed.refresh_token)
-            kwargs["json"] = body
+        kwargs = refresh_request(step, signed.refresh_token)
         deadline = time.monotonic() + LOGIN_PATIENCE_S
         response, took = _call(
             self.credentials.api,

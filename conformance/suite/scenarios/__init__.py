@@ -13,11 +13,13 @@ The latency scenario runs last on an API: it judges every 2xx the run saw.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import allure
 import httpx
 
 from conformance.contract import Spec
@@ -74,42 +76,26 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
     """Run one scenario on one API; its verdict, and the story (for its latency samples)."""
     began = time.monotonic()
     story: Story | None = None
+    outcome, reason = "", ""
     try:
         story = _start(name, context)
         with contextlib.suppress(Violation):  # a step outside any part: recorded already
             _play(name, context, story)
     except ScenarioSkipped as skip:
-        outcome = "failed" if skip.missing_declaration and context.own_spec else "skipped"
-        reason = skip.reason
-        if outcome == "failed":
-            reason += " (the project's own spec must declare it)"
-        verdict = ScenarioVerdict(context.api, name, outcome, reason)
-        if story is not None:
-            verdict.steps, verdict.failures = story.steps, story.failures
-            verdict.requests = story.requests
-        verdict.seconds = round(time.monotonic() - began, 2)
-        return verdict, story
+        outcome, reason = "skipped", skip.reason
+        if skip.missing_declaration and context.own_spec:
+            outcome, reason = "failed", reason + " (the project's own spec must declare it)"
     except (Exhausted, httpx.HTTPError) as error:
-        verdict = ScenarioVerdict(context.api, name, "error", f"{type(error).__name__}: {error}")
-        if story is not None:
-            verdict.steps, verdict.failures = story.steps, story.failures
-            verdict.requests = story.requests
-        verdict.seconds = round(time.monotonic() - began, 2)
-        return verdict, story
+        outcome, reason = "error", f"{type(error).__name__}: {error}"
     finally:
         if story is not None:
             story.close()
-    assert story is not None
-    verdict = ScenarioVerdict(
-        context.api,
-        name,
-        "failed" if story.failures else "passed",
-        steps=story.steps,
-        failures=story.failures,
-        requests=story.requests,
-        seconds=round(time.monotonic() - began, 2),
-        latency=story.table,
-    )
+    verdict = ScenarioVerdict(context.api, name, outcome, reason)
+    if story is not None:
+        verdict.outcome = outcome or ("failed" if story.failures else "passed")
+        verdict.steps, verdict.failures = story.steps, story.failures
+        verdict.requests, verdict.latency = story.requests, story.table
+    verdict.seconds = round(time.monotonic() - began, 2)
     return verdict, story
 
 
@@ -213,6 +199,11 @@ def _latency_story(context: ScenarioContext, story: Story) -> None:
         )
         rows.append(found)
     story.table = rows
+    allure.attach(
+        json.dumps(rows, indent=2),
+        name="latency per operation",
+        attachment_type=allure.attachment_type.JSON,
+    )
     for found in rows:
         if found["outcome"] == "exceeded":
             with (

@@ -22,7 +22,7 @@ import httpx
 
 from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
 from conformance.masking import SECRETS, register
-from conformance.suite._auth import Credentials, _pair, _put
+from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
 from conformance.suite._guard import Created, Journal
 from conformance.suite.scenarios._story import ScenarioSkipped, Story
 
@@ -145,9 +145,7 @@ class Sessions:
         return operation
 
     def login(self, principal: Principal, *, retry_429: bool = True) -> httpx.Response:
-        body: dict[str, Any] = {}
-        _put(body, self.flow.login.username, principal.username)
-        _put(body, self.flow.login.password, principal.password)
+        body = login_body(self.flow.login, principal.username, principal.password)
         return self.story.send(self.login_op, json_body=body, retry_429=retry_429)
 
     def pair(self, response: httpx.Response, refreshed: bool = False) -> Pair | None:
@@ -159,11 +157,10 @@ class Sessions:
     def refresh(self, refresh_token: str | None) -> httpx.Response:
         assert self.refresh_op is not None
         assert self.flow.refresh is not None
-        if self.flow.refresh.token_in == "bearer":
-            return self.story.send(self.refresh_op, token=refresh_token or "")
-        body: dict[str, Any] = {}
-        _put(body, self.flow.refresh.token_field or "/refreshToken", refresh_token or "")
-        return self.story.send(self.refresh_op, json_body=body)
+        sent = refresh_request(self.flow.refresh, refresh_token or "")
+        return self.story.send(
+            self.refresh_op, headers=sent.get("headers"), json_body=sent.get("json")
+        )
 
     def logout(self, access: str) -> httpx.Response:
         assert self.logout_op is not None

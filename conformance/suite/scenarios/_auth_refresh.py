@@ -24,7 +24,7 @@ import httpx
 from conformance.contract import Operation
 from conformance.masking import register
 from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
-from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story
+from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story, error_code
 
 #: concurrent refreshes of one token
 CONCURRENT_REFRESHES = 4
@@ -75,7 +75,7 @@ def probe_operation(story: Story, sessions: Sessions, role: str | None) -> Opera
         if (
             operation.method == "get"
             and not operation.is_public
-            and not any(p.required for p in operation.parameters if p.location != "header")
+            and not operation.required_parameters
             and (role is None or operation.roles is None or role in operation.roles)
         ):
             return operation
@@ -282,7 +282,7 @@ class AuthRefresh:
                 )
             response = story.send(self.probe, token=expired)
             self.refused(response, "expired-401", "an expired access token")
-            code = _code(response)
+            code = error_code(response)
             story.check(
                 code == "TOKEN_EXPIRED",
                 "expired-401",
@@ -310,11 +310,3 @@ class AuthRefresh:
                 if renewed is not None:
                     won.append(renewed)
         return won
-
-
-def _code(response: httpx.Response) -> object:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get("code") if isinstance(body, dict) else None

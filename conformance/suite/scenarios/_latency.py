@@ -93,18 +93,16 @@ class Measurement:
         spec = self.story.spec
         found: dict[str, tuple[Operation, str]] = {}
         for operation in spec.operations:
-            required = [p for p in operation.parameters if p.required and p.location != "header"]
-            if operation.method == "get" and not required:
+            if operation.method == "get" and not operation.required_parameters:
                 found[operation.label] = (operation, operation.path)
         for resource in resources(spec):
             get, listing = resource.get, resource.list
             if get is None or listing is None or listing.label not in found:
                 continue
-            if len([p for p in get.parameters if p.required and p.location != "header"]) != 1:
+            required = get.required_parameters
+            if len(required) != 1 or required[0].location != "path":
                 continue
-            parameter = get.path_parameters[0].name if get.path_parameters else None
-            if parameter is None:
-                continue
+            parameter = required[0].name
             response = self.story.send(listing, token=self.token)
             items = _items(response.json()) if response.is_success else []
             first = items[0] if items and isinstance(items[0], dict) else {}
@@ -121,12 +119,12 @@ class Measurement:
         def one() -> None:
             if time.monotonic() - began > PER_OPERATION_S:
                 return
-            response = story.send(operation, token=self.token, path=path)
+            response = story.send(operation, token=self.token, path=path, attached=False)
             if response.is_success:
                 taken.append(response.elapsed.total_seconds())
 
         for _ in range(WARM_UP):
-            story.send(operation, token=self.token, path=path)
+            story.send(operation, token=self.token, path=path, attached=False)
         for _ in range(SEQUENTIAL):
             one()
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:

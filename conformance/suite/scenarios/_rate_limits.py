@@ -15,8 +15,8 @@ import httpx
 
 from conformance.contract import Operation, RateLimit
 from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
-from conformance.suite.scenarios._auth_refresh import _code, probe_operation
-from conformance.suite.scenarios._story import StepSkipped, Story
+from conformance.suite.scenarios._auth_refresh import probe_operation
+from conformance.suite.scenarios._story import StepSkipped, Story, error_code
 
 #: the most requests the scenario sends to reach a limit
 MAX_BURST = 400
@@ -182,7 +182,7 @@ class RateLimits:
                 and body.get("code") == "RATE_LIMITED"
                 and body.get("retryable") is True,
                 "rate-limited-answer",
-                f"the 429's body has code {_code(throttled)!r} and retryable"
+                f"the 429's body has code {error_code(throttled)!r} and retryable"
                 f" {body.get('retryable') if isinstance(body, dict) else None!r}, not"
                 " RATE_LIMITED and true",
             )

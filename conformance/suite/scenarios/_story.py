@@ -54,6 +54,15 @@ RULES = {
 }
 
 
+def error_code(response: httpx.Response) -> object:
+    """The ``code`` of an error answer's body (None when it has none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
 class Violation(Exception):
     """A step found the backend breaking a rule."""
 
@@ -101,16 +110,6 @@ class ScenarioFailure:
         return f"[{self.rule}] {self.part} / {self.step}: {self.message}"
 
 
-@dataclass
-class Exchange:
-    operation: str
-    method: str
-    url: str
-    status: int
-    seconds: float
-    curl: str
-
-
 def curl(request: httpx.Request) -> str:
     parts = [f"curl -X {request.method} '{request.url}'"]
     for name, value in request.headers.items():
@@ -153,7 +152,8 @@ class Story:
         self.failures: list[ScenarioFailure] = []
         #: operation label -> seconds of its 2xx answers (the latency verdict takes them)
         self.samples: dict[str, list[float]] = {}
-        self.last: Exchange | None = None
+        #: the last request sent: a failure's reproduction
+        self.last: httpx.Request | None = None
         #: a table the scenario reports (the latency scenario's rows)
         self.table: list[dict[str, Any]] = []
         self._part = ""
@@ -214,7 +214,7 @@ class Story:
                         part,
                         title,
                         mask(found.message),
-                        self.last.curl if self.last else "",
+                        curl(self.last) if self.last is not None else "",
                     )
                 )
                 raise
@@ -240,22 +240,30 @@ class Story:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         retry_429: bool = True,
+        attached: bool = True,
     ) -> httpx.Response:
         """One request to ``operation`` (at ``path`` when its template has parameters), with
-        ``token`` as the bearer. A 429 is waited out (bounded) unless ``retry_429`` is False."""
+        ``token`` as the bearer. A 429 is waited out (bounded) unless ``retry_429`` is False.
+        ``attached``: the request and its answer go to the step's Allure attachments (not the
+        latency measurement's thousands)."""
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         url = self.url + (path if path is not None else operation.path)
         while True:
-            response = self.request(operation, url, sent, json_body)
+            response = self.request(operation, url, sent, json_body, attached)
             wait = response.headers.get("Retry-After", "")
             if response.status_code != 429 or not retry_429 or not wait.isdigit():
                 return response
             self.sleep(int(wait) + 0.1)
 
     def request(
-        self, operation: Operation, url: str, headers: Mapping[str, str], json_body: Any
+        self,
+        operation: Operation,
+        url: str,
+        headers: Mapping[str, str],
+        json_body: Any,
+        attached: bool = True,
     ) -> httpx.Response:
         with self._lock:
             if self.requests >= self.max_requests:
@@ -270,14 +278,12 @@ class Story:
         )
         took = time.perf_counter() - began
         self.remember(response)
-        exchange = Exchange(
-            str(operation.operation_id), method, url, response.status_code, took,
-            curl(response.request),
-        )  # fmt: skip
         with self._lock:
-            self.last = exchange
+            self.last = response.request
             if 200 <= response.status_code < 300:
                 self.samples.setdefault(operation.label, []).append(took)
+        if not attached:
+            return response
         allure.attach(
             f"{method} {url}\n" + _shown(response.request.headers, response.request.content),
             name=f"request: {operation.operation_id}",
