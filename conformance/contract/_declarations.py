@@ -12,6 +12,10 @@ Each operation:
     x-envelope: none      its 2xx body is not wrapped in ApiResponse (the seed reads it bare)
 A component schema:
     x-unique              properties (or groups of them) whose values must be unique: 409 DUPLICATE
+    x-owner               the property holding the id of the user the resource is private to
+                          (``{property: recipientId}``), optionally only ``while`` properties hold
+                          listed values (``{property: authorId, while: {status: [draft]}}``);
+                          another ``staff`` user gets 404 for it and does not see it in lists
 A schema property:
     x-references          the component schema whose id the property holds: unknown id, 404
     x-transitions         on a status enum: the legal moves, ``{draft: [published, archived]}``;
@@ -144,6 +148,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             ]
         },
     },
+    "x-owner": {
+        "type": "object",
+        "required": ["property"],
+        "additionalProperties": False,
+        "properties": {
+            "property": {"type": "string", "minLength": 1},
+            "while": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {"type": "array", "minItems": 1},
+            },
+        },
+    },
     "x-references": {"type": "string", "minLength": 1},
     "x-transitions": {
         "type": "object",
@@ -185,9 +202,37 @@ def _fix(extension: str) -> str:
         "x-auth-flow": "see the x-auth-flow example in README.md",
         "x-envelope": "the only value is `none`; drop the key for an enveloped response",
         "x-unique": "list property names, or lists of names that are unique together",
+        "x-owner": "write {property: ownerId}, optionally with while: {status: [draft]}",
         "x-references": "name a schema under components/schemas",
         "x-transitions": "map each status to the list of statuses it may move to",
     }[extension]
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """An ``x-owner`` declaration: whom a resource is private to (CONTRACT.md §4)."""
+
+    #: the top-level property holding the id of the user the resource is private to
+    property: str
+    #: property -> the values in which the resource is private (empty: always private)
+    while_: Mapping[str, tuple[Any, ...]]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Ownership:
+        conditions = raw.get("while") or {}
+        return cls(
+            property=raw["property"],
+            while_={str(name): tuple(values) for name, values in conditions.items()},
+        )
+
+    def owner(self, data: Mapping[str, Any]) -> str | None:
+        """The user id ``data`` is private to, or None when it is shared (condition not met or
+        property null)."""
+        for name, values in self.while_.items():
+            if data.get(name) not in values:
+                return None
+        owner = data.get(self.property)
+        return None if owner is None else str(owner)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from conformance.contract._declarations import (
     AuthFlow,
     DeclarationProblem,
     Declarations,
+    Ownership,
     RateLimitPolicy,
     shape_problems,
 )
@@ -178,6 +179,18 @@ class Spec:
             if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
                 return _pointer.unescape(ref.rsplit("/", 1)[1])
         return None
+
+    def ownership(self, schema_name: str) -> Ownership | None:
+        """The ``x-owner`` of the component schema ``schema_name``: whom its resources are private
+        to; None where it declares none, or a malformed one (`declaration_problems` has it)."""
+        schemas = self.data.get("components", {}).get("schemas", {}) or {}
+        schema = self.deref(schemas.get(schema_name)) if isinstance(schemas, Mapping) else None
+        if not isinstance(schema, Mapping) or "x-owner" not in schema:
+            return None
+        raw = schema["x-owner"]
+        if shape_problems("x-owner", raw, ""):
+            return None
+        return Ownership.parse(raw)
 
     def operation_at(self, method: str, path: str) -> Operation | None:
         """The operation of ``method`` (any case) on the path template ``path``."""
@@ -521,7 +534,8 @@ _VALUE_KEYWORDS = frozenset({"example", "examples", "default", "const", "enum"})
 
 
 def _schema_declaration_problems(spec: Spec) -> Iterator[DeclarationProblem]:
-    """x-unique, x-references and x-transitions: well formed, and naming things that exist."""
+    """x-unique, x-owner, x-references and x-transitions: well formed, and naming things that
+    exist."""
     schemas = spec.data.get("components", {}).get("schemas", {}) or {}
     for node, pointer in _pointer.walk_mappings(spec.data, skip=_VALUE_KEYWORDS):
         if "x-unique" in node:
@@ -539,6 +553,8 @@ def _schema_declaration_problems(spec: Spec) -> Iterator[DeclarationProblem]:
                                 f"x-unique names {name!r}, not a property here",
                                 "list properties that the schema declares",
                             )
+        if "x-owner" in node:
+            yield from _owner_problems(spec, node, _pointer.join(pointer, "x-owner"))
         if "x-references" in node:
             where = _pointer.join(pointer, "x-references")
             found = shape_problems("x-references", node["x-references"], where)
@@ -553,6 +569,27 @@ def _schema_declaration_problems(spec: Spec) -> Iterator[DeclarationProblem]:
                 )
         if "x-transitions" in node:
             yield from _transition_problems(node, _pointer.join(pointer, "x-transitions"))
+
+
+def _owner_problems(
+    spec: Spec, node: Mapping[str, Any], where: str
+) -> Iterator[DeclarationProblem]:
+    found = shape_problems("x-owner", node["x-owner"], where)
+    yield from found
+    if found:
+        return
+    ownership = Ownership.parse(node["x-owner"])
+    props = spec.properties(node)
+    named = [(ownership.property, _pointer.join(where, "property"))]
+    named += [(name, _pointer.join(where, "while", name)) for name in ownership.while_]
+    for name, at in named:
+        if name not in props:
+            yield DeclarationProblem(
+                "x-owner",
+                at,
+                f"x-owner names {name!r}, not a property here",
+                "name a top-level property that the schema declares",
+            )
 
 
 def _transition_problems(node: Mapping[str, Any], where: str) -> Iterator[DeclarationProblem]:

@@ -147,7 +147,10 @@ def conflict_409(ctx: LintContext) -> Iterator[Problem]:
 @rule(
     "CT505",
     "resource-declarations",
-    "x-unique, x-references and x-transitions name properties, schemas and states that exist",
+    "x-unique, x-owner, x-references and x-transitions name properties, schemas and states that"
+    " exist",
 )
 def resource_declarations(ctx: LintContext) -> Iterator[Problem]:
-    yield from declaration_findings(ctx.spec, "x-unique", "x-references", "x-transitions")
+    yield from declaration_findings(
+        ctx.spec, "x-unique", "x-owner", "x-references", "x-transitions"
+    )

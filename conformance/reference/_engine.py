@@ -51,16 +51,12 @@ class Change:
 
 #: changed(ctx, tx, change): after every change, in its transaction (the audit log, versions).
 ChangeHook = Callable[[Context, Transaction, Change], None]
-#: owner(ctx, data): the principal a resource in state ``data`` is private to, or None for a shared
-#: one. Asked on every create and change (a Tchat draft is private until it is published).
-OwnerHook = Callable[[Context, Mapping[str, Any]], str | None]
 
 
 @dataclass
 class Hooks:
     on_create: dict[str, CreateHook] = field(default_factory=dict)
     on_update: dict[str, UpdateHook] = field(default_factory=dict)
-    owner: dict[str, OwnerHook] = field(default_factory=dict)
     changed: list[ChangeHook] = field(default_factory=list)
 
 
@@ -206,8 +202,7 @@ class Engine:
     def store_new(
         self, ctx: Context, tx: Transaction, kind: Kind, data: dict[str, Any]
     ) -> dict[str, Any]:
-        owner_hook = self.hooks.owner.get(kind.name)
-        tx.insert(kind.name, data, owner_hook(ctx, data) if owner_hook else None)
+        tx.insert(kind.name, data, kind.owner.owner(data) if kind.owner else None)
         self.claim(tx, kind, data)
         self.changed(ctx, tx, "create", kind, None, data)
         return data
@@ -225,9 +220,8 @@ class Engine:
         if "updatedAt" in kind.properties:
             new["updatedAt"] = ctx.timestamp
         tx.replace(kind.name, new)
-        owner_hook = self.hooks.owner.get(kind.name)
-        if owner_hook is not None:
-            tx.set_owner(kind.name, new["id"], owner_hook(ctx, new))
+        if kind.owner is not None:  # asked again: a Tchat draft is shared once published
+            tx.set_owner(kind.name, new["id"], kind.owner.owner(new))
         self.claim(tx, kind, new)
         self.changed(ctx, tx, action, kind, old, new)
         return new

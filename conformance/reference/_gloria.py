@@ -61,12 +61,6 @@ class Gloria:
                     ctx, tx, new, body
                 ),
             },
-            # what staff see of their own alone (another's is 404 to them)
-            owner={
-                "UserProfile": lambda ctx, data: data["id"],
-                "Notification": lambda ctx, data: data["recipientId"],
-                "WorkflowInstance": lambda ctx, data: data["initiatorId"],
-            },
             changed=[self._audit, self._follow_permissions, self._close_account],
         )
         self.engine: Engine = build_engine(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.contract import Operation, Spec
+from conformance.contract import Operation, Ownership, Spec
 from conformance.reference._store import Store
 from conformance.reference._validation import ParsedRequest
 
@@ -134,6 +134,8 @@ class Kind:
     lookup: str = "id"
     #: unique properties compared without case (``format: email``: A@x.org is a@x.org)
     caseless: frozenset[str] = frozenset()
+    #: whom a resource is private to (``x-owner``); None: every resource of the kind is shared
+    owner: Ownership | None = None
 
     @property
     def versioned(self) -> bool:
@@ -198,6 +200,7 @@ def read_kinds(spec: Spec, names: set[str]) -> dict[str, Kind]:
             transitions=transitions,
             searchable=tuple(searchable),
             caseless=frozenset(caseless),
+            owner=spec.ownership(name),
         )
     return kinds
 

@@ -63,11 +63,6 @@ class Tchat:
         self.tokens = tokens
         hooks = Hooks(
             on_create={ITEM: self._new_item, USER: self._new_account},
-            # a draft is its author's alone (404 to other staff); published items are everyone's
-            owner={
-                ITEM: lambda ctx, data: data["authorId"] if data["status"] == "draft" else None,
-                USER: lambda ctx, data: data["id"],
-            },
             changed=[self._record_version, self._close_account],
         )
         self.engine: Engine = build_engine(

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from conformance.contract import (
+    Ownership,
     RateLimit,
     UnresolvedReference,
     bundled_spec,
@@ -135,6 +136,32 @@ def test_spec_schema_at_walks_refs_allof_and_items() -> None:
             "/components/schemas/ContentCategory/x-unique",
         ),
         (
+            lambda d: d["components"]["schemas"]["ContentItem"]["x-owner"].update(
+                {"while": {"status": []}}
+            ),
+            "x-owner",
+            "/components/schemas/ContentItem/x-owner/while/status",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["ContentItem"]["x-owner"].update({"by": "id"}),
+            "x-owner",
+            "/components/schemas/ContentItem/x-owner",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["ContentItem"]["x-owner"].update(
+                {"property": "ownerId"}
+            ),
+            "x-owner",
+            "/components/schemas/ContentItem/x-owner/property",
+        ),
+        (
+            lambda d: d["components"]["schemas"]["ContentItem"]["x-owner"].update(
+                {"while": {"state": ["draft"]}}
+            ),
+            "x-owner",
+            "/components/schemas/ContentItem/x-owner/while/state",
+        ),
+        (
             lambda d: d["components"]["schemas"]["ContentStatus"]["x-transitions"].update(
                 {"draft": ["deleted"]}
             ),
@@ -156,6 +183,37 @@ def test_spec_reports_malformed_declarations_where_they_are(
     spec = load_spec(tchat_copy(mutate))
     problems = [(p.extension, p.pointer) for p in spec.declaration_problems]
     assert (extension, pointer) in problems
+
+
+def test_spec_reads_x_owner_of_component_schemas(tchat_copy: SpecCopy) -> None:
+    spec = load_spec(bundled_spec("tchat"))
+    item = spec.ownership("ContentItem")
+    assert item == Ownership("authorId", {"status": ("draft",)})
+    assert item.owner({"authorId": "a", "status": "draft"}) == "a"
+    assert item.owner({"authorId": "a", "status": "published"}) is None
+    assert item.owner({"authorId": None, "status": "draft"}) is None
+    user = spec.ownership("User")
+    assert user == Ownership("id", {})
+    assert user.owner({"id": "u"}) == "u"
+    assert spec.ownership("ContentCategory") is None
+    assert spec.ownership("Nope") is None
+    gloria = load_spec(bundled_spec("gloria"))
+    owners = {
+        name: owner.property
+        for name in gloria.data["components"]["schemas"]
+        if (owner := gloria.ownership(name)) is not None
+    }
+    assert owners == {
+        "UserProfile": "id",
+        "Notification": "recipientId",
+        "WorkflowInstance": "initiatorId",
+    }
+    # A malformed one is a declaration problem, and no ownership at all.
+    broken = load_spec(
+        tchat_copy(lambda d: d["components"]["schemas"]["User"]["x-owner"].update({"while": {}}))
+    )
+    assert broken.ownership("User") is None
+    assert [p.extension for p in broken.declaration_problems] == ["x-owner"]
 
 
 @pytest.mark.parametrize(

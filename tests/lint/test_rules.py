@@ -346,6 +346,18 @@ BREACHES = [
         "x-unique names 'code', not a property here",
     ),
     Breach(
+        "CT505",
+        lambda d: schema(d, "ContentItem")["x-owner"].update({"property": "ownerId"}),
+        "/components/schemas/ContentItem/x-owner/property",
+        "x-owner names 'ownerId', not a property here",
+    ),
+    Breach(
+        "CT505",
+        lambda d: schema(d, "ContentItem")["x-owner"].update({"while": {"state": ["draft"]}}),
+        "/components/schemas/ContentItem/x-owner/while/state",
+        "x-owner names 'state', not a property here",
+    ),
+    Breach(
         "CT601",
         lambda d: response(d, "BadRequest")["headers"].pop("X-RateLimit-Reset"),
         f"{ITEMS}/get/responses/400",
