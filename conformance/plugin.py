@@ -40,7 +40,8 @@ MARKERS = {
     "module(tag)": "the module (the operation's tag) a conformance test belongs to",
     "operation(id)": "the operation (operationId) a conformance test exercises",
     "fuzz": "a schema-driven fuzzing test of one operation",
-    "scenario(name)": "a scripted scenario of one API (auth_refresh, rate_limits, latency)",
+    "scenario(name)": "a scripted scenario of one API (auth_refresh, rate_limits, rollback,"
+    " conflicts, authorisation, latency)",
 }
 SUITE = pytest.StashKey["SuiteSession"]()
 

@@ -24,6 +24,7 @@ from conformance.masking import registered_forms
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS
 from conformance.suite._auth import THROWAWAY_LOGINS
+from conformance.suite.scenarios import NAMES
 from tests.suite.helpers import answers, as_service
 
 
@@ -47,17 +48,25 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         "--seed", "1", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-n", "2"
     )  # fmt: skip
     assert code == 0, (out[-3000:], err)
-    assert "PASS: every operation conforms, of 98 operations and 6 scenarios" in out
+    assert "PASS: every operation conforms, of 98 operations and 12 scenarios" in out
     document = verdict(tmp_path)
     # every scenario of both APIs ran (a skip on the project's own specs would fail) and passed,
-    # each step of it: nothing skipped on the embedded backend (short windows and tokens)
+    # each step of it (short windows and tokens), but for two known reasons: Gloria's workflow
+    # instances change only by x-transitions moves, and Tchat's content items cannot be deleted
     scenarios: list[dict[str, Any]] = document["scenarios"]  # type: ignore[assignment]
     assert {(s["api"], s["name"], s["outcome"]) for s in scenarios} == {
-        (api, name, "passed")
-        for api in ("gloria", "tchat")
-        for name in ("auth_refresh", "rate_limits", "latency")
+        (api, name, "passed") for api in ("gloria", "tchat") for name in NAMES
     }
-    assert all(step["outcome"] == "passed" for s in scenarios for step in s["steps"])
+    known = ("WorkflowInstance's update has no field", "the spec has no delete for a ContentItem")
+    others = [
+        (s["api"], s["name"], step)
+        for s in scenarios
+        for step in s["steps"]
+        if step["outcome"] != "passed"
+        and not (step["outcome"] == "skipped" and step["detail"].startswith(known[0]))
+        and not (step["outcome"] == "skipped" and known[1] in step["detail"])
+    ]
+    assert not others, others
     latency: list[dict[str, Any]] = document["latency"]  # type: ignore[assignment]
     assert len(latency) == 98
     assert not [row for row in latency if row["outcome"] == "exceeded"]

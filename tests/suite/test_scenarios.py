@@ -38,6 +38,12 @@ CAUGHT = {
     "global-rate-limit": ("gloria", "rate_limits", "per-principal", "another principal"),
     "retry-after-missing": ("tchat", "rate_limits", "rate-limited-answer", "when to retry"),
     "remaining-rises": ("gloria", "rate_limits", "remaining-monotonic", "Remaining never rises"),
+    "stale-version-accepted": ("gloria", "conflicts", "stale-409", "School"),
+    "partial-write-on-reject": ("gloria", "rollback", "rejected-unchanged", "Department"),
+    "etag-not-version": ("tchat", "rollback", "etag-version", "ContentItem"),
+    "duplicate-accepted": ("gloria", "conflicts", "duplicate-409", "School"),
+    "private-resource-visible": ("gloria", "authorisation", "private-404", "Notification"),
+    "role-not-enforced": ("gloria", "authorisation", "role-403", "deleteSchool"),
     "slow-operation": ("gloria", "latency", "latency-budget", "GET /positions"),
     "slow-tail": ("tchat", "latency", "latency-budget", "GET /content/items"),
 }  # fmt: skip

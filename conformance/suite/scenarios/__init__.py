@@ -3,9 +3,15 @@ declares what it needs and is skipped with the reason where a spec does not (for
 own specs such a skip fails the gate). Each is told as a story of parts and steps
 (`_story.Story`), bounded in requests and seconds.
 
-    auth_refresh   x-auth-flow (login, refresh)     `_auth_refresh`
-    rate_limits    x-rate-limit, x-auth-flow        `_rate_limits`
-    latency        x-latency-budget-ms              `_latency`
+    auth_refresh   x-auth-flow (login, refresh)                 `_auth_refresh`
+    rate_limits    x-rate-limit, x-auth-flow                    `_rate_limits`
+    rollback       resources with a version (x-references)      `_rollback`
+    conflicts      resources with a version, x-unique           `_conflicts`
+    authorisation  x-roles, x-owner, x-auth-flow accounts       `_authorisation`
+    latency        x-latency-budget-ms                          `_latency`
+
+The data scenarios (rollback, conflicts, authorisation) make their own resources (`_makers`),
+journaled and removed at the end like the throwaway accounts.
 
 The latency scenario runs last on an API: it judges every 2xx the run saw.
 """
@@ -22,18 +28,27 @@ from pathlib import Path
 import allure
 import httpx
 
-from conformance.contract import Spec
+from conformance.contract import AuthFlow, Spec
 from conformance.suite._auth import Credentials
 from conformance.suite._engine import Network
 from conformance.suite._guard import Journal
-from conformance.suite.scenarios import _auth_refresh, _latency, _rate_limits
+from conformance.suite.scenarios import (
+    _auth_refresh,
+    _authorisation,
+    _conflicts,
+    _latency,
+    _rate_limits,
+    _rollback,
+)
 from conformance.suite.scenarios._accounts import (
     Accounts,
+    Pair,
     Principal,
     Sessions,
     least_privileged_role,
     own_principal,
 )
+from conformance.suite.scenarios._makers import Actor, Maker
 from conformance.suite.scenarios._story import (
     RULES,
     Exhausted,
@@ -46,7 +61,10 @@ from conformance.suite.scenarios._story import (
 )
 
 #: the scenarios this version runs, in the order they run on an API (latency last)
-NAMES = ("auth_refresh", "rate_limits", "latency")
+NAMES = ("auth_refresh", "rate_limits", "rollback", "conflicts", "authorisation", "latency")
+
+#: the scenarios that make, change and remove resources of their own
+DATA = ("rollback", "conflicts", "authorisation")
 
 #: the longest a scenario waits for a token to expire or a window to end, by default
 MAX_WAIT_S = 65.0
@@ -119,6 +137,9 @@ def _start(name: str, context: ScenarioContext) -> Story:
     budgets = {
         "auth_refresh": (_auth_refresh.MAX_REQUESTS, 3 * context.max_wait_s + 60),
         "rate_limits": (_rate_limits.MAX_REQUESTS, 2 * context.max_wait_s + 60),
+        "rollback": (_rollback.MAX_REQUESTS, 2 * context.max_wait_s + 300),
+        "conflicts": (_conflicts.MAX_REQUESTS, 2 * context.max_wait_s + 300),
+        "authorisation": (_authorisation.MAX_REQUESTS, 3 * context.max_wait_s + 300),
         "latency": (_latency.MAX_REQUESTS, 600.0),
     }
     requests, seconds = budgets[name]
@@ -132,8 +153,11 @@ def _play(name: str, context: ScenarioContext, story: Story) -> None:
     if name == "latency":
         _latency_story(context, story)
         return
-    if context.read_only:  # they log in and out, refresh, and make accounts
+    if context.read_only:  # they log in and out, refresh, make accounts and resources
         raise ScenarioSkipped(f"read-only run: {name} sends more than GET requests")
+    if name in DATA:
+        _data_story(name, context, story)
+        return
     flow = context.spec.declarations.auth_flow
     assert flow is not None
     sessions = Sessions(story, flow)
@@ -159,6 +183,75 @@ def _play(name: str, context: ScenarioContext, story: Story) -> None:
         if problems:
             story.steps.append(StepRecord("cleanup", "remove the throwaway accounts", "failed",
                                           "; ".join(problems)))  # fmt: skip
+
+
+def _data_story(name: str, context: ScenarioContext, story: Story) -> None:
+    declarations = context.spec.declarations
+    journal = Journal(context.journal)
+    run = Actor("the run", None, context.run_token)
+    maker = Maker(story, run, journal)
+    flow = declarations.auth_flow
+    accounts = Accounts(story, flow, context.run_token(), journal) if flow else None
+    role = least_privileged_role(context.spec)
+    try:
+        if name == "authorisation":
+            if not declarations.roles:
+                raise ScenarioSkipped("the spec declares no x-roles", missing_declaration=True)
+            if accounts is None or not accounts.can_make:
+                raise ScenarioSkipped(
+                    "the spec declares no x-auth-flow accounts step (two throwaway principals"
+                    " are needed)",
+                    missing_declaration=True,
+                )
+            with story.step(f"make two throwaway {role} accounts, A and B, and log in"):
+                first = _actor("A", accounts.make(role), flow, story)
+                second = _actor("B", accounts.make(role), flow, story)
+            _authorisation.Authorisation(story, maker, run, first, second).run_all()
+        elif name == "rollback":
+            other = None
+            if accounts is not None and accounts.can_make and role is not None:
+                with story.step(f"make a throwaway {role} account and log in"):
+                    other = _actor(role, accounts.make(role), flow, story)
+            _rollback.Rollback(story, maker, run, other).run_all()
+        else:
+            _conflicts.Conflicts(story, maker, run).run_all()
+    finally:
+        problems = maker.remove() + (accounts.remove() if accounts is not None else [])
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove what the scenario made", "failed",
+                                          "; ".join(problems)))  # fmt: skip
+        for kind, count in sorted(maker.left.items()):
+            left = f"{count} left: the spec has no delete for a {kind}"
+            story.steps.append(StepRecord("cleanup", f"remove the {kind} made", "skipped", left))
+
+
+def _actor(name: str, principal: Principal, flow: AuthFlow | None, story: Story) -> Actor:
+    """A throwaway account, logged in; its token is refreshed when near its end."""
+    assert flow is not None
+    sessions = Sessions(story, flow)
+    response = sessions.login(principal)
+    pair = sessions.pair(response) if response.status_code == 200 else None
+    if pair is None:
+        raise ScenarioSkipped(f"a throwaway account cannot log in: {response.status_code}")
+    held: list[Pair] = [pair]
+
+    def access() -> str | None:
+        if held[0].stale(0.6):
+            renewed = None
+            if flow.refresh is not None and held[0].refresh:
+                answer = sessions.refresh(held[0].refresh)
+                renewed = (
+                    sessions.pair(answer, refreshed=True) if answer.status_code == 200 else None
+                )
+            if renewed is None:
+                answer = sessions.login(principal)
+                renewed = sessions.pair(answer) if answer.status_code == 200 else None
+            if renewed is not None:
+                held[0] = renewed
+        return held[0].access
+
+    return Actor(f"{principal.role or 'user'} {name}", principal.role, access, principal.id,
+                 principal.path)  # fmt: skip
 
 
 def _principal(context: ScenarioContext, accounts: Accounts, story: Story) -> Principal:

@@ -49,6 +49,8 @@ class Principal:
     role: str | None
     #: the item path that deletes it (None: the run's own account)
     path: str | None = None
+    #: its id, as the accounts step answered it (None: the run's own account)
+    id: str | None = None
 
 
 def least_privileged_role(spec: Spec) -> str | None:
@@ -64,7 +66,7 @@ def least_privileged_role(spec: Spec) -> str | None:
     return min(roles, key=lambda role: (allowed[role], roles.index(role)))
 
 
-def _value_for(spec: Spec, schema: Any, name: str) -> Any:
+def value_for(spec: Spec, schema: Any, name: str) -> Any:
     """A valid value for a required property the scenario does not care about (unique keys get
     fresh random values, so two accounts never collide)."""
     schema = spec.deref(schema)
@@ -86,10 +88,11 @@ def _value_for(spec: Spec, schema: Any, name: str) -> Any:
     if kind == "boolean":
         return True
     if kind == "array":
-        return []
+        items = schema.get("items", {})
+        return [value_for(spec, items, name) for _ in range(int(schema.get("minItems", 0)))]
     if kind == "object":
         return {
-            key: _value_for(spec, sub, key)
+            key: value_for(spec, sub, key)
             for key, sub in spec.properties(schema).items()
             if key in spec.required(schema)
         }
@@ -100,16 +103,19 @@ def _value_for(spec: Spec, schema: Any, name: str) -> Any:
         return str(uuid.uuid4())
     if fmt == "date-time":
         return "2026-01-01T00:00:00Z"
+    if fmt == "uri":
+        return f"https://example.com/conformance/{uuid.uuid4().hex[:8]}"
+    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        return _from_pattern(pattern)
-    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
+        return _from_pattern(pattern, int(schema.get("minLength", 0)), high)
     text = f"Conformance {name} {uuid.uuid4().hex}"
     return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
 
 
-def _from_pattern(pattern: str) -> str:
-    """A random string matching ``pattern`` (hypothesis draws it; a fresh value each call)."""
+def _from_pattern(pattern: str, low: int = 0, high: int = 64) -> str:
+    """A random string matching ``pattern``, ``low`` to ``high`` characters long (hypothesis
+    draws it; a fresh value each call)."""
     import warnings
 
     from hypothesis import HealthCheck, given, settings
@@ -119,7 +125,9 @@ def _from_pattern(pattern: str) -> str:
 
     # hypothesis tries the simplest value first: draw a few and take one at random
     @settings(max_examples=12, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.from_regex(re.compile(pattern), fullmatch=True))
+    @given(
+        st.from_regex(re.compile(pattern), fullmatch=True).filter(lambda v: low <= len(v) <= high)
+    )
     def draw(value: str) -> None:
         found.append(value)
 
@@ -193,7 +201,7 @@ class Accounts:
             )
         schema = self.spec.request_schema(create)
         body: dict[str, Any] = {
-            key: _value_for(self.spec, sub, key)
+            key: value_for(self.spec, sub, key)
             for key, sub in self.spec.properties(schema).items()
             if key in self.spec.required(schema)
         }
@@ -221,7 +229,7 @@ class Accounts:
         assert self.journal is not None
         kind = str(self.spec.deref(schema).get("title", "") or "account")
         self.journal.created(Created(kind, path, True))
-        principal = Principal(username, password, role, path)
+        principal = Principal(username, password, role, path, str(identifier))
         self.made.append(principal)
         return principal
 

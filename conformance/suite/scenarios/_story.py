@@ -40,6 +40,32 @@ RULES = {
     "logout-revokes": "§4 logout revokes the access and the refresh token at once",
     "bad-token-401": "§4 a malformed, tampered, unsigned or wrongly signed token is 401",
     "no-credentials-401": "§4 no credentials is 401 with the bare challenge `Bearer`",
+    "role-403": "§4 a valid token without one of the operation's x-roles is 403 FORBIDDEN",
+    "owner-recorded": "§4 a private resource (x-owner) is private to the user it was made for",
+    "owner-reads": "§4 a user reads their own private resources",
+    "private-404": "§4 another user's private resource is 404 and not listed; it cannot be"
+    " changed or deleted",
+    "admin-reads-all": "§4 admins read every user's resources",
+    # §2 status codes
+    "invalid-400": "§2 a value the schema rejects is 400 VALIDATION_FAILED",
+    "unknown-reference-404": "§2 an unknown id referenced from the body is 404 NOT_FOUND",
+    # §5 optimistic concurrency
+    "etag-version": '§5 each single-resource response carries ETag: "<version>"',
+    "version-increments": "§5 version starts at 1 and rises by 1 on every successful change",
+    "converges": "§5 a successful mutation answers the stored resource: the client's optimistic"
+    " state, version + 1",
+    "created-once": "§5 a create answers the real id, and the list then holds it exactly once",
+    "rejected-unchanged": "§5 a rejected mutation leaves the resource as it was, version and"
+    " ETag included",
+    "stale-409": "§5 a stale version is 409 VERSION_CONFLICT with details.currentVersion, and"
+    " nothing changes",
+    "one-of-concurrent": "§5 of N concurrent updates from the same version exactly one succeeds",
+    "if-match-disagrees-400": "§5 an If-Match and a body version that differ are 400",
+    "stale-delete-409": "§5 a DELETE with a stale If-Match is 409, and the resource stays",
+    "duplicate-409": "§5 a create or update that breaks a uniqueness rule is 409 DUPLICATE and"
+    " changes nothing",
+    "bulk-per-item": "§5 a bulk update applies the good items and reports each failing one,"
+    " unchanged",
     # §6 rate limits
     "rate-limit-headers": "§6 every response carries X-RateLimit-Limit, -Remaining and -Reset",
     "remaining-monotonic": "§6 X-RateLimit-Remaining never rises inside a window",

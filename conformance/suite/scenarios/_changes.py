@@ -1,0 +1,182 @@
+"""What the data scenarios (rollback, conflicts, authorisation) share: who acts, how a change is
+sent, and the checks every one of them makes (the ETag is the version, a refused change leaves
+the resource as it was, an error answer carries the expected code)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from conformance.contract import Operation, Resource
+from conformance.suite.scenarios._makers import (
+    Actor,
+    Made,
+    Maker,
+    Snapshot,
+    differences,
+    item_schema,
+    new_value,
+    payload,
+    plain_fields,
+)
+from conformance.suite.scenarios._story import StepSkipped, Story, error_code
+
+
+def wrong_type(schema: Any) -> Any:
+    """A value of another JSON type than ``schema`` allows."""
+    kinds = schema.get("type") if isinstance(schema, dict) else None
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return 12345 if "string" in kinds else "not-a-value"
+
+
+class Changes:
+    """Sends changes to resources a `Maker` made and checks what became of them."""
+
+    def __init__(self, story: Story, maker: Maker, run: Actor) -> None:
+        self.story, self.maker, self.run, self.spec = story, maker, run, story.spec
+
+    def update_operation(self, made: Made) -> Operation:
+        if made.resource.update is None:
+            raise StepSkipped(f"{made.kind} has no update operation")
+        return made.resource.update
+
+    def takes_version(self, resource: Resource) -> bool:
+        """Whether the update's body has a ``version`` (else only If-Match carries it)."""
+        if resource.update is None:
+            return False
+        return "version" in self.spec.properties(self.spec.request_schema(resource.update))
+
+    def settable(self, resource: Resource) -> list[str]:
+        """The item's properties an update may set (besides ``version``): the optimistic state
+        a client can predict."""
+        if resource.update is None:
+            return []
+        request = self.spec.properties(self.spec.request_schema(resource.update))
+        item = self.spec.properties(item_schema(self.spec, resource))
+        return [name for name in request if name in item and name != "version"]
+
+    def field(self, made: Made) -> tuple[str, Any]:
+        """The field a client changes optimistically: free text, else a flag."""
+        update = self.update_operation(made)
+        found = plain_fields(
+            self.spec, self.spec.request_schema(update), item_schema(self.spec, made.resource)
+        )
+        if not found:
+            raise StepSkipped(f"{made.kind}'s update has no field a client may set freely")
+        return found[0]
+
+    def optimistic(self, made: Made, snapshot: Snapshot, mark: str) -> dict[str, Any]:
+        """The client's local copy with one change applied (``onQueryStarted``)."""
+        name, schema = self.field(made)
+        return {**snapshot.data, name: new_value(schema, snapshot.data.get(name), mark)}
+
+    def change(
+        self,
+        made: Made,
+        local: dict[str, Any],
+        *,
+        token: str | None = None,
+        if_match: Any = None,
+        version: Any = None,
+        extra: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send the change from ``local`` (its one changed field), conditional on ``if_match``
+        (header) and ``version`` (body) when given."""
+        update = self.update_operation(made)
+        name, _ = self.field(made)
+        body: dict[str, Any] = {name: local[name], **(extra or {})}
+        if version is not None:
+            body["version"] = version
+        headers = {"If-Match": f'"{if_match}"'} if if_match is not None else None
+        return self.story.send(
+            update, token=token or self.run.token, path=made.path, json_body=body, headers=headers
+        )
+
+    def read(self, made: Made, token: str | None = None) -> Snapshot:
+        return self.maker.read(made, token or self.run.token)
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def etag_is_version(self, what: str, data: Any, etag: str | None) -> None:
+        version = data.get("version") if isinstance(data, dict) else None
+        self.story.check(
+            etag == f'"{version}"',
+            "etag-version",
+            f'{what}: ETag {etag!r} is not the version {version!r} as "{version}"',
+        )
+
+    def error(self, response: httpx.Response, status: int, code: str, rule: str, what: str) -> None:
+        got = error_code(response)
+        self.story.check(
+            response.status_code == status and got == code,
+            rule,
+            f"{what} answered {response.status_code} {got or ''}".rstrip()
+            + f", not {status} {code}",
+        )
+
+    def unchanged(self, made: Made, before: Snapshot, what: str) -> None:
+        """The server copy is still ``before``, field by field, ``version`` and ``ETag``
+        included: a client that rolls back to its snapshot agrees with the server."""
+        after = self.read(made)
+        self.story.check(
+            after.status == 200,
+            "rejected-unchanged",
+            f"{made.kind} {made.id} is gone ({after.status}) after {what}",
+        )
+        changed = differences(before.data, after.data)
+        if before.etag != after.etag:
+            changed.append(f"ETag: {before.etag} -> {after.etag}")
+        self.story.check(
+            not changed,
+            "rejected-unchanged",
+            f"{made.kind} {made.id} changed after {what} was refused: " + "; ".join(changed),
+        )
+
+    def converged(
+        self, made: Made, local: dict[str, Any], response: httpx.Response, from_version: int
+    ) -> dict[str, Any]:
+        """A successful change answers the client's optimistic state, ``version + 1``."""
+        story = self.story
+        update = self.update_operation(made)
+        story.check(
+            200 <= response.status_code < 300,
+            "converges",
+            f"a valid change of {made.kind} {made.id} answered {response.status_code}",
+        )
+        returned = payload(update, response)
+        story.check(isinstance(returned, dict), "converges", "the change answered no resource")
+        assert isinstance(returned, dict)
+        names = self.settable(made.resource)
+        expected = {name: local.get(name) for name in names}
+        got = {name: returned.get(name) for name in names}
+        drift = differences(expected, got)
+        story.check(
+            not drift,
+            "converges",
+            f"{made.kind} {made.id}: the answer differs from the client's optimistic state: "
+            + "; ".join(drift),
+        )
+        story.check(
+            returned.get("version") == from_version + 1,
+            "version-increments",
+            f"{made.kind} {made.id}: version {returned.get('version')!r} after a change from"
+            f" {from_version}, not {from_version + 1}",
+        )
+        self.etag_is_version(f"the change of {made.kind}", returned, response.headers.get("ETag"))
+        return returned
+
+
+def details(response: httpx.Response) -> dict[str, Any]:
+    """The ``details`` of an error answer (empty when it has none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    found = body.get("details") if isinstance(body, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def absent_id() -> str:
+    return str(uuid.uuid4())
