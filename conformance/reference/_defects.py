@@ -345,6 +345,33 @@ def _version_ignored(parts: Parts) -> None:
     engine.check_version = check  # type: ignore[method-assign]
 
 
+def _delete_unconditional(parts: Parts) -> None:
+    engine = parts.engine
+    inner = engine.check_version
+
+    def check(ctx: Context, current: int) -> None:
+        if ctx.operation.operation_id != "deletePosition":  # deletes whatever If-Match says
+            inner(ctx, current)
+
+    engine.check_version = check  # type: ignore[method-assign]
+
+
+def _bulk_versions_ignored(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            body = ctx.body if isinstance(ctx.body, Mapping) else {}
+            operations = [
+                {k: v for k, v in op.items() if k != "version"} if isinstance(op, Mapping) else op
+                for op in body.get("operations", [])
+            ]  # the items' versions never reach the check
+            request = dataclasses.replace(ctx.request, body={**body, "operations": operations})
+            return inner(dataclasses.replace(ctx, request=request))
+
+        return handle
+
+    handler(parts, "bulkUpdateContent", wrap)
+
+
 def _partial_write(parts: Parts) -> None:
     engine = parts.engine
     kind = engine.kinds["Department"]
@@ -638,6 +665,12 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("duplicate-accepted", "§5 a duplicate unique key is 409",
            "two schools may share a `code`", "gloria", "createSchool, updateSchool",
            _duplicate_code),
+    Defect("stale-delete-accepted", "§5 a stale If-Match is 409",
+           "deletePosition deletes whatever If-Match says", "gloria", "deletePosition",
+           _delete_unconditional),
+    Defect("bulk-stale-applied", "§5 a bulk item with a stale version fails alone",
+           "bulkUpdateContent applies items whose version is stale", "tchat",
+           "bulkUpdateContent", _bulk_versions_ignored),
     Defect("deleted-still-readable", "§2 a deleted resource is 404",
            "a deleted position is still served from a cache", "gloria", "getPosition",
            _deleted_cached),

@@ -474,6 +474,46 @@ def a_read_answers_its_version_as_etag(api: Api) -> None:
     assert read.headers["ETag"] == f'"{data(read)["version"]}"'
 
 
+def a_stale_delete_of_a_department_is_409(api: Api) -> None:
+    department = DEPARTMENT.make(api)
+    path = f"departments/{department['id']}"
+    assert api.client.patch(path, json={"name": "Moved on"}).is_success
+    assert_error(api.client.delete(path, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT")
+    assert api.client.get(path).status_code == 200
+
+
+@case("stale-delete-accepted", neighbour=a_stale_delete_of_a_department_is_409)
+def a_stale_delete_is_409_and_the_position_stays(api: Api) -> None:
+    position = POSITION.make(api)
+    path = f"positions/{position['id']}"
+    assert api.client.patch(path, json={"title": "Moved on"}).is_success
+    assert_error(api.client.delete(path, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT")
+    assert api.client.get(path).status_code == 200
+
+
+def bulk(api: Api, item: dict[str, Any], version: int) -> dict[str, Any]:
+    body = {"operations": [{"id": item["id"], "changes": {"title": "Bulk"}, "version": version}]}
+    answer = api.client.post("content/items/bulk", json=body)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = data(answer)
+    return result
+
+
+def a_bulk_item_at_its_version_applies(api: Api) -> None:
+    item = ITEM.make(api)
+    assert [changed["title"] for changed in bulk(api, item, 1)["items"]] == ["Bulk"]
+
+
+@case("bulk-stale-applied", neighbour=a_bulk_item_at_its_version_applies)
+def a_bulk_item_with_a_stale_version_fails_alone(api: Api) -> None:
+    item = ITEM.make(api)
+    path = f"content/items/{item['id']}"
+    assert api.client.put(path, json={"title": "Moved on"}).is_success
+    result = bulk(api, item, 1)
+    assert [f["code"] for f in result["failedOperations"]] == ["VERSION_CONFLICT"]
+    assert data(api.client.get(path))["title"] == "Moved on"
+
+
 def a_duplicate_npsn_is_409(api: Api) -> None:
     first = school_body()
     assert api.client.post("schools", json=first).status_code == 201

@@ -111,6 +111,10 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
     verdict = ScenarioVerdict(context.api, name, outcome, reason)
     if story is not None:
         verdict.outcome = outcome or ("failed" if story.failures else "passed")
+        claims = [step for step in story.steps if step.part not in ("setup", "cleanup")]
+        if verdict.outcome == "passed" and claims and all(s.outcome == "skipped" for s in claims):
+            # nothing was checked: not a pass (a target that refuses the run's token …)
+            verdict.outcome, verdict.reason = "skipped", f"every step skipped: {claims[0].detail}"
         verdict.steps, verdict.failures = story.steps, story.failures
         verdict.requests, verdict.latency = story.requests, story.table
     verdict.seconds = round(time.monotonic() - began, 2)
