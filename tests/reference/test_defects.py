@@ -474,21 +474,20 @@ def a_read_answers_its_version_as_etag(api: Api) -> None:
     assert read.headers["ETag"] == f'"{data(read)["version"]}"'
 
 
-def a_stale_delete_of_a_department_is_409(api: Api) -> None:
-    department = DEPARTMENT.make(api)
-    path = f"departments/{department['id']}"
-    assert api.client.patch(path, json={"name": "Moved on"}).is_success
+def stale_delete_is_409(api: Api, collection: str, made: dict[str, Any], change: Any) -> None:
+    path = f"{collection}/{made['id']}"
+    assert api.client.patch(path, json=change).is_success
     assert_error(api.client.delete(path, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT")
     assert api.client.get(path).status_code == 200
+
+
+def a_stale_delete_of_a_department_is_409(api: Api) -> None:
+    stale_delete_is_409(api, "departments", DEPARTMENT.make(api), {"name": "Moved on"})
 
 
 @case("stale-delete-accepted", neighbour=a_stale_delete_of_a_department_is_409)
 def a_stale_delete_is_409_and_the_position_stays(api: Api) -> None:
-    position = POSITION.make(api)
-    path = f"positions/{position['id']}"
-    assert api.client.patch(path, json={"title": "Moved on"}).is_success
-    assert_error(api.client.delete(path, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT")
-    assert api.client.get(path).status_code == 200
+    stale_delete_is_409(api, "positions", POSITION.make(api), {"title": "Moved on"})
 
 
 def bulk(api: Api, item: dict[str, Any], version: int) -> dict[str, Any]:

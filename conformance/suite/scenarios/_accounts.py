@@ -235,27 +235,35 @@ class Accounts:
 
     def remove(self) -> list[str]:
         """Delete every account made; the problems, one line each."""
-        problems = []
         step = self.flow.accounts
         delete = self.spec.operation(step.delete) if step and step.delete else None
-        self.story.allow(requests=len(self.made), seconds=30.0)
-        for principal in self.made:
-            if delete is None or principal.path is None:
-                continue
-            try:
-                response = self.story.send(delete, token=self.run_token, path=principal.path)
-            except Exception as error:  # the scenario's bounds, the network: report, go on
-                problems.append(f"could not remove {principal.path}: {error}")
-                continue
-            if response.status_code < 300 or response.status_code == 404:
-                if self.journal is not None:
-                    self.journal.removed(principal.path)
-            else:
-                problems.append(f"could not remove {principal.path}: {response.status_code}")
-        if self.journal is not None and not self.journal.pending():
-            self.journal.close()
+        targets = [(delete, p.path) for p in self.made if delete is not None and p.path]
         self.made.clear()
-        return problems
+        return delete_all(self.story, self.journal, self.run_token, targets)
+
+
+def delete_all(
+    story: Story, journal: Journal | None, token: str | None, targets: list[tuple[Operation, str]]
+) -> list[str]:
+    """Delete each ``(operation, path)`` in turn (404 counts as gone), with room of its own in
+    the story's bounds; the journal is closed once nothing in it is left. The problems, one line
+    each."""
+    problems = []
+    story.allow(requests=len(targets), seconds=30.0)
+    for delete, path in targets:
+        try:
+            response = story.send(delete, token=token, path=path)
+        except Exception as error:  # the scenario's bounds, the network: report, go on
+            problems.append(f"could not remove {path}: {error}")
+            continue
+        if response.status_code < 300 or response.status_code == 404:
+            if journal is not None:
+                journal.removed(path)
+        else:
+            problems.append(f"could not remove {path}: {response.status_code}")
+    if journal is not None and not journal.pending():
+        journal.close()
+    return problems
 
 
 def own_principal(credentials: Credentials) -> Principal | None:

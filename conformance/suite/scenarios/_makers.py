@@ -21,7 +21,7 @@ import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources
 from conformance.suite._guard import Created, Journal
-from conformance.suite.scenarios._accounts import value_for
+from conformance.suite.scenarios._accounts import delete_all, value_for
 from conformance.suite.scenarios._story import StepSkipped, Story, error_code
 
 #: how many pages a scenario walks to find an item in a list
@@ -329,15 +329,28 @@ class Maker:
 
     def find_in_list(self, made: Made, token: str | None = None) -> tuple[int, bool]:
         """How often the list holds ``made``, and whether every page was walked (bounded)."""
-        listing = made.resource.list
+        return self.count_listed(
+            made.resource, made.body, lambda item: item.get("id") == made.id, token
+        )
+
+    def count_listed(
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        matches: Callable[[dict[str, Any]], bool],
+        token: str | None = None,
+    ) -> tuple[int, bool]:
+        """How many listed items ``matches``, searching for the free text of the ``body`` they
+        were made from, and whether every page was walked (at most `MAX_PAGES`)."""
+        listing = resource.list
         if listing is None:
-            raise StepSkipped(f"{made.kind} has no list operation")
+            raise StepSkipped(f"{resource.schema_name} has no list operation")
         query: dict[str, Any] = {}
         if listing.parameter("limit", "query") is not None:
             query["limit"] = PAGE_SIZE
         if listing.parameter("search", "query") is not None:
             text = next(
-                (v for k, v in made.body.items() if isinstance(v, str) and " " in v and k != "id"),
+                (v for k, v in body.items() if isinstance(v, str) and " " in v and k != "id"),
                 None,
             )
             if text:
@@ -350,13 +363,11 @@ class Maker:
             response = self.story.send(listing, token=token or self.token, path=path)
             if response.status_code != 200:
                 raise StepSkipped(f"{listing.operation_id} answered {response.status_code}")
-            body = response.json()
+            answer = response.json()
             seen += sum(
-                1
-                for item in list_items(body)
-                if isinstance(item, dict) and item.get("id") == made.id
+                1 for item in list_items(answer) if isinstance(item, dict) and matches(item)
             )
-            if not has_more(body) or "page" not in query:
+            if not has_more(answer) or "page" not in query:
                 complete = True
                 break
         return seen, complete
@@ -372,25 +383,11 @@ class Maker:
 
     def remove(self) -> list[str]:
         """Delete everything made, newest first; the problems, one line each."""
-        problems = []
-        self.story.allow(requests=len(self.made), seconds=30.0)
-        for made in reversed(self.made):
-            delete = made.resource.delete
-            assert delete is not None
-            try:
-                response = self.story.send(delete, token=self.token, path=made.path)
-            except Exception as error:  # the scenario's bounds, the network: report, go on
-                problems.append(f"could not remove {made.path}: {error}")
-                continue
-            if response.status_code < 300 or response.status_code == 404:
-                if self.journal is not None:
-                    self.journal.removed(made.path)
-            else:
-                problems.append(f"could not remove {made.path}: {response.status_code}")
+        targets = [(made.resource.delete, made.path) for made in reversed(self.made)]
         self.made.clear()
-        if self.journal is not None and not self.journal.pending():
-            self.journal.close()
-        return problems
+        return delete_all(
+            self.story, self.journal, self.token, [(op, path) for op, path in targets if op]
+        )
 
 
 def _arrays(spec: Spec, schema: Any, depth: int) -> Iterator[dict[str, Any]]:

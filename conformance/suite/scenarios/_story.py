@@ -213,8 +213,12 @@ class Story:
         """An independent sub-story: a broken rule or a skip ends it, the scenario goes on."""
         self._part = title
         try:
-            with contextlib.suppress(Violation, StepSkipped), allure.step(title):
-                yield
+            with allure.step(title):
+                try:
+                    yield
+                except (Violation, StepSkipped) as stop:
+                    if not getattr(stop, "recorded", False):  # between steps: still reported
+                        self._record("(between steps)", stop, 0.0)
         finally:
             self._part = ""
 
@@ -229,27 +233,29 @@ class Story:
         with allure.step(title):
             try:
                 yield
-            except Violation as found:
-                took = time.monotonic() - began
-                part = self.part_title
-                self.steps.append(StepRecord(part, title, "failed", found.message, took))
-                self.failures.append(
-                    ScenarioFailure(
-                        found.rule,
-                        RULES[found.rule],
-                        part,
-                        title,
-                        mask(found.message),
-                        curl(self.last) if self.last is not None else "",
-                    )
-                )
-                raise
-            except StepSkipped as skip:
-                took = time.monotonic() - began
-                self.steps.append(StepRecord(self.part_title, title, "skipped", str(skip), took))
+            except (Violation, StepSkipped) as stop:
+                self._record(title, stop, time.monotonic() - began)
                 raise
             took = time.monotonic() - began
             self.steps.append(StepRecord(self.part_title, title, "passed", "", took))
+
+    def _record(self, title: str, stop: Violation | StepSkipped, took: float) -> None:
+        part = self.part_title
+        stop.recorded = True  # type: ignore[union-attr]
+        if isinstance(stop, StepSkipped):
+            self.steps.append(StepRecord(part, title, "skipped", str(stop), took))
+            return
+        self.steps.append(StepRecord(part, title, "failed", stop.message, took))
+        self.failures.append(
+            ScenarioFailure(
+                stop.rule,
+                RULES[stop.rule],
+                part,
+                title,
+                mask(stop.message),
+                curl(self.last) if self.last is not None else "",
+            )
+        )
 
     def check(self, holds: bool, rule: str, message: str) -> None:
         if not holds:
