@@ -10,6 +10,7 @@ import contextlib
 import json
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,6 +217,17 @@ def leaks(exchange: Exchange) -> list[str]:
                 found.append(f"the body reveals {what}: {piece[:80]!r}")
                 break
     return found
+
+
+def request_text(url: str, body: bytes | str, headers: Mapping[str, str]) -> str:
+    """Everything a request sent, in every form an answer may echo it: the URL as sent and
+    decoded, the body as sent and its JSON strings unescaped, the header values (an echoed
+    ``X-Request-ID`` is the client's own text, not a leak)."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    parts = [url, urllib.parse.unquote_plus(url), text, *headers.values()]
+    with contextlib.suppress(ValueError):
+        parts.extend(_strings(json.loads(text)))
+    return " ".join(parts)
 
 
 def _strings(value: Any) -> list[str]:

@@ -24,8 +24,7 @@ MAX_SAMPLES = 100_000
 def exchange_of(response: Any, case: Any) -> Exchange:
     """A schemathesis response (and its request) as the rules read it."""
     request = response.request
-    sent = request.body or b""
-    text = sent.decode("utf-8", "replace") if isinstance(sent, bytes) else str(sent)
+    sent_headers = {str(k): str(v) for k, v in request.headers.items()}
     headers = {
         str(name): ", ".join(value) if isinstance(value, list) else str(value)
         for name, value in response.headers.items()
@@ -36,8 +35,8 @@ def exchange_of(response: Any, case: Any) -> Exchange:
         status=int(response.status_code),
         headers=headers,
         body=bytes(response.content or b""),
-        request_headers={str(k): str(v) for k, v in request.headers.items()},
-        request_text=f"{request.url} {text}",
+        request_headers=sent_headers,
+        request_text=rules.request_text(str(request.url), request.body or b"", sent_headers),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conformance.checks._rules import RULES, Exchange, leaks, pagination
+from conformance.checks._rules import RULES, Exchange, leaks, pagination, request_text
 from conformance.contract import RateLimit
 from conformance.reference import Running, Settings, running
 
@@ -23,7 +23,7 @@ def exchange(response: httpx.Response) -> Exchange:
         headers=dict(response.headers),
         body=response.content,
         request_headers=dict(request.headers),
-        request_text=f"{request.url} {request.content.decode('utf-8', 'replace')}",
+        request_text=request_text(str(request.url), request.content, dict(request.headers)),
     )
 
 
@@ -101,6 +101,26 @@ def test_a_429_without_retry_after_is_a_rate_limit_header_problem() -> None:
         client.close()
     assert answers[-1].status_code == 429
     assert list(problems(answers[-1])) == ["rate_limit_headers"]
+
+
+def test_echoes_of_what_the_request_sent_are_not_leaks_in_any_encoding(clean: Running) -> None:
+    # found by a random-seed gate run: an X-Request-ID that looks like a Windows path, echoed as
+    # the body's requestId, was reported as the server revealing a path
+    gloria = session(clean, "gloria")
+    answers = [
+        gloria.get(UNKNOWN_SCHOOL, headers={"X-Request-ID": "o:\\0_'"}),
+        gloria.post("schools", json={"name": "C:\\Users\\x"}),  # 400; JSON-escaped as sent
+        gloria.get("schools", params={"search": "C:\\app\\x", "limit": 0}),  # URL-encoded
+    ]
+    gloria.close()
+    assert [answer.status_code for answer in answers] == [404, 400, 400]
+    assert "o:\\0_" in answers[0].json()["requestId"]
+    for answer in answers:
+        assert leaks(exchange(answer)) == [], answer.text[:300]
+    # the same body is a leak when the request did not send it
+    echoed = exchange(answers[0])
+    unsent = Exchange("GET", "/schools", 404, {}, echoed.body, request_text="GET /schools")
+    assert leaks(unsent) == ["the body reveals a server file path: 'o:\\\\0_'"]
 
 
 def test_a_leak_that_echoes_the_request_does_not_count() -> None:
