@@ -58,7 +58,8 @@ class Changes:
         return [name for name in request if name in item and name != "version"]
 
     def field(self, made: Made) -> tuple[str, Any]:
-        """The field a client changes optimistically: free text, else a flag."""
+        """The field a client changes optimistically: free text, else a flag, else a state's
+        legal move."""
         update = self.update_operation(made)
         found = plain_fields(
             self.spec, self.spec.request_schema(update), item_schema(self.spec, made.resource)

@@ -102,8 +102,9 @@ class Conflicts:
                 "stale-409",
                 f"{kind} {made.id} holds {name}={fresh.data.get(name)!r}, not A's change",
             )
-            retried = changes.change(made, theirs, if_match=int(fresh.version))
-            changes.converged(made, {**fresh.data, name: theirs[name]}, retried, int(fresh.version))
+            again = changes.optimistic(made, fresh, "Client B")  # B's change, on the fresh copy
+            retried = changes.change(made, again, if_match=int(fresh.version))
+            changes.converged(made, again, retried, int(fresh.version))
 
     def concurrent(self, resource: Resource) -> None:
         story, changes = self.story, self.changes

@@ -125,16 +125,20 @@ class Made:
 
 def plain_fields(spec: Spec, schema: Any, item: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """Properties of ``schema`` a client may set freely that the item also has: text without
-    format, pattern, enum or uniqueness, then booleans. ``(name, its schema)``, best first."""
-    texts, flags = [], []
+    format, pattern, enum or uniqueness, then booleans, then states that move by
+    ``x-transitions``. ``(name, its schema)``, best first."""
+    texts, flags, states = [], [], []
     unique = {name for group in unique_groups(spec, item) for name in group}
     for name, sub in spec.properties(schema).items():
         resolved = spec.deref(sub)
         if name in ("id", "version") or name in unique or not isinstance(resolved, dict):
             continue
-        if "x-references" in resolved or "enum" in resolved or "const" in resolved:
-            continue
         if name not in spec.properties(item):
+            continue
+        if isinstance(resolved.get("x-transitions"), dict):
+            states.append((name, resolved))
+            continue
+        if "x-references" in resolved or "enum" in resolved or "const" in resolved:
             continue
         kinds = resolved.get("type")
         kinds = kinds if isinstance(kinds, list) else [kinds]
@@ -142,12 +146,18 @@ def plain_fields(spec: Spec, schema: Any, item: Mapping[str, Any]) -> list[tuple
             texts.append((name, resolved))
         elif kinds == ["boolean"]:
             flags.append((name, resolved))
-    return texts + flags
+    return texts + flags + states
 
 
 def new_value(schema: Mapping[str, Any], old: Any, mark: str) -> Any:
     """A valid value other than ``old`` (text carries ``mark`` so a reader can tell who wrote
-    it)."""
+    it; a state makes a legal move, to one that can move on where there is one)."""
+    moves = schema.get("x-transitions")
+    if isinstance(moves, dict):
+        legal = list(moves.get(str(old)) or [])
+        if not legal:
+            raise StepSkipped(f"{old!r} is a final state: no legal move is left")
+        return next((state for state in legal if moves.get(state)), legal[0])
     kinds = schema.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     if "string" not in kinds:
