@@ -261,8 +261,8 @@ class Rollback:
         name, schema = changes.field(first)
         before = {made.id: changes.read(made) for made in (first, second, third)}
         wanted = {
-            first.id: new_text(schema, "Bulk"),
-            second.id: new_text(schema, "Bulk"),
+            made.id: new_value(schema, before[made.id].data.get(name), "Bulk")
+            for made in (first, second)
         }
         missing = absent_id()
         operations = [
@@ -272,10 +272,13 @@ class Rollback:
                 "version": before[first.id].version,
             },
             {"id": second.id, "changes": {name: wanted[second.id]}},
-            {"id": missing, "changes": {name: new_text(schema, "Missing")}},
+            {
+                "id": missing,
+                "changes": {name: new_value(schema, before[first.id].data.get(name), "Gone")},
+            },
             {
                 "id": third.id,
-                "changes": {name: new_text(schema, "Stale")},
+                "changes": {name: new_value(schema, before[third.id].data.get(name), "Stale")},
                 "version": int(before[third.id].version) - 1,
             },
         ]
@@ -322,10 +325,6 @@ class Rollback:
                     f"{kind} {made.id} holds {name}={stored.data.get(name)!r} after the bulk"
                     " update applied it",
                 )
-
-
-def new_text(schema: Any, mark: str) -> Any:
-    return new_value(schema, None, mark)
 
 
 def _bulk_lists(result: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
