@@ -23,6 +23,7 @@ import pytest
 from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
 from conformance.errors import ConformanceError, UsageError
 from conformance.masking import mask, register
+from conformance.reporting import allure_labels, severity, write_run_files
 
 if TYPE_CHECKING:
     from conformance.config import Settings
@@ -283,11 +284,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 pytest.mark.fuzz,
                 pytest.mark.xdist_group(api),
                 *[pytest.mark.module(tag=tag) for tag in operation.tags],
+                *_allure_marks(allure_labels(target.spec, operation=operation)),
             ]
             params.append(
                 pytest.param((api, operation_id), marks=marks, id=f"{api}-{operation_id}")
             )
     metafunc.parametrize("conformance_operation", params)
+
+
+def _allure_marks(labels: dict[str, str]) -> list[pytest.MarkDecorator]:
+    """allure-pytest reads a test's labels from these marks (what ``@allure.epic`` makes)."""
+    return [pytest.mark.allure_label(value, label_type=name) for name, value in labels.items()]
 
 
 def _scenario_items(metafunc: pytest.Metafunc) -> None:
@@ -304,10 +311,11 @@ def _scenario_items(metafunc: pytest.Metafunc) -> None:
                 pytest.mark.api(name=api),
                 pytest.mark.scenario(name=name),
                 pytest.mark.xdist_group(api),
+                *_allure_marks(allure_labels(target.spec, scenario=name)),
             ],
             id=f"{api}-{name}",
         )
-        for api in (suite.targets if suite else {})
+        for api, target in (suite.targets if suite else {}).items()
         for name in NAMES
     ]
     metafunc.parametrize("conformance_scenario", params)
@@ -400,6 +408,33 @@ def pytest_testnodedown(node: Any, error: object) -> None:
         suite.merge(json.loads(exported))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After a test: its severity by the rules it broke, and its failures with their
+    reproductions attached (Allure; nothing without ``--alluredir``)."""
+    yield
+    suite = item.config.stash.get(SUITE, None)
+    if suite is None or not getattr(item.config.option, "allure_report_dir", None):
+        return
+    import allure
+
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    rules: list[str] = []
+    told = ""
+    if "conformance_operation" in params:
+        verdict = suite.verdicts.get(tuple(params["conformance_operation"]))
+        if verdict is not None and verdict.failures:
+            rules, told = [failure.check for failure in verdict.failures], verdict.explain()
+    elif "conformance_scenario" in params:
+        scenario = suite.scenarios.get(tuple(params["conformance_scenario"]))
+        if scenario is not None and scenario.failures:
+            rules, told = [failure.rule for failure in scenario.failures], scenario.explain()
+    allure.dynamic.severity(allure.severity_level(severity(rules)))  # type: ignore[no-untyped-call]
+    if told:
+        allure.attach(told, name="failures, with a curl to reproduce each",
+                      attachment_type=allure.attachment_type.TEXT)  # fmt: skip
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     suite = session.config.stash.get(SUITE, None)
     if suite is None:
@@ -408,7 +443,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: the controller writes the reports
         workeroutput["conformance"] = json.dumps(suite.export())
         return
-    suite.finish()
+    document = suite.finish()
+    results = getattr(session.config.option, "allure_report_dir", None)
+    if document is not None and results:
+        write_run_files(Path(results), document)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -254,6 +254,10 @@ def pytest_arguments(
         arguments += ["--conformance-proxy", settings.proxy]
     if options.shard:
         arguments += ["--conformance-shard", options.shard]
+    if not any(arg.startswith("--alluredir") for arg in options.pytest_args):
+        # Allure results of this run only (the HTML report keeps the history)
+        results = settings.reports / "allure-results"
+        arguments += ["--alluredir", str(results), "--clean-alluredir"]
     return arguments + list(options.pytest_args)
 
 

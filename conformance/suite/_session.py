@@ -341,7 +341,7 @@ class SuiteSession:
         if not self.verdicts and not self.scenarios:
             return None
         infos = [
-            TargetInfo(api, target.url, Path(target.spec.path))
+            TargetInfo(api, target.url, Path(target.spec.path), target.spec.version)
             for api, target in self.targets.items()
             if api in self.runs or any(key[0] == api for key in self.scenarios)
         ]

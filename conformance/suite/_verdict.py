@@ -10,7 +10,7 @@ verdict.json, version 1::
 
     {"schema": "conformance-verdict/1", "verdict": "pass" | "fail" | "broken",
      "suite_version": str, "seed": int, "profile": str,
-     "targets": [{"api", "url", "spec", "spec_sha256"}],
+     "targets": [{"api", "url", "spec", "spec_version", "spec_sha256"}],
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
                 "error": int, "skipped": int, "throttled": int, "by_rule": {check: failures}},
@@ -165,10 +165,18 @@ class TargetInfo:
     api: str
     url: str
     spec: Path
+    #: the spec's info.version
+    version: str = ""
 
     def as_json(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.spec.read_bytes()).hexdigest()
-        return {"api": self.api, "url": self.url, "spec": str(self.spec), "spec_sha256": digest}
+        return {
+            "api": self.api,
+            "url": self.url,
+            "spec": str(self.spec),
+            "spec_version": self.version,
+            "spec_sha256": digest,
+        }
 
 
 def overall(
