@@ -140,6 +140,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--proxy", default=None, metavar="URL", help="an HTTP(S) proxy")
     run.add_argument(
+        "--waivers",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="accepted failures, each with a rule, an operation or scenario, a reason, a ticket"
+        " and an expiry date (default: waivers.toml here, if any; bad entries: exit 3)",
+    )
+    run.add_argument(
         "--shard",
         default=None,
         metavar="K/N",
@@ -267,6 +275,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         ca_bundle=args.ca_bundle,
         proxy=args.proxy,
         shard=args.shard,
+        waivers=args.waivers,
         pytest_args=args.pytest_args,
     )
     return runner.execute(options, out, err)

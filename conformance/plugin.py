@@ -50,6 +50,12 @@ SUITE = pytest.StashKey["SuiteSession"]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "API contract conformance")
     group.addoption(
+        "--conformance-waivers",
+        default=None,
+        metavar="FILE",
+        help="accepted failures with a reason, a ticket and an expiry date (waivers.toml)",
+    )
+    group.addoption(
         "--conformance-target",
         action="append",
         default=[],
@@ -264,6 +270,14 @@ def pytest_configure(config: pytest.Config) -> None:
             suite.shard = str(Shard.parse(shard))
         except ConformanceError as error:
             raise pytest.UsageError(str(error)) from None
+    waivers = config.getoption("conformance_waivers", default=None)
+    if waivers:
+        from conformance.suite._waivers import known_rules, read_waivers
+
+        try:
+            suite.waivers = read_waivers(Path(waivers), known_rules())
+        except ConformanceError as error:
+            raise pytest.UsageError(str(error)) from None
     config.stash[SUITE] = suite
 
 
@@ -444,6 +458,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["conformance"] = json.dumps(suite.export())
         return
     document = suite.finish()
+    waivers: Any = (document or {}).get("waivers") or {}
+    expired = bool(waivers.get("expired"))
+    if expired and session.exitstatus == 0:  # an expired waiver fails the run by itself
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     results = getattr(session.config.option, "allure_report_dir", None)
     if document is not None and results:
         write_run_files(Path(results), document)

@@ -24,7 +24,7 @@ import httpx
 from conformance import config
 from conformance.config import Settings
 from conformance.contract import BUNDLED_APIS, RateLimit, bundled_spec, load_spec
-from conformance.errors import ConformanceError, ExitCode, UsageError
+from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from conformance.reference import Settings as ReferenceSettings
@@ -67,6 +67,8 @@ class RunOptions:
     proxy: str | None = None
     #: "K/N": this run tests the K-th of N shares of the operations
     shard: str | None = None
+    #: the waivers file (None: ``waivers.toml`` in the current directory, when there is one)
+    waivers: Path | None = None
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
@@ -216,6 +218,27 @@ def embedded(out: TextIO) -> Iterator[dict[str, tuple[str, Path]]]:
             yield targets
 
 
+def waivers_file(options: RunOptions) -> Path | None:
+    """The waivers of the run: ``--waivers FILE``, else ``waivers.toml`` here, if any."""
+    from conformance.suite._waivers import DEFAULT_FILE
+
+    if options.waivers is not None:
+        return options.waivers
+    return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
+
+
+def check_waivers(options: RunOptions) -> None:
+    """A bad waivers file is a config error before anything runs (exit 3)."""
+    from conformance.suite._waivers import known_rules, read_waivers
+
+    path = waivers_file(options)
+    if path is None:
+        return
+    if not path.is_file():
+        raise ConfigError(f"--waivers {path}: no such file")
+    read_waivers(path, known_rules())
+
+
 def pytest_arguments(
     targets: dict[str, tuple[str, Path]], options: RunOptions, settings: Settings
 ) -> list[str]:
@@ -254,6 +277,9 @@ def pytest_arguments(
         arguments += ["--conformance-proxy", settings.proxy]
     if options.shard:
         arguments += ["--conformance-shard", options.shard]
+    waivers = waivers_file(options)
+    if waivers is not None:
+        arguments += ["--conformance-waivers", str(waivers)]
     if not any(arg.startswith("--alluredir") for arg in options.pytest_args):
         # Allure results of this run only (the HTML report keeps the history)
         results = settings.reports / "allure-results"
@@ -319,9 +345,17 @@ def why(reports: Path) -> str:
                 f"scenario {scenario['api']} {scenario['name']} could not finish"
                 f" ({scenario['reason']})"
             )
+    for waiver in document.get("waivers", {}).get("expired", []):
+        parts.append(f"{waiver['name']} expired on {waiver['expires']}")
     summary = "; ".join(parts) or (
         "every operation conforms" if counts["operations"] else "every scenario passed"
     )
+    waived = counts.get("waived", 0) + counts.get("scenarios", {}).get("waived", 0)
+    if waived:
+        summary += f" ({waived} waived)"
+    stale = len(document.get("waivers", {}).get("stale", []))
+    if stale:
+        summary += f" ({stale} waiver{'s' if stale > 1 else ''} matched nothing)"
     skipped = counts.get("skipped", 0)
     tested = (
         f"of {counts['operations']} operations"
@@ -345,6 +379,7 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     from conformance.suite import sigterm_interrupts
 
     settings = options.settings()
+    check_waivers(options)
     targets = resolve_targets(options, settings)
     reports = settings.reports
     stack = contextlib.ExitStack()
@@ -428,9 +463,18 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     merged = [verdicts[key] for key in sorted(verdicts)]
     told = [scenarios[key] for key in sorted(scenarios)]
     seeds = sorted({document["seed"] for document in documents})
+    # every shard judged the same waivers: the first one's report stands for the run, with
+    # each waiver used if a shard used it
+    waivers = documents[0].get("waivers") or {"in_force": [], "expired": [], "stale": []}
+    used = {
+        w["name"] for d in documents for w in d.get("waivers", {}).get("in_force", []) if w["used"]
+    }
+    for entry in waivers["in_force"]:
+        entry["used"] = entry["name"] in used
+    waivers["stale"] = [entry for entry in waivers["in_force"] if not entry["used"]]
     result = verdict_document(
         merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors,
-        scenarios=told,
+        scenarios=told, waivers=waivers,
     )  # fmt: skip
     result["targets"] = list(targets.values())
     result["cleanup"] = cleanup
@@ -452,7 +496,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     if missing:
         stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")
         return ExitCode.TARGET_BROKEN
-    outcome = overall(merged, errors, told)
+    outcome = overall(merged, errors, told, bool(waivers["expired"]))
     if outcome == "pass":
         stdout.write(f"conformance: {sentence}\n")
         return ExitCode.OK

@@ -86,6 +86,8 @@ class Failure:
     example: dict[str, Any] = field(default_factory=dict)
     #: for a stateful failure, the curl lines of the steps before it, oldest first
     steps: tuple[str, ...] = ()
+    #: the waiver in force that covers it (`conformance.suite._waivers`), if any
+    waived: str = ""
 
 
 @dataclass

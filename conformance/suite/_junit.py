@@ -76,14 +76,22 @@ def _cases(verdict: OperationVerdict) -> list[tuple[str, str, str]]:
         cases.append(("engine", "error", "\n".join(verdict.errors)))
     if verdict.documented_2xx_seen:
         cases.append(("exercised", "passed", ""))
+    elif verdict.outcome == "waived":
+        cases.append(("exercised", "skipped", f"waived: {verdict.reason}"))
     elif not verdict.errors:
         seen = ", ".join(f"{n} x {s}" for s, n in sorted(verdict.statuses.items())) or "nothing"
         cases.append(("exercised", "failure", f"no documented 2xx came back (seen: {seen})"))
     failed: dict[str, list[str]] = collections.defaultdict(list)
+    waived: dict[str, str] = {}
     for failure in verdict.failures:
+        if failure.waived:
+            waived[failure.check] = failure.waived
+            continue
         failed[failure.check].append(f"[{failure.phase}] {failure.title}\n{failure.curl}")
-    for check in sorted(set(verdict.checks) | set(failed)):
-        if check in failed:
+    for check in sorted(set(verdict.checks) | set(failed) | set(waived)):
+        if check in waived and check not in failed:
+            cases.append((check, "skipped", f"waived: {waived[check]}"))
+        elif check in failed:
             texts = failed[check]
             head = f"{len(texts)} of {verdict.checks.get(check, len(texts))} cases failed"
             cases.append((check, "failure", "\n\n".join([head, *texts[:SHOWN]])))
@@ -106,7 +114,9 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
         failure = next(
             (f for f in scenario.failures if f.part == step.part and f.step == step.title), None
         )
-        if step.outcome == "failed" and failure is not None:
+        if step.outcome == "failed" and failure is not None and failure.waived:
+            cases.append((name, "skipped", f"waived: {failure.waived}"))
+        elif step.outcome == "failed" and failure is not None:
             text = f"{failure.contract}\n{failure.line()}\n{failure.curl}".rstrip()
             cases.append((name, "failure", text))
         elif step.outcome == "failed":

@@ -4,6 +4,7 @@ per API (on the first test that needs it), the verdicts, and verdict.json at the
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,13 @@ from conformance.suite._verdict import (
     verdict_document,
     write_verdict,
 )
+from conformance.suite._waivers import (
+    Waiver,
+    used_names,
+    waive_operation,
+    waive_scenario,
+)
+from conformance.suite._waivers import report as waiver_report
 from conformance.suite.scenarios import (
     MAX_WAIT_S,
     ScenarioContext,
@@ -81,6 +89,9 @@ class SuiteSession:
     scenarios: dict[tuple[str, str], ScenarioVerdict] = field(default_factory=dict)
     #: api -> operation label -> seconds of the 2xx answers the scenarios saw
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    #: the waivers of the run (``waivers.toml``) and the day they are judged on
+    waivers: list[Waiver] = field(default_factory=list)
+    today: dt.date = field(default_factory=dt.date.today)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -93,7 +104,9 @@ class SuiteSession:
                 self._run(api)
             except ConformanceError as error:  # no session, no reachable target …
                 self._broken(api, str(error))
-        return self.verdicts[(api, operation_id)]
+        verdict = self.verdicts[(api, operation_id)]
+        waive_operation(verdict, self.waivers, self.today)
+        return verdict
 
     def _broken(self, api: str, message: str) -> None:
         target = self.targets[api]
@@ -285,6 +298,7 @@ class SuiteSession:
             mine = self.samples.setdefault(api, {})
             for label, seconds in story.samples.items():
                 mine.setdefault(label, []).extend(seconds)
+        waive_scenario(verdict, self.waivers, self.today)
         self.scenarios[key] = verdict
         self.progress(
             f"{api}: scenario {name}: {verdict.outcome} ({verdict.requests} requests,"
@@ -330,7 +344,12 @@ class SuiteSession:
             profile=self.profile,
             errors=self._errors(),
             scenarios=self._scenarios(),
+            waivers=self.waiver_report(),
         )
+
+    def waiver_report(self) -> dict[str, list[dict[str, Any]]]:
+        used = used_names(self.verdicts.values(), self.scenarios.values())
+        return waiver_report(self.waivers, used, self.today)
 
     def _scenarios(self) -> list[ScenarioVerdict]:
         return [self.scenarios[key] for key in sorted(self.scenarios)]
@@ -350,7 +369,7 @@ class SuiteSession:
         scenarios = self._scenarios()
         document = verdict_document(
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors,
-            scenarios=scenarios,
+            scenarios=scenarios, waivers=self.waiver_report(),
         )  # fmt: skip
         document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
         if self.shard:

@@ -28,6 +28,11 @@ then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "faile
 "met" | "exceeded" | "not_measured"}]``. A failed scenario fails the verdict; one in error
 breaks it.
 
+``"waivers": {"in_force": [{"name", "rule", "api", "operation", "scenario", "reason",
+"ticket", "expires", "used", "expiring"}], "expired": [...], "stale": [...]}`` (`_waivers`); an
+operation or scenario whose every failure a waiver covers is ``waived`` (each failure says by
+which), and an expired waiver fails the verdict.
+
 And, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: n},
 "failed": {path: why}, "restored": [path]}}`` (what the run created and removed again).
 
@@ -62,7 +67,7 @@ class OperationVerdict:
     api: str
     operation_id: str
     label: str
-    outcome: str  #: passed | failed | not_exercised | error | skipped
+    outcome: str  #: passed | failed | waived | not_exercised | error | skipped
     statuses: dict[int, int] = field(default_factory=dict)
     documented_2xx_seen: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -104,7 +109,8 @@ class OperationVerdict:
         for failure in self.failures:
             by_check[failure.check].append(failure)
         for check, found in sorted(by_check.items()):
-            lines.append(f"  {check}: {found[0].title} ({len(found)} cases)")
+            waived = f" (waived: {found[0].waived})" if all(f.waived for f in found) else ""
+            lines.append(f"  {check}: {found[0].title} ({len(found)} cases){waived}")
             for failure in found[:SHOWN]:
                 first = failure.message.strip().splitlines()[0] if failure.message.strip() else ""
                 lines.append(f"    [{failure.phase}] {first}")
@@ -183,6 +189,7 @@ def overall(
     verdicts: Sequence[OperationVerdict],
     errors: Iterable[str] = (),
     scenarios: Sequence[ScenarioVerdict] = (),
+    expired_waivers: bool = False,
 ) -> str:
     if (
         list(errors)
@@ -192,11 +199,13 @@ def overall(
         return "broken"
     if any(s.outcome == "failed" for s in scenarios):
         return "fail"
+    if expired_waivers:
+        return "fail"
     tested = [v for v in verdicts if v.outcome != "skipped"]
     ran = [s for s in scenarios if s.outcome != "skipped"]
     if not tested and not ran:
         return "fail"
-    return "pass" if all(v.outcome == "passed" for v in tested) else "fail"
+    return "pass" if all(v.outcome in ("passed", "waived") for v in tested) else "fail"
 
 
 def verdict_document(
@@ -207,14 +216,16 @@ def verdict_document(
     profile: str,
     errors: Sequence[str] = (),
     scenarios: Sequence[ScenarioVerdict] = (),
+    waivers: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     outcomes = collections.Counter(v.outcome for v in verdicts)
+    expired = bool(waivers and waivers["expired"])
     by_rule = collections.Counter(f.check for v in verdicts for f in v.failures)
     by_rule.update(f.rule for s in scenarios for f in s.failures)
     scenario_outcomes = collections.Counter(s.outcome for s in scenarios)
     return {
         "schema": SCHEMA,
-        "verdict": overall(verdicts, errors, scenarios),
+        "verdict": overall(verdicts, errors, scenarios, expired),
         "suite_version": __version__,
         "seed": seed,
         "profile": profile,
@@ -222,21 +233,25 @@ def verdict_document(
         "errors": list(errors),
         "counts": {
             "operations": len(verdicts),
-            **{name: outcomes.get(name, 0) for name in ("passed", "failed", "not_exercised")},
+            **{
+                name: outcomes.get(name, 0)
+                for name in ("passed", "failed", "waived", "not_exercised")
+            },
             "error": outcomes.get("error", 0),
             "skipped": outcomes.get("skipped", 0),
             "throttled": sum(v.throttled for v in verdicts),
             "by_rule": dict(sorted(by_rule.items())),
             "scenarios": {
                 name: scenario_outcomes.get(name, 0)
-                for name in ("passed", "failed", "skipped", "error")
+                for name in ("passed", "failed", "waived", "skipped", "error")
             },
         },
+        "waivers": waivers or {"in_force": [], "expired": [], "stale": []},
         # every operation without a documented 2xx, whatever else went wrong with it
         "not_exercised": [
             v.label
             for v in verdicts
-            if not v.documented_2xx_seen and v.outcome not in ("error", "skipped")
+            if not v.documented_2xx_seen and v.outcome not in ("error", "skipped", "waived")
         ],
         "operations": [v.as_json() for v in verdicts],
         "scenarios": [s.as_json() for s in scenarios],
@@ -257,15 +272,18 @@ def summary_lines(
     profile: str,
     errors: Sequence[str] = (),
     scenarios: Sequence[ScenarioVerdict] = (),
+    waivers: dict[str, list[dict[str, Any]]] | None = None,
 ) -> list[str]:
     """The terminal summary: the verdict, failures grouped by rule (with the operations), what
     was not exercised or could not be tested, throttling, and the scenarios."""
     outcomes = collections.Counter(v.outcome for v in verdicts)
+    expired = bool(waivers and waivers["expired"])
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
     ran = collections.Counter(s.outcome for s in scenarios)
     told = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ran.items()))
     lines = [
-        f"verdict: {overall(verdicts, errors, scenarios).upper()} ({len(verdicts)} operations:"
+        f"verdict: {overall(verdicts, errors, scenarios, expired).upper()} ({len(verdicts)}"
+        " operations:"
         f" {counts or 'none'}"
         + (f"; {len(scenarios)} scenarios: {told}" if scenarios else "")
         + f"); seed {seed}, profile {profile}"
@@ -317,6 +335,18 @@ def summary_lines(
                 f"    latency: {len(measured)} of {len(scenario.latency)} operations measured,"
                 f" {sum(row['outcome'] == 'exceeded' for row in measured)} over budget"
             )
+    if waivers and any(waivers.values()):
+        used = sum(1 for w in waivers["in_force"] if w["used"])
+        expiring = sum(1 for w in waivers["in_force"] if w.get("expiring"))
+        lines.append(
+            f"waivers: {len(waivers['in_force'])} in force ({used} used, {expiring} expiring),"
+            f" {len(waivers['expired'])} expired, {len(waivers['stale'])} stale"
+        )
+        lines += [
+            f"  EXPIRED {w['name']} on {w['expires']}: renew it or fix the failure"
+            for w in waivers["expired"]
+        ]
+        lines += [f"  stale {w['name']}: matched nothing in this run" for w in waivers["stale"]]
     return lines
 
 

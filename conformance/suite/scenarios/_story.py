@@ -131,9 +131,12 @@ class ScenarioFailure:
     message: str
     #: the request that showed it, as curl (masked)
     curl: str = ""
+    #: the waiver in force that covers it, if any
+    waived: str = ""
 
     def line(self) -> str:
-        return f"[{self.rule}] {self.part} / {self.step}: {self.message}"
+        waived = f" (waived: {self.waived})" if self.waived else ""
+        return f"[{self.rule}] {self.part} / {self.step}: {self.message}{waived}"
 
 
 def curl(request: httpx.Request) -> str:
@@ -361,7 +364,7 @@ class ScenarioVerdict:
 
     api: str
     name: str
-    outcome: str  #: passed | failed | skipped | error
+    outcome: str  #: passed | failed | waived | skipped | error
     reason: str = ""
     steps: list[StepRecord] = field(default_factory=list)
     failures: list[ScenarioFailure] = field(default_factory=list)

@@ -12,5 +12,7 @@ def test_scenario(conformance_scenario: tuple[str, str], conformance_suite: Suit
     verdict = conformance_suite.scenario(*conformance_scenario)
     if verdict.outcome == "skipped":
         pytest.skip(verdict.reason)
+    if verdict.outcome == "waived":
+        pytest.skip(f"waived: {verdict.reason}")
     if verdict.outcome != "passed":
         pytest.fail(verdict.explain(), pytrace=False)
