@@ -147,13 +147,18 @@ def _value(where: str, key: str, kind: str, raw: Any, base: Path) -> Any:
     return path
 
 
-def _from_file(path: Path, settings: Settings) -> Settings:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; a `ConfigError` for one that cannot be read or parsed."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _from_file(path: Path, settings: Settings) -> Settings:
+    data = read_toml(path)
     base = path.parent
     changes: dict[str, Any] = {"source": str(path)}
     known = ["run", "targets", "scenarios"]

@@ -272,10 +272,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(error)) from None
     waivers = config.getoption("conformance_waivers", default=None)
     if waivers:
-        from conformance.suite._waivers import known_rules, read_waivers
+        from conformance.config import read_toml
+        from conformance.suite._waivers import known_rules, parse_waivers
 
         try:
-            suite.waivers = read_waivers(Path(waivers), known_rules())
+            data = read_toml(Path(waivers))
+            suite.waivers = parse_waivers(Path(waivers), data, known_rules())
         except ConformanceError as error:
             raise pytest.UsageError(str(error)) from None
     config.stash[SUITE] = suite

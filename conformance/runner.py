@@ -229,14 +229,14 @@ def waivers_file(options: RunOptions) -> Path | None:
 
 def check_waivers(options: RunOptions) -> None:
     """A bad waivers file is a config error before anything runs (exit 3)."""
-    from conformance.suite._waivers import known_rules, read_waivers
+    from conformance.suite._waivers import known_rules, parse_waivers
 
     path = waivers_file(options)
     if path is None:
         return
     if not path.is_file():
         raise ConfigError(f"--waivers {path}: no such file")
-    read_waivers(path, known_rules())
+    parse_waivers(path, config.read_toml(path), known_rules())
 
 
 def pytest_arguments(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,14 +80,9 @@ def known_rules() -> set[str]:
     return {*CHECKS.get_all_names(), *RULES, "exercised"}
 
 
-def read_waivers(path: Path, rules: Iterable[str]) -> list[Waiver]:
-    """The waivers of ``path``; a `ConfigError` naming the entry and the fix for a bad one."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+def parse_waivers(path: Path, data: Mapping[str, Any], rules: Iterable[str]) -> list[Waiver]:
+    """The waivers of the file ``path`` (its tables: ``data``, as `conformance.config.read_toml`
+    reads them); a `ConfigError` naming the entry and the fix for a bad one."""
     unknown = set(data) - {"waiver"}
     if unknown:
         raise ConfigError(f"{path}: unknown table {sorted(unknown)[0]!r}; write [[waiver]] entries")
