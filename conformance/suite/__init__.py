@@ -18,7 +18,7 @@ from conformance.suite._engine import (
 )
 from conformance.suite._guard import sigterm_interrupts
 from conformance.suite._session import SuiteSession, Target
-from conformance.suite._verdict import OperationVerdict, judge
+from conformance.suite._verdict import OperationVerdict, judge, settle
 
 #: the test modules a run collects
 TESTS_DIR = Path(__file__).parent / "tests"
@@ -37,5 +37,6 @@ __all__ = [
     "Target",
     "judge",
     "run_engine",
+    "settle",
     "sigterm_interrupts",
 ]

@@ -120,6 +120,16 @@ def _template_name(path: str) -> str:
     return path.rsplit("/", 1)[-1].strip("{}")
 
 
+def item_path_of(resource: Resource, data: Any) -> str | None:
+    """The concrete item path of the resource ``data`` is (a create's answer): its item
+    template filled with the member the template names, else its ``id``."""
+    name = _template_name(resource.item_path)
+    value = data.get(name, data.get("id")) if isinstance(data, dict) else None
+    if value is None:
+        return None
+    return resource.item_path.replace("{" + name + "}", str(value))
+
+
 def _absent_value(schema: Any) -> Any:
     """A value for an id parameter that names nothing, valid for its schema."""
     schema = schema if isinstance(schema, dict) else {}
@@ -237,11 +247,9 @@ class Guard:
         except (ValueError, AttributeError):
             return
         data = body.get("data", body) if isinstance(body, dict) else None
-        name = _template_name(resource.item_path)
-        value = data.get(name, data.get("id")) if isinstance(data, dict) else None
-        if value is None:
+        concrete = item_path_of(resource, data)
+        if concrete is None:
             return
-        concrete = resource.item_path.replace("{" + name + "}", str(value))
         with self._lock:
             if concrete in self._mine:
                 return

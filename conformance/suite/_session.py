@@ -104,9 +104,13 @@ class SuiteSession:
                 self._run(api)
             except ConformanceError as error:  # no session, no reachable target …
                 self._broken(api, str(error))
-        verdict = self.verdicts[(api, operation_id)]
+        return self.verdicts[(api, operation_id)]
+
+    def _judged(self, api: str, record: OperationRecord) -> None:
+        """Keep an operation's verdict, with the waivers in force applied (once)."""
+        verdict = judge(api, self.targets[api].spec, record)
         waive_operation(verdict, self.waivers, self.today)
-        return verdict
+        self.verdicts[(api, record.operation_id)] = verdict
 
     def _broken(self, api: str, message: str) -> None:
         target = self.targets[api]
@@ -116,7 +120,7 @@ class SuiteSession:
             operation = target.spec.operation(operation_id)
             assert operation is not None
             record = OperationRecord(operation.label, operation_id, errors=[message])
-            self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
+            self._judged(api, record)
 
     def _run(self, api: str) -> None:
         target = self.targets[api]
@@ -217,7 +221,7 @@ class SuiteSession:
                 operation.label, operation_id
             )
             record.errors.extend(run.errors)
-            self.verdicts[(api, operation_id)] = judge(api, target.spec, record)
+            self._judged(api, record)
         own = (
             f"; its own session: {session.logins} logins, {session.refreshes} refreshes"
             if session is not None
@@ -348,7 +352,7 @@ class SuiteSession:
         )
 
     def waiver_report(self) -> dict[str, list[dict[str, Any]]]:
-        used = used_names(self.verdicts.values(), self.scenarios.values())
+        used = used_names(self.verdicts.values(), self.scenarios.values(), self.waivers, self.today)
         return waiver_report(self.waivers, used, self.today)
 
     def _scenarios(self) -> list[ScenarioVerdict]:

@@ -124,6 +124,19 @@ class OperationVerdict:
         return mask("\n".join(lines))
 
 
+def settle(verdict: OperationVerdict | ScenarioVerdict) -> None:
+    """End a collected test as its verdict says: pass, skip (skipped or waived, with why), or
+    fail with the verdict's own explanation."""
+    import pytest
+
+    if verdict.outcome == "skipped":
+        pytest.skip(verdict.reason)
+    if verdict.outcome == "waived":
+        pytest.skip(f"waived: {verdict.reason}")
+    if verdict.outcome != "passed":
+        pytest.fail(verdict.explain(), pytrace=False)
+
+
 def documented_success(spec: Spec, operation_id: str) -> set[int]:
     operation = spec.operation(operation_id)
     if operation is None:

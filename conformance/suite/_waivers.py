@@ -193,11 +193,21 @@ def waive_scenario(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> N
         verdict.reason = "; ".join(sorted({failure.waived for failure in verdict.failures}))
 
 
-def used_names(verdicts: Iterable[Any], scenarios: Iterable[Any]) -> set[str]:
-    """The waivers that covered something in a run (from its verdicts, merged from workers)."""
+def used_names(
+    verdicts: Iterable[Any], scenarios: Iterable[Any], waivers: Iterable[Waiver], today: dt.date
+) -> set[str]:
+    """The waivers that covered something in a run (from its verdicts, merged from workers):
+    those its failures name, and the ``exercised`` ones of waived operations without a 2xx."""
+    verdicts = list(verdicts)
     names = {f.waived for v in verdicts for f in v.failures if f.waived}
     names |= {f.waived for s in scenarios for f in s.failures if f.waived}
+    unexercised = [
+        v for v in verdicts if v.outcome == "waived" and not v.documented_2xx_seen
+    ]  # fmt: skip
     names |= {
-        part for v in verdicts if v.outcome == "waived" for part in v.reason.split("; ") if part
+        waiver.name
+        for waiver in waivers
+        for v in unexercised
+        if waiver.in_force(today) and waiver.covers_operation(v.api, v.operation_id, "exercised")
     }
     return names

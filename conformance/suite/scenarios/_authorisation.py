@@ -93,11 +93,8 @@ class Authorisation:
 
     def snapshot(self, reader: Operation, path: str) -> Snapshot | None:
         """What the run reads at ``path`` (None when there is nothing there)."""
-        response = self.story.send(reader, token=self.run.token, path=path)
-        data = payload(reader, response) if response.status_code == 200 else None
-        if not isinstance(data, dict):
-            return None
-        return Snapshot(response.status_code, data, response.headers.get("ETag"))
+        found = self.maker.read_at(reader, path)
+        return found if found.status == 200 else None
 
     def aim(self, operation: Operation) -> Made | None:
         """A resource of the run's for an operation on an item (and under it) to aim at."""

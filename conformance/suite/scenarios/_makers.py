@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources
-from conformance.suite._guard import Created, Journal
+from conformance.suite._guard import Created, Journal, item_path_of
 from conformance.suite.scenarios._accounts import delete_all, value_for
-from conformance.suite.scenarios._story import StepSkipped, Story, error_code
+from conformance.suite.scenarios._story import StepSkipped, Story, Violation, error_code
 
 #: how many pages a scenario walks to find an item in a list
 MAX_PAGES = 5
@@ -279,7 +279,10 @@ class Maker:
         """Record a resource the target made (journaled at once, removed at the end)."""
         if not isinstance(data, dict):
             raise StepSkipped(f"the create of a {kind} answered no object")
-        made = Made(kind, resource, self.item_path(resource, data), data, body)
+        path = item_path_of(resource, data)
+        if path is None:  # a broken rule, whichever scenario made it
+            raise Violation("created-once", f"the create of a {kind} answered no id")
+        made = Made(kind, resource, path, data, body)
         if resource.delete is None:  # nothing a later run could do about it either
             self.left[kind] = self.left.get(kind, 0) + 1
             return made
@@ -287,11 +290,6 @@ class Maker:
             self.journal.created(Created(kind, made.path, True))
         self.made.append(made)
         return made
-
-    def item_path(self, resource: Resource, data: Mapping[str, Any]) -> str:
-        name = resource.item_path.rsplit("/", 1)[1].strip("{}")
-        value = data.get(name, data.get("id"))
-        return f"{resource.collection_path}/{value}"
 
     def reference(self, kind: str) -> str:
         """The id of a ``kind`` for references: one this story made, else one that exists."""
@@ -329,7 +327,11 @@ class Maker:
         get = made.resource.get
         if get is None:
             raise StepSkipped(f"{made.kind} has no get operation to read it back")
-        response = self.story.send(get, token=token or self.token, path=made.path)
+        return self.read_at(get, made.path, token)
+
+    def read_at(self, get: Operation, path: str, token: str | None = None) -> Snapshot:
+        """What ``get`` answers at the concrete ``path`` (an empty body unless 200)."""
+        response = self.story.send(get, token=token or self.token, path=path)
         data = payload(get, response) if response.status_code == 200 else None
         return Snapshot(
             response.status_code,

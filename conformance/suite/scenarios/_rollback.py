@@ -66,7 +66,7 @@ class Rollback:
             bulk = self.bulk_operation(resource)
             if bulk is not None:
                 with self.story.part(f"{resource.schema_name}: a bulk update, good and failing"):
-                    self.bulk(resource, bulk)
+                    self.bulk(resource, *bulk)
 
     # -- one kind ------------------------------------------------------------------------------
 
@@ -229,32 +229,25 @@ class Rollback:
 
     # -- bulk ----------------------------------------------------------------------------------
 
-    def bulk_operation(self, resource: Resource) -> Operation | None:
-        """``POST <collection>/bulk`` taking ``[{id, changes, version?}]``, if the spec has it."""
+    def bulk_operation(self, resource: Resource) -> tuple[Operation, str] | None:
+        """``POST <collection>/bulk`` taking ``{<array>: [{id, changes, version?}]}``, and the
+        name of that array, if the spec has it."""
         spec = self.story.spec
         operation = spec.operation_at("post", resource.collection_path + "/bulk")
         if operation is None:
             return None
-        arrays = [
-            (name, spec.deref(sub))
-            for name, sub in spec.properties(spec.request_schema(operation)).items()
-            if isinstance(spec.deref(sub), dict) and spec.deref(sub).get("type") == "array"
-        ]
-        for _name, array in arrays:
+        for name, sub in spec.properties(spec.request_schema(operation)).items():
+            array = spec.deref(sub)
+            if not isinstance(array, dict) or array.get("type") != "array":
+                continue
             item = spec.properties(array.get("items"))
             if "id" in item and "changes" in item:
-                return operation
+                return operation, name
         return None
 
-    def bulk(self, resource: Resource, operation: Operation) -> None:
+    def bulk(self, resource: Resource, operation: Operation, array: str) -> None:
         story, changes, maker = self.story, self.changes, self.maker
         kind = str(resource.schema_name)
-        spec = story.spec
-        array = next(
-            name
-            for name, sub in spec.properties(spec.request_schema(operation)).items()
-            if isinstance(spec.deref(sub), dict) and spec.deref(sub).get("type") == "array"
-        )
         with story.step(f"{kind}: make three, and move the third on by one change"):
             first, second, third = maker.make(kind), maker.make(kind), maker.make(kind)
             changes.move(third)

@@ -3,16 +3,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from conformance.suite import SuiteSession
+from conformance.suite import SuiteSession, settle
 
 
 def test_fuzz(conformance_operation: tuple[str, str], conformance_suite: SuiteSession) -> None:
-    verdict = conformance_suite.verdict_for(*conformance_operation)
-    if verdict.outcome == "skipped":
-        pytest.skip(verdict.reason)
-    if verdict.outcome == "waived":
-        pytest.skip(f"waived: {verdict.reason}")
-    if verdict.outcome != "passed":
-        pytest.fail(verdict.explain(), pytrace=False)
+    settle(conformance_suite.verdict_for(*conformance_operation))
