@@ -7,16 +7,19 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance.cli import run
+from conformance.contract import load_spec
 from conformance.masking import registered_forms
 from conformance.reference import Running, running
 from conformance.runner import embedded_settings
 from conformance.suite.scenarios import RULES
+from conformance.suite.scenarios._accounts import value_for
 from conformance.suite.scenarios._latency import ENOUGH, percentile
 from tests.suite.helpers import as_service, deletable_kinds
 
@@ -134,6 +137,17 @@ def test_nearest_rank_percentiles() -> None:
     assert percentile(values, 0.95) == 95
     assert percentile(values, 0.99) == 99
     assert percentile([7.0], 0.95) == 7
+
+
+def test_values_for_unique_keys_match_their_pattern_and_do_not_repeat() -> None:
+    # the makers fill x-unique keys with these: a repeat is a 409 DUPLICATE that skips a part
+    # (CI once saw three School npsn or FeatureFlag key draws in a row collide)
+    spec = load_spec(Path("specs/gloria.openapi.yaml"))
+    for name in ("Npsn", "OrgCode", "FeatureFlagKey"):
+        schema, _ = spec.resolve({"$ref": f"#/components/schemas/{name}"})
+        drawn = [value_for(spec, schema, "key") for _ in range(300)]
+        assert all(re.fullmatch(schema["pattern"], value) for value in drawn), name
+        assert len(set(drawn)) == len(drawn), name
 
 
 @pytest.mark.slow

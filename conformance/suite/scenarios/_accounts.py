@@ -15,6 +15,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,8 +115,39 @@ def value_for(spec: Spec, schema: Any, name: str) -> Any:
 
 
 def _from_pattern(pattern: str, low: int = 0, high: int = 64) -> str:
-    """A random string matching ``pattern``, ``low`` to ``high`` characters long (hypothesis
-    draws it; a fresh value each call)."""
+    """A random string matching ``pattern``, ``low`` to ``high`` characters long, a fresh value
+    each call. Unique keys are drawn this way, so the common shapes (digits, a letter and hex, upper
+    case) are tried first with about 64 bits of randomness; hypothesis draws the rest, and its
+    draws favour short simple values that collide."""
+    compiled = re.compile(pattern)
+    for candidate in _random_shapes(low, high):
+        if compiled.fullmatch(candidate):
+            return candidate
+    return _drawn(pattern, low, high)
+
+
+def _random_shapes(low: int, high: int) -> Iterator[str]:
+    """Random strings of common key shapes, each cut to at most ``high`` characters."""
+    digits = "".join(random.choices("0123456789", k=max(low, 20)))
+    letters = uuid.uuid4().hex
+    for shape in (
+        digits,
+        "c" + letters,
+        "C" + letters.upper(),
+        f"conformance.c{letters}",
+        f"conformance.c{letters}",
+    ):
+        cut = shape[: max(low, min(high, len(shape)))]
+        if low <= len(cut) <= high:
+            yield cut
+    # fixed lengths (a pattern such as [0-9]{8}): every length from low up, digits then hex
+    for length in range(max(low, 1), min(high, 24) + 1):
+        yield digits[:length]
+        yield ("c" + letters)[:length]
+
+
+def _drawn(pattern: str, low: int, high: int) -> str:
+    """A value hypothesis draws for ``pattern`` (a random pick among a few draws)."""
     import warnings
 
     from hypothesis import HealthCheck, given, settings
