@@ -1,5 +1,7 @@
 # The README's commands. Each target installs what it needs into .venv from the exact lock.
-#   make conformance   the main job: lint both specs, then fuzz both APIs of the reference backend
+#   make conformance   the main job: lint both specs, then fuzz both APIs of the reference backend;
+#                      the reports, the summary and the HTML report land in reports/
+#   make report        the HTML report again from reports/allure-results (the trend grows)
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
 #   make bench         load on the reference backend (writes reports/bench-reference.json), then
@@ -13,8 +15,11 @@ STAMP  := $(VENV)/.installed-stamp
 SPECS  := $(wildcard specs/*.openapi.yaml)
 # Quiet installs; the machine's pip config may name index folders that do not exist.
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# Allure 3's report generator, from package-lock.json (Node is needed only for the HTML report)
+NODE_STAMP := node_modules/.installed-stamp
+NO_NODE    := make: no npm here: the HTML report needs Node.js 20+ (runs still write their results and summary)
 
-.PHONY: install conformance test lint format bench lock clean
+.PHONY: install report-tools browser conformance report test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -27,12 +32,34 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip check --disable-pip-version-check
 	@touch $@
 
-conformance: install
+report-tools: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@ \
+		|| echo "make: npm ci failed (above); the HTML report will be missing"; \
+	else echo "$(NO_NODE)"; fi
+
+# Headless Chromium, for the tests that open the HTML report (Debian's package, where apt can)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "make: installing chromium (apt-get)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+			|| { apt-get update -q >/dev/null 2>&1 \
+			     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+		else echo "make: no chromium; the report tests need it (sudo apt-get install chromium)"; fi; }
+
+# The run ends with the HTML report (reports/allure-report/index.html) when Node is here.
+conformance: install report-tools
 	$(BIN)/conformance lint $(SPECS)
 	$(BIN)/conformance run
 
+report: install report-tools
+	$(BIN)/conformance report
+
 # Two workers: the end-to-end tests mostly wait on their backends and on rate-limit windows.
-test: install
+test: install report-tools browser
 	$(BIN)/python -m pytest -n 2
 
 lint: install
@@ -55,4 +82,5 @@ lock: install
 		--generate-hashes --no-header --quiet -o requirements/lock.txt
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports/allure-results reports/allure-report
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache reports/allure-results \
+		reports/allure-report

@@ -140,6 +140,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--proxy", default=None, metavar="URL", help="an HTTP(S) proxy")
     run.add_argument(
+        "--no-html-report",
+        action="store_const",
+        const=False,
+        default=None,
+        dest="html_report",
+        help="do not generate the HTML report at the end (conformance report does it later)",
+    )
+    run.add_argument(
         "--waivers",
         type=Path,
         default=None,
@@ -167,6 +175,31 @@ def _build_parser() -> argparse.ArgumentParser:
     merge.add_argument("directories", nargs="+", type=Path, metavar="DIR")
     merge.add_argument(
         "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
+    )
+
+    report = commands.add_parser(
+        "report",
+        help="generate the HTML report from a run's Allure results (exit 0, or 3 with why not)",
+        description=(
+            "Generate one self-contained HTML page, DIR/allure-report/index.html, from the Allure"
+            " results of a run (several folders are merged, e.g. the shards of a run) with Allure"
+            " 3's generator (npm package allure, pinned in package.json; `make report` installs"
+            " it). It opens from file:// and loads nothing from any host. Each report adds to the"
+            " trend kept in DIR/allure-history.jsonl. `conformance run` does this at its end."
+        ),
+    )
+    report.add_argument(
+        "results",
+        nargs="*",
+        type=Path,
+        metavar="RESULTS",
+        help="Allure results folders (default: DIR/allure-results)",
+    )
+    report.add_argument(
+        "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
+    )
+    report.add_argument(
+        "--name", default="API conformance", help="the report's title (default: API conformance)"
     )
 
     serve = commands.add_parser(
@@ -276,6 +309,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         proxy=args.proxy,
         shard=args.shard,
         waivers=args.waivers,
+        html_report=args.html_report,
         pytest_args=args.pytest_args,
     )
     return runner.execute(options, out, err)
@@ -285,6 +319,21 @@ def _merge(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import runner
 
     return runner.merge(args.directories, args.reports, out, err)
+
+
+def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import reporting
+
+    reports: Path = args.reports
+    results = args.results or [reports / "allure-results"]
+    page = reporting.generate_report(
+        results,
+        reports / "allure-report",
+        history=reports / "allure-history.jsonl",
+        name=args.name,
+    )
+    out.write(f"conformance: HTML report: {page}\n")
+    return ExitCode.OK
 
 
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
@@ -335,7 +384,13 @@ def run(
                 f" (see conformance {args.command} --help)"
             )
         args.pytest_args = extra
-        command = {"lint": _lint, "serve": _serve, "run": _run, "merge": _merge}[args.command]
+        command = {
+            "lint": _lint,
+            "serve": _serve,
+            "run": _run,
+            "merge": _merge,
+            "report": _report,
+        }[args.command]
         return int(command(args, out, err))
     except ConformanceError as exc:
         err.write(f"{exc}\n")

@@ -65,6 +65,8 @@ class Settings:
     exclude_singletons: bool = False
     credentials: Path | None = None
     waivers: Path | None = None
+    #: generate the HTML report at the end of a run (needs Node and the Allure generator)
+    html_report: bool = True
     scenarios: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, True))
     #: ``[scenarios] max_wait_s``: the longest a scenario waits (a token's expiry, a window)
     max_wait_s: float = MAX_WAIT_S
@@ -93,6 +95,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "exclude_singletons": ("bool", "CONFORMANCE_EXCLUDE_SINGLETONS"),
     "credentials": ("file", "CONFORMANCE_CREDENTIALS"),
     "waivers": ("file", "CONFORMANCE_WAIVERS"),
+    "html_report": ("bool", "CONFORMANCE_HTML_REPORT"),
 }
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 

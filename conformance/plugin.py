@@ -23,7 +23,7 @@ import pytest
 from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
 from conformance.errors import ConformanceError, UsageError
 from conformance.masking import mask, register
-from conformance.reporting import allure_labels, severity, write_run_files
+from conformance.reporting import allure_labels, severity, title, write_run_files, write_summary
 
 if TYPE_CHECKING:
     from conformance.config import Settings
@@ -438,10 +438,16 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     rules: list[str] = []
     told = ""
     if "conformance_operation" in params:
+        api, operation_id = params["conformance_operation"]
+        target = suite.targets.get(api)
+        operation = target.spec.operation(operation_id) if target is not None else None
+        if operation is not None:
+            allure.dynamic.title(title(operation=operation))  # type: ignore[no-untyped-call]
         verdict = suite.verdicts.get(tuple(params["conformance_operation"]))
         if verdict is not None and verdict.failures:
             rules, told = [failure.check for failure in verdict.failures], verdict.explain()
     elif "conformance_scenario" in params:
+        allure.dynamic.title(title(scenario=params["conformance_scenario"][1]))  # type: ignore[no-untyped-call]
         scenario = suite.scenarios.get(tuple(params["conformance_scenario"]))
         if scenario is not None and scenario.failures:
             rules, told = [failure.rule for failure in scenario.failures], scenario.explain()
@@ -449,6 +455,15 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     if told:
         allure.attach(told, name="failures, with a curl to reproduce each",
                       attachment_type=allure.attachment_type.TEXT)  # fmt: skip
+
+
+def _operation_labels(suite: SuiteSession) -> dict[tuple[str, str], dict[str, str]]:
+    """Each operation's Allure labels, for the per-check results the controller writes."""
+    return {
+        (api, str(operation.operation_id)): allure_labels(target.spec, operation=operation)
+        for api, target in suite.targets.items()
+        for operation in target.spec.operations
+    }
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -466,7 +481,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     results = getattr(session.config.option, "allure_report_dir", None)
     if document is not None and results:
-        write_run_files(Path(results), document)
+        write_run_files(Path(results), document, labels=_operation_labels(suite))
+    if document is not None:
+        write_summary(suite.reports, document)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -477,4 +494,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in suite.summary():
         terminalreporter.write_line(mask(line))
     reports = suite.reports
-    terminalreporter.write_line(f"reports: {reports / 'verdict.json'}, {reports / 'junit.xml'}")
+    terminalreporter.write_line(
+        f"reports: {reports / 'verdict.json'}, {reports / 'junit.xml'}, {reports / 'summary.md'}"
+    )

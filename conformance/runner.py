@@ -69,6 +69,7 @@ class RunOptions:
     shard: str | None = None
     #: the waivers file (None: ``waivers.toml`` in the current directory, when there is one)
     waivers: Path | None = None
+    html_report: bool | None = None
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
@@ -84,6 +85,7 @@ class RunOptions:
             tls_verify=self.tls_verify,
             ca_bundle=self.ca_bundle,
             proxy=self.proxy,
+            html_report=self.html_report,
         )
 
 
@@ -280,11 +282,36 @@ def pytest_arguments(
     waivers = waivers_file(options)
     if waivers is not None:
         arguments += ["--conformance-waivers", str(waivers)]
-    if not any(arg.startswith("--alluredir") for arg in options.pytest_args):
+    if not _own_alluredir(options):
         # Allure results of this run only (the HTML report keeps the history)
         results = settings.reports / "allure-results"
         arguments += ["--alluredir", str(results), "--clean-alluredir"]
     return arguments + list(options.pytest_args)
+
+
+def _own_alluredir(options: RunOptions) -> bool:
+    """Whether the user sent the Allure results elsewhere (then the report is theirs to make)."""
+    return any(arg.startswith("--alluredir") for arg in options.pytest_args)
+
+
+def html_report(reports: Path, out: TextIO, err: TextIO) -> Path | None:
+    """The run's HTML report from ``reports/allure-results``, its trend kept in
+    ``reports/allure-history.jsonl``; one line either way (a missing Node or generator is a hint,
+    never a failed run: the results and the summary are on disk)."""
+    from conformance.reporting import ReportFailed, ReportUnavailable, generate_report
+
+    results = reports / "allure-results"
+    if not any(results.glob("*-result.json")):
+        return None
+    try:
+        page = generate_report(
+            [results], reports / "allure-report", history=reports / "allure-history.jsonl"
+        )
+    except (ReportUnavailable, ReportFailed) as error:
+        err.write(f"conformance: {error}\n")
+        return None
+    out.write(f"conformance: HTML report: {page}\n")
+    return page
 
 
 @contextlib.contextmanager
@@ -397,6 +424,8 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
                 code = pytest.main(pytest_arguments(targets, options, settings))
             except KeyboardInterrupt:  # the deadline struck outside pytest's own handling
                 code = pytest.ExitCode.INTERRUPTED
+    if settings.html_report and not _own_alluredir(options):
+        html_report(reports, out, err)
     if expired.is_set():
         err.write(
             f"conformance: the run timeout of {settings.run_timeout_s:g} s expired; what ran is in"
@@ -426,6 +455,7 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
 
 def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) -> ExitCode:
     """``conformance merge``: the reports of several shards (or runs) as one verdict."""
+    from conformance.reporting import write_summary
     from conformance.suite._junit import write_junit
     from conformance.suite._verdict import (
         OperationVerdict,
@@ -492,6 +522,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     result["shards"] = sorted(shards)
     write_verdict(out / "verdict.json", result)
     write_junit(out / "junit.xml", merged, seed=seeds[0], scenarios=told)
+    write_summary(out, result)
     sentence = why(out)
     if missing:
         stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")

@@ -36,3 +36,10 @@ def tchat_copy(tmp_path: Path, tchat_data: dict[str, Any]) -> SpecCopy:
         return path
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_html_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs in tests skip the HTML report (seconds each); tests/reporting/test_html.py turns it
+    back on where the report is what they check."""
+    monkeypatch.setenv("CONFORMANCE_HTML_REPORT", "0")

@@ -21,8 +21,8 @@ ALLOWED = {
     "suite": {"contract", "checks", "errors", "masking"},
     "reporting": {"contract", "errors", "masking"},
     "plugin": {"config", "contract", "errors", "masking", "reporting", "suite"},
-    "runner": {"config", "contract", "errors", "masking", "reference", "suite"},
-    "cli": {"config", "contract", "errors", "lint", "masking", "reference", "runner"},
+    "runner": {"config", "contract", "errors", "masking", "reference", "reporting", "suite"},
+    "cli": {"config", "contract", "errors", "lint", "masking", "reference", "reporting", "runner"},
     "__init__": set(),
     "__main__": {"cli"},
 }

@@ -1,14 +1,36 @@
 """What a run leaves for people: the Allure results' labels, environment, executor and failure
-categories (`_allure`). The HTML report and the summary come next (ARCHITECTURE.md)."""
+categories (`_allure`), and the one-page summary, ``summary.md`` and ``summary.html``
+(`_summary`), and the HTML report from Allure 3's generator (`_html`)."""
 
 from __future__ import annotations
 
 from conformance.reporting._allure import (
     CATEGORIES,
     allure_labels,
+    check_results,
     executor,
+    scrub,
     severity,
+    title,
     write_run_files,
 )
+from conformance.reporting._html import ReportFailed, ReportUnavailable
+from conformance.reporting._html import generate as generate_report
+from conformance.reporting._summary import summary_html, summary_markdown, write_summary
 
-__all__ = ["CATEGORIES", "allure_labels", "executor", "severity", "write_run_files"]
+__all__ = [
+    "CATEGORIES",
+    "ReportFailed",
+    "ReportUnavailable",
+    "allure_labels",
+    "check_results",
+    "executor",
+    "generate_report",
+    "scrub",
+    "severity",
+    "summary_html",
+    "summary_markdown",
+    "title",
+    "write_run_files",
+    "write_summary",
+]

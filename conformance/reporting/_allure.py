@@ -9,14 +9,22 @@
   GitLab CI, Jenkins); none outside CI.
 - ``categories.json``: failure categories by the rule a result names (contract violation, server
   error, latency budget, rate limit, auth, infrastructure, waived).
+- One result per operation and check (``GET /schools · not_a_server_error``), each with a history
+  id of its own, beside the operation's own test (which carries the attachments): the report's
+  tree is API → module → operation → checks, and a check's history is its own across runs.
+  ``exercised`` is one of them: the operation answered a documented 2xx.
 
-Everything written goes through `conformance.masking` first.
+Everything written goes through `conformance.masking` first, and at the end of a run every text
+file in the results folder (allure-pytest's captured output too) is masked once more.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,20 +44,21 @@ _SEVERE = {
               "request_id"),
 }  # fmt: skip
 
-#: Allure's failure categories, matched against a result's message (which names its rules)
+#: Allure's failure categories, matched against a result's message (which names its rules);
+#: ``[\s\S]`` and not ``(?s)``: Allure 2 (Java) and Allure 3 (JavaScript) read these regexes
 CATEGORIES: list[dict[str, Any]] = [
-    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": "(?s).*waived.*"},
+    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": "[\\s\\S]*waived[\\s\\S]*"},
     {"name": "Server error", "matchedStatuses": ["failed"],
-     "messageRegex": "(?s).*not_a_server_error.*"},
+     "messageRegex": "[\\s\\S]*not_a_server_error[\\s\\S]*"},
     {"name": "Latency budget", "matchedStatuses": ["failed"],
-     "messageRegex": "(?s).*latency-budget.*"},
+     "messageRegex": "[\\s\\S]*latency-budget[\\s\\S]*"},
     {"name": "Rate limit", "matchedStatuses": ["failed"],
-     "messageRegex": "(?s).*(rate_limit|rate-limit|limit-enforced|rate-limited-answer"
-                     "|per-principal|remaining-monotonic|limit-recovers|login-limit).*"},
+     "messageRegex": "[\\s\\S]*(rate_limit|rate-limit|limit-enforced|rate-limited-answer"
+                     "|per-principal|remaining-monotonic|limit-recovers|login-limit)[\\s\\S]*"},
     {"name": "Auth", "matchedStatuses": ["failed"],
-     "messageRegex": "(?s).*(ignored_auth|401|no-store|www-authenticate|refresh-|reuse-revokes"
+     "messageRegex": "[\\s\\S]*(ignored_auth|401|no-store|www-authenticate|refresh-|reuse-revokes"
                      "|single-flight|logout-revokes|token-works|login-pair|role-403|private-404"
-                     "|owner-|admin-reads-all|auth-before-limit).*"},
+                     "|owner-|admin-reads-all|auth-before-limit)[\\s\\S]*"},
     {"name": "Contract violation", "matchedStatuses": ["failed"]},
     {"name": "Infrastructure", "matchedStatuses": ["broken"]},
 ]  # fmt: skip
@@ -73,14 +82,32 @@ def epic(spec: Spec) -> str:
 def allure_labels(
     spec: Spec, operation: Operation | None = None, scenario: str | None = None
 ) -> dict[str, str]:
-    """The labels of one test: an operation's, or a scenario's."""
+    """The labels of one test, an operation's or a scenario's; the suite labels give the report's
+    tree the same shape (API → module → operation)."""
     if operation is not None:
+        feature, story = operation.module or "untagged", operation.label
         return {
             "epic": epic(spec),
-            "feature": operation.module or "untagged",
-            "story": operation.label,
+            "feature": feature,
+            "story": story,
+            "parentSuite": epic(spec),
+            "suite": feature,
+            "subSuite": story,
         }
-    return {"epic": epic(spec), "feature": "scenarios", "story": str(scenario)}
+    return {
+        "epic": epic(spec),
+        "feature": "scenarios",
+        "story": str(scenario),
+        "parentSuite": epic(spec),
+        "suite": "scenarios",
+    }
+
+
+def title(operation: Operation | None = None, scenario: str | None = None) -> str:
+    """The name a test shows in the report (not pytest's ``test_fuzz[gloria-getHealth]``)."""
+    if operation is not None:
+        return f"{operation.label} (fuzzing, all checks)"
+    return f"scenario: {scenario}"
 
 
 def executor(environ: Mapping[str, str]) -> dict[str, Any] | None:
@@ -131,12 +158,147 @@ def _properties(document: Mapping[str, Any]) -> list[str]:
     return [line.replace("\\", "\\\\") for line in lines]
 
 
+def _history_id(*parts: str) -> str:
+    return hashlib.md5(":".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def check_results(
+    document: Mapping[str, Any],
+    labels: Mapping[tuple[str, str], Mapping[str, str]],
+    *,
+    now_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """One Allure result per operation and check of the run ``document`` describes, with the
+    operation's ``labels`` (by ``(api, operation_id)``). A check fails when a failure of it is
+    not waived; it is skipped when waived, or when no case reached it; ``exercised`` fails when
+    no documented 2xx came back."""
+    stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    made: list[dict[str, Any]] = []
+    for operation in document.get("operations", []):
+        if operation.get("outcome") == "skipped":
+            continue
+        api, operation_id = str(operation["api"]), str(operation["operation_id"])
+        label = str(operation.get("label") or operation_id)
+        found = labels.get((api, operation_id), {})
+        by_check: dict[str, list[Mapping[str, Any]]] = {}
+        for failure in operation.get("failures", []):
+            by_check.setdefault(str(failure["check"]), []).append(failure)
+        judged: dict[str, int] = dict(operation.get("checks", {}))
+        for check in by_check:
+            judged.setdefault(check, 0)
+        where = (api, operation_id, label, found, stamp)
+        for check, cases in sorted(judged.items()):
+            told = _check_status(operation, check, cases, by_check.get(check))
+            made.append(_result(where, check, *told))
+        statuses = ", ".join(f"{code} x{n}" for code, n in operation.get("statuses", {}).items())
+        answers = f"answers to generated cases: {statuses or 'none'}"
+        if operation.get("outcome") == "error":
+            errors = "; ".join(operation.get("errors", [])) or "not tested"
+            made.append(_result(where, "exercised", "broken", errors, answers))
+        elif operation.get("documented_2xx_seen"):
+            made.append(_result(where, "exercised", "passed", "", answers))
+        elif operation.get("outcome") == "waived":  # a waiver of rule "exercised"
+            waived = f"waived: {operation.get('reason', '')} ([exercised] no documented 2xx)"
+            made.append(_result(where, "exercised", "skipped", waived, answers))
+        else:
+            told_none = f"[exercised] no documented 2xx came back ({answers})"
+            made.append(_result(where, "exercised", "failed", told_none, answers))
+    return made
+
+
+def _check_status(
+    operation: Mapping[str, Any],
+    check: str,
+    cases: int,
+    failures: list[Mapping[str, Any]] | None,
+) -> tuple[str, str, str]:
+    if operation.get("outcome") == "error":
+        return "broken", "; ".join(operation.get("errors", [])) or "not tested", ""
+    if failures:
+        first = failures[0]
+        trace = "\n\n".join(
+            f"{f.get('title', '')}: {f.get('message', '')}\n{f.get('curl', '')}".strip()
+            for f in failures
+        )
+        told = f"[{check}] {first.get('title', '')}: {_first_line(str(first.get('message', '')))}"
+        if all(f.get("waived") for f in failures):
+            return "skipped", f"waived: {first['waived']} ({told})", trace
+        return "failed", f"{told} ({len(failures)} cases)", trace
+    if not cases:
+        return "skipped", "no generated case reached this check", ""
+    return "passed", "", ""
+
+
+def _result(
+    where: tuple[str, str, str, Mapping[str, str], int],
+    check: str,
+    status: str,
+    message: str,
+    trace: str,
+) -> dict[str, Any]:
+    api, operation_id, label, labels, stamp = where
+    result: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "historyId": _history_id(api, operation_id, check),
+        "testCaseId": _history_id("check", api, operation_id, check),
+        "fullName": f"{api}.{operation_id}.{check}",
+        "name": f"{label} · {check}",
+        "status": status,
+        "stage": "finished",
+        "start": stamp,
+        "stop": stamp,
+        "labels": [{"name": name, "value": value} for name, value in labels.items()]
+        + [
+            {"name": "tag", "value": api},
+            {"name": "tag", "value": "check"},
+            {"name": "severity", "value": severity([check]) if status == "failed" else "normal"},
+        ],
+        "parameters": [
+            {"name": "operation", "value": operation_id},
+            {"name": "check", "value": check},
+        ],
+    }
+    if message or trace:
+        result["statusDetails"] = {"message": message, "trace": trace}
+    return result
+
+
+def scrub(results: Path) -> int:
+    """Mask every text file in ``results`` in place (allure-pytest's captured logs too); the
+    number of files changed."""
+    changed = 0
+    for path in results.iterdir():
+        if not path.is_file() or path.suffix not in (".json", ".txt", ".properties", ".log"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        masked = mask(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+            changed += 1
+    return changed
+
+
 def write_run_files(
-    results: Path, document: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    results: Path,
+    document: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    labels: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> None:
-    """Write environment.properties, categories.json and (in CI) executor.json into the
-    Allure results folder, for the run ``document`` (verdict.json) describes."""
+    """Write environment.properties, categories.json, (in CI) executor.json and a result per
+    operation and check into the Allure results folder, for the run ``document``
+    (verdict.json) describes; then mask the folder's text files."""
     results.mkdir(parents=True, exist_ok=True)
+    for result in check_results(document, labels or {}):
+        path = results / f"{result['uuid']}-result.json"
+        path.write_text(mask(json.dumps(result)), encoding="utf-8")
     environ = os.environ if environ is None else environ
     (results / "environment.properties").write_text(
         mask("\n".join(_properties(document))) + "\n", encoding="utf-8"
@@ -145,3 +307,4 @@ def write_run_files(
     found = executor(environ)
     if found is not None:
         (results / "executor.json").write_text(mask(json.dumps(found, indent=2)) + "\n")
+    scrub(results)

@@ -27,6 +27,7 @@ from conformance.suite._junit import write_junit
 from conformance.suite._verdict import (
     OperationVerdict,
     TargetInfo,
+    documented_statuses,
     judge,
     skipped,
     summary_lines,
@@ -137,16 +138,18 @@ class SuiteSession:
             for operation_id in unsafe:
                 operation = target.spec.operation(operation_id)
                 assert operation is not None
+                documented = documented_statuses(target.spec, operation_id)
                 self.verdicts[(api, operation_id)] = skipped(
-                    api, operation.label, operation_id, "read-only run: not sent"
+                    api, operation.label, operation_id, "read-only run: not sent", documented
                 )
             wanted -= unsafe
         if self.exclude_singletons:
             for singleton in singletons(target.spec):
                 operation_id = str(singleton.update.operation_id)
                 if operation_id in wanted:
+                    documented = documented_statuses(target.spec, operation_id)
                     self.verdicts[(api, operation_id)] = skipped(
-                        api, singleton.update.label, operation_id, "singletons excluded"
+                        api, singleton.update.label, operation_id, "singletons excluded", documented
                     )
                     wanted.discard(operation_id)
         headers: dict[str, str] = {}

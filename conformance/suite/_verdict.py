@@ -15,10 +15,11 @@ verdict.json, version 1::
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
                 "error": int, "skipped": int, "throttled": int, "by_rule": {check: failures}},
      "not_exercised": [label], "operations": [{"api", "operation_id", "label", "outcome",
-       "statuses": {status: n}, "documented_2xx_seen": [status], "failures": [{"check", "title",
-       "message", "phase", "status", "curl", "example": {"method", "path", "path_parameters",
-       "query", "headers", "cookies", "body", "media_type"}, "steps": [curl]}],
-       "errors": [str], "checks": {check: cases judged}, "throttled": int, "reason": str}]}
+       "statuses": {status: n}, "documented": [status], "documented_2xx_seen": [status],
+       "failures": [{"check", "title", "message", "phase", "status", "curl", "example":
+       {"method", "path", "path_parameters", "query", "headers", "cookies", "body",
+       "media_type"}, "steps": [curl]}], "errors": [str], "checks": {check: cases judged},
+       "throttled": int, "reason": str}]}
 
 then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "failed" | "skipped" |
 "error", "reason", "steps": [{"part", "title", "outcome", "detail", "seconds"}], "failures":
@@ -37,8 +38,11 @@ And, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: 
 "failed": {path: why}, "restored": [path]}}`` (what the run created and removed again).
 
 ``statuses`` counts the answers to generated cases (not the probes checks send, not throttled
-429s); ``example`` is the failing case as data, the smallest hypothesis found, secrets masked;
-``steps`` are the requests a stateful failure needs before its own, oldest first.
+429s); ``documented`` are the response keys the spec declares for the operation, as strings in
+the spec's order (``"200"``, ``"4XX"``, ``"default"``), so a report can tell the statuses seen
+that the spec does not document; ``example`` is the failing case as data, the smallest
+hypothesis found, secrets masked; ``steps`` are the requests a stateful failure needs before its
+own, oldest first.
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ class OperationVerdict:
     throttled: int = 0
     #: why a skipped operation was not tested
     reason: str = ""
+    #: the response keys the spec documents ("200", "4XX", "default"), in the spec's order
+    documented: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "statuses": {str(k): n for k, n in self.statuses.items()}}
@@ -148,10 +154,22 @@ def documented_success(spec: Spec, operation_id: str) -> set[int]:
     }
 
 
-def skipped(api: str, label: str, operation_id: str, reason: str) -> OperationVerdict:
+def documented_statuses(spec: Spec, operation_id: str) -> list[str]:
+    """The response keys the spec documents for an operation, in its order."""
+    operation = spec.operation(operation_id)
+    if operation is None:
+        return []
+    return [status for status, _, _ in spec.responses(operation)]
+
+
+def skipped(
+    api: str, label: str, operation_id: str, reason: str, documented: Sequence[str] = ()
+) -> OperationVerdict:
     """An operation the run chose not to test (a read-only run's writes): neither a pass nor a
     failure."""
-    return OperationVerdict(api, operation_id, label, "skipped", errors=[], reason=reason)
+    return OperationVerdict(
+        api, operation_id, label, "skipped", errors=[], reason=reason, documented=list(documented)
+    )
 
 
 def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
@@ -176,6 +194,7 @@ def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
         list(record.errors),
         dict(sorted(record.checks.items())),
         record.throttled,
+        documented=documented_statuses(spec, record.operation_id),
     )
 
 

@@ -17,7 +17,7 @@ from conformance.cli import run
 from conformance.contract import bundled_spec
 from conformance.masking import registered_forms
 from conformance.reference import running
-from conformance.reporting import CATEGORIES, executor, severity
+from conformance.reporting import CATEGORIES, check_results, executor, severity
 from conformance.runner import embedded_settings
 from tests.suite.helpers import as_service
 
@@ -52,9 +52,10 @@ def test_a_run_leaves_allure_results_labelled_with_its_environment_and_categorie
     results = {
         r["name"]: r for r in (json.loads(p.read_text()) for p in results_dir.glob("*-result.json"))
     }
+    # named for a reader, not pytest's test_fuzz[gloria-getHealth]
     fuzz, scenario = (
-        results["test_fuzz[gloria-getHealth]"],
-        results["test_scenario[gloria-conflicts]"],
+        results["GET /auth/health (fuzzing, all checks)"],
+        results["scenario: conflicts"],
     )
     told_fuzz, told_scenario = labels(fuzz), labels(scenario)
     assert told_fuzz["epic"] == "Gloria School Organisation API 1.0.0"
@@ -67,7 +68,21 @@ def test_a_run_leaves_allure_results_labelled_with_its_environment_and_categorie
     assert told_scenario["feature"] == "scenarios"
     assert told_scenario["story"] == "conflicts"
     assert told_scenario["severity"] == "critical"  # a stale DELETE went through
+    assert told_fuzz["parentSuite"] == told_fuzz["epic"]  # the report's tree: API, module, op
+    assert (told_fuzz["suite"], told_fuzz["subSuite"]) == ("auth", "GET /auth/health")
+    assert told_scenario["suite"] == "scenarios"
     assert fuzz["historyId"] != scenario["historyId"]
+    # one result per operation and check, each with its own history id
+    checks = {
+        name.split(" · ", 1)[1]: r
+        for name, r in results.items()
+        if name.startswith("GET /auth/health · ")
+    }
+    assert {"not_a_server_error", "response_schema_conformance", "exercised"} <= set(checks)
+    assert all(r["status"] == "passed" for r in checks.values()), checks
+    ids = [r["historyId"] for r in checks.values()] + [fuzz["historyId"]]
+    assert len(set(ids)) == len(ids)
+    assert labels(checks["exercised"])["subSuite"] == "GET /auth/health"
     # the failures, with a curl each, are attached to the failed result
     attached = [a for a in scenario.get("attachments", []) if a["name"].startswith("failures")]
     assert attached
@@ -87,6 +102,18 @@ def test_a_run_leaves_allure_results_labelled_with_its_environment_and_categorie
     assert "Bearer ey" not in written
     for secret in registered_forms([service.password]):
         assert secret not in written
+    # the one-page summary, beside verdict.json: the verdict, the broken rule, no secret
+    markdown = (reports / "summary.md").read_text(encoding="utf-8")
+    page = (reports / "summary.html").read_text(encoding="utf-8")
+    assert markdown.startswith("## ❌ Conformance: FAIL\n")
+    assert "<h1>❌ Conformance: FAIL</h1>" in page
+    for summary in (markdown, page):
+        assert "1 scenario failed (gloria conflicts)" in summary
+        assert "stale-delete-409" in summary
+        assert "curl -X DELETE" in summary
+        assert "Bearer ey" not in summary
+        for secret in registered_forms([service.password]):
+            assert secret not in summary
 
 
 def test_the_executor_is_the_ci_job_that_ran() -> None:
@@ -115,3 +142,44 @@ def test_severity_follows_the_worst_rule_broken() -> None:
     assert severity(["stale-409"]) == "critical"
     assert severity(["latency-budget"]) == "minor"
     assert severity(["response_schema_conformance"]) == "normal"
+
+
+def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
+    failure = {"check": "not_a_server_error", "title": "Server error", "message": "500\nboom",
+               "curl": "curl -X GET http://h/x", "waived": ""}  # fmt: skip
+    document = {
+        "operations": [
+            {"api": "a", "operation_id": "getX", "label": "GET /x", "outcome": "failed",
+             "statuses": {"200": 3, "500": 1}, "documented_2xx_seen": [200],
+             "checks": {"not_a_server_error": 4, "no_leaks": 4, "use_after_free": 0},
+             "failures": [failure, {**failure, "check": "no_leaks", "waived": "BUG-1 (#1)"}]},
+            {"api": "a", "operation_id": "getY", "label": "GET /y", "outcome": "not_exercised",
+             "statuses": {"404": 5}, "documented_2xx_seen": [], "checks": {"no_leaks": 5},
+             "failures": []},
+            {"api": "a", "operation_id": "getZ", "label": "GET /z", "outcome": "skipped",
+             "statuses": {}, "checks": {}, "failures": []},
+        ]
+    }  # fmt: skip
+    labels = {("a", "getX"): {"epic": "A 1", "subSuite": "GET /x"}}
+    results = {r["name"]: r for r in check_results(document, labels, now_ms=1)}
+    assert set(results) == {
+        "GET /x · not_a_server_error", "GET /x · no_leaks", "GET /x · use_after_free",
+        "GET /x · exercised", "GET /y · no_leaks", "GET /y · exercised",
+    }  # fmt: skip
+    failed = results["GET /x · not_a_server_error"]
+    assert failed["status"] == "failed"
+    assert failed["statusDetails"]["message"].startswith("[not_a_server_error] Server error: 500")
+    assert "curl -X GET http://h/x" in failed["statusDetails"]["trace"]
+    assert {"name": "severity", "value": "blocker"} in failed["labels"]
+    assert {"name": "epic", "value": "A 1"} in failed["labels"]
+    waived = results["GET /x · no_leaks"]
+    assert waived["status"] == "skipped"
+    assert waived["statusDetails"]["message"].startswith("waived: BUG-1 (#1)")
+    assert results["GET /x · use_after_free"]["status"] == "skipped"  # no case reached it
+    assert results["GET /x · exercised"]["status"] == "passed"
+    assert results["GET /y · exercised"]["status"] == "failed"
+    assert "404 x5" in results["GET /y · exercised"]["statusDetails"]["message"]
+    # each its own history, the same in the next run
+    again = {r["name"]: r["historyId"] for r in check_results(document, labels, now_ms=2)}
+    assert again == {name: r["historyId"] for name, r in results.items()}
+    assert len(set(again.values())) == len(again)

@@ -76,6 +76,9 @@ def test_the_shards_reports_merge_into_the_whole_runs_verdict(
     assert merged["counts"]["operations"] == 20
     assert merged["shards"] == ["1/2", "2/2"]
     assert "PASS: every operation conforms, of 20 operations" in out.getvalue()
+    summary = (tmp_path / "all" / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("## ✅ Conformance: PASS\n")
+    assert "Merged from 2 reports (shards 1/2, 2/2)." in summary
     # a shard's reports missing: the merged verdict cannot be trusted
     code = run(["merge", str(tmp_path / "shard1"), "--reports", str(tmp_path / "part")],
                out, err)  # fmt: skip

@@ -140,6 +140,33 @@ def test_an_operation_waiver_covers_its_rule_on_that_operation_only(
     assert document["counts"]["waived"] == 1
 
 
+@pytest.mark.slow
+def test_an_exercised_waiver_lets_an_operation_without_a_2xx_pass_and_only_that_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # alone, getSchool reads random ids of a backend whose schools the run did not make: 404s
+    selection = ["-k", "getSchool or getHealth", "--profile", "smoke", "--seed", "3"]
+    other = waiver("exercised", TODAY + dt.timedelta(days=30), operation="getHealth")
+    code, _out, _err, document = gated(tmp_path / "one", monkeypatch, set(), "gloria", selection,
+                                       other)  # fmt: skip
+    assert code == 1
+    outcomes = {o["operation_id"]: o["outcome"] for o in document["operations"]}
+    assert outcomes == {"getSchool": "not_exercised", "getHealth": "passed"}
+    assert [w["name"] for w in document["waivers"]["stale"]] == [
+        "waiver #1 (exercised on getHealth, GLO-7)"
+    ]
+    mine = waiver("exercised", TODAY + dt.timedelta(days=30), operation="getSchool")
+    code, out, err, document = gated(tmp_path / "two", monkeypatch, set(), "gloria", selection,
+                                     mine)  # fmt: skip
+    assert code == 0, err
+    assert "(1 waived)" in out
+    outcomes = {o["operation_id"]: o["outcome"] for o in document["operations"]}
+    assert outcomes == {"getSchool": "waived", "getHealth": "passed"}
+    assert document["not_exercised"] == []
+    junit = (tmp_path / "two" / "r" / "junit.xml").read_text()
+    assert "waived: waiver #1 (exercised on getSchool, GLO-7)" in junit
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [

@@ -1,0 +1,446 @@
+"""The one-page summary (``summary.md``, ``summary.html``), on verdict documents written here
+in the shape of verdict.json (`conformance.suite._verdict`): every section with its numbers,
+failures with their reproductions, latency against the budget, coverage, waivers, a
+self-contained page, and no secret in either file."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from conformance.masking import register, registered_forms
+from conformance.reporting import summary_html, summary_markdown, write_summary
+
+TOKEN = "tok-Zq8fW3xK9pLmN2vR7sT4"
+PASSWORD = "S3cret-pass!word"
+URL = "http://127.0.0.1:8000/api/v1"
+
+
+def document() -> dict[str, Any]:
+    """A failed run: one operation breaking a check (its curl carries a bearer token and a
+    password), one not exercised, one answering an undocumented status, a failed scenario,
+    latency met and exceeded, and waivers of every kind."""
+    return {
+        "schema": "conformance-verdict/1",
+        "verdict": "fail",
+        "suite_version": "0.1.0",
+        "seed": 5,
+        "profile": "smoke",
+        "targets": [
+            {
+                "api": "gloria",
+                "url": URL,
+                "spec": "specs/gloria.openapi.yaml",
+                "spec_version": "1.0.0",
+                "spec_sha256": "ab" * 32,
+            },
+        ],
+        "errors": [],
+        "counts": {
+            "operations": 4,
+            "passed": 1,
+            "failed": 1,
+            "waived": 0,
+            "not_exercised": 1,
+            "error": 0,
+            "skipped": 1,
+            "throttled": 2,
+            "by_rule": {"not_a_server_error": 1, "stale-delete-409": 1},
+            "scenarios": {"passed": 1, "failed": 1, "waived": 0, "skipped": 0, "error": 0},
+        },
+        "waivers": {
+            "in_force": [
+                waiver(1, "nosniff", "listSchools", "2099-12-31", used=True),
+                waiver(2, "request_id", "getSchool", "2026-01-10", expiring=True, used=True),
+                waiver(3, "pagination", "listUsers", "2099-06-30"),
+            ],
+            "expired": [waiver(4, "no_leaks", "getUser", "2020-01-01")],
+            "stale": [waiver(3, "pagination", "listUsers", "2099-06-30")],
+        },
+        "not_exercised": ["PATCH /users/{id}"],
+        "operations": [
+            operation(
+                "createSchool",
+                "POST /schools",
+                "failed",
+                {"201": 3, "500": 1},
+                [201],
+                failures=[
+                    {
+                        "check": "not_a_server_error",
+                        "title": "Server error",
+                        "message": "Server error\n\nThe server answered 500 to a valid school.\n",
+                        "phase": "fuzzing",
+                        "status": 500,
+                        "curl": f"curl -X POST -H 'Authorization: Bearer {TOKEN}' -d "
+                        f'\'{{"name": "Grade 5", "note": "{PASSWORD}"}}\' {URL}/schools',
+                        "example": {},
+                        "steps": [],
+                        "waived": "",
+                    }
+                ],
+            ),
+            operation(
+                "getSchool", "GET /schools/{id}", "passed", {"200": 9, "405": 5, "418": 2}, [200]
+            ),
+            operation("updateUser", "PATCH /users/{id}", "not_exercised", {"400": 5, "422": 2}, []),
+            operation("deleteUser", "DELETE /users/{id}", "skipped", {}, []),
+        ],
+        "scenarios": [
+            {
+                "api": "gloria",
+                "name": "conflicts",
+                "outcome": "failed",
+                "reason": "",
+                "steps": [],
+                "requests": 41,
+                "seconds": 1.25,
+                "latency": [],
+                "failures": [
+                    {
+                        "rule": "stale-delete-409",
+                        "contract": "§5 a stale DELETE is refused",
+                        "part": "schools",
+                        "step": "a DELETE with a stale If-Match: 409",
+                        "message": "answered 204: the stale DELETE went through\nmore detail",
+                        "curl": f"curl -X DELETE -H 'If-Match: \"1\"' {URL}/schools/7",
+                        "waived": "",
+                    }
+                ],
+            },
+            {
+                "api": "gloria",
+                "name": "latency",
+                "outcome": "passed",
+                "reason": "",
+                "steps": [],
+                "failures": [],
+                "requests": 300,
+                "seconds": 4.0,
+                "latency": [],
+            },
+        ],
+        "latency": [
+            latency("getSchool", "GET /schools/{id}", 200, 40.0, 180.0, 190.0, "met"),
+            latency("listSchools", "GET /schools", 200, 150.0, 450.0, 900.0, "exceeded"),
+            {
+                "api": "gloria",
+                "operation": "DELETE /users/{id}",
+                "operation_id": "deleteUser",
+                "budget_ms": 200,
+                "samples": 0,
+                "from_run": 0,
+                "measured": 0,
+                "outcome": "not_measured",
+            },
+        ],
+        "cleanup": {
+            "gloria": {"removed": 12, "left": {"AuditEntry": 3}, "failed": {}, "restored": []}
+        },
+    }
+
+
+def waiver(
+    number: int,
+    rule: str,
+    operation_id: str,
+    expires: str,
+    *,
+    used: bool = False,
+    expiring: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": f"waiver #{number} ({rule} on gloria {operation_id}, GLO-{number})",
+        "rule": rule,
+        "api": "gloria",
+        "operation": operation_id,
+        "scenario": None,
+        "reason": f"accepted for now, number {number}",
+        "ticket": f"GLO-{number}",
+        "expires": expires,
+        "used": used,
+        "expiring": expiring,
+    }
+
+
+def operation(
+    operation_id: str,
+    label: str,
+    outcome: str,
+    statuses: dict[str, int],
+    seen: list[int],
+    failures: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    documented = {"POST": ["201", "400", "401", "4XX"], "GET": ["200", "401", "404"]}
+    return {
+        "api": "gloria",
+        "operation_id": operation_id,
+        "label": label,
+        "outcome": outcome,
+        "statuses": statuses,
+        "documented_2xx_seen": seen,
+        "failures": failures or [],
+        "errors": [],
+        "checks": {},
+        "throttled": 0,
+        "reason": "read-only run: not sent" if outcome == "skipped" else "",
+        "documented": documented.get(label.split()[0], ["200", "204", "400", "default"]),
+    }
+
+
+def latency(
+    operation_id: str, label: str, budget: int, p50: float, p95: float, p99: float, outcome: str
+) -> dict[str, Any]:
+    return {
+        "api": "gloria",
+        "operation": label,
+        "operation_id": operation_id,
+        "budget_ms": budget,
+        "samples": 60,
+        "from_run": 20,
+        "measured": 40,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "max_ms": p99 + 10,
+        "outcome": outcome,
+    }
+
+
+def section(markdown: str, title: str) -> str:
+    """The text of one ``### title`` section."""
+    found = re.search(rf"^### {re.escape(title)}\n(.*?)(?=^### |\Z)", markdown, re.S | re.M)
+    assert found, f"no section {title!r}"
+    return found.group(1)
+
+
+def row(text: str, *cells: str) -> str:
+    """The markdown table row holding every one of ``cells``."""
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    found = [line for line in rows if all(cell in line for cell in cells)]
+    assert len(found) == 1, (cells, rows)
+    return found[0]
+
+
+def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order() -> None:
+    markdown = summary_markdown(document())
+    first, why = markdown.splitlines()[0], markdown.splitlines()[2]
+    assert first == "## ❌ Conformance: FAIL"
+    assert "1 operation broke the contract (gloria POST /schools)" in why
+    assert "1 scenario failed (gloria conflicts)" in why
+    assert "1 operation never answered with a documented 2xx (gloria PATCH /users/{id})" in why
+    assert "1 waiver expired (waiver #4" in why
+    titles = re.findall(r"^### (.+)$", markdown, re.M)
+    assert titles == [
+        "Run",
+        "Counts",
+        "Failures by rule",
+        "Failures",
+        "Latency",
+        "Coverage",
+        "Scenarios",
+        "Waivers",
+        "Cleanup",
+    ]
+    run = section(markdown, "Run")
+    assert f"`gloria` (spec 1.0.0) at {URL}" in run
+    assert "seed 5, profile smoke, conformance 0.1.0" in run
+    counts = section(markdown, "Counts")
+    assert row(counts, "operations") == ("| operations | 1 | **1** | 0 | **1** | 0 | 1 | 4 |")
+    assert row(counts, "scenarios") == "| scenarios | 1 | **1** | 0 | — | 0 | 0 | 2 |"
+    assert "2 answers stayed 429" in counts
+    rules = section(markdown, "Failures by rule")
+    assert "| `not_a_server_error` | 1 | gloria POST /schools |" in rules
+    assert "| `stale-delete-409` | 1 | gloria scenario conflicts |" in rules
+    assert "| `exercised` | 1 | gloria PATCH /users/{id} |" in rules
+    assert "- gloria: removed 12 resources the run created; left behind" in markdown
+
+
+def test_summary_failures_name_the_operation_rule_and_reason_with_a_reproduction() -> None:
+    markdown = summary_markdown(document())
+    failures = section(markdown, "Failures")
+    scenario = row(failures, "stale-delete-409")
+    assert "scenario conflicts: schools / a DELETE with a stale If-Match: 409" in scenario
+    assert "answered 204: the stale DELETE went through |" in scenario  # the first line only
+    server = row(failures, "not_a_server_error")
+    assert "`POST /schools`" in server
+    assert "Server error: The server answered 500 to a valid school." in server
+    assert "no documented 2xx came back (seen: 5 x 400, 2 x 422)" in row(failures, "`exercised`")
+    # each reproduction in a code block, folded away under what it reproduces
+    assert "<summary>#2 gloria POST /schools: not_a_server_error</summary>" in failures
+    assert "```sh\ncurl -X POST -H 'Authorization: Bearer [masked]' -d" in failures
+    assert f"```sh\ncurl -X DELETE -H 'If-Match: \"1\"' {URL}/schools/7\n```" in failures
+
+
+def test_summary_lists_at_most_fifty_failures_and_says_where_the_rest_are() -> None:
+    many = document()
+    many["operations"][0]["failures"] *= 60
+    failures = section(summary_markdown(many), "Failures")
+    assert "| 50 |" in failures
+    assert "| 51 |" not in failures
+    assert "… and 12 more in verdict.json" in failures  # 60 + 1 scenario + 1 not exercised
+
+
+def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budget() -> None:
+    markdown = summary_markdown(document())
+    latency = section(markdown, "Latency")
+    assert "2 of 3 operations measured, 1 over budget" in latency
+    rows = [line for line in latency.splitlines() if line.startswith("| gloria")]
+    assert rows[0] == (
+        "| gloria | `GET /schools` | 150 | 450 | 900 | 910 | 60 | 200 |"
+        " `██████████│██████████…` | **❌ exceeded** |"
+    )
+    assert rows[1] == (
+        "| gloria | `GET /schools/{id}` | 40.0 | 180 | 190 | 200 | 60 | 200 |"
+        " `█████████░│` | ✅ met |"
+    )
+    assert rows[2].endswith("| 0 | 200 | — | not measured |")
+
+
+def test_summary_coverage_counts_operations_exercised_and_flags_undocumented_statuses() -> None:
+    coverage = section(summary_markdown(document()), "Coverage")
+    assert "2 of 4 operations exercised (a documented 2xx came back)." in coverage
+    assert "1 skipped (read-only run: not sent)" in coverage
+    assert "**2 operations answered with a status the spec does not document:**" in coverage
+    flagged = row(coverage, "`GET /schools/{id}`", "**2 x 418**")
+    assert "200, 401, 404" in flagged
+    # the full table: the not-exercised first; a range (4XX) and default cover what they say
+    every = coverage.split("<details>")[1]
+    lines = [line for line in every.splitlines() if line.startswith("| gloria")]
+    assert lines[0].startswith("| gloria | `PATCH /users/{id}` | **❌ no** |")
+    assert "**1 x 500 (undocumented)**" in row(every, "`POST /schools`")  # 4XX is not 5xx
+    assert "(undocumented)" not in row(every, "`PATCH /users/{id}`")  # "default" covers 422
+    # a 405 answers a method the path does not support (sent on purpose): not the operation's
+    assert "5 x 405, **2 x 418 (undocumented)**" in row(every, "`GET /schools/{id}`")
+    assert "405 answers are to methods a path does not support" in coverage
+
+
+def test_summary_scenarios_and_waivers_say_what_needs_doing() -> None:
+    markdown = summary_markdown(document())
+    scenarios = section(markdown, "Scenarios")
+    failed = row(scenarios, "`conflicts`")
+    assert failed.startswith("| gloria | `conflicts` | **❌ failed** | 41 | 1.2 |")
+    assert "schools / a DELETE with a stale If-Match: 409 `stale-delete-409` |" in failed
+    assert scenarios.index("`conflicts`") < scenarios.index("`latency`")
+    waivers = section(markdown, "Waivers")
+    assert "3 in force (1 expiring within 14 days), 1 expired" in waivers
+    assert "1 stale (matched nothing" in waivers
+    assert row(waivers, "GLO-4").startswith("| **❌ expired** | `no_leaks` |")
+    assert row(waivers, "GLO-2").startswith("| **⚠️ expiring** | `request_id` |")
+    assert row(waivers, "GLO-3").startswith("| in force (stale) | `pagination` |")
+
+
+def test_summary_of_a_passing_run_says_so_in_a_sentence() -> None:
+    passing = document()
+    passing.update(verdict="pass", scenarios=[], latency=[], waivers={})
+    passing["operations"] = [passing["operations"][1]]
+    markdown = summary_markdown(passing)
+    assert markdown.startswith("## ✅ Conformance: PASS\n\nThe one operation tested conforms.")
+    assert "No waivers." in markdown
+    assert "No scenario ran." in markdown
+
+
+def test_summary_of_a_broken_run_says_the_verdict_cannot_be_trusted() -> None:
+    broken = document()
+    broken.update(verdict="broken", errors=["gloria: the target could not be reached"])
+    markdown = summary_markdown(broken)
+    assert markdown.startswith("## ⛔ Conformance: BROKEN\n\nThe verdict cannot be trusted:")
+    assert "the run broke: gloria: the target could not be reached" in markdown
+    assert "**gloria: the target could not be reached**" in section(markdown, "Run")
+
+
+class _Page(HTMLParser):
+    """What a browser would fetch: every attribute naming a resource, every tag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.references: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.references += [
+            value or ""
+            for name, value in attrs
+            if name in ("src", "href", "srcset", "action", "data", "poster", "xlink:href")
+        ]
+
+
+def test_summary_html_is_one_self_contained_page_with_the_same_content() -> None:
+    page = summary_html(document())
+    root = ET.fromstring(page)  # well-formed: XHTML-compatible, inline SVG included
+    parser = _Page()
+    parser.feed(page)
+    assert not {"script", "link", "img", "iframe", "object", "embed"} & set(parser.tags)
+    assert all(reference.startswith("#") for reference in parser.references)
+    assert "@import" not in page
+    assert "url(" not in page
+    assert "default-src 'none'" in page  # the browser refuses any request anyway
+    # every http(s) address in the page is text: the target and the curls, escaped
+    text = "".join(root.itertext())
+    assert len(re.findall("https?://", page)) == len(re.findall("https?://", text))
+    assert "<h1>❌ Conformance: FAIL</h1>" in page
+    heads = [h.text for h in root.iter("h2")]
+    assert heads == [
+        "Run",
+        "Counts",
+        "Failures by rule",
+        "Failures",
+        "Latency",
+        "Coverage",
+        "Scenarios",
+        "Waivers",
+        "Cleanup",
+    ]
+    assert "1 operation broke the contract (gloria POST /schools)" in text
+    assert "Server error: The server answered 500 to a valid school." in text
+    assert "curl -X DELETE -H 'If-Match: \"1\"'" in text
+    assert "&#x27;If-Match: &quot;1&quot;&#x27;" in page  # escaped, not markup
+    assert "2 x 418 (undocumented)" in text
+
+
+def test_summary_html_plot_marks_the_exceeded_bar_against_the_budget_line() -> None:
+    root = ET.fromstring(summary_html(document()))
+    svg = next(root.iter("svg"))
+    bars = {rect.get("data-operation"): rect.get("class") for rect in svg.iter("rect")}
+    assert bars == {"gloria GET /schools": "p95 exceeded", "gloria GET /schools/{id}": "p95 met"}
+    budget = [line for line in svg.iter("line") if line.get("class") == "budget"]
+    assert len(budget) == 1
+    at = float(budget[0].get("x1", "0"))
+    widths = {
+        rect.get("data-operation"): float(rect.get("x", "0")) + float(rect.get("width", "0"))
+        for rect in svg.iter("rect")
+    }
+    assert widths["gloria GET /schools"] > at > widths["gloria GET /schools/{id}"]
+    exceeded = ["".join(tr.itertext()) for tr in root.iter("tr") if tr.get("class") == "exceeded"]
+    assert len(exceeded) == 1
+    assert "GET /schools" in exceeded[0]
+    assert "❌ exceeded" in exceeded[0]
+
+
+def test_write_summary_writes_both_files_with_no_form_of_a_registered_secret(
+    tmp_path: Path,
+) -> None:
+    register(TOKEN, PASSWORD)
+    leaky = document()
+    # a secret in places no shape gives away: a reason, a step, a waiver, a query string, a
+    # header, encoded
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    failure = copy.deepcopy(leaky["operations"][0]["failures"][0])
+    failure["message"] = f"the body echoed {PASSWORD} back"
+    failure["curl"] = f"curl -H 'X-Debug: {encoded}' '{URL}/schools?q={quote(PASSWORD)}'"
+    leaky["operations"][0]["failures"].append(failure)
+    leaky["scenarios"][0]["failures"][0]["step"] = f"logged in with {PASSWORD}"
+    leaky["waivers"]["in_force"][0]["reason"] = f"token {TOKEN} is a test one"
+    markdown, page = write_summary(tmp_path / "reports", leaky)
+    assert (markdown.name, page.name) == ("summary.md", "summary.html")
+    written = markdown.read_text(encoding="utf-8") + page.read_text(encoding="utf-8")
+    assert "the body echoed [masked] back" in written  # the failure is there, its secret not
+    forms = registered_forms([TOKEN, PASSWORD])
+    assert [form for form in forms if form in written] == []
