@@ -219,11 +219,17 @@ def test_fuzzing_logout_and_refresh_never_costs_the_run_its_own_session(
             "--reports", str(tmp_path), "-p", "no:cacheprovider", "-m", "fuzz",
         )  # fmt: skip
     logins = collections.Counter(status for _, path, status in seen if path.endswith("/auth/login"))
-    assert code == 0, (out[-3000:], err)
+    document = verdict(tmp_path)
+    counts: dict[str, int] = document["counts"]  # type: ignore[assignment]
+    # nothing broke and nothing failed; coverage is the clean run's test (below 3 s tokens on a
+    # loaded machine, the chain create > versions > revert once found no 2xx in five passes)
+    assert code in (0, 1), (out[-3000:], err)
+    assert counts["failed"] == counts["error"] == 0, (out[-3000:], err)
+    assert code == 0 or 0 < counts["not_exercised"] <= 1, counts
     successful = sum(n for status, n in logins.items() if status == 200)
     # the runner's check of the credentials, the run's own session, and its throwaways
     assert 2 <= successful <= 2 + THROWAWAY_LOGINS, logins
-    by_id = {op["operation_id"]: op for op in verdict(tmp_path)["operations"]}  # type: ignore[attr-defined]
+    by_id = {op["operation_id"]: op for op in document["operations"]}  # type: ignore[attr-defined]
     for operation_id in ("logout", "refreshTokens"):  # exercised for real, with throwaways
         assert by_id[operation_id]["documented_2xx_seen"], by_id[operation_id]["statuses"]
 
