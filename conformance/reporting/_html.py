@@ -129,7 +129,8 @@ def generate(
     with tempfile.TemporaryDirectory(prefix="conformance-report-") as scratch:
         rc = Path(scratch) / "allurerc.json"
         rc.write_text(json.dumps(config(output.resolve(), history.resolve(), name)))
-        arguments = [*command, "generate", "--config", str(rc), *(str(f) for f in found)]
+        folders = [str(folder.resolve()) for folder in found]  # it runs in the scratch folder
+        arguments = [*command, "generate", "--config", str(rc), *folders]
         try:
             done = subprocess.run(
                 arguments,

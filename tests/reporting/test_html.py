@@ -197,3 +197,11 @@ def test_the_report_opens_offline_names_the_failure_keeps_no_secret_and_shows_a_
         assert secret not in written
     assert "Bearer ey" not in written
     assert urllib.parse.quote(service.password, safe="") not in written
+    # the command, as make report runs it: relative paths, the default results folder
+    monkeypatch.chdir(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["report", "--reports", "reports"], out, err) == 0, err.getvalue()
+    assert (
+        out.getvalue() == f"conformance: HTML report: {Path('reports/allure-report/index.html')}\n"
+    )
+    assert len((reports / "allure-history.jsonl").read_text().splitlines()) == 3
