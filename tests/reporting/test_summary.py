@@ -20,6 +20,9 @@ from conformance.reporting import summary_html, summary_markdown, write_summary
 TOKEN = "tok-Zq8fW3xK9pLmN2vR7sT4"
 PASSWORD = "S3cret-pass!word"
 URL = "http://127.0.0.1:8000/api/v1"
+#: the summary's sections, in order, in both files
+SECTIONS = ["Run", "Counts", "Failures by rule", "Failures", "Latency", "Coverage", "Scenarios",
+            "Waivers", "Cleanup"]  # fmt: skip
 
 
 def document() -> dict[str, Any]:
@@ -237,17 +240,7 @@ def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order()
     assert "1 operation never answered with a documented 2xx (gloria PATCH /users/{id})" in why
     assert "1 waiver expired (waiver #4" in why
     titles = re.findall(r"^### (.+)$", markdown, re.M)
-    assert titles == [
-        "Run",
-        "Counts",
-        "Failures by rule",
-        "Failures",
-        "Latency",
-        "Coverage",
-        "Scenarios",
-        "Waivers",
-        "Cleanup",
-    ]
+    assert titles == SECTIONS
     run = section(markdown, "Run")
     assert f"`gloria` (spec 1.0.0) at {URL}" in run
     assert "seed 5, profile smoke, conformance 0.1.0" in run
@@ -387,17 +380,7 @@ def test_summary_html_is_one_self_contained_page_with_the_same_content() -> None
     assert len(re.findall("https?://", page)) == len(re.findall("https?://", text))
     assert "<h1>❌ Conformance: FAIL</h1>" in page
     heads = [h.text for h in root.iter("h2")]
-    assert heads == [
-        "Run",
-        "Counts",
-        "Failures by rule",
-        "Failures",
-        "Latency",
-        "Coverage",
-        "Scenarios",
-        "Waivers",
-        "Cleanup",
-    ]
+    assert heads == SECTIONS
     assert "1 operation broke the contract (gloria POST /schools)" in text
     assert "Server error: The server answered 500 to a valid school." in text
     assert "curl -X DELETE -H 'If-Match: \"1\"'" in text
