@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ from conformance.masking import SECRETS, mask
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
 #: targets leaves the stateful phase nothing to do
 NOT_ERRORS = ("Missing Open API links",)
+
+#: set when the run is asked to stop (SIGINT, SIGTERM, the run timeout; `sigterm_interrupts`):
+#: schemathesis swallows a KeyboardInterrupt that lands while a phase joins its worker threads
+#: and goes on with the next phase, so the event loop checks this after every event
+STOPPING = threading.Event()
 
 #: the focused stateful passes at most, for operations the first run did not answer with a 2xx
 FOCUSED_PASSES = 5
@@ -218,6 +224,8 @@ def run_engine(
     # seed) over just the operations not yet answered with a 2xx and those whose links lead to
     # them, up to ``LINK_DEPTH`` links back.
     for attempt in range(1, FOCUSED_PASSES + 1):
+        if STOPPING.is_set():
+            raise KeyboardInterrupt
         missing = [
             record.operation_id
             for record in records.values()
@@ -261,6 +269,8 @@ def _execute(
 def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], None]) -> None:
     api, records = run.api, run.records
     for event in stream:
+        if STOPPING.is_set():  # an interrupt the engine swallowed: stop as Ctrl-C would
+            raise KeyboardInterrupt
         if isinstance(event, events.ScenarioFinished):
             if event.status is not Status.SKIP:
                 _fold(event, records)

@@ -33,7 +33,7 @@ import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources, singletons
 from conformance.contract._resources import item_schema_name
-from conformance.suite._engine import DEFAULT_NETWORK, Network
+from conformance.suite._engine import DEFAULT_NETWORK, STOPPING, Network
 
 #: writes that address one existing item
 UNSAFE = frozenset({"PUT", "PATCH", "DELETE", "POST"})
@@ -358,19 +358,26 @@ class Guard:
 def sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (a cancelled CI job; it reaches xdist workers too) ends a run as Ctrl-C does, as a
     KeyboardInterrupt: the cleanup's ``finally`` still removes what the run created, and pytest
-    keeps the reports. Signals land in the main thread only; elsewhere this does nothing."""
+    keeps the reports. Both also set `STOPPING`, which the engine checks after every event
+    (schemathesis can swallow the KeyboardInterrupt itself). Signals land in the main thread
+    only; elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: object) -> None:
+        STOPPING.set()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    STOPPING.clear()
+    numbers = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, interrupt) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        STOPPING.clear()  # the next run in this process starts afresh
 
 
 @contextlib.contextmanager
