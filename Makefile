@@ -2,6 +2,7 @@
 #   make conformance   the main job: lint both specs, then fuzz both APIs of the reference backend;
 #                      the reports, the summary and the HTML report land in reports/
 #   make report        the HTML report again from reports/allure-results (the trend grows)
+#   make selftest      the suite against the clean reference backend and each defect (the matrix)
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
 #   make bench         load on the reference backend (writes reports/bench-reference.json), then
@@ -19,7 +20,7 @@ PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 NODE_STAMP := node_modules/.installed-stamp
 NO_NODE    := make: no npm here: the HTML report needs Node.js 20+ (runs still write their results and summary)
 
-.PHONY: install report-tools browser conformance report test lint format bench lock clean
+.PHONY: install report-tools browser conformance report selftest test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -57,6 +58,9 @@ conformance: install report-tools
 
 report: install report-tools
 	$(BIN)/conformance report
+
+selftest: install report-tools
+	$(BIN)/conformance selftest
 
 # Two workers: the end-to-end tests mostly wait on their backends and on rate-limit windows.
 test: install report-tools browser
