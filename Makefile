@@ -3,6 +3,8 @@
 #                      the reports, the summary and the HTML report land in reports/
 #   make report        the HTML report again from reports/allure-results (the trend grows)
 #   make selftest      the suite against the clean reference backend and each defect (the matrix)
+#   make soak          20 runs of each clean API and each timing/concurrency defect: the flake rate
+#                      (not in CI; about 1.5 hours on 2 cores)
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
 #   make bench         load on the reference backend (writes reports/bench-reference.json), then
@@ -20,7 +22,7 @@ PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 NODE_STAMP := node_modules/.installed-stamp
 NO_NODE    := make: no npm here: the HTML report needs Node.js 20+ (runs still write their results and summary)
 
-.PHONY: install report-tools browser conformance report selftest test lint format bench lock clean
+.PHONY: install report-tools browser conformance report selftest soak test lint format bench lock clean
 
 install: $(STAMP)
 
@@ -61,6 +63,9 @@ report: install report-tools
 
 selftest: install report-tools
 	$(BIN)/conformance selftest
+
+soak: install report-tools
+	$(BIN)/conformance selftest --soak
 
 # Two workers: the end-to-end tests mostly wait on their backends and on rate-limit windows.
 test: install report-tools browser

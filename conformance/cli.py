@@ -231,6 +231,18 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="runs at a time (default: the number of CPUs)",
     )
+    selftest.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run each N times, each with its own seed, and report the flake rate (default 1)",
+    )
+    selftest.add_argument(
+        "--soak",
+        action="store_true",
+        help="20 runs of each clean API and each timing or concurrency defect; DIR/soak.json",
+    )
     selftest.add_argument("--profile", default=None, help=argparse.SUPPRESS)
     selftest.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     selftest.add_argument(
@@ -378,72 +390,21 @@ def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 
 
 def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
-    import time
+    from conformance import selftest
 
-    from conformance import runner, selftest
-    from conformance.config import PROFILES
-
-    profile = args.profile or selftest.PROFILE
-    if profile not in PROFILES:
-        raise UsageError(f"--profile {profile!r}: use one of {', '.join(PROFILES)}")
-    seed = selftest.SEED if args.seed is None else args.seed
-    selection = ["-k", args.select] if args.select else []
-    if args.job is not None:  # one job, in its own process
-        return selftest.one(args.job, args.api, args.reports, profile, seed, selection, out, err)
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: use 1 or more")
-    defects = selftest.known_defects(args.defect)
-    apis = sorted({d.api for d in defects}) if args.defect else list(BUNDLED_APIS)
-    chosen = selftest.jobs(defects, apis)
-    breaks = {defect.name: defect.rule for defect in defects}
-    workers = args.jobs or max(1, os.cpu_count() or 1)
-    reports: Path = args.reports
-    out.write(
-        f"selftest: {len(chosen)} runs ({len(apis)} clean, {len(defects)} defects), {workers} at"
-        f" a time, profile {profile}, seed {seed}"
-        + (f", every run narrowed by -k {args.select!r}" if args.select else "")
-        + f"; each run's reports in {reports / 'selftest'}\n"
+    options = selftest.Options(
+        reports=args.reports,
+        defects=args.defect,
+        jobs=args.jobs,
+        profile=args.profile,
+        seed=args.seed,
+        select=args.select,
+        repeat=args.repeat,
+        soak=args.soak,
     )
-    out.flush()
-
-    def told(row: selftest.Row, done: int, total: int) -> None:
-        out.write(f"selftest: [{done}/{total}] {selftest.line(row)}\n")
-        out.flush()
-
-    began = time.monotonic()
-    rows = selftest.matrix(
-        chosen,
-        reports / "selftest",
-        workers=workers,
-        profile=profile,
-        seed=seed,
-        selection=selection,
-        told=told,
-    )
-    for row in rows:
-        row.breaks = breaks.get(row.name, "")
-    seconds = time.monotonic() - began
-    selftest.write(reports / "selftest.json", rows, profile=profile, seed=seed, seconds=seconds)
-    selftest.allure_results(reports / "allure-results", rows)
-    out.write(f"\n{'run':<28} {'api':<6} {'outcome':<7} {'seconds':>8}  rules on where\n")
-    for row in rows:
-        out.write(selftest.line(row) + "\n")
-    runner.html_report(reports, out, err)
-    code = selftest.exit_code(rows)
-    caught = sum(1 for row in rows if row.outcome == "caught")
-    bad = [row.name for row in rows if not row.good]
-    sentence = (
-        f"selftest: {caught} of {len(defects)} defects caught, the clean runs passed, in"
-        f" {seconds:.0f} s ({reports / 'selftest.json'})"
-    )
-    if code == ExitCode.OK:
-        out.write(sentence + "\n")
-    else:
-        err.write(
-            f"selftest: FAIL: {', '.join(bad)} did not come out as they must; {caught} of"
-            f" {len(defects)} defects caught in {seconds:.0f} s ({reports / 'selftest.json'})\n"
-        )
-    return code
+    if args.job is not None:  # one run, in its own process
+        return selftest.one(args.job, args.api, options, out, err)
+    return selftest.command(options, out, err)
 
 
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:

@@ -16,6 +16,11 @@ What it leaves (``--reports DIR``, default ``reports``):
 
 Exit 0 only when every clean run passed and every defect was caught; 1 otherwise; 2 when a job
 broke (its verdict cannot be trusted).
+
+``--repeat N`` runs every job N times, each with its own seed (the seed + 0 … N - 1), and
+counts the flakes: a clean run that did not pass, a defect run that was not caught. ``make
+soak`` (``--soak``) is 20 runs of each API's clean backend and of each timing and concurrency
+defect (`SOAK_DEFECTS`), written to ``DIR/soak.json``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,13 @@ PROFILE = "gate"
 SEED = 1
 #: seconds one job may take before it is stopped (and reported broken)
 JOB_TIMEOUT_S = 600.0
+#: the defects whose catch depends on timing or on concurrent requests: `make soak` repeats them
+SOAK_DEFECTS = (
+    "expired-token-accepted", "refresh-reuse-undetected", "rate-limit-before-auth",
+    "stale-version-accepted", "rate-limit-not-enforced", "global-rate-limit",
+    "retry-after-missing", "remaining-rises", "slow-operation", "slow-tail",
+)  # fmt: skip
+SOAK_REPEAT = 20
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,13 @@ class Job:
     name: str  #: the defect's name, or ``clean-<api>``
     api: str
     defect: str | None = None
+    #: which repetition (0 for the first); its seed is the run's seed + this
+    repeat: int = 0
+
+    @property
+    def run_id(self) -> str:
+        """The folder of its reports: the name, with ``.N`` for the N-th repetition."""
+        return self.name if self.repeat == 0 else f"{self.name}.{self.repeat + 1}"
 
 
 @dataclass
@@ -71,18 +90,20 @@ class Row:
     #: the contract rule the defect breaks (CONTRACT.md), for a defect
     breaks: str = ""
     reason: str = ""
+    seed: int = 0
+    run_id: str = ""
 
     @property
     def good(self) -> bool:
         return self.outcome in ("passed", "caught")
 
 
-def jobs(defects: Sequence[Any], apis: Sequence[str] = BUNDLED_APIS) -> list[Job]:
-    """The clean run of each API, then each defect on its API (slowest-first order is the
-    caller's business)."""
-    found = [Job(f"clean-{api}", api) for api in apis]
-    found += [Job(defect.name, defect.api, defect.name) for defect in defects if defect.api in apis]
-    return found
+def jobs(defects: Sequence[Any], apis: Sequence[str] = BUNDLED_APIS, repeat: int = 1) -> list[Job]:
+    """The clean run of each API, then each defect on its API; ``repeat`` times each, the
+    repetitions interleaved (a slow machine shows in every job alike)."""
+    once = [Job(f"clean-{api}", api) for api in apis]
+    once += [Job(defect.name, defect.api, defect.name) for defect in defects if defect.api in apis]
+    return [dataclasses.replace(job, repeat=i) for i in range(repeat) for job in once]
 
 
 def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) -> Row:
@@ -117,7 +138,8 @@ def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) 
 
 def run_job(job: Job, root: Path, *, profile: str, seed: int, selection: Sequence[str] = ()) -> Row:
     """Run one job in a process of its own; its row."""
-    reports = root / job.name
+    reports = root / job.run_id
+    seed += job.repeat
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "verdict.json").unlink(missing_ok=True)
     command = [
@@ -143,23 +165,49 @@ def run_job(job: Job, root: Path, *, profile: str, seed: int, selection: Sequenc
         document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         document = None
-    return judge(job, code, document, seconds)
+    row = judge(job, code, document, seconds)
+    row.seed, row.run_id = seed, job.run_id
+    return row
 
 
-def one(
-    name: str,
-    api: str,
-    reports: Path,
-    profile: str,
-    seed: int,
-    selection: Sequence[str],
-    out: TextIO,
-    err: TextIO,
-) -> ExitCode:
+@dataclass
+class Options:
+    """What the command line said (None: the default)."""
+
+    reports: Path = Path("reports")
+    defects: Sequence[str] = ()
+    jobs: int | None = None
+    profile: str | None = None
+    seed: int | None = None
+    select: str | None = None
+    repeat: int | None = None
+    soak: bool = False
+
+    @property
+    def selection(self) -> list[str]:
+        return ["-k", self.select] if self.select else []
+
+    def checked(self) -> tuple[str, int, int]:
+        """The profile, the first seed and the repetitions; UsageError for a bad value."""
+        from conformance.config import PROFILES
+
+        profile = self.profile or PROFILE
+        if profile not in PROFILES:
+            raise UsageError(f"--profile {profile!r}: use one of {', '.join(PROFILES)}")
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs}: use 1 or more")
+        repeat = self.repeat if self.repeat is not None else (SOAK_REPEAT if self.soak else 1)
+        if repeat < 1:
+            raise UsageError(f"--repeat {repeat}: use 1 or more")
+        return profile, SEED if self.seed is None else self.seed, repeat
+
+
+def one(name: str, api: str, options: Options, out: TextIO, err: TextIO) -> ExitCode:
     """Inside a job's process: serve ``api`` (with the defect ``name``, unless it is a clean
     run) on a free loopback port and run the suite against it as against any backend."""
     from conformance import reference, runner
 
+    profile, seed, _ = options.checked()
     settings = runner.embedded_settings()
     if not name.startswith("clean-"):
         settings = dataclasses.replace(settings, defects=frozenset({name}))
@@ -167,15 +215,83 @@ def one(
         service = backend.backend(api).credentials["service"]
         os.environ[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
         os.environ[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
-        options = runner.RunOptions(
+        run = runner.RunOptions(
             targets=[f"{api}={backend.url(api)}"],
             profile=profile,
             seed=seed,
-            reports=reports,
+            reports=options.reports,
             html_report=False,
-            pytest_args=["-p", "no:cacheprovider", "-q", *selection],
+            pytest_args=["-p", "no:cacheprovider", "-q", *options.selection],
         )
-        return runner.execute(options, out, err)
+        return runner.execute(run, out, err)
+
+
+def command(options: Options, out: TextIO, err: TextIO) -> ExitCode:
+    """``conformance selftest``: the matrix (or, repeated, the soak), printed and written."""
+    from conformance import runner
+
+    profile, seed, repeat = options.checked()
+    names = list(options.defects) or (list(SOAK_DEFECTS) if options.soak else [])
+    defects = known_defects(names)
+    apis = sorted({d.api for d in defects}) if options.defects else list(BUNDLED_APIS)
+    chosen = jobs(defects, apis, repeat)
+    workers = options.jobs or max(1, os.cpu_count() or 1)
+    reports = options.reports
+    what = "soak" if repeat > 1 else "selftest"
+    out.write(
+        f"{what}: {len(chosen)} runs ({len(apis)} clean, {len(defects)} defects"
+        + (f", {repeat} times each, seeds {seed} to {seed + repeat - 1}" if repeat > 1 else "")
+        + f"), {workers} at a time, profile {profile}"
+        + (f", seed {seed}" if repeat == 1 else "")
+        + (f", every run narrowed by -k {options.select!r}" if options.select else "")
+        + f"; each run's reports in {reports / 'selftest'}\n"
+    )
+    out.flush()
+
+    def told(row: Row, done: int, total: int) -> None:
+        out.write(f"{what}: [{done}/{total}] {line(row)}\n")
+        out.flush()
+
+    began = time.monotonic()
+    rows = matrix(
+        chosen, reports / "selftest", workers=workers, profile=profile, seed=seed,
+        selection=options.selection, told=told,
+    )  # fmt: skip
+    breaks = {defect.name: defect.rule for defect in defects}
+    for row in rows:
+        row.breaks = breaks.get(row.name, "")
+    seconds = time.monotonic() - began
+    written = reports / f"{what}.json"
+    write(written, rows, profile=profile, seed=seed, seconds=seconds, repeat=repeat)
+    allure_results(reports / "allure-results", rows)
+    out.write(f"\n{'run':<28} {'api':<6} {'outcome':<7} {'seconds':>8}  rules on where\n")
+    for row in rows:
+        out.write(line(row) + "\n")
+    if repeat > 1:
+        counted = flakes(rows)
+        out.write(f"\n{'run':<28} {'api':<6} {'good':>9}\n")
+        for entry in counted["jobs"]:
+            good = f"{entry['good']}/{entry['runs']}"
+            out.write(f"{entry['name']:<28} {entry['api']:<6} {good:>9}\n")
+        out.write(
+            f"soak: {counted['bad']} of {counted['runs']} runs did not come out as they must:"
+            f" a flake rate of {counted['flake_rate']:.1%}\n"
+        )
+    runner.html_report(reports, out, err)
+    code = exit_code(rows)
+    caught = sum(1 for row in rows if row.outcome == "caught")
+    bad = sorted({row.run_id for row in rows if not row.good})
+    if code == ExitCode.OK:
+        out.write(
+            f"{what}: {caught} of {len(defects) * repeat} defect runs caught, the clean runs"
+            f" passed, in {seconds:.0f} s ({written})\n"
+        )
+    else:
+        err.write(
+            f"{what}: FAIL: {', '.join(bad)} did not come out as they must; {caught} of"
+            f" {len(defects) * repeat} defect runs caught in {seconds:.0f} s ({written})\n"
+        )
+    return code
 
 
 def matrix(
@@ -197,9 +313,9 @@ def matrix(
         }
         for future in concurrent.futures.as_completed(futures):
             row = future.result()
-            rows[row.name] = row
+            rows[row.run_id] = row
             told(row, len(rows), len(chosen))
-    return [rows[job.name] for job in chosen]
+    return [rows[job.run_id] for job in chosen]
 
 
 def exit_code(rows: Sequence[Row]) -> ExitCode:
@@ -217,14 +333,40 @@ def line(row: Row) -> str:
     detail = f"{told} on {where}" if told and where else told or where
     if row.outcome == "passed":
         detail = ""
-    return f"{row.name:<28} {row.api:<6} {what:<7} {row.seconds:>6.1f} s  {detail}".rstrip()
+    name = row.run_id or row.name
+    return f"{name:<28} {row.api:<6} {what:<7} {row.seconds:>6.1f} s  {detail}".rstrip()
 
 
-def write(path: Path, rows: Sequence[Row], *, profile: str, seed: int, seconds: float) -> None:
+def flakes(rows: Sequence[Row]) -> dict[str, Any]:
+    """Per job over its repetitions: runs, the good ones, the outcomes; and the flake rate (runs
+    that did not come out as they must, of all runs)."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_name.setdefault(
+            row.name, {"name": row.name, "api": row.api, "runs": 0, "good": 0, "outcomes": {}}
+        )
+        entry["runs"] += 1
+        entry["good"] += int(row.good)
+        entry["outcomes"][row.outcome] = entry["outcomes"].get(row.outcome, 0) + 1
+        if not row.good:
+            entry.setdefault("bad_seeds", []).append(row.seed)
+    bad = sum(1 for row in rows if not row.good)
+    return {
+        "runs": len(rows),
+        "bad": bad,
+        "flake_rate": round(bad / len(rows), 4) if rows else 0.0,
+        "jobs": list(by_name.values()),
+    }
+
+
+def write(
+    path: Path, rows: Sequence[Row], *, profile: str, seed: int, seconds: float, repeat: int = 1
+) -> None:
     from conformance import __version__
 
     document = {
         "schema": SCHEMA,
+        "repeat": repeat,
         "ok": exit_code(rows) == ExitCode.OK,
         "suite_version": __version__,
         "profile": profile,
@@ -236,6 +378,8 @@ def write(path: Path, rows: Sequence[Row], *, profile: str, seed: int, seconds: 
         },
         "rows": [dataclasses.asdict(row) for row in rows],
     }
+    if repeat > 1:
+        document["flakes"] = flakes(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
@@ -263,6 +407,7 @@ def allure_results(folder: Path, rows: Sequence[Row]) -> None:
              f"breaks: {row.breaks}" if row.breaks else ""]
         ).strip()  # fmt: skip
         history = hashlib.md5(f"selftest:{row.name}".encode(), usedforsecurity=False).hexdigest()
+        title = title if row.run_id in ("", row.name) else f"{title} (run {row.run_id})"
         result = {
             "uuid": str(uuid.uuid4()),
             "historyId": history,

@@ -80,7 +80,7 @@ def test_selftest_runs_clean_and_defective_backends_and_writes_the_matrix(
         assert rows["wrong-type"]["where"] == ["GET /users/stats"]
         assert "wrong-type" in printed
         assert "CAUGHT" in printed
-        assert "1 of 1 defects caught" in printed
+        assert "1 of 1 defect runs caught" in printed
     else:
         assert "MISSED" in printed
         assert err.getvalue().startswith("selftest: FAIL: wrong-type did not come out")
@@ -105,3 +105,29 @@ def test_make_test_proves_every_defect_caught_by_the_suite() -> None:
 
     assert not set(CAUGHT_BY_FUZZING) & set(CAUGHT)
     assert set(CAUGHT_BY_FUZZING) | set(CAUGHT) == {defect.name for defect in DEFECTS}
+
+
+@pytest.mark.slow
+def test_repeated_runs_take_a_seed_each_and_count_the_flakes(tmp_path: Path) -> None:
+    # wrong-type narrowed away from the operation it breaks: missed on every seed, which the
+    # soak counts as flakes (a defect run that is not caught), with the seeds that showed them
+    out, err = io.StringIO(), io.StringIO()
+    got = run(
+        ["selftest", "--defect", "wrong-type", "--repeat", "2", "--seed", "7",
+         "--reports", str(tmp_path), "--profile", "smoke", "-k", "getHealth"],
+        out, err,
+    )  # fmt: skip
+    assert got == 1, (out.getvalue(), err.getvalue())
+    document = json.loads((tmp_path / "soak.json").read_text())
+    assert document["repeat"] == 2
+    assert sorted((row["run_id"], row["seed"]) for row in document["rows"]) == [
+        ("clean-gloria", 7), ("clean-gloria.2", 8), ("wrong-type", 7), ("wrong-type.2", 8),
+    ]  # fmt: skip
+    flakes = document["flakes"]
+    assert (flakes["runs"], flakes["bad"], flakes["flake_rate"]) == (4, 2, 0.5)
+    by_name = {entry["name"]: entry for entry in flakes["jobs"]}
+    assert by_name["clean-gloria"]["good"] == 2
+    assert by_name["wrong-type"]["outcomes"] == {"missed": 2}
+    assert by_name["wrong-type"]["bad_seeds"] == [7, 8]
+    assert "a flake rate of 50.0%" in out.getvalue()
+    assert (tmp_path / "selftest" / "wrong-type.2" / "verdict.json").is_file()
