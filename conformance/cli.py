@@ -377,14 +377,7 @@ def _merge(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
 def _report(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import reporting
 
-    reports: Path = args.reports
-    results = args.results or [reports / "allure-results"]
-    page = reporting.generate_report(
-        results,
-        reports / "allure-report",
-        history=reports / "allure-history.jsonl",
-        name=args.name,
-    )
+    page = reporting.generate_report(args.reports, args.results, name=args.name)
     out.write(f"conformance: HTML report: {page}\n")
     return ExitCode.OK
 

@@ -443,7 +443,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         operation = target.spec.operation(operation_id) if target is not None else None
         if operation is not None:
             allure.dynamic.title(title(operation=operation))  # type: ignore[no-untyped-call]
-        verdict = suite.verdicts.get(tuple(params["conformance_operation"]))
+        verdict = suite.verdicts.get((api, operation_id))
         if verdict is not None and verdict.failures:
             rules, told = [failure.check for failure in verdict.failures], verdict.explain()
     elif "conformance_scenario" in params:

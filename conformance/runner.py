@@ -14,7 +14,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -201,15 +201,20 @@ def embedded_settings() -> ReferenceSettings:
 
 
 @contextlib.contextmanager
-def embedded(out: TextIO) -> Iterator[dict[str, tuple[str, Path]]]:
-    """Both APIs of the reference backend on free loopback ports, and the run's credentials."""
+def embedded(
+    out: TextIO,
+    apis: Sequence[str] = BUNDLED_APIS,
+    settings: ReferenceSettings | None = None,
+) -> Iterator[dict[str, tuple[str, Path]]]:
+    """The reference backend's ``apis`` (default: both) on free loopback ports, with
+    ``settings`` (default: `embedded_settings`), and the run's credentials in the environment."""
     from conformance import reference
 
-    settings = embedded_settings()
-    with reference.running(settings=settings) as backends:
+    settings = embedded_settings() if settings is None else settings
+    with reference.running(apis, settings=settings) as backends:
         credentials = {}
         targets = {}
-        for api in BUNDLED_APIS:
+        for api in apis:
             service = backends.backend(api).credentials["service"]
             credentials[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
             credentials[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
@@ -300,13 +305,10 @@ def html_report(reports: Path, out: TextIO, err: TextIO) -> Path | None:
     never a failed run: the results and the summary are on disk)."""
     from conformance.reporting import ReportFailed, ReportUnavailable, generate_report
 
-    results = reports / "allure-results"
-    if not any(results.glob("*-result.json")):
-        return None
+    if not any((reports / "allure-results").glob("*-result.json")):
+        return None  # nothing ran: nothing to report, and nothing to say
     try:
-        page = generate_report(
-            [results], reports / "allure-report", history=reports / "allure-history.jsonl"
-        )
+        page = generate_report(reports)
     except (ReportUnavailable, ReportFailed) as error:
         err.write(f"conformance: {error}\n")
         return None

@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,18 +203,16 @@ class Options:
 def one(name: str, api: str, options: Options, out: TextIO, err: TextIO) -> ExitCode:
     """Inside a job's process: serve ``api`` (with the defect ``name``, unless it is a clean
     run) on a free loopback port and run the suite against it as against any backend."""
-    from conformance import reference, runner
+    from conformance import runner
 
     profile, seed, _ = options.checked()
     settings = runner.embedded_settings()
     if not name.startswith("clean-"):
         settings = dataclasses.replace(settings, defects=frozenset({name}))
-    with reference.running([api], settings=settings) as backend:
-        service = backend.backend(api).credentials["service"]
-        os.environ[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
-        os.environ[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
+    with runner.embedded(out, [api], settings) as targets:
+        url, _spec = targets[api]
         run = runner.RunOptions(
-            targets=[f"{api}={backend.url(api)}"],
+            targets=[f"{api}={url}"],
             profile=profile,
             seed=seed,
             reports=options.reports,
@@ -386,6 +382,8 @@ def write(
 
 def allure_results(folder: Path, rows: Sequence[Row]) -> None:
     """One Allure result per job: the matrix, in the HTML report."""
+    from conformance.reporting import allure_result
+
     if folder.exists():
         for old in folder.iterdir():
             if old.is_file():
@@ -406,30 +404,27 @@ def allure_results(folder: Path, rows: Sequence[Row]) -> None:
              f"exit code: {row.exit_code}", f"seconds to the verdict: {row.seconds}",
              f"breaks: {row.breaks}" if row.breaks else ""]
         ).strip()  # fmt: skip
-        history = hashlib.md5(f"selftest:{row.name}".encode(), usedforsecurity=False).hexdigest()
         title = title if row.run_id in ("", row.name) else f"{title} (run {row.run_id})"
-        result = {
-            "uuid": str(uuid.uuid4()),
-            "historyId": history,
-            "testCaseId": history,
-            "fullName": f"selftest.{row.name}",
-            "name": title,
-            "status": status,
-            "stage": "finished",
-            "start": stamp - int(row.seconds * 1000),
-            "stop": stamp,
-            "statusDetails": {"message": message, "trace": trace},
-            "labels": [
-                {"name": "epic", "value": "self-test"},
-                {"name": "feature", "value": "clean runs" if clean else (row.breaks or row.api)},
-                {"name": "story", "value": row.name},
-                {"name": "parentSuite", "value": "self-test"},
-                {"name": "suite", "value": "clean runs" if clean else "defects"},
-                {"name": "subSuite", "value": row.api},
-                {"name": "tag", "value": row.outcome},
+        result = allure_result(
+            ("selftest", row.name),  # the repetitions of a soak share it: Allure's retries
+            name=title,
+            full_name=f"selftest.{row.name}",
+            status=status,
+            labels=[
+                ("epic", "self-test"),
+                ("feature", "clean runs" if clean else (row.breaks or row.api)),
+                ("story", row.name),
+                ("parentSuite", "self-test"),
+                ("suite", "clean runs" if clean else "defects"),
+                ("subSuite", row.api),
+                ("tag", row.outcome),
             ],
-            "parameters": [{"name": "api", "value": row.api}],
-        }
+            parameters={"api": row.api},
+            start=stamp - int(row.seconds * 1000),
+            stop=stamp,
+            message=message,
+            trace=trace,
+        )
         (folder / f"{result['uuid']}-result.json").write_text(json.dumps(result))
 
 

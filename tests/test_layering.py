@@ -22,7 +22,7 @@ ALLOWED = {
     "reporting": {"contract", "errors", "masking"},
     "plugin": {"config", "contract", "errors", "masking", "reporting", "suite"},
     "runner": {"config", "contract", "errors", "masking", "reference", "reporting", "suite"},
-    "selftest": {"config", "contract", "errors", "reference", "runner"},
+    "selftest": {"config", "contract", "errors", "reference", "reporting", "runner"},
     "cli": {
         "config",
         "contract",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from conformance.reporting._allure import (
     CATEGORIES,
     allure_labels,
+    allure_result,
     check_results,
     executor,
     scrub,
@@ -15,7 +16,7 @@ from conformance.reporting._allure import (
     write_run_files,
 )
 from conformance.reporting._html import ReportFailed, ReportUnavailable
-from conformance.reporting._html import generate as generate_report
+from conformance.reporting._html import generate_in as generate_report
 from conformance.reporting._summary import summary_html, summary_markdown, write_summary
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ReportFailed",
     "ReportUnavailable",
     "allure_labels",
+    "allure_result",
     "check_results",
     "executor",
     "generate_report",

@@ -14,8 +14,8 @@
   tree is API → module → operation → checks, and a check's history is its own across runs.
   ``exercised`` is one of them: the operation answered a documented 2xx.
 
-Everything written goes through `conformance.masking` first, and at the end of a run every text
-file in the results folder (allure-pytest's captured output too) is masked once more.
+Everything written is masked: at the end of a run every text file in the results folder, ours
+and allure-pytest's (its captured output too), goes through `conformance.masking` (`scrub`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,41 @@ def _check_status(
     return "passed", "", ""
 
 
+def allure_result(
+    key: Sequence[str],
+    *,
+    name: str,
+    full_name: str,
+    status: str,
+    labels: Iterable[tuple[str, str]],
+    parameters: Mapping[str, str],
+    start: int,
+    stop: int,
+    message: str = "",
+    trace: str = "",
+    case_key: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """One Allure result written by us rather than allure-pytest: its history id is the md5 of
+    ``key`` (the same in every run), its test case id that of ``case_key`` (default: ``key``)."""
+    history = _history_id(*key)
+    result: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "historyId": history,
+        "testCaseId": history if case_key is None else _history_id(*case_key),
+        "fullName": full_name,
+        "name": name,
+        "status": status,
+        "stage": "finished",
+        "start": start,
+        "stop": stop,
+        "labels": [{"name": label, "value": value} for label, value in labels],
+        "parameters": [{"name": label, "value": value} for label, value in parameters.items()],
+    }
+    if message or trace:
+        result["statusDetails"] = {"message": message, "trace": trace}
+    return result
+
+
 def _result(
     where: tuple[str, str, str, Mapping[str, str], int],
     check: str,
@@ -242,30 +277,20 @@ def _result(
     trace: str,
 ) -> dict[str, Any]:
     api, operation_id, label, labels, stamp = where
-    result: dict[str, Any] = {
-        "uuid": str(uuid.uuid4()),
-        "historyId": _history_id(api, operation_id, check),
-        "testCaseId": _history_id("check", api, operation_id, check),
-        "fullName": f"{api}.{operation_id}.{check}",
-        "name": f"{label} · {check}",
-        "status": status,
-        "stage": "finished",
-        "start": stamp,
-        "stop": stamp,
-        "labels": [{"name": name, "value": value} for name, value in labels.items()]
-        + [
-            {"name": "tag", "value": api},
-            {"name": "tag", "value": "check"},
-            {"name": "severity", "value": severity([check]) if status == "failed" else "normal"},
-        ],
-        "parameters": [
-            {"name": "operation", "value": operation_id},
-            {"name": "check", "value": check},
-        ],
-    }
-    if message or trace:
-        result["statusDetails"] = {"message": message, "trace": trace}
-    return result
+    level = severity([check]) if status == "failed" else "normal"
+    return allure_result(
+        (api, operation_id, check),
+        case_key=("check", api, operation_id, check),
+        name=f"{label} · {check}",
+        full_name=f"{api}.{operation_id}.{check}",
+        status=status,
+        labels=[*labels.items(), ("tag", api), ("tag", "check"), ("severity", level)],
+        parameters={"operation": operation_id, "check": check},
+        start=stamp,
+        stop=stamp,
+        message=message,
+        trace=trace,
+    )
 
 
 def scrub(results: Path) -> int:
@@ -294,17 +319,17 @@ def write_run_files(
 ) -> None:
     """Write environment.properties, categories.json, (in CI) executor.json and a result per
     operation and check into the Allure results folder, for the run ``document``
-    (verdict.json) describes; then mask the folder's text files."""
+    (verdict.json) describes; then mask the folder's text files, these among them (`scrub`)."""
     results.mkdir(parents=True, exist_ok=True)
     for result in check_results(document, labels or {}):
         path = results / f"{result['uuid']}-result.json"
-        path.write_text(mask(json.dumps(result)), encoding="utf-8")
+        path.write_text(json.dumps(result), encoding="utf-8")
     environ = os.environ if environ is None else environ
     (results / "environment.properties").write_text(
-        mask("\n".join(_properties(document))) + "\n", encoding="utf-8"
+        "\n".join(_properties(document)) + "\n", encoding="utf-8"
     )
     (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
     found = executor(environ)
     if found is not None:
-        (results / "executor.json").write_text(mask(json.dumps(found, indent=2)) + "\n")
+        (results / "executor.json").write_text(json.dumps(found, indent=2) + "\n")
     scrub(results)

@@ -109,6 +109,25 @@ def config(output: Path, history: Path, name: str) -> dict[str, object]:
     }
 
 
+def generate_in(
+    reports: Path,
+    results: Sequence[Path] = (),
+    *,
+    name: str = "API conformance",
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """The report of a reports folder: from ``results`` (default: ``reports/allure-results``)
+    into ``reports/allure-report/index.html``, its trend kept in
+    ``reports/allure-history.jsonl``; the page."""
+    return generate(
+        list(results) or [reports / "allure-results"],
+        reports / "allure-report",
+        history=reports / "allure-history.jsonl",
+        name=name,
+        environ=environ,
+    )
+
+
 def generate(
     results: Sequence[Path],
     output: Path,
