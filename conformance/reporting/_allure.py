@@ -44,21 +44,34 @@ _SEVERE = {
               "request_id"),
 }  # fmt: skip
 
+def _naming(*rules: str) -> str:
+    """A message regex that matches when the message names one of ``rules`` as a rule: in
+    brackets (``[stale-409] …``, how check results and scenario failures name theirs) or at the
+    head of a line (``  not_a_server_error: …``, how an operation's failure lists them). Never a
+    bare substring: a status like ``401`` also turns up in ids, ports and header values."""
+    return "[\\s\\S]*(?:^|[\\[\\s])(?:" + "|".join(rules) + ")[\\]:][\\s\\S]*"
+
+
 #: Allure's failure categories, matched against a result's message (which names its rules);
 #: ``[\s\S]`` and not ``(?s)``: Allure 2 (Java) and Allure 3 (JavaScript) read these regexes
+#: alike. The first that matches takes the result.
 CATEGORIES: list[dict[str, Any]] = [
-    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": "[\\s\\S]*waived[\\s\\S]*"},
+    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": "[\\s\\S]*waived:[\\s\\S]*"},
     {"name": "Server error", "matchedStatuses": ["failed"],
-     "messageRegex": "[\\s\\S]*not_a_server_error[\\s\\S]*"},
+     "messageRegex": _naming("not_a_server_error")},
     {"name": "Latency budget", "matchedStatuses": ["failed"],
-     "messageRegex": "[\\s\\S]*latency-budget[\\s\\S]*"},
+     "messageRegex": _naming("latency-budget")},
     {"name": "Rate limit", "matchedStatuses": ["failed"],
-     "messageRegex": "[\\s\\S]*(rate_limit|rate-limit|limit-enforced|rate-limited-answer"
-                     "|per-principal|remaining-monotonic|limit-recovers|login-limit)[\\s\\S]*"},
+     "messageRegex": _naming("rate_limit_headers", "rate-limit-headers", "limit-enforced",
+                             "rate-limited-answer", "per-principal", "remaining-monotonic",
+                             "limit-recovers", "login-limit")},
     {"name": "Auth", "matchedStatuses": ["failed"],
-     "messageRegex": "[\\s\\S]*(ignored_auth|401|no-store|www-authenticate|refresh-|reuse-revokes"
-                     "|single-flight|logout-revokes|token-works|login-pair|role-403|private-404"
-                     "|owner-|admin-reads-all|auth-before-limit)[\\s\\S]*"},
+     "messageRegex": _naming("ignored_auth", "login-pair", "token-works", "no-store",
+                             "expired-401", "www-authenticate", "refresh-rotates",
+                             "reuse-revokes-family", "single-flight", "logout-revokes",
+                             "bad-token-401", "no-credentials-401", "role-403",
+                             "owner-recorded", "owner-reads", "private-404", "admin-reads-all",
+                             "auth-before-limit")},
     {"name": "Contract violation", "matchedStatuses": ["failed"]},
     {"name": "Infrastructure", "matchedStatuses": ["broken"]},
 ]  # fmt: skip

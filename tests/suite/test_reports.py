@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,44 @@ def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     again = {r["name"]: r["historyId"] for r in check_results(document, labels, now_ms=2)}
     assert again == {name: r["historyId"] for name, r in results.items()}
     assert len(set(again.values())) == len(again)
+
+
+def _category(status: str, message: str) -> str:
+    """The category Allure puts a result in: the first whose status and regex (whole) match."""
+    for category in CATEGORIES:
+        regex = category.get("messageRegex")
+        if status in category["matchedStatuses"] and (
+            regex is None or re.fullmatch(regex, message) is not None
+        ):
+            return str(category["name"])
+    return "none"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        # a scenario failure whose ids, port and headers happen to hold "401" and "429"
+        ("failed", "gloria scenario conflicts: failed\n  §5 a DELETE …\n    [stale-delete-409]"
+         " Position f983cb78-4015-401a-ab80-c8c110e54290 answered 204\n      curl -X DELETE "
+         "'http://127.0.0.1:40129/api/v1/positions/x' -H 'x-ratelimit-remaining: 4291'",
+         "Contract violation"),
+        ("failed", "[exercised] no documented 2xx came back (seen: 9 x 400, 2 x 401)",
+         "Contract violation"),
+        ("failed", "gloria GET /schools/{id}: failed\n  not_a_server_error: Server error (2 cases)",
+         "Server error"),
+        ("failed", "[not_a_server_error] Server error: 500 (3 cases)", "Server error"),
+        ("failed", "[latency-budget] p95 240 ms over 200 ms", "Latency budget"),
+        ("failed", "tchat scenario limits: failed\n  [remaining-monotonic] rose", "Rate limit"),
+        ("failed", "[rate_limit_headers] X-RateLimit-Limit missing (1 cases)", "Rate limit"),
+        ("failed", "gloria scenario auth: failed\n    [expired-401] answered 200", "Auth"),
+        ("failed", "[ignored_auth] API accepts requests without authentication", "Auth"),
+        ("failed", "[private-404] another user's Draft answered 200", "Auth"),
+        ("skipped", "waived: TICKET-1 ([stale-409] …)", "Waived"),
+        ("skipped", "no generated case reached this check", "none"),
+        ("broken", "could not reach the target", "Infrastructure"),
+    ],
+)  # fmt: skip
+def test_each_failure_lands_in_the_category_its_rule_names(
+    status: str, message: str, expected: str
+) -> None:
+    assert _category(status, message) == expected
