@@ -44,6 +44,7 @@ _SEVERE = {
               "request_id"),
 }  # fmt: skip
 
+
 def _naming(*rules: str) -> str:
     """A message regex that matches when the message names one of ``rules`` as a rule: in
     brackets (``[stale-409] …``, how check results and scenario failures name theirs) or at the
