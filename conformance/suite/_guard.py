@@ -33,6 +33,7 @@ import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources, singletons
 from conformance.contract._resources import item_schema_name
+from conformance.errors import ConformanceError
 from conformance.suite._engine import DEFAULT_NETWORK, STOPPING, Network
 
 #: writes that address one existing item
@@ -153,9 +154,11 @@ class Guard:
         journal: Journal,
         token: Callable[[], str | None],
         network: Network = DEFAULT_NETWORK,
+        renew: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self.api, self.spec, self.url, self.journal = api, spec, url.rstrip("/"), journal
-        self.token = token
+        #: the run's access token now, and a fresh one after a 401 (given the one refused)
+        self.token, self.renew = token, renew
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
@@ -217,14 +220,34 @@ class Guard:
         resource without a GET, a 401, a network error) counts as there: when in doubt, do not
         touch it."""
         try:
-            answer = self.client.get(self.url + concrete, headers=self._headers())
+            answer = self._send("GET", concrete)
         except httpx.HTTPError:
             return True
         return answer.status_code not in ABSENT
 
-    def _headers(self) -> dict[str, str]:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+    ) -> httpx.Response:
+        """One of the guard's own requests, with the run's token; a 401 (the token expired, or
+        a fuzzed logout revoked it) is retried once with a renewed one, so that a probe never
+        mistakes an expired token for an answer and the cleanup is not refused its deletes."""
         token = self.token()
-        return {"Authorization": f"Bearer {token}"} if token else {}
+        answer = self._request(method, path, headers, body, token)
+        if answer.status_code != 401 or self.renew is None:
+            return answer
+        try:
+            fresh = self.renew(token)
+        except ConformanceError:  # no login possible now: the 401 is the answer
+            return answer
+        return self._request(method, path, headers, body, fresh) if fresh else answer
+
+    def _request(
+        self, method: str, path: str, headers: dict[str, str] | None, body: Any, token: str | None
+    ) -> httpx.Response:
+        sent = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        if body is None:
+            return self.client.request(method, self.url + path, headers=sent)
+        return self.client.request(method, self.url + path, headers=sent, json=body)
 
     def after_call_hook(self, context: Any, case: Any, response: Any) -> None:
         self.after_call(case, response)
@@ -263,7 +286,7 @@ class Guard:
         """Read each singleton as it was before the run."""
         for singleton in singletons(self.spec):
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                answer = self.client.get(self.url + singleton.path, headers=self._headers())
+                answer = self._send("GET", singleton.path)
                 if answer.status_code == 200:
                     self._snapshots[singleton.path] = answer.json()
 
@@ -274,20 +297,17 @@ class Guard:
                 continue
             data = before.get("data", before) if isinstance(before, dict) else before
             try:
-                now = self.client.get(self.url + singleton.path, headers=self._headers())
+                now = self._send("GET", singleton.path)
                 current = now.json()
                 if now.status_code == 200 and current.get("data", current) == data:
                     continue
-                headers = self._headers()
                 etag = now.headers.get("ETag")
-                if etag:
-                    headers["If-Match"] = etag
                 body = self._writable(singleton.update, data, current.get("data", current))
-                answer = self.client.request(
+                answer = self._send(
                     str(singleton.update.method).upper(),
-                    self.url + singleton.path,
-                    json=body,
-                    headers=headers,
+                    singleton.path,
+                    {"If-Match": etag} if etag else {},
+                    body,
                 )
             except (httpx.HTTPError, ValueError, AttributeError) as exc:
                 report.failed[singleton.path] = f"restoring it failed ({exc})"
@@ -340,13 +360,11 @@ class Guard:
     def _delete(self, path: str) -> str | None:
         """None when the item is gone (deleted now, or already)."""
         try:
-            now = self.client.get(self.url + path, headers=self._headers())
+            now = self._send("GET", path)
             if now.status_code == 404:
                 return None
-            headers = self._headers()
-            if now.headers.get("ETag"):
-                headers["If-Match"] = now.headers["ETag"]
-            answer = self.client.delete(self.url + path, headers=headers)
+            etag = now.headers.get("ETag")
+            answer = self._send("DELETE", path, {"If-Match": etag} if etag else {})
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if answer.status_code < 300 or answer.status_code == 404:

@@ -170,6 +170,7 @@ class SuiteSession:
                 Journal(self.reports / "journal" / f"{api}.jsonl"),
                 session.access_token if session is not None else lambda: credentials.token,
                 self.network,
+                session.renew if session is not None else None,
             )
             leftover = guard.journal.pending()
             if leftover:  # an earlier run was killed before its cleanup

@@ -169,3 +169,59 @@ def test_excluded_singletons_are_not_written_at_all(tmp_path: Path, gloria: Runn
     operations = json.loads((tmp_path / "verdict.json").read_text())["operations"]
     outcomes = {op["operation_id"]: op["outcome"] for op in operations}
     assert outcomes == {"getSystemConfig": "passed", "updateSystemConfig": "skipped"}
+
+
+def test_the_cleanup_renews_a_token_that_expired_or_was_revoked(
+    tmp_path: Path, gloria: Running
+) -> None:
+    """A run's token may be dead by its end (a short expiry, a fuzzed logout): the cleanup's
+    probes and deletes are answered 401, and the resources would stay. The guard renews once."""
+    import httpx
+
+    from conformance.suite import Credentials
+    from conformance.suite._auth import login
+    from conformance.suite._guard import Created, Guard, Journal
+
+    url = gloria.url("gloria")
+    service = gloria.backend("gloria").credentials["service"]
+    spec = load_spec(bundled_spec("gloria"))
+    credentials = Credentials("gloria", username=service.email, password=service.password)
+    token = login(spec, url, credentials)
+    answer = httpx.post(
+        f"{url}/schools",
+        json={
+            "name": "Made by a run whose token died",
+            "code": "DEAD-1",
+            "npsn": "79123457",
+            "level": "elementary",
+            "address": {"street": "Jl. Asia 2", "city": "Bandung", "province": "Jawa Barat",
+                        "postalCode": "40111"},
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    school = f"/schools/{answer.json()['data']['id']}"
+    journal = Journal(tmp_path / "gloria.jsonl")
+    journal.created(Created("School", school, True))
+    renewed: list[str | None] = []
+
+    def renew(stale: str | None) -> str:
+        renewed.append(stale)
+        return login(spec, url, credentials)
+
+    dead = "not-a-token-any-more"
+    stuck = Guard("gloria", spec, url, journal, lambda: dead)  # nothing to renew with
+    try:
+        assert stuck.cleanup().failed == {school: "DELETE answered 401"}
+    finally:
+        stuck.close()
+    guard = Guard("gloria", spec, url, journal, lambda: dead, renew=renew)
+    try:
+        report = guard.cleanup()
+    finally:
+        guard.close()
+    assert (report.failed, report.removed) == ({}, 1)
+    assert renewed[:1] == [dead]
+    gone = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 404
+    assert journal.pending() == []
