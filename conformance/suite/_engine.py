@@ -11,7 +11,7 @@ import collections
 import contextlib
 import ssl
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +35,7 @@ NOT_ERRORS = ("Missing Open API links",)
 STOPPING = threading.Event()
 
 #: the focused stateful passes at most, for operations the first run did not answer with a 2xx
-FOCUSED_PASSES = 5
+FOCUSED_PASSES = 10
 #: how many links back a focused pass follows (school -> department -> position -> its delete)
 LINK_DEPTH = 3
 
@@ -262,8 +262,28 @@ def _execute(
 ) -> None:
     loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
     schema = loaded.include(operation_id=operation_ids)
-    with prepare(schema) if prepare is not None else contextlib.nullcontext():
+    with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():
         _events(run, from_schema(schema).execute(), progress)
+
+
+@contextlib.contextmanager
+def no_local_constants() -> Iterator[None]:
+    """hypothesis (6.131+) mixes the literals of every module outside site-packages (ours, in an
+    editable install) into what it draws, from the modules loaded at the moment of each draw:
+    the same seed drew other requests after any edit of our code, in a wheel install, and as
+    lazily imported modules arrived mid-run. Its own constants (edge values of each type) stay."""
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
+
+    empty = Constants()
+    original = providers._get_local_constants
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], None]) -> None:

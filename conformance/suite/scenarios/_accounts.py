@@ -10,12 +10,9 @@ own credentials are the throwaway sessions: a token family of their own each.
 
 from __future__ import annotations
 
-import random
-import re
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +22,7 @@ from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
 from conformance.masking import SECRETS, register
 from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
 from conformance.suite._guard import Created, Journal
+from conformance.suite._unique import from_pattern
 from conformance.suite.scenarios._story import ScenarioSkipped, Story
 
 
@@ -109,64 +107,9 @@ def value_for(spec: Spec, schema: Any, name: str) -> Any:
     low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
-        return _from_pattern(pattern, int(schema.get("minLength", 0)), high)
+        return from_pattern(pattern, int(schema.get("minLength", 0)), high)
     text = f"Conformance {name} {uuid.uuid4().hex}"
     return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
-
-
-def _from_pattern(pattern: str, low: int = 0, high: int = 64) -> str:
-    """A random string matching ``pattern``, ``low`` to ``high`` characters long, a fresh value
-    each call. Unique keys are drawn this way, so the common shapes (digits, a letter and hex, upper
-    case) are tried first with about 64 bits of randomness; hypothesis draws the rest, and its
-    draws favour short simple values that collide."""
-    compiled = re.compile(pattern)
-    for candidate in _random_shapes(low, high):
-        if compiled.fullmatch(candidate):
-            return candidate
-    return _drawn(pattern, low, high)
-
-
-def _random_shapes(low: int, high: int) -> Iterator[str]:
-    """Random strings of common key shapes, each cut to at most ``high`` characters."""
-    digits = "".join(random.choices("0123456789", k=max(low, 20)))
-    letters = uuid.uuid4().hex
-    for shape in (
-        digits,
-        "c" + letters,
-        "C" + letters.upper(),
-        f"conformance.c{letters}",
-        f"conformance.c{letters}",
-    ):
-        cut = shape[: max(low, min(high, len(shape)))]
-        if low <= len(cut) <= high:
-            yield cut
-    # fixed lengths (a pattern such as [0-9]{8}): every length from low up, digits then hex
-    for length in range(max(low, 1), min(high, 24) + 1):
-        yield digits[:length]
-        yield ("c" + letters)[:length]
-
-
-def _drawn(pattern: str, low: int, high: int) -> str:
-    """A value hypothesis draws for ``pattern`` (a random pick among a few draws)."""
-    import warnings
-
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
-    found: list[str] = []
-
-    # hypothesis tries the simplest value first: draw a few and take one at random
-    @settings(max_examples=12, database=None, suppress_health_check=list(HealthCheck))
-    @given(
-        st.from_regex(re.compile(pattern), fullmatch=True).filter(lambda v: low <= len(v) <= high)
-    )
-    def draw(value: str) -> None:
-        found.append(value)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        draw()
-    return random.choice(found[1:] or found)
 
 
 class Sessions:

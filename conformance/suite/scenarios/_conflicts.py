@@ -14,8 +14,9 @@ from __future__ import annotations
 import concurrent.futures
 
 from conformance.contract import Resource
+from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._changes import Changes, details
-from conformance.suite.scenarios._makers import Actor, Maker, item_schema, payload, unique_groups
+from conformance.suite.scenarios._makers import Actor, Maker, item_schema, payload
 from conformance.suite.scenarios._rollback import targets
 from conformance.suite.scenarios._story import ScenarioSkipped, Story, error_code
 

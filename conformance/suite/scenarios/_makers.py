@@ -21,6 +21,7 @@ import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources
 from conformance.suite._guard import Created, Journal, item_path_of
+from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._accounts import delete_all, value_for
 from conformance.suite.scenarios._story import StepSkipped, Story, Violation, error_code
 
@@ -165,13 +166,6 @@ def new_value(schema: Mapping[str, Any], old: Any, mark: str) -> Any:
     high = int(schema.get("maxLength", 200))
     text = f"{mark} {uuid.uuid4().hex[:8]}"
     return text[: max(int(schema.get("minLength", 1)), min(high, len(text)))]
-
-
-def unique_groups(spec: Spec, item: Any) -> list[tuple[str, ...]]:
-    """The item schema's ``x-unique`` keys, each as a tuple of property names."""
-    resolved = spec.deref(item)
-    raw = resolved.get("x-unique", []) if isinstance(resolved, dict) else []
-    return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in raw or []]
 
 
 def versioned(spec: Spec, resource: Resource) -> bool:

@@ -1,0 +1,153 @@
+"""Fresh values for the keys a resource must not share (``x-unique``), for the scenarios' makers
+and for the stateful phase's creates.
+
+hypothesis favours short, simple values, so its draws for a unique key repeat within a run and
+across runs against one backend: a create chain (school → department → position → its delete)
+then stops at a 409 DUPLICATE, and the operations at its end are never reached.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from conformance.contract import Spec
+
+
+def unique_groups(spec: Spec, item: Any) -> list[tuple[str, ...]]:
+    """The item schema's ``x-unique`` keys, each as a tuple of property names."""
+    resolved = spec.deref(item)
+    raw = resolved.get("x-unique", []) if isinstance(resolved, dict) else []
+    return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in raw or []]
+
+
+def fresh_text(spec: Spec, schema: Any) -> str | None:
+    """A fresh value for a unique text key of ``schema`` (its pattern, format and length kept),
+    or None when the key is not free text (an id, a reference, a number, an enum)."""
+    resolved = spec.deref(schema)
+    if not isinstance(resolved, dict):
+        return None
+    kinds = resolved.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "string" not in kinds or {"enum", "const", "x-references"} & set(resolved):
+        return None
+    fmt = resolved.get("format")
+    low, high = int(resolved.get("minLength", 0)), int(resolved.get("maxLength", 64))
+    if fmt == "email":
+        return f"conformance-{uuid.uuid4().hex[:12]}@example.com"
+    if fmt is not None:
+        return None  # a uuid names another resource; a date is rarely a key
+    pattern = resolved.get("pattern")
+    if isinstance(pattern, str):
+        return from_pattern(pattern, low, high)
+    text = f"conformance {uuid.uuid4().hex}"
+    return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
+
+
+def fresh_keys(
+    spec: Spec, request: Any, item: Any, body: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """``body`` with a fresh value in each unique text key it holds (one such key per group is
+    enough to make the group new; a reference in a group is left as drawn), or None when it
+    has none to change."""
+    properties = spec.properties(spec.deref(request)) if request is not None else {}
+    changed = dict(body)
+    for group in unique_groups(spec, item):
+        for name in group:
+            if name not in body or name not in properties:
+                continue
+            value = fresh_text(spec, properties[name])
+            if value is not None:
+                changed[name] = value
+    return changed if changed != dict(body) else None
+
+
+def from_pattern(pattern: str, low: int = 0, high: int = 64) -> str:
+    """A random string matching ``pattern``, ``low`` to ``high`` characters long, a fresh value
+    each call. Unique keys are drawn this way, so the common shapes (digits, a letter and hex, upper
+    case) are tried first with about 64 bits of randomness; hypothesis draws the rest, and its
+    draws favour short simple values that collide."""
+    compiled = re.compile(pattern)
+    for candidate in _random_shapes(low, high):
+        if compiled.fullmatch(candidate):
+            return candidate
+    return _drawn(pattern, low, high)
+
+
+def _random_shapes(low: int, high: int) -> Iterator[str]:
+    """Random strings of common key shapes, each cut to at most ``high`` characters."""
+    digits = "".join(random.choices("0123456789", k=max(low, 20)))
+    letters = uuid.uuid4().hex
+    for shape in (
+        digits,
+        "c" + letters,
+        "C" + letters.upper(),
+        f"conformance.c{letters}",
+        f"conformance.c{letters}",
+    ):
+        cut = shape[: max(low, min(high, len(shape)))]
+        if low <= len(cut) <= high:
+            yield cut
+    # fixed lengths (a pattern such as [0-9]{8}): every length from low up, digits then hex
+    for length in range(max(low, 1), min(high, 24) + 1):
+        yield digits[:length]
+        yield ("c" + letters)[:length]
+
+
+def _drawn(pattern: str, low: int, high: int) -> str:
+    """A value hypothesis draws for ``pattern`` (a random pick among a few draws)."""
+    import warnings
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    found: list[str] = []
+
+    # hypothesis tries the simplest value first: draw a few and take one at random
+    @settings(max_examples=12, database=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.from_regex(re.compile(pattern), fullmatch=True).filter(lambda v: low <= len(v) <= high)
+    )
+    def draw(value: str) -> None:
+        found.append(value)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        draw()
+    return random.choice(found[1:] or found)
+
+
+def without_made_up_references(
+    spec: Spec, request: Any, body: Mapping[str, Any], known: set[str]
+) -> dict[str, Any] | None:
+    """``body`` without the optional members that name another resource (``x-references``, or
+    an array of them) by an id not in ``known`` (the ids the run made): a made-up id is a 404,
+    and a step that needs to succeed does better without the member. None when nothing goes, or
+    when removing would leave no change to make (``version`` aside)."""
+    schema = spec.deref(request) if request is not None else None
+    if not isinstance(schema, dict):
+        return None
+    required = set(spec.required(schema))
+    dropped = []
+    for name, sub in spec.properties(schema).items():
+        if name in required or name not in body or body[name] is None:
+            continue
+        resolved = spec.deref(sub)
+        if not isinstance(resolved, dict):
+            continue
+        items = spec.deref(resolved.get("items", {}))
+        if "x-references" in resolved:
+            values = [body[name]]
+        elif isinstance(items, dict) and "x-references" in items and isinstance(body[name], list):
+            values = list(body[name])
+        else:
+            continue
+        if any(str(value) not in known for value in values):
+            dropped.append(name)
+    if not dropped:
+        return None
+    kept = {key: value for key, value in body.items() if key not in dropped}
+    return kept if set(kept) - {"version"} else None
