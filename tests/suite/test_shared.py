@@ -52,6 +52,32 @@ def assert_left_alone(
     assert kept == [], f"the run left {len(kept)} resources it created: {kept[:5]}"
 
 
+def signed_in(backends: Running) -> tuple[str, str]:
+    """The gloria URL and an access token of the service account."""
+    from conformance.suite import Credentials
+    from conformance.suite._auth import login
+
+    url = backends.url("gloria")
+    service = backends.backend("gloria").credentials["service"]
+    credentials = Credentials("gloria", username=service.email, password=service.password)
+    return url, login(load_spec(bundled_spec("gloria")), url, credentials)
+
+
+def made_school(url: str, token: str, name: str, code: str, npsn: str) -> str:
+    """A school made outside any run: its item path."""
+    import httpx
+
+    address = {"street": "Jl. Merdeka 1", "city": "Bandung", "province": "Jawa Barat",
+               "postalCode": "40111"}  # fmt: skip
+    answer = httpx.post(
+        f"{url}/schools",
+        json={"name": name, "code": code, "npsn": npsn, "level": "elementary", "address": address},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 201, answer.text
+    return f"/schools/{answer.json()['data']['id']}"
+
+
 @pytest.fixture
 def gloria(monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
     with running(["gloria"], settings=Settings(rate_limits=EMBEDDED_RATE_LIMITS)) as backends:
@@ -113,35 +139,10 @@ def test_an_interrupted_run_leaves_nothing_it_created(
 def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, gloria: Running) -> None:
     import httpx
 
-    from conformance.suite import Credentials
-    from conformance.suite._auth import login
     from conformance.suite._guard import Created, Journal
 
-    url = gloria.url("gloria")
-    service = gloria.backend("gloria").credentials["service"]
-    token = login(
-        load_spec(bundled_spec("gloria")),
-        url,
-        Credentials("gloria", username=service.email, password=service.password),
-    )
-    answer = httpx.post(
-        f"{url}/schools",
-        json={
-            "name": "Left by a killed run",
-            "code": "KILLED-1",
-            "npsn": "79123456",
-            "level": "elementary",
-            "address": {
-                "street": "Jl. Merdeka 1",
-                "city": "Bandung",
-                "province": "Jawa Barat",
-                "postalCode": "40111",
-            },
-        },
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert answer.status_code == 201, answer.text
-    school = f"/schools/{answer.json()['data']['id']}"
+    url, token = signed_in(gloria)
+    school = made_school(url, token, "Left by a killed run", "KILLED-1", "79123456")
     Journal(tmp_path / "journal" / "gloria.jsonl").created(Created("School", school, True))
     out, err = io.StringIO(), io.StringIO()
     code = run(
@@ -178,36 +179,18 @@ def test_the_cleanup_renews_a_token_that_expired_or_was_revoked(
     probes and deletes are answered 401, and the resources would stay. The guard renews once."""
     import httpx
 
-    from conformance.suite import Credentials
-    from conformance.suite._auth import login
     from conformance.suite._guard import Created, Guard, Journal
 
-    url = gloria.url("gloria")
-    service = gloria.backend("gloria").credentials["service"]
+    url, token = signed_in(gloria)
     spec = load_spec(bundled_spec("gloria"))
-    credentials = Credentials("gloria", username=service.email, password=service.password)
-    token = login(spec, url, credentials)
-    answer = httpx.post(
-        f"{url}/schools",
-        json={
-            "name": "Made by a run whose token died",
-            "code": "DEAD-1",
-            "npsn": "79123457",
-            "level": "elementary",
-            "address": {"street": "Jl. Asia 2", "city": "Bandung", "province": "Jawa Barat",
-                        "postalCode": "40111"},
-        },
-        headers={"Authorization": f"Bearer {token}"},
-    )  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    school = f"/schools/{answer.json()['data']['id']}"
+    school = made_school(url, token, "Made by a run whose token died", "DEAD-1", "79123457")
     journal = Journal(tmp_path / "gloria.jsonl")
     journal.created(Created("School", school, True))
     renewed: list[str | None] = []
 
     def renew(stale: str | None) -> str:
         renewed.append(stale)
-        return login(spec, url, credentials)
+        return signed_in(gloria)[1]
 
     dead = "not-a-token-any-more"
     stuck = Guard("gloria", spec, url, journal, lambda: dead)  # nothing to renew with
