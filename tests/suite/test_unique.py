@@ -66,3 +66,17 @@ def test_optional_references_to_ids_the_run_did_not_make_are_left_out() -> None:
     create, _ = _schemas("createPosition")
     body = {"departmentId": made_up, "code": "A", "title": "T", "grade": 1}
     assert without_made_up_references(SPEC, create, body, set()) is None
+
+
+def test_fresh_keys_stay_fresh_where_hypothesis_seeds_random() -> None:
+    # the engine's hooks run inside hypothesis, which seeds `random` alike for every case
+    import random
+
+    request, item = _schemas("createSchool")
+    drawn = set()
+    for _ in range(20):
+        random.seed(0)
+        fresh = fresh_keys(SPEC, request, item, {"npsn": "00000000", "code": "AA", "name": "S"})
+        assert fresh is not None
+        drawn.add(fresh["npsn"])
+    assert len(drawn) == 20
