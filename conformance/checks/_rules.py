@@ -222,11 +222,14 @@ def leaks(exchange: Exchange) -> list[str]:
 def request_text(url: str, body: bytes | str, headers: Mapping[str, str]) -> str:
     """Everything a request sent, in every form an answer may echo it: the URL as sent and
     decoded, the body as sent and its JSON strings unescaped, the header values (an echoed
-    ``X-Request-ID`` is the client's own text, not a leak)."""
+    ``X-Request-ID`` is the client's own text, not a leak); and each of those as a JSON string
+    escapes it, since an error message may quote what it rejects (``"e:\tQW" does not match``,
+    read as a Windows path when the tab came back as ``\t``)."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     parts = [url, urllib.parse.unquote_plus(url), text, *headers.values()]
     with contextlib.suppress(ValueError):
         parts.extend(_strings(json.loads(text)))
+    parts.extend([json.dumps(part)[1:-1] for part in parts])
     return " ".join(parts)
 
 
