@@ -34,17 +34,16 @@ NOT_ERRORS = ("Missing Open API links",)
 #: and goes on with the next phase, so the event loop checks this after every event
 STOPPING = threading.Event()
 
-#: the focused stateful passes at most, for operations the first run did not answer with a 2xx,
-#: by profile (a pass over a handful of operations takes 2 to 5 s)
-FOCUSED_PASSES = {"smoke": 3, "gate": 10, "deep": 15}
 #: how many links back a focused pass follows (school -> department -> position -> its delete)
 LINK_DEPTH = 3
 
-#: max examples per operation and phase; the stateful phase's steps per scenario and scenarios
+#: max examples per operation and phase; the stateful phase's steps per scenario and scenarios;
+#: the focused stateful passes at most, for operations the first run did not answer with a 2xx
+#: (a pass over a handful of operations takes 2 to 5 s)
 PROFILES: dict[str, dict[str, int]] = {
-    "smoke": {"max_examples": 5, "max_steps": 5, "scenarios": 25},
-    "gate": {"max_examples": 20, "max_steps": 10, "scenarios": 60},
-    "deep": {"max_examples": 100, "max_steps": 15, "scenarios": 200},
+    "smoke": {"max_examples": 5, "max_steps": 5, "scenarios": 25, "focused_passes": 3},
+    "gate": {"max_examples": 20, "max_steps": 10, "scenarios": 60, "focused_passes": 10},
+    "deep": {"max_examples": 100, "max_steps": 15, "scenarios": 200, "focused_passes": 15},
 }
 
 
@@ -224,7 +223,7 @@ def run_engine(
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
     # seed) over just the operations not yet answered with a 2xx and those whose links lead to
     # them, up to ``LINK_DEPTH`` links back.
-    for attempt in range(1, FOCUSED_PASSES.get(profile, 10) + 1):
+    for attempt in range(1, PROFILES[profile]["focused_passes"] + 1):
         if STOPPING.is_set():
             raise KeyboardInterrupt
         missing = [

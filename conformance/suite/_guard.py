@@ -170,8 +170,6 @@ class Guard:
         self._absent: set[str] = set()
         self._snapshots: dict[str, Any] = {}
         self.rewritten = 0
-        #: stateful creates given fresh unique keys
-        self.freshened = 0
         #: one connection pool for the guard's own requests (a probe per repointed write)
         self.client = httpx.Client(**network.httpx_options())
 
@@ -188,8 +186,8 @@ class Guard:
         return None
 
     def before_call(self, case: Any) -> None:
-        """Point a write at an item the run did not create, and which exists, elsewhere; give a
-        create of the stateful phase fresh unique keys."""
+        """Point a write at an item the run did not create, and which exists, elsewhere; make a
+        create or change of the stateful phase one that can succeed (`_freshen`)."""
         operation = case.operation
         method = str(operation.method).upper()
         if method not in UNSAFE:
@@ -248,8 +246,6 @@ class Guard:
         fresh = fresh_keys(self.spec, request, item, kept or body) if item is not None else None
         if kept is not None or fresh is not None:
             case.body = fresh or kept
-            with self._lock:
-                self.freshened += 1
 
     def _exists(self, concrete: str) -> bool:
         """Whether the item may be there: only an answer that says it is not (404, 410, or 400:

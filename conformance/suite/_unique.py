@@ -48,7 +48,11 @@ def fresh_text(spec: Spec, schema: Any) -> str | None:
     pattern = resolved.get("pattern")
     if isinstance(pattern, str):
         return from_pattern(pattern, low, high)
-    text = f"conformance {uuid.uuid4().hex}"
+    return padded(f"conformance {uuid.uuid4().hex}", low, high)
+
+
+def padded(text: str, low: int, high: int) -> str:
+    """``text`` repeated up to ``low`` characters, cut to at most ``high``."""
     return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
 
 
@@ -90,7 +94,6 @@ def _random_shapes(low: int, high: int) -> Iterator[str]:
         digits,
         "c" + letters,
         "C" + letters.upper(),
-        f"conformance.c{letters}",
         f"conformance.c{letters}",
     ):
         cut = shape[: max(low, min(high, len(shape)))]

@@ -22,7 +22,7 @@ from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
 from conformance.masking import SECRETS, register
 from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
 from conformance.suite._guard import Created, Journal
-from conformance.suite._unique import from_pattern
+from conformance.suite._unique import from_pattern, padded
 from conformance.suite.scenarios._story import ScenarioSkipped, Story
 
 
@@ -108,8 +108,7 @@ def value_for(spec: Spec, schema: Any, name: str) -> Any:
     pattern = schema.get("pattern")
     if isinstance(pattern, str):
         return from_pattern(pattern, int(schema.get("minLength", 0)), high)
-    text = f"Conformance {name} {uuid.uuid4().hex}"
-    return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]
+    return padded(f"Conformance {name} {uuid.uuid4().hex}", low, high)
 
 
 class Sessions:
