@@ -145,6 +145,10 @@ def _absent_value(schema: Any) -> Any:
     return text[: max(int(longest), 1)] if isinstance(longest, int) else text
 
 
+class RunEnding(Exception):
+    """A write the engine tried after the run's cleanup began (its threads outlive Ctrl-C)."""
+
+
 class Guard:
     """One API's journal, guard and cleanup (thread-safe)."""
 
@@ -170,6 +174,11 @@ class Guard:
         self._absent: set[str] = set()
         self._snapshots: dict[str, Any] = {}
         self.rewritten = 0
+        #: the engine's threads with a create under way; once the cleanup has
+        #: begun, no new write is let through (an interrupted engine's threads outlive its run)
+        self._creating: set[threading.Thread] = set()
+        self._closed = False
+        self._settle_s = network.timeout_s + 1.0
         #: one connection pool for the guard's own requests (a probe per repointed write)
         self.client = httpx.Client(**network.httpx_options())
 
@@ -190,6 +199,13 @@ class Guard:
         create or change of the stateful phase one that can succeed (`_freshen`)."""
         operation = case.operation
         method = str(operation.method).upper()
+        with self._lock:
+            # this thread's previous request is over, answered or not
+            self._creating.discard(threading.current_thread())
+            if self._closed and method in UNSAFE:
+                raise RunEnding("the run is ending: its cleanup has begun, no more writes")
+            if method == "POST":  # a create: the cleanup waits for its answer
+                self._creating.add(threading.current_thread())
         if method not in UNSAFE:
             return
         if method in ("POST", "PUT", "PATCH"):
@@ -287,6 +303,8 @@ class Guard:
 
     def after_call(self, case: Any, response: Any) -> None:
         """Journal a resource a create answered with."""
+        with self._lock:
+            self._creating.discard(threading.current_thread())
         operation = case.operation
         status = int(response.status_code)
         if str(operation.method).upper() != "POST" or not 200 <= status < 300:
@@ -364,6 +382,26 @@ class Guard:
         return body
 
     # -- the end -------------------------------------------------------------------------------
+
+    def _settle(self) -> None:
+        """Refuse new writes, and wait (a request's timeout at most) for the answers to creates
+        still under way: after Ctrl-C the engine's threads can still be sending, and a resource
+        whose answer arrived after the journal was read would stay behind unrecorded. A thread
+        that has ended, or moved on to its next request, has no create under way."""
+        with self._lock:
+            self._closed = True
+        deadline = time.monotonic() + self._settle_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                waiting = [thread for thread in self._creating if thread.is_alive()]
+            if not waiting:
+                return
+            time.sleep(0.05)
+
+    def finish(self) -> CleanupReport:
+        """The end of the run (also after Ctrl-C): no more writes, then the cleanup."""
+        self._settle()
+        return self.cleanup()
 
     def cleanup(self) -> CleanupReport:
         """Remove what the journal holds, newest first; restore the singletons."""

@@ -212,7 +212,7 @@ class SuiteSession:
                         f"{api}: {guard.rewritten} writes aimed at resources the run did not"
                         " create were sent to absent ids instead"
                     )
-                report = guard.cleanup()
+                report = guard.finish()
                 guard.close()
                 self.cleanups[api] = report
                 for line in report.lines(api):

@@ -208,3 +208,51 @@ def test_the_cleanup_renews_a_token_that_expired_or_was_revoked(
     gone = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 404
     assert journal.pending() == []
+
+
+def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through(
+    tmp_path: Path, gloria: Running
+) -> None:
+    """After Ctrl-C the engine's threads can still be sending: a create answered after the
+    cleanup read its journal stayed behind (seen in CI: a UserProfile left by `-n 2` SIGTERM)."""
+    import threading
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.suite._guard import Guard, Journal, RunEnding
+
+    url, token = signed_in(gloria)
+    spec = load_spec(bundled_spec("gloria"))
+    guard = Guard("gloria", spec, url, Journal(tmp_path / "gloria.jsonl"), lambda: token)
+    create = SimpleNamespace(
+        operation=SimpleNamespace(method="POST", path="/schools"),
+        path_parameters={},
+        body=None,
+        meta=None,
+    )
+    sent = threading.Event()
+    made: list[str] = []
+
+    def engine_thread() -> None:  # as schemathesis's worker: hook, request, hook
+        guard.before_call(create)
+        sent.set()
+        time.sleep(0.5)  # the answer is still on its way when the cleanup begins
+        school = made_school(url, token, "Answered after Ctrl-C", "LATE-1", "79123458")
+        made.append(school)
+        answer = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
+        guard.after_call(create, httpx.Response(201, json=answer.json()))
+
+    worker = threading.Thread(target=engine_thread)
+    worker.start()
+    assert sent.wait(10)
+    try:
+        report = guard.finish()
+        with pytest.raises(RunEnding):
+            guard.before_call(create)
+    finally:
+        worker.join(10)
+        guard.close()
+    assert (report.removed, report.failed) == (1, {})
+    gone = httpx.get(f"{url}{made[0]}", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 404
