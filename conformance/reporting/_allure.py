@@ -38,7 +38,7 @@ _SEVERE = {
                 "expired-401", "role-403", "private-404", "logout-revokes",
                 "reuse-revokes-family"),
     "critical": ("stale-409", "rejected-unchanged", "one-of-concurrent", "duplicate-409",
-                 "use_after_free", "stale-delete-409", "no_leaks", "refresh-rotates",
+                 "use_after_free", "stale-delete-409", "deleted-404", "no_leaks", "refresh-rotates",
                  "single-flight", "auth-before-limit"),
     "minor": ("latency-budget", "rate-limit-headers", "remaining-monotonic", "nosniff",
               "request_id"),

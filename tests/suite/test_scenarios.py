@@ -46,6 +46,7 @@ CAUGHT = {
     "etag-not-version": ("tchat", "rollback", "etag-version", "ContentItem"),
     "duplicate-accepted": ("gloria", "conflicts", "duplicate-409", "School"),
     "stale-delete-accepted": ("gloria", "conflicts", "stale-delete-409", "Position"),
+    "deleted-still-readable": ("gloria", "conflicts", "deleted-404", "Position"),
     "bulk-stale-applied": ("tchat", "rollback", "bulk-per-item", "ContentItem"),
     "private-resource-visible": ("gloria", "authorisation", "private-404", "Notification"),
     "role-not-enforced": ("gloria", "authorisation", "role-403", "deleteSchool"),

@@ -4,7 +4,8 @@ For every kind the rollback scenario changes: two clients that read the same ver
 second writer gets 409 ``VERSION_CONFLICT`` with ``details.currentVersion``, refetches, retries
 and succeeds); N concurrent updates from one version (exactly one succeeds, the rest are 409,
 the winner's state stays); ``If-Match`` and a body ``version`` that disagree (400); a ``DELETE``
-with a stale ``If-Match`` (409, and the resource stays). For every ``x-unique`` key of a kind
+with a stale ``If-Match`` (409, and the resource stays), then with the current one (204, and
+a GET is 404 from then on). For every ``x-unique`` key of a kind
 that can be created: a create and an update that take another resource's key are 409
 ``DUPLICATE`` and create or change nothing.
 """
@@ -190,6 +191,26 @@ class Conflicts:
                 f"a DELETE of {kind} {made.id} with a stale If-Match",
             )
             changes.unchanged(made, snapshot, "a DELETE with a stale If-Match")
+        if made not in self.maker.made:
+            return  # the stale DELETE removed it (reported above)
+        version = snapshot.version
+        with story.step(f"{kind}: a DELETE with If-Match {version} is 204, and then it is 404"):
+            response = story.send(
+                delete, token=self.run.token, path=made.path, headers={"If-Match": f'"{version}"'}
+            )
+            story.check(
+                response.status_code == 204,
+                "deleted-404",
+                f"a DELETE of {kind} {made.id} with its current If-Match answered"
+                f" {response.status_code}",
+            )
+            self.maker.forget(made)
+            gone = changes.read(made)
+            story.check(
+                gone.status == 404,
+                "deleted-404",
+                f"{kind} {made.id} answered {gone.status} to a GET after its DELETE",
+            )
 
     def duplicate(self, resource: Resource, group: tuple[str, ...]) -> None:
         story, changes, maker = self.story, self.changes, self.maker

@@ -62,6 +62,8 @@ RULES = {
     "one-of-concurrent": "§5 of N concurrent updates from the same version exactly one succeeds",
     "if-match-disagrees-400": "§5 an If-Match and a body version that differ are 400",
     "stale-delete-409": "§5 a DELETE with a stale If-Match is 409, and the resource stays",
+    "deleted-404": "§2 a DELETE with the current If-Match answers 204, and the deleted resource"
+    " is 404 from then on",
     "duplicate-409": "§5 a create or update that breaks a uniqueness rule is 409 DUPLICATE and"
     " changes nothing",
     "bulk-per-item": "§5 a bulk update applies the good items and reports each failing one,"
