@@ -114,6 +114,14 @@ def _build_parser() -> argparse.ArgumentParser:
         help="skip writes to singletons such as /system-config (default: restore them after)",
     )
     run.add_argument(
+        "--fail-fast",
+        action="store_const",
+        const=True,
+        default=None,
+        help="stop at the first failure: a sooner verdict (the scenarios run first; what is"
+        " not reached is reported as skipped)",
+    )
+    run.add_argument(
         "--request-timeout",
         type=float,
         default=None,
@@ -243,6 +251,12 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="20 runs of each clean API and each timing or concurrency defect; DIR/soak.json",
     )
+    selftest.add_argument(
+        "--thorough",
+        action="store_true",
+        help="run each job to its end, every rule that reports a defect in the matrix (default:"
+        " each job stops at its first failure, as conformance run --fail-fast)",
+    )
     selftest.add_argument("--profile", default=None, help=argparse.SUPPRESS)
     selftest.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     selftest.add_argument(
@@ -355,6 +369,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         reports=args.reports,
         read_only=args.read_only,
         exclude_singletons=args.exclude_singletons,
+        fail_fast=args.fail_fast,
         request_timeout_s=args.request_timeout,
         run_timeout_s=args.run_timeout,
         tls_verify=args.tls_verify,
@@ -394,6 +409,7 @@ def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         select=args.select,
         repeat=args.repeat,
         soak=args.soak,
+        thorough=args.thorough,
     )
     if args.job is not None:  # one run, in its own process
         return selftest.one(args.job, args.api, options, out, err)

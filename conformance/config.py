@@ -63,6 +63,8 @@ class Settings:
     read_only: bool = False
     #: leave singletons (``/system-config``) alone: their writes are skipped, not just restored
     exclude_singletons: bool = False
+    #: stop at the first failure (the scenarios first, then the fuzzing; no shrinking)
+    fail_fast: bool = False
     credentials: Path | None = None
     waivers: Path | None = None
     #: generate the HTML report at the end of a run (needs Node and the Allure generator)
@@ -93,6 +95,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "proxy": ("url", "CONFORMANCE_PROXY"),
     "read_only": ("bool", "CONFORMANCE_READ_ONLY"),
     "exclude_singletons": ("bool", "CONFORMANCE_EXCLUDE_SINGLETONS"),
+    "fail_fast": ("bool", "CONFORMANCE_FAIL_FAST"),
     "credentials": ("file", "CONFORMANCE_CREDENTIALS"),
     "waivers": ("file", "CONFORMANCE_WAIVERS"),
     "html_report": ("bool", "CONFORMANCE_HTML_REPORT"),

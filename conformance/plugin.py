@@ -112,6 +112,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="skip writes to singletons such as /system-config (default: restore them after)",
     )
     group.addoption(
+        "--conformance-fail-fast",
+        action="store_const",
+        const=True,
+        default=None,
+        help="stop at the first failure: a sooner verdict (the scenarios run first; what is"
+        " not reached is reported as skipped) (with -x)",
+    )
+    group.addoption(
         "--conformance-request-timeout",
         type=float,
         default=None,
@@ -165,6 +173,7 @@ def _settings(config: pytest.Config) -> Settings:
         reports=Path(reports) if reports else None,
         read_only=config.getoption("conformance_read_only"),
         exclude_singletons=config.getoption("conformance_exclude_singletons"),
+        fail_fast=config.getoption("conformance_fail_fast"),
         request_timeout_s=config.getoption("conformance_request_timeout"),
         tls_verify=config.getoption("conformance_tls_verify"),
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
@@ -258,6 +267,7 @@ def pytest_configure(config: pytest.Config) -> None:
         network=Network(settings.request_timeout_s, settings.tls, settings.proxy),
         read_only=settings.read_only,
         exclude_singletons=settings.exclude_singletons,
+        fail_fast=settings.fail_fast,
         switches=dict(settings.scenarios),
         max_wait_s=settings.max_wait_s,
         **options,
@@ -338,8 +348,11 @@ def _scenario_items(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--conformance-shard K/N``: keep this shard's operations (`conformance.suite.assign`)."""
+    """``--conformance-shard K/N``: keep this shard's operations (`conformance.suite.assign`).
+    Fail fast: the scenarios first (seconds each, where the fuzzing takes a minute an API)."""
     suite = config.stash.get(SUITE, None)
+    if suite is not None and suite.fail_fast:
+        items.sort(key=lambda item: "conformance_scenario" not in _params(item))  # stable
     if suite is None or not suite.shard:
         return
     from conformance.suite._shard import Shard, assign
@@ -351,8 +364,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        params = callspec.params if callspec is not None else {}
+        params = _params(item)
         if "conformance_operation" in params:
             mine = owner.get(tuple(params["conformance_operation"])) == shard.index
         elif "conformance_scenario" in params:
@@ -363,6 +375,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _params(item: pytest.Item) -> dict[str, Any]:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params if callspec is not None else {}
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

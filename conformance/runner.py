@@ -60,6 +60,7 @@ class RunOptions:
     reports: Path | None = None
     read_only: bool | None = None
     exclude_singletons: bool | None = None
+    fail_fast: bool | None = None
     request_timeout_s: float | None = None
     run_timeout_s: float | None = None
     tls_verify: bool | None = None
@@ -80,6 +81,7 @@ class RunOptions:
             reports=self.reports,
             read_only=self.read_only,
             exclude_singletons=self.exclude_singletons,
+            fail_fast=self.fail_fast,
             request_timeout_s=self.request_timeout_s,
             run_timeout_s=self.run_timeout_s,
             tls_verify=self.tls_verify,
@@ -276,6 +278,8 @@ def pytest_arguments(
         arguments.append("--conformance-read-only")
     if settings.exclude_singletons:
         arguments.append("--conformance-exclude-singletons")
+    if settings.fail_fast:  # pytest stops after the first failed test too
+        arguments += ["--conformance-fail-fast", "-x"]
     if not settings.tls_verify:
         arguments.append("--conformance-insecure")
     if settings.ca_bundle is not None:

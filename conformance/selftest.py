@@ -134,7 +134,15 @@ def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) 
     return Row(job.name, job.api, job.defect, outcome, code, round(seconds, 1), rules, where)
 
 
-def run_job(job: Job, root: Path, *, profile: str, seed: int, selection: Sequence[str] = ()) -> Row:
+def run_job(
+    job: Job,
+    root: Path,
+    *,
+    profile: str,
+    seed: int,
+    selection: Sequence[str] = (),
+    thorough: bool = False,
+) -> Row:
     """Run one job in a process of its own; its row."""
     reports = root / job.run_id
     seed += job.repeat
@@ -143,6 +151,7 @@ def run_job(job: Job, root: Path, *, profile: str, seed: int, selection: Sequenc
     command = [
         sys.executable, "-m", "conformance", "selftest", "--job", job.name, "--api", job.api,
         "--reports", str(reports), "--profile", profile, "--seed", str(seed), *selection,
+        *(["--thorough"] if thorough else []),
     ]  # fmt: skip
     began = time.monotonic()
     with (reports / "run.log").open("w", encoding="utf-8") as log:
@@ -180,6 +189,8 @@ class Options:
     select: str | None = None
     repeat: int | None = None
     soak: bool = False
+    #: every job runs the whole suite (every rule that reports a defect), not to its first failure
+    thorough: bool = False
 
     @property
     def selection(self) -> list[str]:
@@ -217,6 +228,7 @@ def one(name: str, api: str, options: Options, out: TextIO, err: TextIO) -> Exit
             seed=seed,
             reports=options.reports,
             html_report=False,
+            fail_fast=not options.thorough,
             pytest_args=["-p", "no:cacheprovider", "-q", *options.selection],
         )
         return runner.execute(run, out, err)
@@ -239,6 +251,7 @@ def command(options: Options, out: TextIO, err: TextIO) -> ExitCode:
         + (f", {repeat} times each, seeds {seed} to {seed + repeat - 1}" if repeat > 1 else "")
         + f"), {workers} at a time, profile {profile}"
         + (f", seed {seed}" if repeat == 1 else "")
+        + (", each to its end" if options.thorough else ", each to its first failure")
         + (f", every run narrowed by -k {options.select!r}" if options.select else "")
         + f"; each run's reports in {reports / 'selftest'}\n"
     )
@@ -251,14 +264,17 @@ def command(options: Options, out: TextIO, err: TextIO) -> ExitCode:
     began = time.monotonic()
     rows = matrix(
         chosen, reports / "selftest", workers=workers, profile=profile, seed=seed,
-        selection=options.selection, told=told,
+        selection=options.selection, thorough=options.thorough, told=told,
     )  # fmt: skip
     breaks = {defect.name: defect.rule for defect in defects}
     for row in rows:
         row.breaks = breaks.get(row.name, "")
     seconds = time.monotonic() - began
     written = reports / f"{what}.json"
-    write(written, rows, profile=profile, seed=seed, seconds=seconds, repeat=repeat)
+    write(
+        written, rows, profile=profile, seed=seed, seconds=seconds, repeat=repeat,
+        fail_fast=not options.thorough,
+    )  # fmt: skip
     allure_results(reports / "allure-results", rows)
     out.write(f"\n{'run':<28} {'api':<6} {'outcome':<7} {'seconds':>8}  rules on where\n")
     for row in rows:
@@ -298,13 +314,22 @@ def matrix(
     profile: str,
     seed: int,
     selection: Sequence[str] = (),
+    thorough: bool = False,
     told: Callable[[Row, int, int], None] = lambda row, done, total: None,
 ) -> list[Row]:
     """Every job, ``workers`` at a time; the rows in the jobs' order."""
     rows: dict[str, Row] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            pool.submit(run_job, job, root, profile=profile, seed=seed, selection=selection): job
+            pool.submit(
+                run_job,
+                job,
+                root,
+                profile=profile,
+                seed=seed,
+                selection=selection,
+                thorough=thorough,
+            ): job
             for job in chosen
         }
         for future in concurrent.futures.as_completed(futures):
@@ -356,7 +381,14 @@ def flakes(rows: Sequence[Row]) -> dict[str, Any]:
 
 
 def write(
-    path: Path, rows: Sequence[Row], *, profile: str, seed: int, seconds: float, repeat: int = 1
+    path: Path,
+    rows: Sequence[Row],
+    *,
+    profile: str,
+    seed: int,
+    seconds: float,
+    repeat: int = 1,
+    fail_fast: bool = True,
 ) -> None:
     from conformance import __version__
 
@@ -367,6 +399,8 @@ def write(
         "suite_version": __version__,
         "profile": profile,
         "seed": seed,
+        #: each job stopped at its first failure (`conformance run --fail-fast`)
+        "fail_fast": fail_fast,
         "seconds": round(seconds, 1),
         "counts": {
             outcome: sum(1 for row in rows if row.outcome == outcome)

@@ -138,6 +138,7 @@ def engine_config(
     infer_links: bool = True,
     network: Network = DEFAULT_NETWORK,
     read_only: bool = False,
+    fail_fast: bool = False,
 ) -> SchemathesisConfig:
     """The engine's configuration. ``infer_links``: let schemathesis guess links from the
     response schemas (dependency analysis); off for a spec that declares its own, where a guess
@@ -160,8 +161,14 @@ def engine_config(
             "tls-verify": network.verify,
             **({"proxy": network.proxy} if network.proxy else {}),
             "continue-on-failure": True,
-            "max-failures": 10_000,
-            "generation": {"max-examples": numbers["max_examples"], "database": "none"},
+            # fail fast: the engine stops at its first failure, and does not shrink it (a
+            # minimal example is worth seconds in a full run, not in one that wants a verdict)
+            "max-failures": 1 if fail_fast else 10_000,
+            "generation": {
+                "max-examples": numbers["max_examples"],
+                "database": "none",
+                "no-shrink": fail_fast,
+            },
             "cache": {"enabled": False},
             "phases": {
                 "examples": {"enabled": unit},
@@ -198,11 +205,12 @@ def run_engine(
     evidence: Iterable[tuple[str, int, float]] = (),
     network: Network = DEFAULT_NETWORK,
     read_only: bool = False,
+    fail_fast: bool = False,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
     ``prepare(schema)``: what the run adds to each schema the engine runs (auth, the guard's
-    hooks), as a context around the engine's run."""
+    hooks), as a context around the engine's run. ``fail_fast``: stop at the first failure."""
     wanted = sorted(set(operation_ids))
     by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
     records = {
@@ -216,7 +224,14 @@ def run_engine(
     run = EngineRun(api, seed, records)
     infer = next(spec.links(), None) is None  # a spec that declares no links of its own
     config = engine_config(
-        url, headers, profile, seed, infer_links=infer, network=network, read_only=read_only
+        url,
+        headers,
+        profile,
+        seed,
+        infer_links=infer,
+        network=network,
+        read_only=read_only,
+        fail_fast=fail_fast,
     )
     _execute(run, spec, config, wanted, prepare, progress)
     # A create that needs an id from another resource is reached by the stateful phase only,
@@ -226,6 +241,8 @@ def run_engine(
     for attempt in range(1, PROFILES[profile]["focused_passes"] + 1):
         if STOPPING.is_set():
             raise KeyboardInterrupt
+        if fail_fast and any(record.failures for record in records.values()):
+            break  # the verdict is in
         missing = [
             record.operation_id
             for record in records.values()
@@ -247,6 +264,7 @@ def run_engine(
             infer_links=infer,
             network=network,
             read_only=read_only,
+            fail_fast=fail_fast,
         )
         _execute(run, spec, focused, sorted(sources), prepare, progress)
     return run

@@ -48,6 +48,9 @@ from conformance.suite.scenarios import (
     run_scenario,
 )
 
+#: why fail fast leaves an operation unjudged
+NOT_REACHED = "not reached: the run stopped at its first failure (fail fast)"
+
 
 @dataclass
 class Target:
@@ -71,6 +74,9 @@ class SuiteSession:
     read_only: bool = False
     #: skip the writes to singletons (``/system-config``) instead of restoring them afterwards
     exclude_singletons: bool = False
+    #: stop at the first failure: the scenarios before the fuzzing, the engine stops at its first
+    #: failed check, and an operation it did not reach is reported as skipped, not as a failure
+    fail_fast: bool = False
     #: "K/N" when this run is one shard of several
     shard: str | None = None
     #: api -> the operation ids of the items pytest selected
@@ -204,6 +210,7 @@ class SuiteSession:
                 ],
                 network=self.network,
                 read_only=self.read_only,
+                fail_fast=self.fail_fast,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None:
@@ -225,6 +232,12 @@ class SuiteSession:
                 operation.label, operation_id
             )
             record.errors.extend(run.errors)
+            if self._not_reached(run, record):
+                documented = documented_statuses(target.spec, operation_id)
+                self.verdicts[(api, operation_id)] = skipped(
+                    api, record.label, operation_id, NOT_REACHED, documented
+                )
+                continue
             self._judged(api, record)
         own = (
             f"; its own session: {session.logins} logins, {session.refreshes} refreshes"
@@ -232,6 +245,15 @@ class SuiteSession:
             else ""
         )
         self.progress(f"{api}: done in {run.seconds:.1f} s{own}")
+
+    def _not_reached(self, run: EngineRun, record: OperationRecord) -> bool:
+        """Fail fast: an operation with nothing against it, in a run that stopped at a failure
+        elsewhere, may not have been tried at all."""
+        if not self.fail_fast or record.failures or record.errors:
+            return False
+        if not any(other.failures for other in run.records.values()):
+            return False
+        return not any(200 <= status < 300 for status in record.statuses)
 
     def _session(self, api: str) -> RunSession | None:
         """The run's own session with ``api`` (None: a static token, or none), started once."""
@@ -277,7 +299,7 @@ class SuiteSession:
             self.scenarios[key] = verdict
             return verdict
         target = self.targets[api]
-        if self.selected.get(api) and api not in self.runs:
+        if self.selected.get(api) and api not in self.runs and not self.fail_fast:
             self.verdict_for(api, sorted(self.selected[api])[0])  # fuzzing first: its samples
         self.progress(f"{api}: scenario {name}")
         try:

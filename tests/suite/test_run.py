@@ -114,10 +114,6 @@ CAUGHT_BY_FUZZING = {
     ),
     "nosniff-missing": ("gloria", "getSchool or listSchools", "getSchool", "nosniff"),
     "status-code-mismatch": ("gloria", "getSchool", "getSchool", "error_envelope"),
-    # a stateful find (create, delete, read again): the gate profile's scenarios
-    "deleted-still-readable": (
-        "gloria", "Position", "getPosition|deletePosition", "use_after_free",
-    ),
     "auth-not-enforced": ("gloria", "listSchools", "listSchools", "ignored_auth"),
     "pagination-total-wrong": ("gloria", "listDepartments", "listDepartments", "pagination"),
 }  # fmt: skip
@@ -129,11 +125,10 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     defect: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     api, selection, operation, check = CAUGHT_BY_FUZZING[defect]
-    profile = "gate" if check == "use_after_free" else "smoke"
     with running([api], settings=Settings(defects=frozenset({defect}))) as broken:
         as_service(monkeypatch, broken, api)
         code, out, err = conformance(
-            "--target", f"{api}={broken.url(api)}", "--profile", profile, "--seed", "3",
+            "--target", f"{api}={broken.url(api)}", "--profile", "smoke", "--seed", "3",
             "--reports", str(tmp_path), "-k", selection, "-p", "no:cacheprovider",
         )  # fmt: skip
     assert code == 1, out[-3000:]
@@ -151,6 +146,50 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     assert all(f["example"]["method"] and f["example"]["path"] for f in failures)
     failed_cases = {key for key, message in junit_cases(tmp_path).items() if message}
     assert any((f"{api}.{name}", check) in failed_cases for name in operation.split("|"))
+
+
+@pytest.mark.slow
+def test_fail_fast_runs_the_scenarios_first_and_stops_at_the_first_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from conformance.suite._session import NOT_REACHED
+
+    selection = "getSchool or listSchools or getHealth or getUserStats or listDepartments"
+    with running(["gloria"], settings=Settings(defects=frozenset({"nosniff-missing"}))) as broken:
+        as_service(monkeypatch, broken, "gloria")
+        code, out, err = conformance(
+            "--target", f"gloria={broken.url('gloria')}", "--seed", "3", "--fail-fast",
+            "--reports", str(tmp_path), "-k", f"{selection} or rollback",
+            "-p", "no:cacheprovider",
+        )  # fmt: skip
+    assert code == 1, out[-3000:]
+    assert err.startswith("conformance: FAIL:"), err
+    terminal = capfd.readouterr().out  # pytest's and the progress lines
+    # the scenario (seconds) before the fuzzing (a minute on a whole API)
+    assert terminal.index("scenario rollback") < terminal.index("fuzzing 5 operations")
+    assert "stopping after 1 failures" in terminal  # pytest's -x
+    document = verdict(tmp_path)
+    assert document["verdict"] == "fail"
+    operations: list[dict[str, Any]] = document["operations"]  # type: ignore[assignment]
+    outcomes = collections.Counter(op["outcome"] for op in operations)
+    assert outcomes["failed"] == 1, outcomes  # the engine stopped at its first failure
+    failed = next(op for op in operations if op["outcome"] == "failed")
+    assert "nosniff" in {f["check"] for f in failed["failures"]}
+    # what the run did not reach is not blamed on the backend
+    assert outcomes["not_exercised"] == 0
+    assert document["not_exercised"] == []
+    skipped = [op for op in operations if op["outcome"] == "skipped"]
+    assert all(op["reason"] == NOT_REACHED for op in skipped), skipped
+
+
+def test_fail_fast_asks_the_engine_for_one_failure_and_no_shrinking() -> None:
+    from conformance.suite._engine import engine_config
+
+    fast = engine_config("http://127.0.0.1:9/", {}, "gate", 1, fail_fast=True)
+    full = engine_config("http://127.0.0.1:9/", {}, "gate", 1)
+    assert (fast.max_failures, fast.projects.default.generation.no_shrink) == (1, True)
+    assert (full.max_failures or 0) > 1
+    assert not full.projects.default.generation.no_shrink
 
 
 @pytest.mark.slow
