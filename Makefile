@@ -7,8 +7,8 @@
 #                      (not in CI; about 1.5 hours on 2 cores)
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
-#   make bench         load on the reference backend (writes reports/bench-reference.json), then
-#                      the suite against st run (writes reports/bench-suite.json; minutes)
+#   make bench         load on the reference backend, then the suite against st run (also on
+#                      defective backends), -n 2, scaling, fail fast: reports/bench.json (~20 min)
 #   make lock          re-resolve requirements/lock.txt after changing pyproject.toml
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)

@@ -19,7 +19,13 @@ them for its own backend, so that the policy does not throttle):
      through the spec's ``x-auth-flow`` login again after a 401, as the suite does;
 
 3. ``plain httpx``: a ``httpx.Client`` loop of ``GET /schools/{id}`` (gloria) for
-   ``--plain-seconds`` in a process of its own: the rate a client gets without a harness.
+   ``--plain-seconds`` in a process of its own: the rate a client gets without a harness;
+4. (``--only`` picks some; all by default) ``defects``: on a backend with one defect on
+   (`COMPARED_DEFECTS`, ``--defect NAME``), the suite's gate and ``st (re-login)`` on its API:
+   caught or not, by which rules (the suite: a failed verdict; st: more failures than it
+   reports on the clean backend); ``workers``: the suite with ``-n 2`` against the serial run;
+   ``scaling``: the fuzzing of gloria's first 10, 20, 40 and all operations; ``fail-fast``: the
+   lever, a defective backend's run to its end and with ``--fail-fast``.
 
 Requests are counted at the server, not from the tools' own reports: every answer the reference
 app sends, per API, status and operation (so also the operations answered with a 2xx at least
@@ -27,11 +33,14 @@ once, and the calls of the login operations); the requests uvicorn refuses befor
 probe of a NULL byte in a header) are counted apart. Server CPU is this process's, tool CPU its
 children's. Wall time is
 from start to exit of the tool's processes (interpreter start-up included). Prints a table and
-the ratios, writes ``reports/bench-suite.json``; the tools' output and the generated configs go
-to ``reports/bench-suite/``, credentials masked (they travel in environment variables only).
+the ratios, writes ``reports/bench-suite.json`` and, with the reference backend's own load
+(``reports/bench-reference.json``, from ``bench/reference_load.py``), the ratios in
+``reports/bench.json``; the tools' output and the generated configs go to
+``reports/bench-suite/``, credentials masked (they travel in environment variables only).
 
     .venv/bin/python bench/suite_vs_st.py [--seed 1] [--profile gate] [--st-auth both]
-        [--plain-seconds 5] [--timeout 600]
+        [--plain-seconds 5] [--timeout 600] [--only defects|workers|scaling|fail-fast]
+        [--defect NAME]
 """
 
 from __future__ import annotations
@@ -172,11 +181,17 @@ class Refused(logging.Filter):
 
 
 @contextlib.contextmanager
-def serving(tally: Tally) -> Iterator[reference.Running]:
-    """Both APIs of a fresh reference backend, every request counted in ``tally``."""
-    # login lifted too (the suite alone keeps within login's 5 a minute, st's re-login does not)
-    limits = {**EMBEDDED_RATE_LIMITS, "operation:login": RateLimit(1_000_000, 60)}
-    settings = reference.Settings(rate_limits=limits)
+def serving(
+    tally: Tally, defects: tuple[str, ...] = (), lift_login: bool = False
+) -> Iterator[reference.Running]:
+    """Both APIs of a fresh reference backend (with ``defects`` on), every request counted in
+    ``tally``. ``lift_login``: login's own limit lifted too, for st's re-login (the suite keeps
+    within login's 5 a minute, and its rate_limits scenario fails a login limit that is not
+    stricter than the rest, rightly)."""
+    limits = dict(EMBEDDED_RATE_LIMITS)
+    if lift_login:
+        limits["operation:login"] = RateLimit(1_000_000, 60)
+    settings = reference.Settings(rate_limits=limits, defects=frozenset(defects))
     with reference.running(settings=settings) as backends:
         routes = {api: Routes(backends.backend(api).spec) for api in BUNDLED_APIS}
         app_type = type(backends.backend(BUNDLED_APIS[0]).app)
@@ -285,7 +300,14 @@ def run_tool(
     return Ran(process.returncode, seconds, output, server_cpu_s, tool_cpu_s, tally.snapshot())
 
 
-def row(name: str, command: str, ran: Ran, result: str, findings: dict[str, Any]) -> dict[str, Any]:
+def row(
+    name: str,
+    command: str,
+    ran: Ran,
+    result: str,
+    findings: dict[str, Any],
+    apis: tuple[str, ...] = BUNDLED_APIS,
+) -> dict[str, Any]:
     counts = ran.counts
     total = collections.Counter[int]()
     for by_status in counts.statuses.values():
@@ -302,10 +324,9 @@ def row(name: str, command: str, ran: Ran, result: str, findings: dict[str, Any]
         "status_401": total.get(401, 0),
         "status_429": total.get(429, 0),
         "operations_with_2xx": sum(map(len, counts.exercised.values())),
-        "operations": sum(len(operation_ids(api)) for api in BUNDLED_APIS),
+        "operations": sum(len(operation_ids(api)) for api in apis),
         "operations_without_2xx": {
-            api: sorted(set(operation_ids(api)) - counts.exercised.get(api, set()))
-            for api in BUNDLED_APIS
+            api: sorted(set(operation_ids(api)) - counts.exercised.get(api, set())) for api in apis
         },
         "login_calls": counts.logins,
         "refused_before_the_app": counts.refused,
@@ -324,25 +345,36 @@ def row(name: str, command: str, ran: Ran, result: str, findings: dict[str, Any]
 # -- 1. the suite -------------------------------------------------------------------------------
 
 
-def run_suite(args: argparse.Namespace, tally: Tally) -> dict[str, Any]:
-    reports = OUT / "suite"
+def run_suite(
+    args: argparse.Namespace,
+    tally: Tally,
+    *,
+    name: str = "suite",
+    apis: tuple[str, ...] = BUNDLED_APIS,
+    defects: tuple[str, ...] = (),
+    extra: tuple[str, ...] = (),
+    folder: str = "suite",
+) -> dict[str, Any]:
+    """``conformance run`` on ``apis`` of a fresh backend (``defects`` on), ``extra`` given to
+    it (``-n 2``, ``--fail-fast``, ``-k …``); its row, its verdict under ``findings``."""
+    reports = OUT / folder
     reports.mkdir(parents=True, exist_ok=True)
     (reports / "verdict.json").unlink(missing_ok=True)
-    with serving(tally) as backends:
+    log = OUT / f"{folder}.log"
+    with serving(tally, defects) as backends:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
         argv = [sys.executable, "-m", "conformance", "run"]
         secrets = []
-        for api in BUNDLED_APIS:
+        for api in apis:
             service = backends.backend(api).credentials["service"]
             env[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
             env[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
             secrets.append(service.password)
             argv += ["--target", f"{api}={backends.url(api)}"]
         argv += ["--profile", args.profile, "--seed", str(args.seed), "--reports", str(reports)]
-        print(f"suite: running (output in {shown(OUT / 'suite.log')})", flush=True)
-        ran = run_tool(
-            "conformance run", argv, env, args.timeout, OUT / "suite.log", secrets, tally
-        )
+        argv += ["--no-html-report", *extra]
+        print(f"{name}: running (output in {shown(log)})", flush=True)
+        ran = run_tool("conformance run", argv, env, args.timeout, log, secrets, tally)
     if ran.code not in (0, 1):
         last = (ran.output.strip().splitlines() or ["no output"])[-1]
         raise BenchError(f"conformance run exited {ran.code} ({last.strip()})")
@@ -350,8 +382,7 @@ def run_suite(args: argparse.Namespace, tally: Tally) -> dict[str, Any]:
         verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise BenchError(
-            f"conformance run wrote no readable {shown(reports / 'verdict.json')}; see"
-            f" {shown(OUT / 'suite.log')}"
+            f"conformance run wrote no readable {shown(reports / 'verdict.json')}; see {shown(log)}"
         ) from None
     counts = verdict["counts"]
     result = (
@@ -372,11 +403,12 @@ def run_suite(args: argparse.Namespace, tally: Tally) -> dict[str, Any]:
         ],
     }
     command = (
-        f"conformance run --target gloria=URL --target tchat=URL --profile {args.profile}"
-        f" --seed {args.seed} --reports {shown(reports)}"
-    )
-    print(f"suite: {ran.seconds:.1f} s, {result}", flush=True)
-    return row("suite", command, ran, result, findings)
+        "conformance run " + " ".join(f"--target {api}=URL" for api in apis)
+        + f" --profile {args.profile} --seed {args.seed} --reports {shown(reports)}"
+        + "".join(f" {arg}" for arg in extra)
+    )  # fmt: skip
+    print(f"{name}: {ran.seconds:.1f} s, {result}", flush=True)
+    return row(name, command, ran, result, findings, apis)
 
 
 # -- 2. st run ----------------------------------------------------------------------------------
@@ -507,15 +539,23 @@ def st_findings(output: str) -> dict[str, Any]:
     }
 
 
-def run_st(args: argparse.Namespace, tally: Tally, auth: str) -> dict[str, Any]:
-    name = ST_AUTH[auth]
+def run_st(
+    args: argparse.Namespace,
+    tally: Tally,
+    auth: str,
+    *,
+    apis: tuple[str, ...] = BUNDLED_APIS,
+    defects: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    name = ST_AUTH[auth] + (f" [{', '.join(defects)}]" if defects else "")
+    suffix = "".join(f"-{defect}" for defect in defects)
     st = BIN / "st"
     if not st.exists():
         raise BenchError(f"no st next to {sys.executable}; install the lock (make install)")
     runs: list[Ran] = []
     per_api: dict[str, Any] = {}
-    with serving(tally) as backends:
-        for api in BUNDLED_APIS:
+    with serving(tally, defects, lift_login=True) as backends:
+        for api in apis:
             url = backends.url(api)
             service = backends.backend(api).credentials["service"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
@@ -539,7 +579,7 @@ def run_st(args: argparse.Namespace, tally: Tally, auth: str) -> dict[str, Any]:
                 str(st), "--config-file", str(path), "run", str(bundled_spec(api)),
                 "--url", url, "--checks", "all", "--no-color",
             ]  # fmt: skip
-            log = OUT / f"st-{auth}-{api}.log"
+            log = OUT / f"st-{auth}-{api}{suffix}.log"
             print(f"{name}: running on {api} (output in {shown(log)})", flush=True)
             ran = run_tool(f"st run ({api})", argv, env, args.timeout, log, secrets, tally)
             found = st_findings(ran.output)
@@ -576,7 +616,8 @@ def run_st(args: argparse.Namespace, tally: Tally, auth: str) -> dict[str, Any]:
         " run specs/API.openapi.yaml --url URL --checks all --no-color"
     )
     print(f"{name}: {combined.seconds:.1f} s, {result}", flush=True)
-    return row(name, command, combined, result, {"per_api": per_api, "groups": dict(groups)})
+    findings = {"per_api": per_api, "groups": dict(groups)}
+    return row(name, command, combined, result, findings, apis)
 
 
 # -- 3. a plain client --------------------------------------------------------------------------
@@ -696,6 +737,172 @@ def print_table(rows: list[dict[str, Any]], found: dict[str, float | None]) -> N
         print(f"{name:<{width}}  {'n/a' if value is None else f'{value:.2f}'}")
 
 
+# -- 4. findings on defective backends, workers, scaling, fail fast ------------------------------
+
+#: defects the two tools are compared on: a response schema, a 5xx, a leak in a body, a missing
+#: 401, a lost update (stateful) and a slow operation (a latency budget)
+COMPARED_DEFECTS = (
+    "wrong-type", "server-error-on-long-search", "stack-trace-in-error", "auth-not-enforced",
+    "stale-version-accepted", "slow-operation",
+)  # fmt: skip
+#: the lever's before and after: a defect caught by fuzzing, one caught by a scenario
+FAIL_FAST_DEFECTS = ("nosniff-missing", "logout-not-revoking")
+#: operations of gloria in the scaling runs (fuzzing only; the last: all of them)
+SCALING = (10, 20, 40, None)
+
+
+def defect_api(name: str) -> str:
+    found = [defect.api for defect in reference.DEFECTS if defect.name == name]
+    if not found:
+        known = ", ".join(defect.name for defect in reference.DEFECTS)
+        raise BenchError(f"no defect is called {name!r}; known: {known}")
+    return found[0]
+
+
+def suite_caught(found: dict[str, Any], clean: set[str]) -> dict[str, Any]:
+    """The suite's finding: a failed verdict with a rule the clean backend's run did not break."""
+    failed = found["findings"]
+    return {
+        "caught": failed["verdict"] == "fail" and bool(set(failed["counts"]["by_rule"]) - clean),
+        "rules": sorted(failed["counts"]["by_rule"]),
+        "operations": [entry["operation"] for entry in failed["failed"]],
+        "wall_s": found["wall_s"],
+        "requests": found["requests"],
+    }
+
+
+def st_caught(found: dict[str, Any], clean: dict[str, int]) -> dict[str, Any]:
+    """st's finding: more failures on the API than it reports on the clean backend."""
+    per_api = found["findings"]["per_api"]
+    failures = {api: entry["failures"] for api, entry in per_api.items()}
+    return {
+        "caught": any(n > clean.get(api, 0) for api, n in failures.items()),
+        "failures": failures,
+        "failures_on_clean": {api: clean.get(api, 0) for api in failures},
+        "groups": found["findings"]["groups"],
+        "wall_s": found["wall_s"],
+        "requests": found["requests"],
+    }
+
+
+def compare_defects(
+    args: argparse.Namespace, tally: Tally, suite_clean: set[str], st_clean: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Each defect: the suite's gate and ``st run`` (re-login) on its API, what each found."""
+    found = []
+    for name in args.defects:
+        api = defect_api(name)
+        suite = run_suite(
+            args,
+            tally,
+            name=f"suite [{name}]",
+            apis=(api,),
+            defects=(name,),
+            folder=f"defect-{name}",
+        )
+        st = run_st(args, tally, "relogin", apis=(api,), defects=(name,))
+        found.append(
+            {
+                "defect": name,
+                "api": api,
+                "suite": suite_caught(suite, suite_clean),
+                "st": st_caught(st, st_clean),
+            }
+        )
+    return found
+
+
+def compare_workers(
+    args: argparse.Namespace, tally: Tally, serial: dict[str, Any]
+) -> dict[str, Any]:
+    """The same run with ``-n 2``: an API a worker, the engine of each on its own core."""
+    parallel = run_suite(args, tally, name="suite -n 2", extra=("-n", "2"), folder="suite-n2")
+    return {
+        "serial": {
+            "wall_s": serial["wall_s"],
+            "requests": serial["requests"],
+            "verdict": serial["findings"]["verdict"],
+        },
+        "n2": {
+            "wall_s": parallel["wall_s"],
+            "requests": parallel["requests"],
+            "verdict": parallel["findings"]["verdict"],
+        },
+        "n2_over_serial_wall": ratio(parallel["wall_s"], serial["wall_s"]),
+    }
+
+
+def scaling(args: argparse.Namespace, tally: Tally) -> list[dict[str, Any]]:
+    """The fuzzing of gloria's first N operations (spec order): wall time against N."""
+    everything = operation_ids("gloria")
+    found = []
+    for size in SCALING:
+        chosen = everything[:size] if size else everything
+        # -k matches substrings: the verdict says how many operations were fuzzed
+        extra = ("-m", "fuzz") + (("-k", " or ".join(chosen)) if size else ())
+        ran = run_suite(
+            args,
+            tally,
+            name=f"suite gloria {size or 'all'} ops",
+            apis=("gloria",),
+            extra=extra,
+            folder=f"scaling-{size or 'all'}",
+        )
+        operations = ran["findings"]["counts"]["operations"]
+        found.append(
+            {
+                "operations": operations,
+                "wall_s": ran["wall_s"],
+                "requests": ran["requests"],
+                "seconds_per_operation": round(ran["wall_s"] / operations, 2)
+                if operations
+                else None,
+            }
+        )
+    return found
+
+
+def fail_fast(args: argparse.Namespace, tally: Tally) -> list[dict[str, Any]]:
+    """The lever: a defective backend's run to its end, then stopped at its first failure."""
+    found = []
+    for name in FAIL_FAST_DEFECTS:
+        api = defect_api(name)
+        runs = {
+            mode: run_suite(
+                args,
+                tally,
+                name=f"suite [{name}] {mode}",
+                apis=(api,),
+                defects=(name,),
+                extra=("--fail-fast",) if mode == "fail-fast" else (),
+                folder=f"lever-{name}-{mode}",
+            )
+            for mode in ("thorough", "fail-fast")
+        }
+        found.append(
+            {
+                "defect": name,
+                "api": api,
+                **{
+                    mode: {
+                        "wall_s": r["wall_s"],
+                        "requests": r["requests"],
+                        "verdict": r["findings"]["verdict"],
+                        "rules": sorted(r["findings"]["counts"]["by_rule"]),
+                    }
+                    for mode, r in runs.items()
+                },
+                "fail_fast_over_thorough_wall": ratio(
+                    runs["fail-fast"]["wall_s"], runs["thorough"]["wall_s"]
+                ),
+            }
+        )
+    return found
+
+
+SECTIONS = ("compare", "defects", "workers", "scaling", "fail-fast")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seed", type=int, default=1, help="the seed of every run (default 1)")
@@ -710,13 +917,33 @@ def main() -> int:
         "--plain-seconds", type=float, default=5.0, help="the plain httpx loop (0: leave it out)"
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per tool process")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        default=None,
+        help="run only these parts (repeatable; default: all; compare is always run)",
+    )
+    parser.add_argument(
+        "--defect",
+        dest="defects",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a defect to compare the findings on (repeatable; default:"
+        f" {', '.join(COMPARED_DEFECTS)})",
+    )
     parser.add_argument("--plain-client", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_client:
         return plain_client(args.plain_client, args.plain_seconds)
+    args.defects = tuple(args.defects or COMPARED_DEFECTS)
+    wanted = set(args.only or SECTIONS) | {"compare"}
     OUT.mkdir(parents=True, exist_ok=True)
     tally = Tally()
     load = os.getloadavg()[0]
+    began = time.perf_counter()
+    extra: dict[str, Any] = {}
     try:
         rows = [run_suite(args, tally)]
         for auth in ("token", "relogin"):
@@ -724,24 +951,147 @@ def main() -> int:
                 rows.append(run_st(args, tally, auth))
         if args.plain_seconds > 0:
             rows.append(run_plain(args, tally))
+        relogin = next((r for r in rows if r["tool"] == ST_AUTH["relogin"]), None)
+        st_clean = (
+            {api: entry["failures"] for api, entry in relogin["findings"]["per_api"].items()}
+            if relogin
+            else {}
+        )
+        if "defects" in wanted:
+            suite_clean = set(rows[0]["findings"]["counts"]["by_rule"])
+            extra["defects"] = compare_defects(args, tally, suite_clean, st_clean)
+        if "workers" in wanted:
+            extra["workers"] = compare_workers(args, tally, rows[0])
+        if "scaling" in wanted:
+            extra["scaling"] = scaling(args, tally)
+        if "fail-fast" in wanted:
+            extra["fail_fast"] = fail_fast(args, tally)
     except BenchError as error:
         print(f"suite_vs_st: {error}", file=sys.stderr)
         return 1
-    found = ratios(rows)
+    found = {**ratios(rows), **more_ratios(extra)}
     print_table(rows, found)
+    print_more(extra)
     report = {
         "seed": args.seed,
         "profile": args.profile,
         "cpus": os.cpu_count(),
         "load_average_1m_before": round(load, 2),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "seconds": round(time.perf_counter() - began, 1),
         "rows": rows,
+        **extra,
         "ratios": found,
     }
     out = ROOT / "reports" / "bench-suite.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {shown(out)}")
+    combined = ROOT / "reports" / "bench.json"
+    combined.write_text(json.dumps(combine(report), indent=2) + "\n")
+    print(
+        "the ratios, with the reference backend's load (bench/reference_load.py), in"
+        f" {shown(combined)}"
+    )
     return 0
+
+
+def more_ratios(extra: dict[str, Any]) -> dict[str, float | None]:
+    found: dict[str, float | None] = {}
+    if "workers" in extra:
+        found["suite -n 2 / serial wall time"] = extra["workers"]["n2_over_serial_wall"]
+    scaled = extra.get("scaling") or []
+    if len(scaled) >= 2:
+        first, last = scaled[0], scaled[-1]
+        found[f"wall time {last['operations']} ops / {first['operations']} ops"] = ratio(
+            last["wall_s"], first["wall_s"]
+        )
+        found[f"operations {last['operations']} / {first['operations']}"] = ratio(
+            last["operations"], first["operations"]
+        )
+    for entry in extra.get("fail_fast", []):
+        found[f"fail fast / to the end wall time [{entry['defect']}]"] = entry[
+            "fail_fast_over_thorough_wall"
+        ]
+    defects = extra.get("defects") or []
+    if defects:
+        found["defects caught by the suite / compared"] = ratio(
+            sum(d["suite"]["caught"] for d in defects), len(defects)
+        )
+        found["defects caught by st run / compared"] = (
+            ratio(sum(d["st"]["caught"] for d in defects), len(defects)) or 0.0
+        )
+    return found
+
+
+def print_more(extra: dict[str, Any]) -> None:
+    if extra.get("defects"):
+        print(f"\n{'defect':<28} {'suite':<8} {'st run':<8} suite rules | st groups")
+        for d in extra["defects"]:
+            suite, st = d["suite"], d["st"]
+            print(
+                f"{d['defect']:<28} {'caught' if suite['caught'] else 'MISSED':<8}"
+                f" {'caught' if st['caught'] else 'missed':<8} {', '.join(suite['rules']) or '-'}"
+                f" | {', '.join(st['groups']) or '-'}"
+            )
+    if extra.get("scaling"):
+        print(f"\n{'operations':>10} {'wall s':>7} {'requests':>9} {'s/op':>6}")
+        for entry in extra["scaling"]:
+            print(
+                f"{entry['operations']:>10} {entry['wall_s']:>7.1f} {entry['requests']:>9}"
+                f" {entry['seconds_per_operation'] or 0:>6.2f}"
+            )
+    for entry in extra.get("fail_fast", []):
+        print(
+            f"\nfail fast [{entry['defect']}]: {entry['thorough']['wall_s']:.1f} s to the end,"
+            f" {entry['fail-fast']['wall_s']:.1f} s to the first failure"
+        )
+    print()
+
+
+def combine(report: dict[str, Any]) -> dict[str, Any]:
+    """reports/bench.json: the ratios of this run, with the reference backend's own load when
+    bench/reference_load.py wrote it (``make bench`` runs it first)."""
+    combined: dict[str, Any] = {
+        "seed": report["seed"],
+        "profile": report["profile"],
+        "cpus": report["cpus"],
+        "ratios": dict(report["ratios"]),
+        "suite_vs_st": {
+            r["tool"]: {
+                k: r[k]
+                for k in (
+                    "wall_s",
+                    "requests",
+                    "requests_per_s",
+                    "operations_with_2xx",
+                    "operations",
+                    "tool_cpu_s",
+                    "server_cpu_s",
+                    "result",
+                )
+            }
+            for r in report["rows"]
+        },
+        **{
+            key: report[key]
+            for key in ("defects", "workers", "scaling", "fail_fast")
+            if key in report
+        },
+        "details": "reports/bench-suite.json",
+    }
+    loaded = ROOT / "reports" / "bench-reference.json"
+    try:
+        server = json.loads(loaded.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return combined
+    combined["reference"] = server
+    reads = next((r for r in server.get("results", []) if r["scenario"] == "read one school"), None)
+    suite = report["rows"][0]
+    if reads:
+        combined["ratios"]["suite requests/s / the server's read requests/s at 8 clients"] = ratio(
+            suite["requests_per_s"], reads["requests_per_s"]
+        )
+    return combined
 
 
 if __name__ == "__main__":
