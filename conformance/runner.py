@@ -406,6 +406,23 @@ def why(reports: Path) -> str:
     )
 
 
+def nothing_tested(reports: Path) -> str | None:
+    """One sentence when the run skipped every operation and scenario it selected."""
+    try:
+        document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    operations = document.get("operations", [])
+    scenarios = document.get("scenarios", [])
+    if any(entry.get("outcome") != "skipped" for entry in [*operations, *scenarios]):
+        return None
+    reasons = sorted({str(entry.get("reason") or "?") for entry in [*operations, *scenarios]})
+    return (
+        f"nothing was tested: the {len(operations)} operations and {len(scenarios)} scenarios"
+        f" selected were all skipped ({'; '.join(reasons)[:300]}); widen the selection (-k, -m)"
+    )
+
+
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
@@ -439,6 +456,10 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         )
         return ExitCode.TARGET_BROKEN
     if code == pytest.ExitCode.OK:
+        untested = nothing_tested(reports)
+        if untested:  # every item skipped: pytest is content, the gate has no verdict to give
+            err.write(f"conformance: {untested}\n")
+            return ExitCode.BAD_INPUT
         out.write(f"conformance: {why(reports)}\n")
         return ExitCode.OK
     if code == pytest.ExitCode.TESTS_FAILED:

@@ -340,6 +340,22 @@ def test_a_selection_that_matches_no_operation_is_one_line_and_exit_3(
     assert err == ("conformance: no operation matched the selection (-k, -m); nothing was tested\n")
 
 
+def test_a_selection_whose_every_operation_is_skipped_is_one_line_and_exit_3(
+    tmp_path: Path, answers_404: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a read-only run of writes only: pytest is content (all skipped), but no verdict was earned
+    monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", "a-token-from-elsewhere")
+    code, out, err = conformance(
+        "--target", f"tchat={answers_404}", "--reports", str(tmp_path), "--read-only",
+        "-k", "createContentItem", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert code == 3, (out, err)
+    assert err.startswith("conformance: nothing was tested: the 1 operations and 0 scenarios"), err
+    assert "read-only run: not sent" in err
+    assert err.count("\n") == 1
+    assert verdict(tmp_path)["verdict"] == "fail"  # the reports stay
+
+
 def test_a_bad_config_file_is_one_line_and_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "conformance.toml"
     path.write_text('[run]\nprofile = "fast"\n', encoding="utf-8")
