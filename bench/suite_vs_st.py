@@ -5,6 +5,7 @@ process, the ``service`` principal's and login's rate limits lifted as ``conform
 them for its own backend, so that the policy does not throttle):
 
 1. ``suite``: ``conformance run --target gloria=URL --target tchat=URL --profile P --seed S``
+   (an API an xdist worker, as ``conformance run`` does by default on 2 CPUs or more)
    (schemathesis's engine once per API, the contract's checks, the focused stateful passes for
    what the first pass left unanswered, the verdict), logging in as ``service``
    (``CONFORMANCE_<API>_USERNAME`` / ``_PASSWORD``) and again after a 401;
@@ -23,7 +24,7 @@ them for its own backend, so that the policy does not throttle):
 4. (``--only`` picks some; all by default) ``defects``: on a backend with one defect on
    (`COMPARED_DEFECTS`, ``--defect NAME``), the suite's gate and ``st (re-login)`` on its API:
    caught or not, by which rules (the suite: a failed verdict; st: more failures than it
-   reports on the clean backend); ``workers``: the suite with ``-n 2`` against the serial run;
+   reports on the clean backend); ``workers``: the suite serial (``-n 0``) against the default;
    ``scaling``: the fuzzing of gloria's first 10, 20, 40 and all operations; ``fail-fast``: the
    lever, a defective backend's run to its end and with ``--fail-fast``.
 
@@ -813,10 +814,11 @@ def compare_defects(
 
 
 def compare_workers(
-    args: argparse.Namespace, tally: Tally, serial: dict[str, Any]
+    args: argparse.Namespace, tally: Tally, parallel: dict[str, Any]
 ) -> dict[str, Any]:
-    """The same run with ``-n 2``: an API a worker, the engine of each on its own core."""
-    parallel = run_suite(args, tally, name="suite -n 2", extra=("-n", "2"), folder="suite-n2")
+    """The default run (an API an xdist worker, ``-n 2`` on 2 CPUs or more) against the same
+    run serial (``-n 0``)."""
+    serial = run_suite(args, tally, name="suite -n 0", extra=("-n", "0"), folder="suite-n0")
     return {
         "serial": {
             "wall_s": serial["wall_s"],
@@ -998,7 +1000,7 @@ def main() -> int:
 def more_ratios(extra: dict[str, Any]) -> dict[str, float | None]:
     found: dict[str, float | None] = {}
     if "workers" in extra:
-        found["suite -n 2 / serial wall time"] = extra["workers"]["n2_over_serial_wall"]
+        found["suite -n 2 (default) / serial wall time"] = extra["workers"]["n2_over_serial_wall"]
     scaled = extra.get("scaling") or []
     if len(scaled) >= 2:
         first, last = scaled[0], scaled[-1]

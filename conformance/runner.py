@@ -295,7 +295,19 @@ def pytest_arguments(
         # Allure results of this run only (the HTML report keeps the history)
         results = settings.reports / "allure-results"
         arguments += ["--alluredir", str(results), "--clean-alluredir"]
-    return arguments + list(options.pytest_args)
+    return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
+
+
+def workers(apis: int, pytest_args: list[str], cpus: int | None = None) -> list[str]:
+    """Fast by default: an xdist worker per API, up to the CPUs (an API's engine runs in one
+    worker, so more would idle), unless the arguments choose (``-n``, ``--dist``, ``-p
+    no:xdist``; ``-n 0`` runs in this process)."""
+    chosen = any(
+        arg.startswith(("-n", "--numprocesses", "--dist", "-d")) or arg == "no:xdist"
+        for arg in pytest_args
+    )
+    count = min(apis, cpus if cpus is not None else os.cpu_count() or 1)
+    return [] if chosen or count < 2 else ["-n", str(count)]
 
 
 def _own_alluredir(options: RunOptions) -> bool:

@@ -182,6 +182,20 @@ def test_fail_fast_runs_the_scenarios_first_and_stops_at_the_first_failure(
     assert all(op["reason"] == NOT_REACHED for op in skipped), skipped
 
 
+def test_two_apis_run_side_by_side_unless_the_arguments_choose() -> None:
+    from conformance.runner import workers
+
+    assert workers(2, [], cpus=2) == ["-n", "2"]  # an API a worker
+    assert workers(3, [], cpus=2) == ["-n", "2"]  # no more than the CPUs
+    assert workers(2, [], cpus=1) == []
+    assert workers(1, [], cpus=8) == []  # one API's engine runs in one worker anyway
+    assert workers(2, ["-n", "0"], cpus=2) == []  # serial, on request
+    assert workers(2, ["-n3"], cpus=2) == []
+    assert workers(2, ["--dist=loadgroup", "-n", "2"], cpus=2) == []
+    assert workers(2, ["-p", "no:xdist"], cpus=2) == []
+    assert workers(2, ["-k", "getSchool", "--no-html-report"], cpus=2) == ["-n", "2"]
+
+
 def test_fail_fast_asks_the_engine_for_one_failure_and_no_shrinking() -> None:
     from conformance.suite._engine import engine_config
 
