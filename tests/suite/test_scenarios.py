@@ -215,7 +215,9 @@ def test_a_third_party_spec_without_declarations_skips_the_scenarios_with_reason
     # every step skipped is a skipped scenario, not a pass
     assert "every step skipped: no ContentCategory to refer to" in reasons["rollback"][1]
     assert all(outcome == "skipped" for outcome, _ in reasons.values())
-    assert code == 0, err.getvalue()
+    # a selection that tested nothing earns no verdict: one sentence with the reasons, exit 3
+    assert code == 3, err.getvalue()
+    assert err.getvalue().startswith("conformance: nothing was tested: the 0 operations and 6")
 
 
 @pytest.mark.slow
@@ -234,7 +236,8 @@ def test_a_switched_off_scenario_is_skipped_and_says_so(
         "skipped", "switched off ([scenarios] auth_refresh = false)",
     )  # fmt: skip
     assert found["requests"] == 0
-    assert code == 0, err
+    assert code == 3, err  # it was the whole selection: nothing was tested
+    assert "switched off ([scenarios] auth_refresh = false)" in err
 
 
 @pytest.mark.slow
