@@ -23,6 +23,10 @@ PAGE_MEMBERS = frozenset(
 ECHOED_ID = re.compile(r"^[!-~]{1,128}$")
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 
+#: a folder or file name in a Windows path (a path has two at least: ``C:\app\x.dll``); not a
+#: JSON escape (``\u00e9``), which text stored as JSON and served again shows: a soak run read
+#: ``J:\ud92f\ude12`` in the audit log (a fuzzed name, JSON-encoded by the server) as a path
+_SEGMENT = r"(?!u[0-9A-Fa-f]{4})[\w.-]+"
 #: What a body must not reveal: a stack trace, SQL, a file path of the server (CONTRACT.md §8).
 LEAKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a Python stack trace", re.compile(r"Traceback \(most recent call last\)")),
@@ -40,7 +44,8 @@ LEAKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "a server file path",
         re.compile(
-            r"(?:^|[\s\"'(])(?:/(?:usr|srv|opt|home|var|app|etc|root)/[\w.\-/]+|[A-Za-z]:\\[\w.\\-]+)"
+            r"(?:^|[\s\"'(])(?:/(?:usr|srv|opt|home|var|app|etc|root)/[\w.\-/]+"
+            rf"|[A-Za-z]:\\+(?:{_SEGMENT}\\+)+{_SEGMENT})"
         ),
     ),
 )

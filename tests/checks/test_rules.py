@@ -71,6 +71,10 @@ def test_the_rules_are_silent_on_the_clean_backend(clean: Running) -> None:
 
 
 UNKNOWN_SCHOOL = "schools/6f2c9b1e-0000-4000-8000-000000000404"  # fixed: xdist collects twice
+SCHOOL = {
+    "name": "n", "code": "LEAK-1", "npsn": "12345678", "level": "elementary",
+    "address": {"street": "s", "city": "c", "province": "p", "postalCode": "40111"},
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -109,21 +113,36 @@ def test_echoes_of_what_the_request_sent_are_not_leaks_in_any_encoding(clean: Ru
     gloria = session(clean, "gloria")
     answers = [
         gloria.get(UNKNOWN_SCHOOL, headers={"X-Request-ID": "o:\\0_'"}),
-        gloria.post("schools", json={"name": "C:\\Users\\x"}),  # 400; JSON-escaped as sent
-        gloria.get("schools", params={"search": "C:\\app\\x", "limit": 0}),  # URL-encoded
+        # 400s that quote the value: JSON-escaped as sent, and sent URL-encoded
+        gloria.post("schools", json={**SCHOOL, "level": "C:\\Users\\x"}),
+        gloria.get("schools", params={"sortOrder": "C:\\app\\x"}),
         # a soak run: a tab in the header, quoted back in the 400's message JSON-escaped, "e:\t"
         gloria.get(UNKNOWN_SCHOOL, headers={"X-Request-ID": "e:\tQW]*"}),
     ]
     gloria.close()
     assert [answer.status_code for answer in answers] == [404, 400, 400, 400]
     assert "e:\\tQW" in answers[3].json()["message"]
+    assert "Users" in answers[1].json()["message"]  # the value quoted back
+    assert "app" in answers[2].json()["message"]
     assert "o:\\0_" in answers[0].json()["requestId"]
     for answer in answers:
         assert leaks(exchange(answer)) == [], answer.text[:300]
     # the same body is a leak when the request did not send it
-    echoed = exchange(answers[0])
-    unsent = Exchange("GET", "/schools", 404, {}, echoed.body, request_text="GET /schools")
-    assert leaks(unsent) == ["the body reveals a server file path: 'o:\\\\0_'"]
+    echoed = exchange(answers[1])
+    unsent = Exchange("POST", "/schools", 400, {}, echoed.body, request_text="POST /schools")
+    (found,) = leaks(unsent)  # the message quotes it JSON-escaped: C:\\Users\\x
+    assert found.startswith("the body reveals a server file path: 'C:")
+    assert "Users" in found
+
+
+def test_json_escapes_served_again_are_not_a_windows_path() -> None:
+    # a soak run (clean gloria, seed 13): the audit log holds a fuzzed name as the server
+    # JSON-encoded it; decoded once, "J:\ud92f\ude12…" read as a path on drive J
+    stored = json.dumps({"data": [{"changes": "J:\\ud92f\\ude12\\u0090\\u00d3"}]}).encode()
+    assert leaks(Exchange("GET", "/audit", 200, {}, stored, request_text="GET /audit")) == []
+    served = json.dumps({"message": "see C:\\inetpub\\wwwroot\\app.dll", "one": "D:\\x"})
+    found = leaks(Exchange("GET", "/x", 500, {}, served.encode(), request_text="GET /x"))
+    assert found == ["the body reveals a server file path: 'C:\\\\inetpub\\\\wwwroot\\\\app.dll'"]
 
 
 def test_a_leak_that_echoes_the_request_does_not_count() -> None:
