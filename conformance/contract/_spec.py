@@ -180,11 +180,17 @@ class Spec:
                 return _pointer.unescape(ref.rsplit("/", 1)[1])
         return None
 
+    def component(self, name: str) -> Any:
+        """The component schema ``name`` (``#/components/schemas/<name>``) as written; None when
+        the spec has none of that name."""
+        schemas = self.data.get("components", {}).get("schemas", {}) or {}
+        return schemas.get(name) if isinstance(schemas, Mapping) else None
+
     def ownership(self, schema_name: str) -> Ownership | None:
         """The ``x-owner`` of the component schema ``schema_name``: whom its resources are private
         to; None where it declares none, or a malformed one (`declaration_problems` has it)."""
-        schemas = self.data.get("components", {}).get("schemas", {}) or {}
-        schema = self.deref(schemas.get(schema_name)) if isinstance(schemas, Mapping) else None
+        found = self.component(schema_name)
+        schema = self.deref(found) if found is not None else None
         if not isinstance(schema, Mapping) or "x-owner" not in schema:
             return None
         raw = schema["x-owner"]

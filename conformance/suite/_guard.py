@@ -258,7 +258,7 @@ class Guard:
             known = {path.rsplit("/", 1)[-1] for path in self._mine}
         kept = without_made_up_references(self.spec, request, body, known)
         name = item_schema_name(self.spec, operation)
-        item = self.spec.data.get("components", {}).get("schemas", {}).get(name) if name else None
+        item = self.spec.component(name) if name else None
         fresh = fresh_keys(self.spec, request, item, kept or body) if item is not None else None
         if kept is not None or fresh is not None:
             case.body = fresh or kept

@@ -176,7 +176,7 @@ def versioned(spec: Spec, resource: Resource) -> bool:
 def item_schema(spec: Spec, resource: Resource) -> Any:
     if resource.schema_name is None:
         return None
-    return spec.data.get("components", {}).get("schemas", {}).get(resource.schema_name)
+    return spec.component(resource.schema_name)
 
 
 def references(spec: Spec, schema: Any) -> dict[str, str]:
