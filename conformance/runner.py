@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
@@ -354,11 +354,21 @@ def deadline(seconds: float | None) -> Iterator[threading.Event]:
         timer.cancel()
 
 
+def read_verdict(reports: Path) -> dict[str, Any] | None:
+    """The run's verdict.json; None when it was not written (or cannot be read)."""
+    try:
+        document: dict[str, Any] = json.loads(
+            (reports / "verdict.json").read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    return document
+
+
 def why(reports: Path) -> str:
     """One sentence on the verdict.json of the run."""
-    try:
-        document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    document = read_verdict(reports)
+    if document is None:
         return "no verdict was written"
     counts = document["counts"]
     parts = []
@@ -420,9 +430,8 @@ def why(reports: Path) -> str:
 
 def nothing_tested(reports: Path) -> str | None:
     """One sentence when the run skipped every operation and scenario it selected."""
-    try:
-        document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    document = read_verdict(reports)
+    if document is None:
         return None
     operations = document.get("operations", [])
     scenarios = document.get("scenarios", [])

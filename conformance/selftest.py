@@ -168,11 +168,9 @@ def run_job(
             code = int(ExitCode.TARGET_BROKEN)
             log.write(f"selftest: stopped after {JOB_TIMEOUT_S:.0f} s\n")
     seconds = time.monotonic() - began
-    try:
-        document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        document = None
-    row = judge(job, code, document, seconds)
+    from conformance.runner import read_verdict
+
+    row = judge(job, code, read_verdict(reports), seconds)
     row.seed, row.run_id = seed, job.run_id
     return row
 
