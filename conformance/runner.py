@@ -23,8 +23,9 @@ import httpx
 
 from conformance import config
 from conformance.config import Settings
-from conformance.contract import BUNDLED_APIS, RateLimit, bundled_spec, load_spec
+from conformance.contract import BUNDLED_APIS, Operation, RateLimit, Spec, bundled_spec, load_spec
 from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
+from conformance.reporting import plural
 
 if TYPE_CHECKING:
     from conformance.reference import Settings as ReferenceSettings
@@ -168,15 +169,49 @@ def check_credentials(name: str, url: str, spec: Path, settings: Settings) -> No
     from conformance.suite._auth import sign_in
 
     secrets = config.credentials(name, settings)
-    if secrets.token or not (secrets.username and secrets.password):
+    if secrets.token:
+        return
+    loaded = load_spec(spec)
+    if not (secrets.username and secrets.password):
+        missing_credentials(name, loaded, secrets)
         return
     network = Network(settings.request_timeout_s, settings.tls, settings.proxy)
     credentials = Credentials(name, secrets.token, secrets.username, secrets.password)
     credentials.register()
-    loaded = load_spec(spec)
     if loaded.declarations.auth_flow is None:
         return
     sign_in(loaded, url, credentials, network)
+
+
+def missing_credentials(name: str, spec: Spec, secrets: config.Secrets) -> None:
+    """A run with no (or half the) credentials for an API whose operations need them would be
+    one 401 after another and a verdict of "not exercised": one sentence (exit 3) instead."""
+    guarded = [
+        operation
+        for operation in spec.operations
+        if not operation.is_public and {} not in _requirements(spec, operation)
+    ]
+    if not guarded:
+        return
+    variable = f"CONFORMANCE_{name.upper()}"
+    if secrets.username or secrets.password:
+        given, absent = ("USERNAME", "PASSWORD") if secrets.username else ("PASSWORD", "USERNAME")
+        raise ConfigError(
+            f"{name}: {variable}_{given} is set but {variable}_{absent} is not; set both"
+            f" (or {variable}_TOKEN)"
+        )
+    raise ConfigError(
+        f"{name}: the spec's operations need authentication ({len(guarded)} of"
+        f" {len(spec.operations)}) and no credentials are set; set {variable}_USERNAME and"
+        f" {variable}_PASSWORD (or {variable}_TOKEN, or [{name}] in the credentials file)"
+    )
+
+
+def _requirements(spec: Spec, operation: Operation) -> list[Any]:
+    """The operation's security requirements as the document writes them (``{}``: anonymous
+    access is one of the choices)."""
+    found = operation.definition.get("security", spec.data.get("security", []))
+    return list(found) if isinstance(found, list) else []
 
 
 @contextlib.contextmanager
@@ -378,9 +413,12 @@ def why(reports: Path) -> str:
         rules = ", ".join(
             f"{name} ({n})" for name, n in counts["by_rule"].items() if name in checks
         )
-        parts.append(f"{counts['failed']} operations broke the contract ({rules})")
+        parts.append(f"{plural(counts['failed'], 'operation')} broke the contract ({rules})")
     if document["not_exercised"]:
-        parts.append(f"{len(document['not_exercised'])} were never answered with a documented 2xx")
+        untried = len(document["not_exercised"])
+        parts.append(
+            f"{untried} {'was' if untried == 1 else 'were'} never answered with a documented 2xx"
+        )
     if counts["error"]:
         first = next(
             (error for op in document["operations"] for error in op["errors"]),
@@ -413,13 +451,13 @@ def why(reports: Path) -> str:
         summary += f" ({stale} waiver{'s' if stale > 1 else ''} matched nothing)"
     skipped = counts.get("skipped", 0)
     tested = (
-        f"of {counts['operations']} operations"
+        f"of {plural(counts['operations'], 'operation')}"
         if not skipped
-        else (f"of {counts['operations'] - skipped} operations tested ({skipped} skipped)")
+        else f"of {plural(counts['operations'] - skipped, 'operation')} tested ({skipped} skipped)"
     )
     ran = counts.get("scenarios", {})
     if scenarios:
-        tested += f" and {len(scenarios) - ran.get('skipped', 0)} scenarios"
+        tested += f" and {plural(len(scenarios) - ran.get('skipped', 0), 'scenario')}"
         if ran.get("skipped"):
             tested += f" ({ran['skipped']} skipped)"
     return (
@@ -439,7 +477,8 @@ def nothing_tested(reports: Path) -> str | None:
         return None
     reasons = sorted({str(entry.get("reason") or "?") for entry in [*operations, *scenarios]})
     return (
-        f"nothing was tested: the {len(operations)} operations and {len(scenarios)} scenarios"
+        f"nothing was tested: the {plural(len(operations), 'operation')} and"
+        f" {plural(len(scenarios), 'scenario')}"
         f" selected were all skipped ({'; '.join(reasons)[:300]}); widen the selection (-k, -m)"
     )
 

@@ -17,7 +17,7 @@ from conformance.reporting._allure import (
 )
 from conformance.reporting._html import ReportFailed, ReportUnavailable
 from conformance.reporting._html import generate_in as generate_report
-from conformance.reporting._summary import summary_html, summary_markdown, write_summary
+from conformance.reporting._summary import plural, summary_html, summary_markdown, write_summary
 
 __all__ = [
     "CATEGORIES",
@@ -28,6 +28,7 @@ __all__ = [
     "check_results",
     "executor",
     "generate_report",
+    "plural",
     "scrub",
     "severity",
     "summary_html",

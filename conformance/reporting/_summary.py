@@ -150,7 +150,7 @@ class Summary:
 # -- reading the document ----------------------------------------------------------------------
 
 
-def _plural(n: int, word: str, many: str | None = None) -> str:
+def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
@@ -229,24 +229,24 @@ def _why(document: Mapping[str, Any]) -> str:
     reasons = []
     errors = list(document.get("errors", []))
     if errors:
-        more = f" (and {_plural(len(errors) - 1, 'more error')})" if len(errors) > 1 else ""
+        more = f" (and {plural(len(errors) - 1, 'more error')})" if len(errors) > 1 else ""
         reasons.append(f"the run broke: {_one_line(errors[0], 200)}{more}")
     if found := ops("error"):
-        reasons.append(f"{_plural(len(found), 'operation')} could not be tested ({_named(found)})")
+        reasons.append(f"{plural(len(found), 'operation')} could not be tested ({_named(found)})")
     if found := scens("error"):
-        reasons.append(f"{_plural(len(found), 'scenario')} broke off ({_named(found)})")
+        reasons.append(f"{plural(len(found), 'scenario')} broke off ({_named(found)})")
     if found := ops("failed"):
-        reasons.append(f"{_plural(len(found), 'operation')} broke the contract ({_named(found)})")
+        reasons.append(f"{plural(len(found), 'operation')} broke the contract ({_named(found)})")
     if found := scens("failed"):
-        reasons.append(f"{_plural(len(found), 'scenario')} failed ({_named(found)})")
+        reasons.append(f"{plural(len(found), 'scenario')} failed ({_named(found)})")
     if found := ops("not_exercised"):
         reasons.append(
-            f"{_plural(len(found), 'operation')} never answered with a documented 2xx"
+            f"{plural(len(found), 'operation')} never answered with a documented 2xx"
             f" ({_named(found)})"
         )
     if expired:
         names = [str(w.get("name", "?")) for w in expired]
-        reasons.append(f"{_plural(len(names), 'waiver')} expired ({_named(names)})")
+        reasons.append(f"{plural(len(names), 'waiver')} expired ({_named(names)})")
     if verdict == "pass":
         tested = [o for o in operations if o["outcome"] != "skipped"]
         ran = [s for s in scenarios if s["outcome"] != "skipped"]
@@ -292,7 +292,7 @@ def _run(document: Mapping[str, Any]) -> Section:
     if document.get("merged_from"):
         shards = document.get("shards") or []
         parts.append(
-            f" Merged from {_plural(len(document['merged_from']), 'report')}"
+            f" Merged from {plural(len(document['merged_from']), 'report')}"
             + (f" (shards {', '.join(shards)})" if shards else "")
             + "."
         )
@@ -346,7 +346,7 @@ def _counts(document: Mapping[str, Any]) -> Section:
         blocks.append(
             Para(
                 [
-                    f"{_plural(counts['throttled'], 'answer')} stayed 429 (rate limited) after"
+                    f"{plural(counts['throttled'], 'answer')} stayed 429 (rate limited) after"
                     " every retry and were not judged."
                 ]
             )
@@ -465,7 +465,7 @@ def _failures(document: Mapping[str, Any]) -> Section:
                 Snippet(f"#{number} {failure.api} {where}: {failure.rule}", failure.repro)
             )
     unwaived = sum(1 for f in found if not f.waived)
-    said = f"{_plural(unwaived, 'failure')}" + (
+    said = f"{plural(unwaived, 'failure')}" + (
         f" and {len(found) - unwaived} waived" if unwaived < len(found) else ""
     )
     blocks: list[Block] = [
@@ -510,7 +510,7 @@ def _latency(document: Mapping[str, Any]) -> Section:
     exceeded = [r for r in measured if r["outcome"] == "exceeded"]
     short = len(rows) - len(measured)
     said = (
-        f"{len(measured)} of {_plural(len(rows), 'operation')} measured,"
+        f"{len(measured)} of {plural(len(rows), 'operation')} measured,"
         f" {len(exceeded)} over budget (p95 above the operation's budget)."
     )
     if short:
@@ -576,7 +576,7 @@ def _coverage(document: Mapping[str, Any]) -> Section:
     exercised = [o for o in operations if o.get("documented_2xx_seen")]
     skipped = [o for o in operations if o["outcome"] == "skipped"]
     said = (
-        f"{len(exercised)} of {_plural(len(operations), 'operation')} exercised"
+        f"{len(exercised)} of {plural(len(operations), 'operation')} exercised"
         " (a documented 2xx came back)."
     )
     if skipped:
@@ -591,7 +591,7 @@ def _coverage(document: Mapping[str, Any]) -> Section:
             Para(
                 [
                     Flag(
-                        f"{_plural(len(odd), 'operation')} answered with a status the spec"
+                        f"{plural(len(odd), 'operation')} answered with a status the spec"
                         " does not document:",
                         "warn",
                     )
@@ -769,9 +769,7 @@ def _cleanup(document: Mapping[str, Any]) -> Section | None:
         return None
     items: list[list[Inline]] = []
     for api, report in sorted(cleanup.items()):
-        line = (
-            f"{api}: removed {_plural(int(report.get('removed', 0)), 'resource')} the run created"
-        )
+        line = f"{api}: removed {plural(int(report.get('removed', 0)), 'resource')} the run created"
         if report.get("restored"):
             line += f"; restored {', '.join(report['restored'])}"
         parts: list[Inline] = [line]

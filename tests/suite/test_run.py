@@ -19,10 +19,12 @@ from xml.etree import ElementTree
 import pytest
 
 from conformance.cli import run
-from conformance.contract import RateLimit
+from conformance.config import Secrets
+from conformance.contract import RateLimit, load_spec
+from conformance.errors import ConfigError
 from conformance.masking import registered_forms
 from conformance.reference import Settings, running
-from conformance.runner import EMBEDDED_RATE_LIMITS
+from conformance.runner import EMBEDDED_RATE_LIMITS, missing_credentials
 from conformance.suite._auth import THROWAWAY_LOGINS
 from conformance.suite.scenarios import NAMES
 from tests.suite.helpers import answers, as_service
@@ -342,6 +344,59 @@ def test_wrong_credentials_are_one_line_naming_the_login_and_its_status_exit_3(
     assert "not-the-password" not in err
 
 
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ({}, "tchat: the spec's operations need authentication (19 of 20) and no credentials"
+             " are set; set CONFORMANCE_TCHAT_USERNAME and CONFORMANCE_TCHAT_PASSWORD"),
+        ({"CONFORMANCE_TCHAT_USERNAME": "qa@example.com"},
+         "tchat: CONFORMANCE_TCHAT_USERNAME is set but CONFORMANCE_TCHAT_PASSWORD is not;"
+         " set both"),
+    ],
+    ids=["none", "half"],
+)  # fmt: skip
+def test_no_credentials_for_an_api_that_needs_them_is_one_line_and_exit_3(
+    tmp_path: Path,
+    answers_404: str,
+    monkeypatch: pytest.MonkeyPatch,
+    given: dict[str, str],
+    said: str,
+) -> None:
+    # without the check the run is one 401 after another and a verdict of "not exercised"
+    for name in ("USERNAME", "PASSWORD", "TOKEN"):
+        monkeypatch.delenv(f"CONFORMANCE_TCHAT_{name}", raising=False)
+    for name, value in given.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "earlier.txt").write_text("kept")
+    code, _out, err = conformance(
+        "--target", f"tchat={answers_404}", "--reports", str(tmp_path), "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert code == 3, err
+    assert err.startswith(said), err
+    assert err.count("\n") == 1
+    assert (tmp_path / "earlier.txt").read_text() == "kept"
+
+
+def test_an_api_whose_operations_allow_anonymous_access_needs_no_credentials(
+    tmp_path: Path,
+) -> None:
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "security": [{"bearer": []}, {}],  # a token, or none
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {"/a": {"get": {"operationId": "a", "responses": {"200": {"description": "ok"}}}}},
+    }
+    path = tmp_path / "optional.json"
+    path.write_text(json.dumps(document))
+    spec = load_spec(path)
+    missing_credentials("t", spec, Secrets())  # nothing raised
+    document["security"] = [{"bearer": []}]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match=r"operations need authentication \(1 of 1\)"):
+        missing_credentials("t", load_spec(path), Secrets())
+
+
 def test_a_selection_that_matches_no_operation_is_one_line_and_exit_3(
     tmp_path: Path, answers_404: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,7 +419,7 @@ def test_a_selection_whose_every_operation_is_skipped_is_one_line_and_exit_3(
         "-k", "createContentItem", "-p", "no:cacheprovider",
     )  # fmt: skip
     assert code == 3, (out, err)
-    assert err.startswith("conformance: nothing was tested: the 1 operations and 0 scenarios"), err
+    assert err.startswith("conformance: nothing was tested: the 1 operation and 0 scenarios"), err
     assert "read-only run: not sent" in err
     assert err.count("\n") == 1
     assert verdict(tmp_path)["verdict"] == "fail"  # the reports stay
