@@ -18,9 +18,12 @@ from conformance.contract import load_spec
 from conformance.masking import registered_forms
 from conformance.reference import Running, running
 from conformance.runner import embedded_settings
+from conformance.suite._engine import DEFAULT_NETWORK
+from conformance.suite._guard import Journal
 from conformance.suite.scenarios import RULES
-from conformance.suite.scenarios._accounts import value_for
+from conformance.suite.scenarios._accounts import Accounts, value_for
 from conformance.suite.scenarios._latency import ENOUGH, percentile
+from conformance.suite.scenarios._story import Story
 from tests.suite.helpers import as_service, deletable_kinds
 
 #: defect -> (api, scenario, the rule its failure must name, a step or operation it must name)
@@ -218,6 +221,28 @@ def test_a_third_party_spec_without_declarations_skips_the_scenarios_with_reason
     # a selection that tested nothing earns no verdict: one sentence with the reasons, exit 3
     assert code == 3, err.getvalue()
     assert err.getvalue().startswith("conformance: nothing was tested: the 0 operations and 6")
+
+
+def test_throwaway_accounts_say_why_they_cannot_be_made(tmp_path: Path) -> None:
+    from conformance.contract import bundled_spec
+
+    spec = load_spec(bundled_spec("tchat"))
+    flow = spec.declarations.auth_flow
+    assert flow is not None
+    assert flow.accounts is not None
+    story = Story("tchat", "rate_limits", spec, "http://127.0.0.1:9", DEFAULT_NETWORK,
+                  max_requests=1, max_seconds=1.0)  # fmt: skip
+    journal = Journal(tmp_path / "journal.jsonl")
+    assert Accounts(story, flow, "a-token", journal).cannot_make is None
+    # the spec declares the step: without a token of the run's own that is no missing declaration
+    tokenless = Accounts(story, flow, None, journal).cannot_make
+    assert tokenless is not None
+    assert not tokenless.missing_declaration
+    assert "no token of its own" in tokenless.reason
+    undeclared = Accounts(story, dataclasses.replace(flow, accounts=None), "a-token", journal)
+    assert undeclared.cannot_make is not None
+    assert undeclared.cannot_make.missing_declaration
+    assert "declares no x-auth-flow accounts step" in undeclared.cannot_make.reason
 
 
 @pytest.mark.slow

@@ -172,12 +172,8 @@ def _play(name: str, context: ScenarioContext, story: Story) -> None:
             principal = _principal(context, accounts, story)
             _auth_refresh.AuthRefresh(story, sessions, principal, context.max_wait_s).run()
         else:
-            if not accounts.can_make:
-                raise ScenarioSkipped(
-                    "the spec declares no x-auth-flow accounts step (two throwaway principals"
-                    " are needed)",
-                    missing_declaration=True,
-                )
+            if accounts.cannot_make is not None:
+                raise accounts.cannot_make
             role = least_privileged_role(context.spec)
             with story.step("make two throwaway accounts"):
                 first, second = accounts.make(role), accounts.make(role)
@@ -201,12 +197,13 @@ def _data_story(name: str, context: ScenarioContext, story: Story) -> None:
         if name == "authorisation":
             if not declarations.roles:
                 raise ScenarioSkipped("the spec declares no x-roles", missing_declaration=True)
-            if accounts is None or not accounts.can_make:
+            if accounts is None:
                 raise ScenarioSkipped(
-                    "the spec declares no x-auth-flow accounts step (two throwaway principals"
-                    " are needed)",
+                    "the spec declares no x-auth-flow (two throwaway principals are needed)",
                     missing_declaration=True,
                 )
+            if accounts.cannot_make is not None:
+                raise accounts.cannot_make
             with story.step(f"make two throwaway {role} accounts, A and B, and log in"):
                 first = _actor("A", accounts.make(role), flow, story)
                 second = _actor("B", accounts.make(role), flow, story)

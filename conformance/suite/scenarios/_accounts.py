@@ -161,7 +161,23 @@ class Accounts:
 
     @property
     def can_make(self) -> bool:
-        return self.flow.accounts is not None and self.journal is not None and bool(self.run_token)
+        return self.cannot_make is None
+
+    @property
+    def cannot_make(self) -> ScenarioSkipped | None:
+        """Why no throwaway account can be made (None: one can)."""
+        if self.flow.accounts is None:
+            return ScenarioSkipped(
+                "the spec declares no x-auth-flow accounts step (two throwaway principals are"
+                " needed)",
+                missing_declaration=True,
+            )
+        if self.journal is None or not self.run_token:
+            return ScenarioSkipped(
+                "the run has no token of its own to make throwaway accounts with (two throwaway"
+                " principals are needed)"
+            )
+        return None
 
     def make(self, role: str | None) -> Principal:
         step = self.flow.accounts
