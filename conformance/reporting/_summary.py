@@ -343,11 +343,16 @@ def _counts(document: Mapping[str, Any]) -> Section:
         )
     blocks: list[Block] = [Table(head, rows, frozenset(range(1, len(head))))]
     if counts.get("throttled"):
+        throttled = sorted(
+            (op for op in document.get("operations", []) if op.get("throttled")),
+            key=lambda op: -int(op["throttled"]),
+        )
+        where = _named([f"{_where(op)} ({op['throttled']})" for op in throttled])
         blocks.append(
             Para(
                 [
                     f"{plural(counts['throttled'], 'answer')} stayed 429 (rate limited) after"
-                    " every retry and were not judged."
+                    f" every retry and were not judged: {where}."
                 ]
             )
         )

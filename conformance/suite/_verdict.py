@@ -344,9 +344,14 @@ def summary_lines(
     if broken:
         lines.append("could not be tested:")
         lines += _listed([f"  {v.api} {v.label}: {v.errors[0]}" for v in broken])
-    throttled = sum(v.throttled for v in verdicts)
+    throttled = sorted((v for v in verdicts if v.throttled), key=lambda v: -v.throttled)
     if throttled:
-        lines.append(f"throttled: {throttled} answers stayed 429 after every retry (not judged)")
+        where = ", ".join(f"{v.api} {v.label} ({v.throttled})" for v in throttled[:3])
+        more = f" and {len(throttled) - 3} more" if len(throttled) > 3 else ""
+        lines.append(
+            f"throttled: {sum(v.throttled for v in throttled)} answers stayed 429 after every"
+            f" retry (not judged): {where}{more}"
+        )
     if scenarios:
         lines.append("scenarios:")
     for scenario in scenarios:

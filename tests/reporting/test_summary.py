@@ -92,7 +92,12 @@ def document() -> dict[str, Any]:
             operation(
                 "getSchool", "GET /schools/{id}", "passed", {"200": 9, "405": 5, "418": 2}, [200]
             ),
-            operation("updateUser", "PATCH /users/{id}", "not_exercised", {"400": 5, "422": 2}, []),
+            {
+                **operation(
+                    "updateUser", "PATCH /users/{id}", "not_exercised", {"400": 5, "422": 2}, []
+                ),
+                "throttled": 2,
+            },
             operation("deleteUser", "DELETE /users/{id}", "skipped", {}, []),
         ],
         "scenarios": [
@@ -247,7 +252,10 @@ def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order()
     counts = section(markdown, "Counts")
     assert row(counts, "operations") == ("| operations | 1 | **1** | 0 | **1** | 0 | 1 | 4 |")
     assert row(counts, "scenarios") == "| scenarios | 1 | **1** | 0 | — | 0 | 0 | 2 |"
-    assert "2 answers stayed 429" in counts
+    assert (
+        "2 answers stayed 429 (rate limited) after every retry and were not judged:"
+        " gloria PATCH /users/{id} (2)." in counts
+    )
     rules = section(markdown, "Failures by rule")
     assert "| `not_a_server_error` | 1 | gloria POST /schools |" in rules
     assert "| `stale-delete-409` | 1 | gloria scenario conflicts |" in rules
