@@ -10,8 +10,9 @@
 - ``categories.json``: failure categories by the rule a result names (contract violation, server
   error, latency budget, rate limit, auth, infrastructure, waived).
 - One result per operation and check (``GET /schools · not_a_server_error``), each with a history
-  id of its own, beside the operation's own test (which carries the attachments): the report's
-  tree is API → module → operation → checks, and a check's history is its own across runs.
+  id of its own, beside the operation's own test: the report's tree is API → module → operation
+  → checks, and a check's history is its own across runs. A failed check's first failures are
+  its steps, each with the request, the response and the curl that reproduces it attached.
   ``exercised`` is one of them: the operation answered a documented 2xx.
 
 Everything written is masked: at the end of a run every text file in the results folder, ours
@@ -186,12 +187,16 @@ def check_results(
     labels: Mapping[tuple[str, str], Mapping[str, str]],
     *,
     now_ms: int | None = None,
+    attachments: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One Allure result per operation and check of the run ``document`` describes, with the
     operation's ``labels`` (by ``(api, operation_id)``). A check fails when a failure of it is
     not waived; it is skipped when waived, or when no case reached it; ``exercised`` fails when
-    no documented 2xx came back."""
+    no documented 2xx came back. The first `STEPS_SHOWN` failures of a check are its steps, each
+    with the request, the response and the curl attached: their files' contents go into
+    ``attachments`` (file name -> text) for the caller to write."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
+    files: dict[str, str] = {} if attachments is None else attachments
     made: list[dict[str, Any]] = []
     for operation in document.get("operations", []):
         if operation.get("outcome") == "skipped":
@@ -207,8 +212,12 @@ def check_results(
             judged.setdefault(check, 0)
         where = (api, operation_id, label, found, stamp)
         for check, cases in sorted(judged.items()):
-            told = _check_status(operation, check, cases, by_check.get(check))
-            made.append(_result(where, check, *told))
+            failures = by_check.get(check)
+            told = _check_status(operation, check, cases, failures)
+            result = _result(where, check, *told)
+            if failures and told[0] != "broken":
+                result["steps"] = _failure_steps(failures, stamp, files)
+            made.append(result)
         statuses = ", ".join(f"{code} x{n}" for code, n in operation.get("statuses", {}).items())
         answers = f"answers to generated cases: {statuses or 'none'}"
         if operation.get("outcome") == "error":
@@ -246,6 +255,56 @@ def _check_status(
     if not cases:
         return "skipped", "no generated case reached this check", ""
     return "passed", "", ""
+
+
+#: failures of one check told as steps of its result (verdict.json has them all)
+STEPS_SHOWN = 5
+
+
+def _failure_steps(
+    failures: Sequence[Mapping[str, Any]], stamp: int, files: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A step per failure (the first `STEPS_SHOWN`): the request as data, the requests a
+    stateful failure needed before it, the response and the curl that reproduces it."""
+    steps = []
+    for failure in failures[:STEPS_SHOWN]:
+        texts: list[tuple[str, str, str]] = []  # name, text, media type
+        if failure.get("example"):
+            texts.append(("request", json.dumps(failure["example"], indent=2), "application/json"))
+        if failure.get("steps"):
+            texts.append(
+                ("the requests before it", "\n".join(failure["steps"]) + "\n", "text/plain")
+            )
+        response = failure.get("response")
+        if response:
+            head = f"HTTP {response.get('status')} ({response.get('elapsed_ms')} ms)"
+            headers = "".join(f"{k}: {v}\n" for k, v in dict(response.get("headers", {})).items())
+            texts.append(
+                ("response", f"{head}\n{headers}\n{response.get('body', '')}\n", "text/plain")
+            )
+        if failure.get("curl"):
+            texts.append(("curl", f"{failure['curl']}\n", "text/plain"))
+        attached = []
+        for name, text, kind in texts:
+            source = f"{uuid.uuid4()}-attachment.{'json' if kind == 'application/json' else 'txt'}"
+            files[source] = text
+            attached.append({"name": name, "source": source, "type": kind})
+        message = str(failure.get("message", ""))
+        steps.append(
+            {
+                "name": f"[{failure.get('phase', '')}] {failure.get('title', '')}:"
+                f" {_first_line(message, 200)}",
+                "status": "skipped" if failure.get("waived") else "failed",
+                "stage": "finished",
+                "start": stamp,
+                "stop": stamp,
+                "statusDetails": {"message": message},
+                "attachments": attached,
+                "steps": [],
+                "parameters": [],
+            }
+        )
+    return steps
 
 
 def allure_result(
@@ -335,9 +394,12 @@ def write_run_files(
     operation and check into the Allure results folder, for the run ``document``
     (verdict.json) describes; then mask the folder's text files, these among them (`scrub`)."""
     results.mkdir(parents=True, exist_ok=True)
-    for result in check_results(document, labels or {}):
+    attachments: dict[str, str] = {}
+    for result in check_results(document, labels or {}, attachments=attachments):
         path = results / f"{result['uuid']}-result.json"
         path.write_text(json.dumps(result), encoding="utf-8")
+    for name, text in attachments.items():
+        (results / name).write_text(text, encoding="utf-8")
     environ = os.environ if environ is None else environ
     (results / "environment.properties").write_text(
         "\n".join(_properties(document)) + "\n", encoding="utf-8"

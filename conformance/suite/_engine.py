@@ -50,6 +50,11 @@ PROFILES: dict[str, dict[str, int]] = {
 #: request headers whose values never leave the run (the curl lines are masked by schemathesis)
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
 
+#: failures per operation and check whose response is kept for the reports (the rest keep their
+#: curl and example: a broken header can fail thousands of cases), and the body's length kept
+RESPONSES_KEPT = 5
+BODY_KEPT = 2000
+
 
 #: the methods a read-only run sends (and the login it needs)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -92,6 +97,9 @@ class Failure:
     example: dict[str, Any] = field(default_factory=dict)
     #: for a stateful failure, the curl lines of the steps before it, oldest first
     steps: tuple[str, ...] = ()
+    #: the response that failed the check (status, headers, body cut at `BODY_KEPT`, elapsed
+    #: ms), secrets masked; kept for the first `RESPONSES_KEPT` failures of a check only
+    response: dict[str, Any] | None = None
     #: the waiver in force that covers it (`conformance.suite._waivers`), if any
     waived: str = ""
 
@@ -113,6 +121,10 @@ class OperationRecord:
     checks: collections.Counter[str] = field(default_factory=collections.Counter)
     #: 429s with a ``Retry-After`` our transport gave up waiting for: recorded, never judged
     throttled: int = 0
+    #: check -> failures whose response was kept (`RESPONSES_KEPT`)
+    responses_kept: collections.Counter[str] = field(
+        default_factory=collections.Counter, repr=False
+    )
 
 
 @dataclass
@@ -372,6 +384,10 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
             info = check.failure_info
             response = recorder.find_response(case_id=case_id)
             steps = getattr(info, "steps", None) or []
+            kept = None
+            if response is not None and record.responses_kept[str(check.name)] < RESPONSES_KEPT:
+                record.responses_kept[str(check.name)] += 1
+                kept = response_of(response)
             record.failures.append(
                 Failure(
                     check=str(check.name),
@@ -382,8 +398,35 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
                     curl=mask(str(info.code_sample)),
                     example=SECRETS.mask_data(example_of(node.value)),
                     steps=tuple(mask(str(step.curl)) for step in steps[:-1]),
+                    response=kept,
                 )
             )
+
+
+def response_of(response: Any) -> dict[str, Any]:
+    """A response as plain data for the reports: status, headers, the body (text, cut at
+    `BODY_KEPT`) and how long it took, secrets masked."""
+    headers = {
+        str(name): "[masked]"
+        if str(name).lower() in SECRET_HEADERS
+        else ", ".join(str(v) for v in values)
+        if isinstance(values, list)
+        else str(values)
+        for name, values in dict(response.headers or {}).items()
+    }
+    content = bytes(response.content or b"")
+    try:
+        body = content.decode(response.encoding or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        body = repr(content[:BODY_KEPT])
+    if len(body) > BODY_KEPT:
+        body = body[:BODY_KEPT] + f"… ({len(content)} bytes in all)"
+    return {
+        "status": int(response.status_code),
+        "headers": SECRETS.mask_data(headers),
+        "body": mask(body),
+        "elapsed_ms": round(float(response.elapsed) * 1000, 1),
+    }
 
 
 def _is_throttled(response: Any) -> bool:

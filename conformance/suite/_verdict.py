@@ -18,7 +18,8 @@ verdict.json, version 1::
        "statuses": {status: n}, "documented": [status], "documented_2xx_seen": [status],
        "failures": [{"check", "title", "message", "phase", "status", "curl", "example":
        {"method", "path", "path_parameters", "query", "headers", "cookies", "body",
-       "media_type"}, "steps": [curl]}], "errors": [str], "checks": {check: cases judged},
+       "media_type"}, "steps": [curl], "response": {"status", "headers", "body",
+       "elapsed_ms"} | null}], "errors": [str], "checks": {check: cases judged},
        "throttled": int, "reason": str}]}
 
 then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "failed" | "skipped" |
@@ -42,7 +43,8 @@ And, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: 
 the spec's order (``"200"``, ``"4XX"``, ``"default"``), so a report can tell the statuses seen
 that the spec does not document; ``example`` is the failing case as data, the smallest
 hypothesis found, secrets masked; ``steps`` are the requests a stateful failure needs before its
-own, oldest first.
+own, oldest first; ``response`` is what the backend answered, kept for the first 5 failures of
+each operation and check (null for the rest), its body cut at 2,000 characters, secrets masked.
 """
 
 from __future__ import annotations

@@ -62,6 +62,15 @@ def embedded(page: str) -> str:
     return page + "".join(base64.b64decode(blob).decode("utf-8", "replace") for blob in blobs)
 
 
+def results(page: str) -> list[dict[str, Any]]:
+    """The test results the single-file report embeds."""
+    return [
+        json.loads(base64.b64decode(blob))
+        for name, blob in re.findall(r'd\("([^"]+)","([A-Za-z0-9+/=]+)"\)', page)
+        if name.startswith("data/test-results/")
+    ]
+
+
 def bearer_tokens(monkeypatch: pytest.MonkeyPatch, backends: Running, api: str) -> set[str]:
     """Every bearer token the run sends to ``api`` (filled in as the run goes)."""
     seen: set[str] = set()
@@ -137,7 +146,7 @@ def test_the_report_opens_offline_names_the_failure_keeps_no_secret_and_shows_a_
     monkeypatch.delenv("CONFORMANCE_HTML_REPORT", raising=False)  # the default: on
     reports = tmp_path / "reports"
     settings = dataclasses.replace(
-        embedded_settings(), defects=frozenset({"stale-delete-accepted"})
+        embedded_settings(), defects=frozenset({"stale-delete-accepted", "nosniff-missing"})
     )
     pages: list[Path] = []
     with running(["gloria"], settings=settings) as broken:
@@ -183,6 +192,15 @@ def test_the_report_opens_offline_names_the_failure_keeps_no_secret_and_shows_a_
     # one result per operation and check, each its own history: the failed check is in the page
     assert "GET /schools/{id} · not_a_server_error" in data
     assert "[stale-delete-409]" in data
+    # a failed check's page: its first failures as steps, each with request, response and curl
+    (check,) = [
+        result["id"]
+        for result in results(page.read_text(encoding="utf-8"))
+        if result.get("name") == "GET /schools/{id} · nosniff"
+    ]
+    shown = browse(page, "--dump-dom", fragment=f"#{check}")
+    assert "X-Content-Type-Options is None, not nosniff" in shown
+    assert re.search(r"1 request application/json .* 2 response text/plain .* 3 curl", shown)
     # the failure categories are the report's config, and the page sorts failures into them
     assert '"type":"category","name":"Contract violation"' in data
     # nowhere a secret of the run: the report (its embedded data decoded), the summary, results

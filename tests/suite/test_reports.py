@@ -19,6 +19,7 @@ from conformance.contract import bundled_spec
 from conformance.masking import registered_forms
 from conformance.reference import running
 from conformance.reporting import CATEGORIES, check_results, executor, severity
+from conformance.reporting._allure import STEPS_SHOWN
 from conformance.runner import embedded_settings
 from tests.suite.helpers import as_service
 
@@ -147,13 +148,18 @@ def test_severity_follows_the_worst_rule_broken() -> None:
 
 def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     failure = {"check": "not_a_server_error", "title": "Server error", "message": "500\nboom",
-               "curl": "curl -X GET http://h/x", "waived": ""}  # fmt: skip
+               "curl": "curl -X GET http://h/x", "waived": "", "phase": "fuzzing",
+               "example": {"method": "GET", "path": "/x"},
+               "response": {"status": 500, "headers": {"content-type": "text/plain"},
+                            "body": "Traceback (most recent call last)",
+                            "elapsed_ms": 3.5}}  # fmt: skip
     document = {
         "operations": [
             {"api": "a", "operation_id": "getX", "label": "GET /x", "outcome": "failed",
              "statuses": {"200": 3, "500": 1}, "documented_2xx_seen": [200],
              "checks": {"not_a_server_error": 4, "no_leaks": 4, "use_after_free": 0},
-             "failures": [failure, {**failure, "check": "no_leaks", "waived": "BUG-1 (#1)"}]},
+             "failures": [failure, {**failure, "check": "no_leaks", "waived": "BUG-1 (#1)"},
+                          *[{**failure, "response": None}] * STEPS_SHOWN]},
             {"api": "a", "operation_id": "getY", "label": "GET /y", "outcome": "not_exercised",
              "statuses": {"404": 5}, "documented_2xx_seen": [], "checks": {"no_leaks": 5},
              "failures": []},
@@ -162,7 +168,8 @@ def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
         ]
     }  # fmt: skip
     labels = {("a", "getX"): {"epic": "A 1", "subSuite": "GET /x"}}
-    results = {r["name"]: r for r in check_results(document, labels, now_ms=1)}
+    files: dict[str, str] = {}
+    results = {r["name"]: r for r in check_results(document, labels, now_ms=1, attachments=files)}
     assert set(results) == {
         "GET /x · not_a_server_error", "GET /x · no_leaks", "GET /x · use_after_free",
         "GET /x · exercised", "GET /y · no_leaks", "GET /y · exercised",
@@ -173,9 +180,21 @@ def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     assert "curl -X GET http://h/x" in failed["statusDetails"]["trace"]
     assert {"name": "severity", "value": "blocker"} in failed["labels"]
     assert {"name": "epic", "value": "A 1"} in failed["labels"]
+    # the first failures are its steps: the request, the response and the curl attached
+    steps = failed["steps"]
+    assert len(steps) == STEPS_SHOWN
+    assert steps[0]["name"] == "[fuzzing] Server error: 500"
+    assert steps[0]["status"] == "failed"
+    attached = {a["name"]: files[a["source"]] for a in steps[0]["attachments"]}
+    assert json.loads(attached["request"]) == {"method": "GET", "path": "/x"}
+    assert attached["response"].startswith("HTTP 500 (3.5 ms)\ncontent-type: text/plain\n")
+    assert "Traceback (most recent call last)" in attached["response"]
+    assert attached["curl"] == "curl -X GET http://h/x\n"
+    assert "response" not in {a["name"] for a in steps[1]["attachments"]}  # none was kept
     waived = results["GET /x · no_leaks"]
     assert waived["status"] == "skipped"
     assert waived["statusDetails"]["message"].startswith("waived: BUG-1 (#1)")
+    assert [step["status"] for step in waived["steps"]] == ["skipped"]
     assert results["GET /x · use_after_free"]["status"] == "skipped"  # no case reached it
     assert results["GET /x · exercised"]["status"] == "passed"
     assert results["GET /y · exercised"]["status"] == "failed"

@@ -26,6 +26,7 @@ from conformance.masking import registered_forms
 from conformance.reference import Settings, running
 from conformance.runner import EMBEDDED_RATE_LIMITS, missing_credentials
 from conformance.suite._auth import THROWAWAY_LOGINS
+from conformance.suite._engine import RESPONSES_KEPT
 from conformance.suite.scenarios import NAMES
 from tests.suite.helpers import answers, as_service
 
@@ -146,6 +147,12 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     assert all(f["curl"].startswith("curl ") for f in failures)
     assert "Bearer ey" not in json.dumps(document)  # tokens are masked in the reproductions
     assert all(f["example"]["method"] and f["example"]["path"] for f in failures)
+    # what the backend answered, for the first failures of each check (the reports' steps)
+    answered = [f for f in failures if f["response"]]
+    kept = collections.Counter(f["check"] for f in answered)
+    assert kept[check] == min(RESPONSES_KEPT, sum(f["check"] == check for f in failures)), kept
+    assert all(f["response"]["status"] == f["status"] for f in answered)
+    assert all("content-type" in f["response"]["headers"] for f in answered)
     failed_cases = {key for key, message in junit_cases(tmp_path).items() if message}
     assert any((f"{api}.{name}", check) in failed_cases for name in operation.split("|"))
 
