@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import schemathesis
 from schemathesis.core.parameters import DelimitedValue
 
 from conformance.contract import bundled_spec
-from conformance.suite._engine import example_of
+from conformance.suite._engine import BODY_KEPT, example_of, response_of
 
 
 def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
@@ -28,3 +29,24 @@ def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
     assert example["headers"] == {"Authorization": "[masked]", "X-Request-ID": "r-1"}
     assert (example["method"], example["path"]) == ("GET", "/content/sync")
     assert "body" not in example
+
+
+def test_a_failing_response_becomes_plain_data_with_secrets_masked_and_its_body_cut() -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
+    body = json.dumps({"accessToken": token, "note": "x" * (BODY_KEPT + 500)}).encode()
+    response = SimpleNamespace(
+        status_code=200,
+        headers={"Content-Type": ["application/json"], "Set-Cookie": ["session=s3cr3t"]},
+        content=body,
+        encoding="utf-8",
+        elapsed=0.0123,
+    )
+    found = response_of(response)
+    assert found["status"] == 200
+    assert found["elapsed_ms"] == 12.3
+    assert found["headers"] == {"Content-Type": "application/json", "Set-Cookie": "[masked]"}
+    assert token not in json.dumps(found)
+    assert found["body"].endswith(f"… ({len(body)} bytes in all)")
+    assert len(found["body"]) < BODY_KEPT + 100
+    bad = response_of(SimpleNamespace(**{**vars(response), "content": b"\xff\xfe", "headers": {}}))
+    assert bad["body"] == repr(b"\xff\xfe")
