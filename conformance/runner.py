@@ -9,6 +9,7 @@ reached or broke the run (wins over 1); 3 usage, configuration or spec error.
 from __future__ import annotations
 
 import _thread
+import collections
 import contextlib
 import json
 import os
@@ -418,6 +419,7 @@ def why(reports: Path) -> str:
         untried = len(document["not_exercised"])
         parts.append(
             f"{untried} {'was' if untried == 1 else 'were'} never answered with a documented 2xx"
+            + _only_404(document)
         )
     if counts["error"]:
         first = next(
@@ -464,6 +466,26 @@ def why(reports: Path) -> str:
         f"{document['verdict'].upper()}: {summary}, {tested}"
         f" (seed {document['seed']}; {reports / 'verdict.json'})"
     )
+
+
+def _only_404(document: dict[str, Any]) -> str:
+    """A hint when an API answered almost nothing but 404 (9 in 10, and never a 2xx): its URL
+    is likely not its base."""
+    seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for operation in document.get("operations", []):
+        seen[str(operation.get("api"))].update(
+            {str(k): int(n) for k, n in operation.get("statuses", {}).items()}
+        )
+    urls = [
+        str(target.get("url"))
+        for target in document.get("targets", [])
+        if (answers := seen.get(str(target.get("api"))))
+        and answers["404"] >= 0.9 * answers.total()
+        and not any(status.startswith("2") for status in answers)
+    ]
+    if not urls:
+        return ""
+    return f" (almost every answer was 404: is {' and '.join(urls)} the API's base URL?)"
 
 
 def nothing_tested(reports: Path) -> str | None:

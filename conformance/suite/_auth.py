@@ -41,6 +41,12 @@ class CredentialsRejected(AuthError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class LoginNotFound(AuthError):
+    """No login where the spec puts it (404, 405): the target URL is not the API's base."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
 def _pair(response: httpx.Response, step: Any) -> tuple[str | None, str | None, float | None]:
     """What an auth answer holds at ``step``'s pointers, read once: the access token, the
     refresh token (None where absent), and the access token's lifetime in seconds."""
@@ -180,6 +186,12 @@ def sign_in(
     response, took = _call(
         credentials.api, operation.method.upper(), target, deadline, network, json=body
     )
+    if response.status_code in (404, 405):  # no login there: most likely not the API's base
+        base = spec.base_path
+        raise LoginNotFound(
+            f"{credentials.api}: login at {target} answered {response.status_code}; is {url}"
+            " the API's base URL" + (f" (the spec's servers end in {base})?" if base else "?")
+        )
     if response.status_code in (400, 401, 403):
         raise CredentialsRejected(
             f"{credentials.api}: login as {credentials.username} at {target} answered"

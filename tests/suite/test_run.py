@@ -384,6 +384,23 @@ def test_no_credentials_for_an_api_that_needs_them_is_one_line_and_exit_3(
     assert (tmp_path / "earlier.txt").read_text() == "kept"
 
 
+def test_a_target_url_without_the_apis_base_path_is_one_line_and_exit_3(
+    tmp_path: Path, answers_404: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the login is 404 where the spec puts it: not "check the password", but the URL
+    monkeypatch.setenv("CONFORMANCE_TCHAT_USERNAME", "qa@example.com")
+    monkeypatch.setenv("CONFORMANCE_TCHAT_PASSWORD", "a-password")
+    monkeypatch.delenv("CONFORMANCE_TCHAT_TOKEN", raising=False)
+    code, _out, err = conformance(
+        "--target", f"tchat={answers_404}", "--reports", str(tmp_path), "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert code == 3, err
+    assert err == (
+        f"tchat: login at {answers_404}/auth/login answered 404; is {answers_404} the API's base"
+        " URL (the spec's servers end in /api)?\n"
+    )
+
+
 def test_an_api_whose_operations_allow_anonymous_access_needs_no_credentials(
     tmp_path: Path,
 ) -> None:
@@ -498,7 +515,10 @@ def test_a_backend_that_answers_404_to_everything_does_not_pass(
         "GET /content/categories",
         "GET /content/sync",
     ]
-    assert "never answered with a documented 2xx" in err
+    assert (
+        "2 were never answered with a documented 2xx (almost every answer was 404: is"
+        f" {answers_404} the API's base URL?)" in err
+    )
 
 
 @pytest.fixture
