@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,8 @@ def _reason(message: str, title: str = "") -> str:
     first = lines[0]
     if title and first.rstrip(".:") == title.rstrip(".:") and len(lines) > 1:
         first = f"{title.rstrip('.:')}: {lines[1]}"
+    elif first.endswith(":") and len(lines) > 1:  # "… missing from the response:" and a list
+        first = f"{first} {lines[1]}"
     return _one_line(first)
 
 
@@ -400,6 +402,24 @@ class _Failure:
     waived: str
     repro: str
     order: tuple[Any, ...]
+    #: how many failures said the same (api, where, rule, reason): one row for them all
+    cases: int = 1
+
+    @property
+    def same(self) -> tuple[str, ...]:
+        where = "".join(p.text if isinstance(p, Code) else str(p) for p in self.where)
+        return (self.api, where, self.rule, self.reason, self.waived)
+
+
+def _grouped(found: Sequence[_Failure]) -> list[_Failure]:
+    """Failures that say the same thing of the same place as one, counted, in first-seen order
+    (the first one's reproduction stands for them all)."""
+    firsts: dict[tuple[str, ...], _Failure] = {}
+    cases: Counter[tuple[str, ...]] = Counter()
+    for failure in found:
+        firsts.setdefault(failure.same, failure)
+        cases[failure.same] += 1
+    return [replace(first, cases=cases[same]) for same, first in firsts.items()]
 
 
 def _failures_found(document: Mapping[str, Any]) -> list[_Failure]:
@@ -455,7 +475,8 @@ def _failures(document: Mapping[str, Any]) -> Section:
     found = _failures_found(document)
     if not found:
         return Section("Failures", "failures", [Para(["None."])])
-    shown = found[:SHOWN_FAILURES]
+    grouped = _grouped(found)
+    shown = grouped[:SHOWN_FAILURES]
     rows: list[list[Cell]] = []
     snippets: list[Block] = []
     for number, failure in enumerate(shown, 1):
@@ -463,7 +484,8 @@ def _failures(document: Mapping[str, Any]) -> Section:
         if failure.waived:
             rule.append(f" (waived: {failure.waived})")
         repro = f"#{number}" if failure.repro else "—"
-        rows.append([str(number), failure.api, failure.where, rule, failure.reason, repro])
+        reason = failure.reason + (f" ({failure.cases} cases)" if failure.cases > 1 else "")
+        rows.append([str(number), failure.api, failure.where, rule, reason, repro])
         if failure.repro:
             where = "".join(p.text if isinstance(p, Code) else str(p) for p in failure.where)
             snippets.append(
@@ -473,8 +495,14 @@ def _failures(document: Mapping[str, Any]) -> Section:
     said = f"{plural(unwaived, 'failure')}" + (
         f" and {len(found) - unwaived} waived" if unwaived < len(found) else ""
     )
+    order = "scenarios first, waived ones last"
+    if len(grouped) < len(found):
+        rows_said = plural(len(grouped), "row")
+        said += f" in {rows_said}: the same failure of one place is one row; {order}."
+    else:
+        said += f" ({order})."
     blocks: list[Block] = [
-        Para([f"{said[0].upper()}{said[1:]} (scenarios first, waived ones last)."]),
+        Para([f"{said[0].upper()}{said[1:]}"]),
         Table(
             ["#", "API", "where", "rule", "why", "reproduce"],
             rows,
@@ -482,8 +510,8 @@ def _failures(document: Mapping[str, Any]) -> Section:
             ["waived" if f.waived else "failed" for f in shown],
         ),
     ]
-    if len(found) > SHOWN_FAILURES:
-        blocks.append(Para([f"… and {len(found) - SHOWN_FAILURES} more in verdict.json."]))
+    if len(grouped) > SHOWN_FAILURES:
+        blocks.append(Para([f"… and {len(grouped) - SHOWN_FAILURES} more in verdict.json."]))
     if snippets:
         blocks.append(Para(["Reproductions (curl; credentials masked, use your own):"]))
         blocks += snippets

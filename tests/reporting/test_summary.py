@@ -281,11 +281,29 @@ def test_summary_failures_name_the_operation_rule_and_reason_with_a_reproduction
 
 def test_summary_lists_at_most_fifty_failures_and_says_where_the_rest_are() -> None:
     many = document()
-    many["operations"][0]["failures"] *= 60
+    (failure,) = many["operations"][0]["failures"]
+    many["operations"][0]["failures"] = [
+        {**failure, "message": f"Server error\n\nThe server answered 500 to school {n}.\n"}
+        for n in range(60)
+    ]
     failures = section(summary_markdown(many), "Failures")
     assert "| 50 |" in failures
     assert "| 51 |" not in failures
     assert "… and 12 more in verdict.json" in failures  # 60 + 1 scenario + 1 not exercised
+
+
+def test_summary_counts_the_same_failure_of_one_place_once() -> None:
+    many = document()
+    many["operations"][0]["failures"] *= 26  # a missing header fails every case the same way
+    failures = section(summary_markdown(many), "Failures")
+    assert failures.count("| `not_a_server_error` |") == 1
+    assert "The server answered 500 to a valid school. (26 cases) | #2 |" in failures
+    assert "28 failures in 3 rows: the same failure of one place is one row;" in failures
+    # a first line that only introduces a list takes the list's first item along
+    listing = document()
+    listing["operations"][0]["failures"][0]["message"] = "Missing headers:\n- `X-Frame`\n"
+    failures = section(summary_markdown(listing), "Failures")
+    assert "Missing headers: - \\`X-Frame\\` | #2 |" in failures
 
 
 def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budget() -> None:
