@@ -335,7 +335,10 @@ def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], Non
             run.errors.append(mask(f"{type(event.exception).__name__}: {event.exception}"))
         elif isinstance(event, events.PhaseFinished):
             name = event.phase.name.lower()
-            if name in ("examples", "coverage", "fuzzing", "stateful"):
+            if (
+                name in ("examples", "coverage", "fuzzing", "stateful")
+                and event.status is not Status.SKIP
+            ):
                 progress(f"{api}: {name} phase done")
         elif isinstance(event, events.Interrupted):
             raise KeyboardInterrupt  # Ctrl-C or the run timeout: no focused passes after it

@@ -10,7 +10,7 @@ import schemathesis
 from schemathesis.core.parameters import DelimitedValue
 
 from conformance.contract import bundled_spec
-from conformance.suite._engine import BODY_KEPT, example_of, response_of
+from conformance.suite._engine import BODY_KEPT, EngineRun, _events, example_of, response_of
 
 
 def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
@@ -50,3 +50,19 @@ def test_a_failing_response_becomes_plain_data_with_secrets_masked_and_its_body_
     assert len(found["body"]) < BODY_KEPT + 100
     bad = response_of(SimpleNamespace(**{**vars(response), "content": b"\xff\xfe", "headers": {}}))
     assert bad["body"] == repr(b"\xff\xfe")
+
+
+def test_progress_tells_the_phases_that_ran_and_not_those_skipped() -> None:
+    from schemathesis.engine import Status, events
+    from schemathesis.engine.run import Phase, PhaseName
+
+    said: list[str] = []
+    skipped = Phase(PhaseName.EXAMPLES, is_enabled=False)  # a focused pass runs stateful only
+    stream = [
+        events.PhaseFinished(phase=skipped, status=Status.SKIP, payload=None),
+        events.PhaseFinished(
+            phase=Phase(PhaseName.STATEFUL_TESTING), status=Status.SUCCESS, payload=None
+        ),
+    ]
+    _events(EngineRun("gloria", 1, {}), stream, said.append)
+    assert said == ["gloria: stateful phase done"]
