@@ -395,6 +395,20 @@ def _partial_write(parts: Parts) -> None:
     handler(parts, "updateDepartment", wrap)
 
 
+def _title_truncated(inner: Handler) -> Handler:
+    """A title column of 40 characters in a lenient database: longer titles are cut, silently,
+    and the create answers (and stores) the cut one."""
+
+    def handle(ctx: Context) -> Reply:
+        body = ctx.body
+        if isinstance(body, Mapping) and isinstance(body.get("title"), str):
+            cut = dataclasses.replace(ctx.request, body={**body, "title": body["title"][:40]})
+            ctx = dataclasses.replace(ctx, request=cut)
+        return inner(ctx)
+
+    return handle
+
+
 def _etag_hash(answer: Answer) -> None:
     if answer.status == 200 and "ETag" in answer.headers:
         answer.headers["ETag"] = f'"{hashlib.sha1(answer.body).hexdigest()[:16]}"'
@@ -659,6 +673,10 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("partial-write-on-reject", "§5 a rejected change changes nothing",
            "a refused updateDepartment still saves the new name", "gloria", "updateDepartment",
            _partial_write),
+    Defect("create-truncates", "§5 a successful mutation returns what the client sent",
+           "createContentItem cuts titles to 40 characters, silently", "tchat",
+           "createContentItem",
+           lambda parts: handler(parts, "createContentItem", _title_truncated)),
     Defect("etag-not-version", "§5 ETag is the version",
            "getContentItem's ETag is a hash of the body", "tchat", "getContentItem",
            answers_of("getContentItem", _etag_hash)),

@@ -461,6 +461,22 @@ def a_refused_change_leaves_no_trace(api: Api) -> None:
     assert after.headers["ETag"] == before.headers["ETag"]
 
 
+def an_update_keeps_a_long_title(api: Api) -> None:
+    item = ITEM.make(api)
+    title = "An update's title, of well over forty characters in all"
+    changed = api.client.put(f"content/items/{item['id']}", json={"title": title})
+    assert data(changed)["title"] == title
+
+
+@case("create-truncates", neighbour=an_update_keeps_a_long_title)
+def a_create_answers_and_stores_the_title_it_was_sent(api: Api) -> None:
+    title = "A create's title, of well over forty characters in all"
+    body = {**ITEM.body(api), "title": title}
+    created = api.client.post("content/items", json=body)
+    assert data(created)["title"] == title
+    assert data(api.client.get(f"content/items/{data(created)['id']}"))["title"] == title
+
+
 def an_update_answers_its_version_as_etag(api: Api) -> None:
     item = ITEM.make(api)
     changed = api.client.put(f"content/items/{item['id']}", json={"title": "New title"})

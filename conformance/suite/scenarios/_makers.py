@@ -103,6 +103,30 @@ def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str
     return found
 
 
+def unkept(sent: Mapping[str, Any], answered: Mapping[str, Any]) -> list[str]:
+    """Each field whose value the answer does not keep as sent, ``name: sent -> answered``
+    (the answer may add to it: members the server fills in, defaults in nested objects)."""
+    return [
+        f"{name}: {_short(value)} -> {_short(answered.get(name))}"
+        for name, value in sorted(sent.items())
+        if not _kept(value, answered.get(name))
+    ]
+
+
+def _kept(sent: Any, answered: Any) -> bool:
+    if isinstance(sent, Mapping):
+        return isinstance(answered, Mapping) and all(
+            _kept(value, answered.get(name)) for name, value in sent.items()
+        )
+    if isinstance(sent, list):
+        return (
+            isinstance(answered, list)
+            and len(sent) == len(answered)
+            and all(_kept(a, b) for a, b in zip(sent, answered, strict=True))
+        )
+    return bool(sent == answered)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
