@@ -42,6 +42,10 @@ from conformance.suite._unique import fresh_keys, without_made_up_references
 UNSAFE = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 #: answers to an item's GET that say it is not there
 ABSENT = frozenset({400, 404, 410, 422})
+
+#: a valid change aimed elsewhere goes to one of the run's newest items of its kind (the older
+#: ones are likelier to have been deleted by then)
+OWN_CHOICES = 5
 #: requests the cleanup may spend, and seconds, per API
 CLEANUP_REQUESTS, CLEANUP_SECONDS = 2_000, 120.0
 
@@ -173,7 +177,11 @@ class Guard:
         self._theirs: set[str] = set()
         self._absent: set[str] = set()
         self._snapshots: dict[str, Any] = {}
+        #: item template -> the ids of the run's own items there, oldest first
+        self._own: dict[str, list[str]] = {}
         self.rewritten = 0
+        #: valid changes aimed at an item the run did not create, sent to one of its own
+        self.own_aimed = 0
         #: the engine's threads with a create under way; once the cleanup has
         #: begun, no new write is let through (an interrupted engine's threads outlive its run)
         self._creating: set[threading.Thread] = set()
@@ -195,8 +203,10 @@ class Guard:
         return None
 
     def before_call(self, case: Any) -> None:
-        """Point a write at an item the run did not create, and which exists, elsewhere; make a
-        create or change of the stateful phase one that can succeed (`_freshen`)."""
+        """Point a valid change (PUT, PATCH, an action under an item) aimed at an item the run
+        did not create at one of the run's own of that kind, where it has one (`_own_item`);
+        point any other write at an item the run did not create, and which exists, elsewhere;
+        make a create or change of the stateful phase one that can succeed (`_freshen`)."""
         operation = case.operation
         method = str(operation.method).upper()
         with self._lock:
@@ -219,7 +229,12 @@ class Guard:
             return
         concrete = resource.item_path.replace("{" + name + "}", str(value))
         with self._lock:
-            if concrete in self._mine or concrete in self._absent:
+            if concrete in self._mine:
+                return
+        if method != "DELETE" and self._own_item(case, resource, name):
+            return
+        with self._lock:
+            if concrete in self._absent:
                 return
             known_theirs = concrete in self._theirs
         if not known_theirs:
@@ -234,6 +249,24 @@ class Guard:
         case.path_parameters = {**case.path_parameters, name: _absent_value(schema)}
         with self._lock:
             self.rewritten += 1
+
+    def _own_item(self, case: Any, resource: Resource, name: str) -> bool:
+        """A valid (positive) change of an item the run did not create goes to one of the
+        run's own items of that kind instead, where it has one: a made-up id only ever earns a
+        404, and the operation would wait for the stateful phase to hand it one of the run's.
+        Its deletes are left to the stateful phase (they would take the items the changes
+        need). Invalid cases keep their ids: the id may be what makes them invalid."""
+        meta = getattr(case, "meta", None)
+        if meta is None or str(meta.generation.mode) != "positive":
+            return False
+        with self._lock:
+            own = self._own.get(resource.item_path)
+            if not own:
+                return False
+            chosen = random.choice(own[-OWN_CHOICES:])  # hypothesis seeds it: reproducible
+            self.own_aimed += 1
+        case.path_parameters = {**case.path_parameters, name: chosen}
+        return True
 
     def _freshen(self, case: Any, method: str) -> None:
         """A valid create or change of the stateful phase is made one that can succeed, since
@@ -328,6 +361,7 @@ class Guard:
             if concrete in self._mine:
                 return
             self._mine.add(concrete)
+            self._own.setdefault(resource.item_path, []).append(concrete.rsplit("/", 1)[-1])
         kind = resource.schema_name or resource.item_path
         self.journal.created(Created(kind, concrete, resource.delete is not None))
 

@@ -214,10 +214,11 @@ class SuiteSession:
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None:
-                if guard.rewritten:
+                if guard.rewritten or guard.own_aimed:
                     self.progress(
-                        f"{api}: {guard.rewritten} writes aimed at resources the run did not"
-                        " create were sent to absent ids instead"
+                        f"{api}: writes aimed at resources the run did not create went to"
+                        f" absent ids ({guard.rewritten}) or, valid changes, to the run's own"
+                        f" ({guard.own_aimed}) instead"
                     )
                 report = guard.finish()
                 guard.close()

@@ -256,3 +256,56 @@ def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through
     assert (report.removed, report.failed) == (1, {})
     gone = httpx.get(f"{url}{made[0]}", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 404
+
+
+def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
+    tmp_path: Path, gloria: Running
+) -> None:
+    """A made-up id only earns a 404; the run's own item earns the change a 2xx in the unit
+    phases (the stateful phase's focused passes were spent reaching update operations)."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.suite._guard import Guard, Journal
+
+    url, token = signed_in(gloria)
+    spec = load_spec(bundled_spec("gloria"))
+    guard = Guard("gloria", spec, url, Journal(tmp_path / "gloria.jsonl"), lambda: token)
+
+    def case(method: str, path: str, mode: str, **parameters: str) -> Any:
+        meta = SimpleNamespace(
+            generation=SimpleNamespace(mode=mode), phase=SimpleNamespace(name="fuzzing")
+        )
+        return SimpleNamespace(
+            operation=SimpleNamespace(method=method, path=path),
+            path_parameters=parameters,
+            body=None,
+            meta=meta,
+        )
+
+    made_up = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    before = case("PATCH", "/schools/{id}", "positive", id=made_up)
+    try:
+        guard.before_call(before)  # the run has no school yet: the made-up id stays
+        assert before.path_parameters == {"id": made_up}
+        school = made_school(url, token, "The run's own", "OWN-1", "79123459")
+        answer = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
+        created = httpx.Response(201, json=answer.json())
+        guard.after_call(case("POST", "/schools", "positive"), created)
+        change = case("PATCH", "/schools/{id}", "positive", id=made_up)
+        guard.before_call(change)
+        assert f"/schools/{change.path_parameters['id']}" == school
+        # an invalid case keeps its id (it may be what makes it invalid); a delete too (the
+        # changes need the run's items); a read is never touched
+        for kept in (
+            case("PATCH", "/schools/{id}", "negative", id=made_up),
+            case("DELETE", "/schools/{id}", "positive", id=made_up),
+            case("GET", "/schools/{id}", "positive", id=made_up),
+        ):
+            guard.before_call(kept)
+            assert kept.path_parameters == {"id": made_up}
+        assert guard.own_aimed == 1
+    finally:
+        guard.finish()
+        guard.close()
