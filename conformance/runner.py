@@ -24,7 +24,7 @@ import httpx
 
 from conformance import config
 from conformance.config import Settings
-from conformance.contract import BUNDLED_APIS, Operation, RateLimit, Spec, bundled_spec, load_spec
+from conformance.contract import BUNDLED_APIS, RateLimit, Spec, bundled_spec, load_spec
 from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
 from conformance.reporting import plural
 
@@ -187,11 +187,7 @@ def check_credentials(name: str, url: str, spec: Path, settings: Settings) -> No
 def missing_credentials(name: str, spec: Spec, secrets: config.Secrets) -> None:
     """A run with no (or half the) credentials for an API whose operations need them would be
     one 401 after another and a verdict of "not exercised": one sentence (exit 3) instead."""
-    guarded = [
-        operation
-        for operation in spec.operations
-        if not operation.is_public and {} not in _requirements(spec, operation)
-    ]
+    guarded = [operation for operation in spec.operations if operation.needs_credentials]
     if not guarded:
         return
     variable = f"CONFORMANCE_{name.upper()}"
@@ -206,13 +202,6 @@ def missing_credentials(name: str, spec: Spec, secrets: config.Secrets) -> None:
         f" {len(spec.operations)}) and no credentials are set; set {variable}_USERNAME and"
         f" {variable}_PASSWORD (or {variable}_TOKEN, or [{name}] in the credentials file)"
     )
-
-
-def _requirements(spec: Spec, operation: Operation) -> list[Any]:
-    """The operation's security requirements as the document writes them (``{}``: anonymous
-    access is one of the choices)."""
-    found = operation.definition.get("security", spec.data.get("security", []))
-    return list(found) if isinstance(found, list) else []
 
 
 @contextlib.contextmanager

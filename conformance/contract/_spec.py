@@ -61,6 +61,8 @@ class Operation:
     roles: tuple[str, ...] | None
     latency_budget_ms: int | None
     rate_limit: RateLimitPolicy | None
+    #: one of the security requirements is ``{}``: a caller without credentials may call it too
+    anonymous_allowed: bool = False
 
     @property
     def label(self) -> str:
@@ -74,6 +76,12 @@ class Operation:
     @property
     def is_public(self) -> bool:
         return not self.security
+
+    @property
+    def needs_credentials(self) -> bool:
+        """A caller without credentials cannot call it (it is not public, and no requirement
+        is ``{}``)."""
+        return not self.is_public and not self.anonymous_allowed
 
     @property
     def enveloped(self) -> bool:
@@ -445,6 +453,8 @@ def _read_operation(
         roles=roles,
         latency_budget_ms=local.get("x-latency-budget-ms", declarations.latency_budget_ms),
         rate_limit=rate_limit,
+        anonymous_allowed=isinstance(security, list)
+        and any(isinstance(req, Mapping) and not req for req in security),
     )
 
 
