@@ -406,9 +406,13 @@ class _Failure:
     cases: int = 1
 
     @property
+    def where_text(self) -> str:
+        """Where it failed, as plain text."""
+        return "".join(p.text if isinstance(p, Code) else str(p) for p in self.where)
+
+    @property
     def same(self) -> tuple[str, ...]:
-        where = "".join(p.text if isinstance(p, Code) else str(p) for p in self.where)
-        return (self.api, where, self.rule, self.reason, self.waived)
+        return (self.api, self.where_text, self.rule, self.reason, self.waived)
 
 
 def _grouped(found: Sequence[_Failure]) -> list[_Failure]:
@@ -487,9 +491,10 @@ def _failures(document: Mapping[str, Any]) -> Section:
         reason = failure.reason + (f" ({failure.cases} cases)" if failure.cases > 1 else "")
         rows.append([str(number), failure.api, failure.where, rule, reason, repro])
         if failure.repro:
-            where = "".join(p.text if isinstance(p, Code) else str(p) for p in failure.where)
             snippets.append(
-                Snippet(f"#{number} {failure.api} {where}: {failure.rule}", failure.repro)
+                Snippet(
+                    f"#{number} {failure.api} {failure.where_text}: {failure.rule}", failure.repro
+                )
             )
     unwaived = sum(1 for f in found if not f.waived)
     said = f"{plural(unwaived, 'failure')}" + (
