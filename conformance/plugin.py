@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " not reached is reported as skipped) (with -x)",
     )
     group.addoption(
+        "--conformance-run-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the whole run's time: the engine and the scenarios stop there, and what was judged"
+        " before is reported (the verdict says the run was cut short)",
+    )
+    group.addoption(
         "--conformance-request-timeout",
         type=float,
         default=None,
@@ -175,6 +184,7 @@ def _settings(config: pytest.Config) -> Settings:
         exclude_singletons=config.getoption("conformance_exclude_singletons"),
         fail_fast=config.getoption("conformance_fail_fast"),
         request_timeout_s=config.getoption("conformance_request_timeout"),
+        run_timeout_s=config.getoption("conformance_run_timeout"),
         tls_verify=config.getoption("conformance_tls_verify"),
         ca_bundle=Path(ca_bundle) if ca_bundle else None,
         proxy=config.getoption("conformance_proxy"),
@@ -234,9 +244,12 @@ def pytest_configure(config: pytest.Config) -> None:
     from conformance.suite import Network, SuiteSession, sigterm_interrupts
 
     seed = settings.seed
+    run_timeout = settings.run_timeout_s
+    deadline = time.time() + run_timeout if run_timeout is not None else None
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # an xdist worker: the controller chose the seed
+    if workerinput is not None:  # an xdist worker: the controller chose the seed and deadline
         seed = workerinput.get("conformance_seed", seed)
+        deadline = workerinput.get("conformance_deadline", deadline)
         signals = contextlib.ExitStack()  # for the worker's life: a cancelled job cleans up
         signals.enter_context(sigterm_interrupts())
         config.add_cleanup(signals.close)
@@ -270,6 +283,8 @@ def pytest_configure(config: pytest.Config) -> None:
         fail_fast=settings.fail_fast,
         switches=dict(settings.scenarios),
         max_wait_s=settings.max_wait_s,
+        run_timeout_s=run_timeout,
+        deadline=deadline,
         **options,
     )
     shard = config.getoption("conformance_shard", default=None)
@@ -291,6 +306,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConformanceError as error:
             raise pytest.UsageError(str(error)) from None
     config.stash[SUITE] = suite
+    config.pluginmanager.register(Interrupts(suite), "conformance-interrupts")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -407,6 +423,7 @@ def pytest_configure_node(node: Any) -> None:
     suite = node.config.stash.get(SUITE, None)
     if suite is not None:
         node.workerinput["conformance_seed"] = suite.seed
+        node.workerinput["conformance_deadline"] = suite.deadline
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -439,6 +456,43 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     exported = getattr(node, "workeroutput", {}).get("conformance")
     if suite is not None and exported:
         suite.merge(json.loads(exported))
+    if suite is not None and error is not None and not exported:
+        # a worker that died took its verdicts with it: the run cannot say it passed
+        worker = getattr(getattr(node, "gateway", None), "id", "?")
+        suite.crashes.append(f"the xdist worker {worker} went down: {error}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A conformance test that raised anything but its verdict (pytest's fail or skip) is the
+    suite's own code crashing: the run could not judge, and its verdict says so (broken)."""
+    report = yield
+    suite = item.config.stash.get(SUITE, None)
+    error = call.excinfo.value if call.excinfo is not None else None
+    ours = {"conformance_operation", "conformance_scenario"} & set(_params(item))
+    if suite is not None and isinstance(error, Exception) and ours:
+        from conformance.suite.scenarios._story import crashed
+
+        suite.crashes.append(crashed(f"{item.name} ({call.when})", error))
+    return report
+
+
+class Interrupts:
+    """Registered for a run (pytest's keyboard-interrupt hook is given no config): an interrupt
+    (Ctrl-C, SIGTERM, the run timeout's last resort) cuts the run short, and its verdict says
+    so. xdist's stop after the first failure (``-x`` with ``-n``) is fail fast doing its job."""
+
+    def __init__(self, suite: SuiteSession) -> None:
+        self.suite = suite
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        value = excinfo.value
+        if type(value).__name__ == "Interrupted" and str(value).startswith("stopping after"):
+            return
+        if self.suite.timed_out():
+            self.suite.cut_short = f"the run timeout of {self.suite.run_timeout_s or 0:g} s expired"
+        elif not self.suite.cut_short:
+            self.suite.cut_short = "the run was interrupted (Ctrl-C or SIGTERM) before it ended"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -491,21 +545,34 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workeroutput is not None:  # an xdist worker: the controller writes the reports
         workeroutput["conformance"] = json.dumps(suite.export())
         return
+    # every worker has finished: a latency breach of the run is re-measured alone before
+    # anything is written (its test was settled as xfail, pending this)
+    suite.confirm_latency()
     document = suite.finish()
-    waivers: Any = (document or {}).get("waivers") or {}
-    expired = bool(waivers.get("expired"))
-    if expired and session.exitstatus == 0:  # an expired waiver fails the run by itself
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if document is None:
+        return
     results = getattr(session.config.option, "allure_report_dir", None)
-    if document is not None and results:
-        write_run_files(Path(results), document, labels=_operation_labels(suite))
-    if document is not None:
+    try:
+        if results:
+            write_run_files(Path(results), document, labels=_operation_labels(suite))
         write_summary(suite.reports, document)
+    except Exception as error:  # the reports could not be written: the run cannot be trusted
+        from conformance.suite.scenarios._story import crashed
+
+        suite.crashes.append(crashed("writing the reports", error))
+        document = suite.finish()
+        assert document is not None
+        with contextlib.suppress(Exception):
+            write_summary(suite.reports, document)
+    if document["verdict"] != "pass" and session.exitstatus == 0:
+        # plain pytest's status follows the verdict (an expired waiver, a crash recorded, a run
+        # cut short); `conformance run` reads the verdict itself (`exit_code`)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     suite = terminalreporter.config.stash.get(SUITE, None)
-    if suite is None or not (suite.verdicts or suite.scenarios):
+    if suite is None or not (suite.verdicts or suite.scenarios or suite.cut_short or suite.crashes):
         return
     terminalreporter.section("conformance")
     for line in suite.summary():

@@ -287,6 +287,8 @@ def pytest_arguments(
         "--conformance-reports", str(settings.reports),
         "--conformance-request-timeout", str(settings.request_timeout_s),
     ]  # fmt: skip
+    if settings.run_timeout_s is not None:  # the engine and scenarios stop there (workers too)
+        arguments += ["--conformance-run-timeout", str(settings.run_timeout_s)]
     if options.config is not None or config.DEFAULT_FILE.is_file():
         # the credentials file and the scenario switches come from there
         arguments += ["--conformance-config", str(options.config or config.DEFAULT_FILE)]
@@ -397,6 +399,18 @@ def why(reports: Path) -> str:
         return "no verdict was written"
     counts = document["counts"]
     parts = []
+    if document.get("cut_short"):
+        unjudged = sum(
+            1
+            for entry in [*document["operations"], *document.get("scenarios", [])]
+            if str(entry.get("reason", "")).startswith("not reached")
+        )
+        parts.append(
+            f"{document['cut_short']} ({unjudged} not reached; what was judged before is reported)"
+        )
+    for error in document.get("errors", []):
+        if "crashed:" in error:
+            parts.append(error)
     if counts["failed"]:
         # by_rule counts the scenarios' rules too: these are the operations' checks
         checks = {f["check"] for op in document["operations"] for f in op["failures"]}
@@ -479,13 +493,13 @@ def _only_404(document: dict[str, Any]) -> str:
 
 def nothing_tested(reports: Path) -> str | None:
     """One sentence when the run skipped every operation and scenario it selected."""
+    from conformance.suite._verdict import nothing_tested as skipped_everything
+
     document = read_verdict(reports)
-    if document is None:
+    if document is None or not skipped_everything(document):
         return None
     operations = document.get("operations", [])
     scenarios = document.get("scenarios", [])
-    if any(entry.get("outcome") != "skipped" for entry in [*operations, *scenarios]):
-        return None
     reasons = sorted({str(entry.get("reason") or "?") for entry in [*operations, *scenarios]})
     return (
         f"nothing was tested: the {plural(len(operations), 'operation')} and"
@@ -494,10 +508,16 @@ def nothing_tested(reports: Path) -> str | None:
     )
 
 
+#: how long past the run timeout the run may take to stop by itself (the engine winds down,
+#: requests in flight end, cleanup runs) before it is interrupted as Ctrl-C would
+STOP_GRACE_S = 60.0
+
+
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
     from conformance.suite import sigterm_interrupts
+    from conformance.suite._verdict import exit_code
 
     settings = options.settings()
     check_waivers(options)
@@ -513,42 +533,36 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         verdict = reports / "verdict.json"
         verdict.unlink(missing_ok=True)
         stack.enter_context(sigterm_interrupts())
-        with deadline(settings.run_timeout_s) as expired:
+        # the run stops itself at its timeout (the plugin's deadline, in every xdist worker);
+        # this interrupt is the last resort for a run that cannot
+        grace = settings.request_timeout_s + STOP_GRACE_S
+        last_resort = None if settings.run_timeout_s is None else settings.run_timeout_s + grace
+        with deadline(last_resort):
             try:
                 code = pytest.main(pytest_arguments(targets, options, settings))
             except KeyboardInterrupt:  # the deadline struck outside pytest's own handling
                 code = pytest.ExitCode.INTERRUPTED
-    if settings.html_report and not _own_alluredir(options):
-        html_report(reports, out, err)
-    if expired.is_set():
-        err.write(
-            f"conformance: the run timeout of {settings.run_timeout_s:g} s expired; what ran is in"
-            f" {reports}\n"
-        )
-        return ExitCode.TARGET_BROKEN
-    if code == pytest.ExitCode.OK:
-        untested = nothing_tested(reports)
-        if untested:  # every item skipped: pytest is content, the gate has no verdict to give
-            err.write(f"conformance: {untested}\n")
-            return ExitCode.BAD_INPUT
-        out.write(f"conformance: {why(reports)}\n")
-        return ExitCode.OK
-    if code == pytest.ExitCode.TESTS_FAILED:
-        sentence = why(reports)
-        err.write(f"conformance: {sentence}\n")
-        broken = sentence.startswith("BROKEN")
-        return ExitCode.TARGET_BROKEN if broken else ExitCode.FAILED
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         err.write("conformance: no operation matched the selection (-k, -m); nothing was tested\n")
         return ExitCode.BAD_INPUT
     if code == pytest.ExitCode.USAGE_ERROR:
         err.write("conformance: pytest refused the arguments (above); see conformance run --help\n")
         return ExitCode.BAD_INPUT
-    if code == pytest.ExitCode.INTERRUPTED:
-        err.write(f"conformance: interrupted; what ran is in {reports}\n")
-        return ExitCode.TARGET_BROKEN
-    err.write(f"conformance: the run broke (pytest exit {int(code)}); see the output above\n")
-    return ExitCode.TARGET_BROKEN
+    if settings.html_report and not _own_alluredir(options):
+        html_report(reports, out, err)
+    document = read_verdict(reports)
+    result = exit_code(document)  # the verdict decides, whatever pytest's own status was
+    if document is None:
+        what = "interrupted" if code == pytest.ExitCode.INTERRUPTED else f"pytest exit {int(code)}"
+        err.write(
+            f"conformance: BROKEN: the run ended before a verdict was written ({what}); see the"
+            " output above\n"
+        )
+    elif result == ExitCode.BAD_INPUT:  # every item skipped: the gate has no verdict to give
+        err.write(f"conformance: {nothing_tested(reports)}\n")
+    else:
+        (out if result == ExitCode.OK else err).write(f"conformance: {why(reports)}\n")
+    return result
 
 
 def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) -> ExitCode:
@@ -557,7 +571,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     from conformance.suite._junit import write_junit
     from conformance.suite._verdict import (
         OperationVerdict,
-        overall,
+        exit_code,
         verdict_document,
         write_verdict,
     )
@@ -600,9 +614,10 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     for entry in waivers["in_force"]:
         entry["used"] = entry["name"] in used
     waivers["stale"] = [entry for entry in waivers["in_force"] if not entry["used"]]
+    cut_short = "; ".join(dict.fromkeys(d["cut_short"] for d in documents if d.get("cut_short")))
     result = verdict_document(
         merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors,
-        scenarios=told, waivers=waivers,
+        scenarios=told, waivers=waivers, cut_short=cut_short,
     )  # fmt: skip
     result["targets"] = list(targets.values())
     result["cleanup"] = cleanup
@@ -619,15 +634,15 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
         result["errors"] = [*errors, f"shards missing: {', '.join(missing)}"]
     result["shards"] = sorted(shards)
     write_verdict(out / "verdict.json", result)
-    write_junit(out / "junit.xml", merged, seed=seeds[0], scenarios=told)
+    write_junit(
+        out / "junit.xml", merged, seed=seeds[0], scenarios=told, errors=result["errors"],
+        cut_short=cut_short, expired=result["waivers"]["expired"],
+    )  # fmt: skip
     write_summary(out, result)
     sentence = why(out)
     if missing:
         stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")
         return ExitCode.TARGET_BROKEN
-    outcome = overall(merged, errors, told, bool(waivers["expired"]))
-    if outcome == "pass":
-        stdout.write(f"conformance: {sentence}\n")
-        return ExitCode.OK
-    stderr.write(f"conformance: {sentence}\n")
-    return ExitCode.TARGET_BROKEN if outcome == "broken" else ExitCode.FAILED
+    code = exit_code(result)
+    (stdout if code == ExitCode.OK else stderr).write(f"conformance: {sentence}\n")
+    return code

@@ -63,3 +63,30 @@ def test_plugin_loads_no_schemathesis_until_a_run_needs_it() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_conformance_test_that_crashes_breaks_the_verdict(pytester: pytest.Pytester) -> None:
+    """Anything a conformance test raises but its verdict (pytest's fail or skip) is the suite's
+    own code crashing: verdict.json says broken and names the crash, never pass."""
+    import json
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_story(conformance_scenario, conformance_suite):
+            if conformance_scenario[1] == "rollback":
+                raise TypeError("int() argument must be a string, not 'NoneType'")
+            pytest.skip("not this one")
+        """
+    )
+    reports = pytester.path / "reports"
+    result = pytester.runpytest(
+        "--conformance-target", "tchat=http://127.0.0.1:9/api", "--conformance-reports",
+        str(reports), "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, skipped=5)
+    document = json.loads((reports / "verdict.json").read_text())
+    assert document["verdict"] == "broken"
+    (crash,) = document["errors"]
+    assert crash.startswith("test_story[tchat-rollback] (call) crashed: TypeError: int()"), crash

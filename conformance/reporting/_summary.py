@@ -229,6 +229,12 @@ def _why(document: Mapping[str, Any]) -> str:
         return [f"{s['api']} {s['name']}" for s in scenarios if s["outcome"] == outcome]
 
     reasons = []
+    if document.get("cut_short"):
+        unreached = _not_reached(document)
+        reasons.append(
+            f"the run was cut short ({_one_line(str(document['cut_short']), 200)}):"
+            f" {len(unreached)} not reached; what was judged before the stop follows"
+        )
     errors = list(document.get("errors", []))
     if errors:
         more = f" (and {plural(len(errors) - 1, 'more error')})" if len(errors) > 1 else ""
@@ -552,7 +558,10 @@ def _latency(document: Mapping[str, Any]) -> Section:
         f" {len(exceeded)} over budget (p95 above the operation's budget)."
     )
     if short:
-        said += f" {short} had too few successful answers to judge (not measured)."
+        said += (
+            f" {short} had too few successful answers to judge (not measured; why, below the"
+            " table)."
+        )
     cells: list[list[Cell]] = []
     for row in rows:
         outcome = str(row.get("outcome", ""))
@@ -561,6 +570,11 @@ def _latency(document: Mapping[str, Any]) -> Section:
         if outcome in ("met", "exceeded") and isinstance(budget, (int, float)) and budget > 0:
             bar = Bar(float(row["p95_ms"]) / float(budget), outcome == "exceeded")
         result = _LATENCY.get(outcome, outcome)
+        if row.get("confirmation"):  # a breach of the run, re-measured alone after it
+            result += {
+                "confirmed": " (confirmed alone)",
+                "not_confirmed": " (breach not confirmed alone)",
+            }.get(str(row["confirmation"]), " (could not be re-measured)")
         cells.append(
             [
                 str(row["api"]),
@@ -605,8 +619,108 @@ def _latency(document: Mapping[str, Any]) -> Section:
                 frozenset({2, 3, 4, 5, 6, 7}),
                 [str(r.get("outcome", "")) for r in rows],
             ),
+            *_remeasured(rows),
+            *_unmeasured(rows),
         ],
     )
+
+
+def _remeasured(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The breaches of the run re-measured alone after it: both measurements, side by side."""
+    again = [row for row in rows if row.get("confirmation")]
+    if not again:
+        return []
+    cells: list[list[Cell]] = []
+    for row in again:
+        confirmation = str(row["confirmation"])
+        if confirmation == "not_possible":
+            result: Cell = Flag(f"stands: {row.get('confirmation_reason', '')}")
+        elif confirmation == "confirmed":
+            result = Flag("confirmed: over budget")
+        else:
+            result = "not confirmed: within budget"
+        cells.append(
+            [
+                str(row["api"]),
+                Code(str(row["operation"])),
+                _ms(row.get("budget_ms")),
+                _ms(row.get("p95_ms")),
+                str(row.get("samples", 0)),
+                _ms(row.get("confirmed_p95_ms")),
+                str(row.get("confirmation_samples", 0)),
+                result,
+            ]
+        )
+    said = (
+        f"{plural(len(again), 'operation')} over budget in the run"
+        f" {'was' if len(again) == 1 else 'were'} re-measured alone after it (warmed up, one"
+        " request at a time, with nothing else of the run going on); only a breach the"
+        " re-measurement confirms, or one that could not be re-measured, fails the run."
+    )
+    head = ["API", "operation", "budget", "p95, run", "samples", "p95, alone", "samples", "result"]
+    classes = ["met" if row.get("outcome") == "met" else "exceeded" for row in again]
+    return [Para([said]), Table(head, cells, frozenset({2, 3, 4, 5, 6}), classes)]
+
+
+def _unmeasured(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The operations not measured, each with the reason its row gives."""
+    short = [row for row in rows if row.get("outcome") == "not_measured"]
+    if not short:
+        return []
+    items: list[Sequence[Inline]] = [
+        [Code(f"{row['api']} {row['operation']}"), f": {row.get('reason') or 'too few samples'}"]
+        for row in short
+    ]
+    return [Details(f"Not measured: {plural(len(short), 'operation')}, and why", [Bullets(items)])]
+
+
+def _not_reached(document: Mapping[str, Any]) -> list[str]:
+    """The operations and scenarios a run cut short did not reach."""
+    entries = [*document.get("operations", []), *document.get("scenarios", [])]
+    return [
+        f"{entry['api']} {entry.get('label') or entry.get('name')}"
+        for entry in entries
+        if entry.get("outcome") == "skipped"
+        and str(entry.get("reason", "")).startswith("not reached")
+    ]
+
+
+def _cut_short(document: Mapping[str, Any]) -> Section | None:
+    if not document.get("cut_short"):
+        return None
+    unreached = _not_reached(document)
+    said = (
+        f"The run was cut short: {document['cut_short']}. What it judged before the stop is in"
+        " this report. Not reached: "
+        + (_named(unreached) if unreached else "none")
+        + f" ({plural(len(unreached), 'operation or scenario', 'operations and scenarios')})."
+    )
+    return Section("Cut short", "cut-short", [Para([said])])
+
+
+def _unable(operations: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The phases that could not generate data for an operation (a hypothesis health check, an
+    unsatisfiable schema), each with the engine's reason: they sent nothing, and the operation
+    was judged on its other phases (no error, as in ``st run``)."""
+    affected = sorted(
+        (o for o in operations if o.get("unable")), key=lambda o: (o["api"], o["label"])
+    )
+    rows: list[list[Cell]] = [
+        [str(o["api"]), Code(str(o["label"])), _one_line(str(line).splitlines()[0])]
+        for o in affected
+        for line in o["unable"]
+    ]
+    if not rows:
+        return []
+    said = (
+        f"{plural(len(rows), 'phase')} could not generate data for"
+        f" {plural(len(affected), 'operation')}: those phases sent nothing, and each operation"
+        " was judged on what its other phases found."
+    )
+    return [
+        Para([Flag(said, "warn")]),
+        Table(["API", "operation", "phase that could not generate data"], rows),
+    ]
 
 
 def _coverage(document: Mapping[str, Any]) -> Section:
@@ -619,7 +733,7 @@ def _coverage(document: Mapping[str, Any]) -> Section:
     )
     if skipped:
         said += f" {len(skipped)} skipped ({skipped[0].get('reason') or 'not sent'})."
-    blocks: list[Block] = [Para([said])]
+    blocks: list[Block] = [Para([said]), *_unable(operations)]
     known = any(o.get("documented") for o in operations)
     if not known and operations:
         blocks.append(Para(["This verdict.json does not say which statuses the spec documents."]))
@@ -822,8 +936,10 @@ def _cleanup(document: Mapping[str, Any]) -> Section | None:
 
 def _summary(document: Mapping[str, Any]) -> Summary:
     document = SECRETS.mask_data(dict(document))
+    cut = _cut_short(document)
     sections = [
         _run(document),
+        *([cut] if cut is not None else []),
         _counts(document),
         _by_rule(document),
         _failures(document),

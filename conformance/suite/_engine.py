@@ -11,11 +11,13 @@ import collections
 import contextlib
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis.errors
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
@@ -28,6 +30,20 @@ from conformance.masking import SECRETS, mask
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
 #: targets leaves the stateful phase nothing to do
 NOT_ERRORS = ("Missing Open API links",)
+
+
+def could_not_generate(error: BaseException, title: str) -> bool:
+    """Whether an error the engine reports for an operation is one of generating its data in a
+    phase (a hypothesis health check, an unsatisfiable schema), as schemathesis classifies them
+    (`schemathesis.engine.errors`): the phase sent nothing, the other phases' results stand, as
+    in ``st run``. A ``filter_case`` hook that rejected everything is a hook's error."""
+    if isinstance(error, hypothesis.errors.FailedHealthCheck):
+        return True
+    if isinstance(error, hypothesis.errors.Unsatisfiable):
+        return "filter_case" not in str(error)
+    # an InvalidArgument for a base example larger than hypothesis handles has this title too
+    return title == "Failed Health Check"
+
 
 #: set when the run is asked to stop (SIGINT, SIGTERM, the run timeout; `sigterm_interrupts`):
 #: schemathesis swallows a KeyboardInterrupt that lands while a phase joins its worker threads
@@ -117,6 +133,10 @@ class OperationRecord:
     failures: list[Failure] = field(default_factory=list)
     #: errors that kept the engine from testing it (unreachable target, unusable schema …)
     errors: list[str] = field(default_factory=list)
+    #: the phases that could not generate data for it, with the engine's reason ("the fuzzing
+    #: phase could not generate data: Failed Health Check: …"): not errors; it is judged on
+    #: what its other phases found (`could_not_generate`)
+    unable: list[str] = field(default_factory=list)
     #: check -> how many cases it judged (failed or not)
     checks: collections.Counter[str] = field(default_factory=collections.Counter)
     #: 429s with a ``Retry-After`` our transport gave up waiting for: recorded, never judged
@@ -137,6 +157,8 @@ class EngineRun:
     errors: list[str] = field(default_factory=list)
     #: what the engine said that does not make the run untrustworthy
     notes: list[str] = field(default_factory=list)
+    #: the run timeout stopped the engine before it had done all it would have
+    cut_short: bool = False
 
 
 def engine_config(
@@ -218,11 +240,14 @@ def run_engine(
     network: Network = DEFAULT_NETWORK,
     read_only: bool = False,
     fail_fast: bool = False,
+    deadline: float | None = None,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
     ``prepare(schema)``: what the run adds to each schema the engine runs (auth, the guard's
-    hooks), as a context around the engine's run. ``fail_fast``: stop at the first failure."""
+    hooks), as a context around the engine's run. ``fail_fast``: stop at the first failure.
+    ``deadline`` (``time.time()``): the run timeout; the engine is stopped there as schemathesis
+    stops itself (its last events still come), and the run says it was cut short."""
     wanted = sorted(set(operation_ids))
     by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
     records = {
@@ -245,7 +270,13 @@ def run_engine(
         read_only=read_only,
         fail_fast=fail_fast,
     )
-    _execute(run, spec, config, wanted, prepare, progress)
+    _execute(run, spec, config, wanted, prepare, progress, deadline)
+    # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
+    # malformed one) that the first pass did not see, earned by one request (`_reach`).
+    from conformance.suite._reach import reach  # it imports this module
+
+    reach(run, spec, config, wanted, prepare, progress, seed=seed, read_only=read_only,
+          fail_fast=fail_fast, deadline=deadline)  # fmt: skip
     # A create that needs an id from another resource is reached by the stateful phase only,
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
     # seed) over just the operations not yet answered with a 2xx and those whose links lead to
@@ -255,6 +286,8 @@ def run_engine(
             raise KeyboardInterrupt
         if fail_fast and any(record.failures for record in records.values()):
             break  # the verdict is in
+        if run.cut_short:
+            break
         missing = [
             record.operation_id
             for record in records.values()
@@ -278,7 +311,7 @@ def run_engine(
             read_only=read_only,
             fail_fast=fail_fast,
         )
-        _execute(run, spec, focused, sorted(sources), prepare, progress)
+        _execute(run, spec, focused, sorted(sources), prepare, progress, deadline)
     return run
 
 
@@ -289,11 +322,27 @@ def _execute(
     operation_ids: list[str],
     prepare: Callable[[Any], AbstractContextManager[None]] | None,
     progress: Callable[[str], None],
+    deadline: float | None = None,
 ) -> None:
+    if deadline is not None and time.time() >= deadline:
+        run.cut_short = True
+        return
     loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
     schema = loaded.include(operation_id=operation_ids)
     with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():
-        _events(run, from_schema(schema).execute(), progress)
+        stream = from_schema(schema).execute()
+        # schemathesis's own stop (what its CLI does on Ctrl-C): the phases wind down and the
+        # events already produced still come, so what was judged before the deadline is kept
+        timer = None
+        if deadline is not None:
+            timer = threading.Timer(max(0.0, deadline - time.time()), stream.stop)
+            timer.daemon = True
+            timer.start()
+        try:
+            _events(run, stream, progress, deadline)
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 @contextlib.contextmanager
@@ -316,7 +365,12 @@ def no_local_constants() -> Iterator[None]:
         providers.CONSTANTS_CACHE.cache.clear()
 
 
-def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], None]) -> None:
+def _events(
+    run: EngineRun,
+    stream: Iterable[Any],
+    progress: Callable[[str], None],
+    deadline: float | None = None,
+) -> None:
     api, records = run.api, run.records
     for event in stream:
         if STOPPING.is_set():  # an interrupt the engine swallowed: stop as Ctrl-C would
@@ -330,6 +384,12 @@ def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], Non
                 run.notes.append(message)
                 continue
             record = records.get(str(event.label))
+            if record is not None and could_not_generate(event.value, str(event.info.title)):
+                phase = getattr(event.phase, "value", None) or "unnamed"
+                unable = f"the {phase} phase could not generate data: {message}"
+                if unable not in record.unable:
+                    record.unable.append(unable)
+                continue
             (record.errors if record is not None else run.errors).append(message)
         elif isinstance(event, events.FatalError):
             run.errors.append(mask(f"{type(event.exception).__name__}: {event.exception}"))
@@ -341,7 +401,10 @@ def _events(run: EngineRun, stream: Iterable[Any], progress: Callable[[str], Non
             ):
                 progress(f"{api}: {name} phase done")
         elif isinstance(event, events.Interrupted):
-            raise KeyboardInterrupt  # Ctrl-C or the run timeout: no focused passes after it
+            if deadline is not None and time.time() >= deadline:
+                run.cut_short = True  # our stop at the run timeout: the last events follow
+                continue
+            raise KeyboardInterrupt  # Ctrl-C: no focused passes after it
         elif isinstance(event, events.EngineFinished):
             run.seconds += float(event.running_time)
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import collections
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from conformance.masking import mask
 from conformance.suite._verdict import OperationVerdict
-from conformance.suite.scenarios import ScenarioVerdict
+from conformance.suite.scenarios import ScenarioFailure, ScenarioVerdict
 
 #: failures written into one case's text
 SHOWN = 5
@@ -30,9 +31,21 @@ def junit_tree(
     *,
     seed: int,
     scenarios: Sequence[ScenarioVerdict] = (),
+    errors: Sequence[str] = (),
+    cut_short: str = "",
+    expired: Sequence[Mapping[str, Any]] = (),
 ) -> ET.ElementTree:
+    """The cases of each API, and the run's own errors, its cut short and its expired waivers
+    (a suite ``run``), so that a pipeline reading JUnit alone sees what the verdict says."""
     root = ET.Element("testsuites", name="conformance")
     by_api: dict[str, list[tuple[str, str, str, str]]] = collections.defaultdict(list)
+    for waiver in expired:
+        said = f"expired on {waiver.get('expires')}: renew it or fix the failure"
+        by_api["run"].append(("run", f"waiver {waiver.get('name')}", "failure", said))
+    if cut_short:
+        by_api["run"].append(("run", "cut short", "error", cut_short))
+    for n, error in enumerate(errors, 1):
+        by_api["run"].append(("run", f"error {n}", "error", error))
     for verdict in verdicts:
         for name, outcome, text in _cases(verdict):
             by_api[verdict.api].append((verdict.operation_id, name, outcome, text))
@@ -125,6 +138,18 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
             cases.append((name, "skipped", step.detail))
         else:
             cases.append((name, "passed", ""))
+    # what the fuzzing's checks found in the scenario's answers: no step of its own failed
+    stepped = {(step.part, step.title) for step in scenario.steps if step.outcome == "failed"}
+    by_check: dict[str, list[ScenarioFailure]] = collections.defaultdict(list)
+    for failure in scenario.failures:
+        if (failure.part, failure.step) not in stepped:
+            by_check[failure.rule].append(failure)
+    for rule, found in sorted(by_check.items()):
+        if all(f.waived for f in found):
+            cases.append((f"check {rule}", "skipped", f"waived: {found[0].waived}"))
+            continue
+        text = "\n".join(f"{f.line()}\n{f.curl}".rstrip() for f in found[:SHOWN])
+        cases.append((f"check {rule}", "failure", f"{found[0].contract}\n{text}"))
     return cases
 
 
@@ -134,10 +159,17 @@ def write_junit(
     *,
     seed: int,
     scenarios: Sequence[ScenarioVerdict] = (),
+    errors: Sequence[str] = (),
+    cut_short: str = "",
+    expired: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Written masked: the last gate before the disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    root = junit_tree(verdicts, seed=seed, scenarios=scenarios).getroot()
+    tree = junit_tree(
+        verdicts, seed=seed, scenarios=scenarios, errors=errors, cut_short=cut_short,
+        expired=expired,
+    )  # fmt: skip
+    root = tree.getroot()
     assert root is not None
     text = ET.tostring(root, encoding="unicode")
     path.write_text(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,9 +48,13 @@ from conformance.suite.scenarios import (
     ScenarioVerdict,
     run_scenario,
 )
+from conformance.suite.scenarios._confirm import confirm_breaches
+from conformance.suite.scenarios._story import crashed
 
 #: why fail fast leaves an operation unjudged
 NOT_REACHED = "not reached: the run stopped at its first failure (fail fast)"
+#: why the run timeout leaves an operation or a scenario unjudged
+NOT_REACHED_IN_TIME = "not reached: the run timeout expired first"
 
 
 @dataclass
@@ -99,6 +104,14 @@ class SuiteSession:
     #: the waivers of the run (``waivers.toml``) and the day they are judged on
     waivers: list[Waiver] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
+    #: the run timeout (seconds), and when it expires (``time.time()``): the engine and the
+    #: scenarios stop there and what they judged is kept (an xdist worker gets the controller's)
+    run_timeout_s: float | None = None
+    deadline: float | None = None
+    #: why the run stopped before judging all it selected ("": it did not); the verdict is broken
+    cut_short: str = ""
+    #: the suite's own code crashing in a test: the run could not judge (broken)
+    crashes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -111,7 +124,16 @@ class SuiteSession:
                 self._run(api)
             except ConformanceError as error:  # no session, no reachable target …
                 self._broken(api, str(error))
+            except Exception as error:  # our own bug: the run cannot judge, and says so
+                self._broken(api, crashed(f"the {api} run", error))
         return self.verdicts[(api, operation_id)]
+
+    def timed_out(self) -> bool:
+        """Whether the run timeout has expired (then what is not yet judged is not reached)."""
+        return self.deadline is not None and time.time() >= self.deadline
+
+    def _cut_short_by_timeout(self) -> None:
+        self.cut_short = f"the run timeout of {self.run_timeout_s or 0:g} s expired"
 
     def _judged(self, api: str, record: OperationRecord) -> None:
         """Keep an operation's verdict, with the waivers in force applied (once)."""
@@ -211,6 +233,7 @@ class SuiteSession:
                 network=self.network,
                 read_only=self.read_only,
                 fail_fast=self.fail_fast,
+                deadline=self.deadline,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None:
@@ -226,6 +249,8 @@ class SuiteSession:
                 for line in report.lines(api):
                     self.progress(line)
         self.runs[api] = run
+        if run.cut_short:
+            self._cut_short_by_timeout()
         for operation_id in wanted:
             operation = target.spec.operation(operation_id)
             assert operation is not None
@@ -233,10 +258,11 @@ class SuiteSession:
                 operation.label, operation_id
             )
             record.errors.extend(run.errors)
-            if self._not_reached(run, record):
+            reason = self._not_reached(run, record)
+            if reason:
                 documented = documented_statuses(target.spec, operation_id)
                 self.verdicts[(api, operation_id)] = skipped(
-                    api, record.label, operation_id, NOT_REACHED, documented
+                    api, record.label, operation_id, reason, documented
                 )
                 continue
             self._judged(api, record)
@@ -247,14 +273,18 @@ class SuiteSession:
         )
         self.progress(f"{api}: done in {run.seconds:.1f} s{own}")
 
-    def _not_reached(self, run: EngineRun, record: OperationRecord) -> bool:
-        """Fail fast: an operation with nothing against it, in a run that stopped at a failure
-        elsewhere, may not have been tried at all."""
-        if not self.fail_fast or record.failures or record.errors:
-            return False
-        if not any(other.failures for other in run.records.values()):
-            return False
-        return not any(200 <= status < 300 for status in record.statuses)
+    def _not_reached(self, run: EngineRun, record: OperationRecord) -> str:
+        """Why an operation with nothing against it may not have been tried at all ("": it
+        was): the run timeout stopped the engine first, or (fail fast) a failure elsewhere."""
+        if record.failures or record.errors or record.unable:
+            return ""
+        if any(200 <= s < 300 for s in record.statuses):
+            return ""
+        if run.cut_short:
+            return NOT_REACHED_IN_TIME
+        if self.fail_fast and any(other.failures for other in run.records.values()):
+            return NOT_REACHED
+        return ""
 
     def _session(self, api: str) -> RunSession | None:
         """The run's own session with ``api`` (None: a static token, or none), started once."""
@@ -299,9 +329,13 @@ class SuiteSession:
             )
             self.scenarios[key] = verdict
             return verdict
-        target = self.targets[api]
         if self.selected.get(api) and api not in self.runs and not self.fail_fast:
             self.verdict_for(api, sorted(self.selected[api])[0])  # fuzzing first: its samples
+        if self.timed_out():
+            self._cut_short_by_timeout()
+            verdict = ScenarioVerdict(api, name, "skipped", NOT_REACHED_IN_TIME)
+            self.scenarios[key] = verdict
+            return verdict
         self.progress(f"{api}: scenario {name}")
         try:
             self._session(api)
@@ -309,7 +343,29 @@ class SuiteSession:
             verdict = ScenarioVerdict(api, name, "error", str(error))
             self.scenarios[key] = verdict
             return verdict
-        context = ScenarioContext(
+        verdict, story = run_scenario(name, self._context(api))
+        if self.timed_out():  # the scenario stopped at the run timeout (an error, said so)
+            self._cut_short_by_timeout()
+        if story is not None and name != "latency":
+            mine = self.samples.setdefault(api, {})
+            for label, seconds in story.samples.items():
+                mine.setdefault(label, []).extend(seconds)
+        waive_scenario(verdict, self.waivers, self.today)
+        if self.fail_fast and verdict.awaits_confirmation:
+            # fail fast wants its verdict now: the breach is re-measured here, at once, so that
+            # a confirmed one fails this test and stops the run (else it waits for the end)
+            self._confirm(api, verdict)
+        self.scenarios[key] = verdict
+        self.progress(
+            f"{api}: scenario {name}: {verdict.outcome} ({verdict.requests} requests,"
+            f" {verdict.seconds:.1f} s)"
+        )
+        return verdict
+
+    def _context(self, api: str) -> ScenarioContext:
+        """What a scenario (or the latency confirmation) gets from the run on ``api``."""
+        target = self.targets[api]
+        return ScenarioContext(
             api,
             target.spec,
             target.url,
@@ -323,19 +379,26 @@ class SuiteSession:
             max_wait_s=self.max_wait_s,
             samples=lambda: self._samples(api),
             own_spec=target.own_spec,
+            deadline=self.deadline,
         )
-        verdict, story = run_scenario(name, context)
-        if story is not None and name != "latency":
-            mine = self.samples.setdefault(api, {})
-            for label, seconds in story.samples.items():
-                mine.setdefault(label, []).extend(seconds)
-        waive_scenario(verdict, self.waivers, self.today)
-        self.scenarios[key] = verdict
-        self.progress(
-            f"{api}: scenario {name}: {verdict.outcome} ({verdict.requests} requests,"
-            f" {verdict.seconds:.1f} s)"
-        )
-        return verdict
+
+    def confirm_latency(self) -> None:
+        """Re-measure each latency breach of the run alone and amend the latency verdicts
+        (`scenarios._confirm`): on the xdist controller, or the only process, once every test
+        has run and before anything is written. A run cut short confirms nothing (its breaches
+        stand, saying why); a crash of the confirmation leaves the breaches standing too."""
+        for (api, name), verdict in sorted(self.scenarios.items()):
+            if name == "latency" and verdict.awaits_confirmation:
+                self._confirm(api, verdict)
+
+    def _confirm(self, api: str, verdict: ScenarioVerdict) -> None:
+        why_not = self.cut_short or ("the run timeout expired first" if self.timed_out() else "")
+        try:
+            confirm_breaches(verdict, self._context(api), progress=self.progress,
+                             why_not=why_not)  # fmt: skip
+        except Exception as error:  # our own bug: no breach is passed unconfirmed
+            confirm_breaches(verdict, self._context(api),
+                             why_not=crashed("the confirmation", error))  # fmt: skip
 
     def export(self) -> dict[str, Any]:
         """What an xdist worker hands its controller (plain data: execnet carries it)."""
@@ -347,6 +410,8 @@ class SuiteSession:
             ],
             "cleanups": {api: asdict(report) for api, report in self.cleanups.items()},
             "scenarios": [verdict.as_json() for verdict in self.scenarios.values()],
+            "cut_short": self.cut_short,
+            "crashes": list(self.crashes),
         }
 
     def merge(self, exported: dict[str, Any]) -> None:
@@ -362,9 +427,12 @@ class SuiteSession:
         for data in exported.get("scenarios", []):
             scenario = ScenarioVerdict.from_json(data)
             self.scenarios[(scenario.api, scenario.name)] = scenario
+        self.cut_short = self.cut_short or exported.get("cut_short", "")
+        self.crashes += [c for c in exported.get("crashes", []) if c not in self.crashes]
 
     def _errors(self) -> list[str]:
-        return list(dict.fromkeys(error for run in self.runs.values() for error in run.errors))
+        found = [error for run in self.runs.values() for error in run.errors] + self.crashes
+        return list(dict.fromkeys(found))
 
     def summary(self) -> list[str]:
         """The terminal summary of what ran."""
@@ -376,6 +444,7 @@ class SuiteSession:
             errors=self._errors(),
             scenarios=self._scenarios(),
             waivers=self.waiver_report(),
+            cut_short=self.cut_short,
         )
 
     def waiver_report(self) -> dict[str, list[dict[str, Any]]]:
@@ -387,8 +456,8 @@ class SuiteSession:
 
     def finish(self) -> dict[str, object] | None:
         """Write verdict.json and junit.xml for what ran; the document, or None when nothing
-        ran."""
-        if not self.verdicts and not self.scenarios:
+        ran (and nothing went wrong)."""
+        if not self.verdicts and not self.scenarios and not self.cut_short and not self.crashes:
             return None
         infos = [
             TargetInfo(api, target.url, Path(target.spec.path), target.spec.version)
@@ -400,11 +469,14 @@ class SuiteSession:
         scenarios = self._scenarios()
         document = verdict_document(
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors,
-            scenarios=scenarios, waivers=self.waiver_report(),
+            scenarios=scenarios, waivers=self.waiver_report(), cut_short=self.cut_short,
         )  # fmt: skip
         document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
         if self.shard:
             document["shards"] = [self.shard]
         write_verdict(self.reports / "verdict.json", document)
-        write_junit(self.reports / "junit.xml", verdicts, seed=self.seed, scenarios=scenarios)
+        write_junit(
+            self.reports / "junit.xml", verdicts, seed=self.seed, scenarios=scenarios,
+            errors=errors, cut_short=self.cut_short, expired=document["waivers"]["expired"],
+        )  # fmt: skip
         return document

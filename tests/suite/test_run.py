@@ -71,8 +71,10 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
     latency: list[dict[str, Any]] = document["latency"]  # type: ignore[assignment]
     assert len(latency) == 98
     assert not [row for row in latency if row["outcome"] == "exceeded"]
-    # the fuzzing's samples count: writes, which the latency scenario never sends, are measured
+    # the fuzzing's samples count: writes it answered often enough are not sent again by the
+    # latency scenario; the others it measures itself, and what it cannot says why
     assert [row for row in latency if row["outcome"] == "met" and not row["measured"]]
+    assert all(row["reason"] for row in latency if row["outcome"] == "not_measured")
     assert document["verdict"] == "pass"
     assert document["seed"] == 1
     assert document["not_exercised"] == []
@@ -101,8 +103,12 @@ def junit_cases(reports: Path) -> dict[tuple[str, str], str]:
     return found
 
 
-#: defect -> (api, the -k selection, the operation that must fail (or one of a|b), a check that
-#: must name it)
+#: no -k: every operation of the API is fuzzed, as ``conformance run`` fuzzes them (the resource
+#: pool and the links are the whole API's, so an item's GET may never draw an unknown id)
+WHOLE_API = ""
+
+#: defect -> (api, the -k selection or `WHOLE_API`, the operation that must fail (or one of a|b),
+#: a check that must name it)
 CAUGHT_BY_FUZZING = {
     "missing-required-field": ("gloria", "getHealth", "getHealth", "response_schema_conformance"),
     "wrong-type": ("gloria", "getUserStats", "getUserStats", "response_schema_conformance"),
@@ -111,7 +117,9 @@ CAUGHT_BY_FUZZING = {
         "tchat", "getContentCategories", "getContentCategories", "content_type_conformance",
     ),
     "server-error-on-long-search": ("gloria", "listSchools", "listSchools", "not_a_server_error"),
-    "stack-trace-in-error": ("gloria", "getSchool", "getSchool", "no_leaks"),
+    # its 404 is earned by the reach when the first pass drew no unknown id (seed 3: 200, 400,
+    # 401 and 405 only; issue 21)
+    "stack-trace-in-error": ("gloria", WHOLE_API, "getSchool", "no_leaks"),
     "request-id-not-echoed": (
         "tchat", "getContentCategories", "getContentCategories", "request_id",
     ),
@@ -132,7 +140,8 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
         as_service(monkeypatch, broken, api)
         code, out, err = conformance(
             "--target", f"{api}={broken.url(api)}", "--profile", "smoke", "--seed", "3",
-            "--reports", str(tmp_path), "-k", selection, "-p", "no:cacheprovider",
+            "--reports", str(tmp_path), *(["-k", selection] if selection else ["-m", "fuzz"]),
+            "-p", "no:cacheprovider",
         )  # fmt: skip
     assert code == 1, out[-3000:]
     assert err.startswith("conformance: FAIL:"), err
@@ -469,7 +478,9 @@ def test_an_expired_run_timeout_is_one_line_and_exit_2(
             "--reports", str(tmp_path), "-p", "no:cacheprovider",
         )  # fmt: skip
     assert code == 2, err
-    assert err == f"conformance: the run timeout of 3 s expired; what ran is in {tmp_path}\n"
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("conformance: BROKEN: the run timeout of 3 s expired ("), last
+    assert verdict(tmp_path)["cut_short"] == "the run timeout of 3 s expired"
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):

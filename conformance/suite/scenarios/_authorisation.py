@@ -94,7 +94,7 @@ class Authorisation:
     def snapshot(self, reader: Operation, path: str) -> Snapshot | None:
         """What the run reads at ``path`` (None when there is nothing there)."""
         found = self.maker.read_at(reader, path)
-        return found if found.status == 200 else None
+        return found if found.ok else None
 
     def aim(self, operation: Operation) -> Made | None:
         """A resource of the run's for an operation on an item (and under it) to aim at."""
@@ -177,7 +177,7 @@ class Authorisation:
             with story.step(f"{kind}: its owner reads it"):
                 mine = changes.read(made, first.token)
                 story.check(
-                    mine.status == 200,
+                    mine.ok,
                     "owner-reads",
                     f"{first.name} reads their own {kind} {made.id}: {mine.status}",
                 )
@@ -237,11 +237,11 @@ class Authorisation:
                 mine = changes.read(made, first.token)
                 local = changes.optimistic(made, mine, "Own profile")
                 response = changes.change(made, local, token=first.token)
-                changes.converged(made, local, response, int(mine.version))
+                changes.converged(made, local, response, mine.number())
         with story.step(f"{kind}: the run's principal (admin rights) reads it"):
             theirs = changes.read(made)
             story.check(
-                theirs.status == 200,
+                theirs.ok,
                 "admin-reads-all",
                 f"the run's principal reads {first.name}'s {kind} {made.id}: {theirs.status}",
             )
@@ -256,7 +256,7 @@ class Authorisation:
                 raise StepSkipped(f"{first.name}'s account is not a {kind}")
             made = Made(kind, resource, first.path, {})
             snapshot = self.changes.read(made)
-            if snapshot.status != 200:
+            if not snapshot.ok:
                 raise StepSkipped(f"{first.name}'s account cannot be read: {snapshot.status}")
             made.data = snapshot.data
             return made

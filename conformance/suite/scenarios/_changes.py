@@ -132,7 +132,7 @@ class Changes:
         included: a client that rolls back to its snapshot agrees with the server."""
         after = self.read(made)
         self.story.check(
-            after.status == 200,
+            after.ok,
             "rejected-unchanged",
             f"{made.kind} {made.id} is gone ({after.status}) after {what}",
         )

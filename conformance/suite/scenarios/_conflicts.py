@@ -66,7 +66,7 @@ class Conflicts:
         with story.step(f"{kind}: clients A and B read the same version"):
             made = self.maker.make(kind)
             seen_by_a, seen_by_b = changes.read(made), changes.read(made)
-            version = int(seen_by_a.version)
+            version = seen_by_a.number()
         with story.step(f"{kind}: client A changes it from version {version}"):
             mine = changes.optimistic(made, seen_by_a, "Client A")
             first = changes.change(made, mine, if_match=version)
@@ -105,15 +105,15 @@ class Conflicts:
                 f"{kind} {made.id} holds {name}={fresh.data.get(name)!r}, not A's change",
             )
             again = changes.optimistic(made, fresh, "Client B")  # B's change, on the fresh copy
-            retried = changes.change(made, again, if_match=int(fresh.version))
-            changes.converged(made, again, retried, int(fresh.version))
+            retried = changes.change(made, again, if_match=fresh.number())
+            changes.converged(made, again, retried, fresh.number())
 
     def concurrent(self, resource: Resource) -> None:
         story, changes = self.story, self.changes
         kind = str(resource.schema_name)
         made = self.maker.make(kind)
         snapshot = changes.read(made)
-        version = int(snapshot.version)
+        version = snapshot.number()
         name, _ = changes.field(made)
         locals_ = [
             changes.optimistic(made, snapshot, f"Writer {n}") for n in range(CONCURRENT_UPDATES)
@@ -154,7 +154,7 @@ class Conflicts:
         kind = str(resource.schema_name)
         made = self.maker.make(kind)
         snapshot = changes.read(made)
-        version = int(snapshot.version)
+        version = snapshot.number()
         with story.step(f"{kind}: If-Match {version} with a body version {version + 1} is 400"):
             local = changes.optimistic(made, snapshot, "Disagreeing")
             response = changes.change(made, local, if_match=version, version=version + 1)
@@ -176,7 +176,7 @@ class Conflicts:
         made = self.maker.make(kind)
         with story.step(f"{kind}: one change moves it to version 2"):
             snapshot = changes.move(made)
-        stale = int(snapshot.version) - 1
+        stale = snapshot.number() - 1
         with story.step(f"{kind}: a DELETE with If-Match {stale} is 409, and the resource stays"):
             response = story.send(
                 delete, token=self.run.token, path=made.path, headers={"If-Match": f'"{stale}"'}

@@ -93,6 +93,23 @@ class Snapshot:
     def version(self) -> Any:
         return self.data.get("version")
 
+    @property
+    def ok(self) -> bool:
+        """The read succeeded (any 2xx: whether its status is the documented one is the status
+        check's to judge, on every answer a scenario gets)."""
+        return 200 <= self.status < 300
+
+    def number(self) -> int:
+        """The version as the integer a change sends back; a read without one breaks the
+        contract (it ends the part as a finding, never as a crash of the scenario)."""
+        version = self.version
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise Violation(
+                "version-increments",
+                f"a read answered {self.status} without an integer version ({version!r})",
+            )
+        return version
+
 
 def differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """Each field that differs, ``name: old -> new``."""
@@ -348,9 +365,9 @@ class Maker:
         return self.read_at(get, made.path, token)
 
     def read_at(self, get: Operation, path: str, token: str | None = None) -> Snapshot:
-        """What ``get`` answers at the concrete ``path`` (an empty body unless 200)."""
+        """What ``get`` answers at the concrete ``path`` (an empty body unless a 2xx)."""
         response = self.story.send(get, token=token or self.token, path=path)
-        data = payload(get, response) if response.status_code == 200 else None
+        data = payload(get, response) if 200 <= response.status_code < 300 else None
         return Snapshot(
             response.status_code,
             data if isinstance(data, dict) else {},

@@ -110,7 +110,7 @@ class Rollback:
             ):
                 snapshot = changes.read(made)
                 story.check(
-                    snapshot.status == 200,
+                    snapshot.ok,
                     "converges",
                     f"{kind} {made.id} cannot be read back: {snapshot.status}",
                 )
@@ -124,7 +124,7 @@ class Rollback:
                 changes.etag_is_version(f"a read of {kind}", snapshot.data, snapshot.etag)
             with story.step(f"{kind}: a change answers the optimistic state, version + 1"):
                 local = changes.optimistic(made, snapshot, "Optimistic")
-                version = int(snapshot.version)
+                version = snapshot.number()
                 response = changes.change(
                     made,
                     local,
@@ -170,7 +170,7 @@ class Rollback:
         found.append(("a schema-invalid value", 400, invalid))
 
         def stale(local: dict[str, Any], snapshot: Snapshot) -> httpx.Response:
-            old = int(snapshot.version) - 1
+            old = snapshot.number() - 1
             return changes.change(
                 made, local, if_match=old, version=old if "version" in properties else None
             )
@@ -279,7 +279,7 @@ class Rollback:
             {
                 "id": third.id,
                 "changes": {name: new_value(schema, before[third.id].data.get(name), "Stale")},
-                "version": int(before[third.id].version) - 1,
+                "version": before[third.id].number() - 1,
             },
         ]
         with story.step(
@@ -303,7 +303,7 @@ class Rollback:
             for item in applied:
                 story.check(
                     item.get(name) == wanted.get(str(item.get("id")))
-                    and item.get("version") == int(before[str(item["id"])].version) + 1,
+                    and item.get("version") == before[str(item["id"])].number() + 1,
                     "bulk-per-item",
                     f"{kind} {item.get('id')} was answered as {name}={item.get(name)!r},"
                     f" version {item.get('version')!r}",

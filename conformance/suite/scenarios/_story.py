@@ -15,8 +15,10 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import allure
@@ -25,6 +27,7 @@ import httpx
 from conformance.contract import Operation, Spec
 from conformance.masking import mask, register
 from conformance.suite._engine import Network
+from conformance.suite.scenarios._judge import ResponseJudge
 
 #: rule -> the contract's words for it (CONTRACT.md's section first)
 RULES = {
@@ -91,6 +94,19 @@ def error_code(response: httpx.Response) -> object:
     return body.get("code") if isinstance(body, dict) else None
 
 
+def crashed(what: str, error: BaseException) -> str:
+    """One line on a crash of the suite's own code: the error and where it was raised (the
+    innermost frame), so that a run that cannot judge says why."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return mask(f"{what} crashed: {type(error).__name__}: {error}{where}")
+
+
+#: findings of the fuzzing's checks kept per check and operation in one scenario (a header
+#: missing from every answer of a burst is one finding, not hundreds)
+FINDINGS_KEPT = 3
+
+
 class Violation(Exception):
     """A step found the backend breaking a rule."""
 
@@ -113,6 +129,16 @@ class ScenarioSkipped(Exception):
 
 class Exhausted(Exception):
     """The story spent its requests or its seconds: the harness's limit, not a verdict."""
+
+
+class Late(Exception):
+    """An answer came too late to prove the claim either way: the token it was about may have
+    expired by its own lifetime, the rate-limit window it was to fall in may have ended. On a
+    slow machine or target that happens; the part is played again (`Story.play`)."""
+
+
+#: plays of a part whose answers came `Late`, before the story gives up (an error, no verdict)
+PLAYS = 3
 
 
 @dataclass
@@ -188,10 +214,23 @@ class Story:
         #: a table the scenario reports (the latency scenario's rows)
         self.table: list[dict[str, Any]] = []
         self._part = ""
+        self._step = ""
         self._lock = threading.Lock()
+        #: the fuzzing's response-only checks, on every answer (`_judge`)
+        self.judge = ResponseJudge(spec.path)
+        #: answers not attached (the latency measurement's), judged at the end, not while
+        #: other clients are being timed: (part, step, operation, response)
+        self._unjudged: list[tuple[str, str, Operation, httpx.Response]] = []
+        #: (check, operation label) -> findings recorded (the first `FINDINGS_KEPT` are kept)
+        self._found: dict[tuple[str, str], int] = {}
+        #: inside `unattached`: no request goes to Allure, every answer is judged at the end
+        self._unattached = False
 
     def close(self) -> None:
         self.client.close()
+        pending, self._unjudged = self._unjudged, []
+        for part, step, operation, response in pending:
+            self._judge(part, step, operation, response)
 
     # -- bounds --------------------------------------------------------------------------------
 
@@ -211,6 +250,16 @@ class Story:
             )
         time.sleep(max(0.0, seconds))
 
+    @contextlib.contextmanager
+    def unattached(self) -> Iterator[None]:
+        """Send every request as ``attached=False`` meanwhile (a measurement's hundreds, sent
+        through the makers and sessions that attach theirs)."""
+        before, self._unattached = self._unattached, True
+        try:
+            yield
+        finally:
+            self._unattached = before
+
     # -- structure -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -227,6 +276,26 @@ class Story:
         finally:
             self._part = ""
 
+    def play(self, title: str, part: Callable[[], None]) -> None:
+        """`part` as the part ``title``, played again while an answer comes `Late`, at most
+        `PLAYS` times; then the story ends as `Exhausted`: it could not judge, and says why.
+        The steps of a late play are forgotten (its Allure steps stay, saying why)."""
+        late = ""
+        for _ in range(PLAYS):
+            mark = len(self.steps)
+            try:
+                with self.part(title):
+                    part()
+            except Late as error:
+                del self.steps[mark:]
+                late = str(error)
+                continue
+            return
+        raise Exhausted(
+            f"the {title} part was played {PLAYS} times and each time an answer came too late"
+            f" to judge ({late}): too slow a machine or target for it"
+        )
+
     @property
     def part_title(self) -> str:
         """The part a step belongs to ("setup" outside any part)."""
@@ -235,12 +304,15 @@ class Story:
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
         began = time.monotonic()
+        self._step = title
         with allure.step(title):
             try:
                 yield
             except (Violation, StepSkipped) as stop:
                 self._record(title, stop, time.monotonic() - began)
                 raise
+            finally:
+                self._step = ""
             took = time.monotonic() - began
             self.steps.append(StepRecord(self.part_title, title, "passed", "", took))
 
@@ -319,8 +391,11 @@ class Story:
             self.last = response.request
             if 200 <= response.status_code < 300:
                 self.samples.setdefault(operation.label, []).append(took)
-        if not attached:
+        if not attached or self._unattached:
+            with self._lock:
+                self._unjudged.append((self.part_title, self._step, operation, response))
             return response
+        self._judge(self.part_title, self._step, operation, response)
         allure.attach(
             f"{method} {url}\n" + _shown(response.request.headers, response.request.content),
             name=f"request: {operation.operation_id}",
@@ -333,6 +408,27 @@ class Story:
             attachment_type=allure.attachment_type.TEXT,
         )
         return response
+
+    def _judge(self, part: str, step: str, operation: Operation, response: httpx.Response) -> None:
+        """Record what the fuzzing's checks find in one answer, without ending the part: its
+        own rules still run."""
+        for finding in self.judge.judge(operation, response):
+            key = (finding.check, operation.label)
+            with self._lock:
+                self._found[key] = seen = self._found.get(key, 0) + 1
+                if seen > FINDINGS_KEPT:
+                    continue
+                said = " ".join(finding.message.split())[:300] or finding.title
+                self.failures.append(
+                    ScenarioFailure(
+                        finding.check,
+                        finding.title,
+                        part,
+                        step or "(between steps)",
+                        mask(f"{operation.label} answered {response.status_code}: {said}"),
+                        curl(response.request),
+                    )
+                )
 
     def remember(self, response: httpx.Response) -> None:
         """Tokens an answer hands out are secrets from now on."""
@@ -377,6 +473,23 @@ class ScenarioVerdict:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """A latency verdict with budget breaches of the run not yet re-measured alone: the
+        controller (or the only process) confirms them once every worker has finished
+        (`_confirm`), and only then is the verdict final."""
+        return self.outcome in ("failed", "waived") and any(
+            row.get("outcome") == "exceeded" and "confirmation" not in row for row in self.latency
+        )
+
+    @property
+    def pending(self) -> bool:
+        """Awaiting confirmation with nothing else against it: its test can neither pass nor
+        fail yet."""
+        return self.awaits_confirmation and all(
+            failure.rule == "latency-budget" for failure in self.failures
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScenarioVerdict:

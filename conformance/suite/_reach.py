@@ -1,0 +1,395 @@
+"""The reach: every operation's documented error answers for its path parameters, earned in every
+run (ARCHITECTURE.md, "How the suite drives schemathesis", point 2, "Error answers, earned").
+
+The engine's draws come from what the run knows: the spec's examples, the resource pool, the
+links. An item's ``GET`` then answers 200 (a known id), 400 (a malformed one) and 401, and may
+never answer 404 at some seeds, so a defect that lives in the 404 (a stack trace in its body, a
+wrong schema, a 500) hides there. After the engine's first pass, an operation with a path
+parameter that documents an answer the run has not yet seen gets one request that must earn it:
+
+- **absent**: a 404 documented (``404``, ``4XX`` or ``default``) and not yet seen: every path
+  parameter an id of its declared type and format that names nothing, drawn from the seed where
+  no id the run made or saw lives (a random UUID, an integer above 2·10⁹, ``absent<hex>`` within
+  the string's bounds; a random match of a pattern those cannot meet, for reads only);
+- **malformed**: a 400 or 422 documented (or ``4XX``/``default``) and neither seen: the last path
+  parameter with a type, format, pattern, enum or length to break gets a value that breaks it.
+
+Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
+positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
+and headers, our transport, every check on a response; the acceptance checks, which judge a
+generated case by its generation mode, pass over a case that has none), and folded into the
+operation's record with the phase ``reach``, so a failure reads like any other, curl included.
+At most two requests an operation.
+
+Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
+PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
+random string, an integer over 2·10⁹) or to malformed ones, never to a PUT that can create (one
+that documents a 201), and still through the guard (`_guard`), which checks before any write.
+Decided by the spec's documented responses and path parameters alone: no ``x-`` declaration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+import jsonschema_rs
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+
+from conformance.contract import Operation, Spec
+from conformance.masking import mask
+from conformance.suite._engine import (
+    SAFE_METHODS,
+    STOPPING,
+    EngineRun,
+    OperationRecord,
+    _fold,
+    no_local_constants,
+)
+
+#: the phase name the reach's cases carry in failures and reports
+PHASE = "reach"
+#: what a malformed id is answered with
+MALFORMED_STATUSES = frozenset({400, 422})
+#: an integer id that names nothing: past the ids databases hand out in practice, within int32
+ABSENT_INTEGER, ABSENT_SPREAD = 2_000_000_000, 100_000_000
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request the reach sends: an operation, what it must earn, its path parameters."""
+
+    operation_id: str
+    label: str
+    method: str
+    #: "absent" (a 404) or "malformed" (a 400 or 422)
+    kind: str
+    path_parameters: Mapping[str, Any] = field(default_factory=dict)
+
+
+def documents(spec: Spec, operation: Operation, status: int) -> bool:
+    """Whether the operation documents ``status`` (itself, its class such as ``4XX``, or
+    ``default``)."""
+    keys = {str(key).upper() for key, _, _ in spec.responses(operation)}
+    return str(status) in keys or f"{status // 100}XX" in keys or "DEFAULT" in keys
+
+
+def _validator(schema: Any) -> Any | None:
+    try:
+        return jsonschema_rs.validator_for(schema, validate_formats=True)
+    except (ValueError, TypeError):  # a schema jsonschema_rs cannot compile: nothing decided
+        return None
+
+
+def absent_value(schema: Any, rng: random.Random) -> tuple[Any, bool] | None:
+    """A value of ``schema``'s type and format that names nothing, and whether it is drawn
+    from a space too large for any resource to hold (only those go into writes); None when the
+    schema leaves no such value (an enum, a short pattern this cannot meet)."""
+    schema = schema if isinstance(schema, dict) else {}
+    if "enum" in schema or "const" in schema:
+        return None  # every value it allows may name something
+    validator = _validator(schema)
+    if validator is None:
+        return None
+    kind = schema.get("type")
+    candidates: list[tuple[Any, bool]] = []
+    if kind in ("integer", "number"):
+        candidates.append((ABSENT_INTEGER + rng.randrange(ABSENT_SPREAD), True))
+        highest = schema.get("maximum")
+        if isinstance(highest, int) and not isinstance(highest, bool):
+            candidates.append((highest - rng.randrange(min(1000, max(highest, 1))), False))
+    elif schema.get("format") == "uuid":
+        candidates.append((str(uuid.UUID(int=rng.getrandbits(128), version=4)), True))
+    else:
+        token = f"{rng.getrandbits(64):016x}"
+        shortest, longest = schema.get("minLength"), schema.get("maxLength")
+        text = "absent" + token
+        if isinstance(shortest, int) and len(text) < shortest:
+            text += "0" * (shortest - len(text))
+        if isinstance(longest, int):
+            text = text[: max(longest, 1)]
+        candidates.append((text, len(text) >= 16))
+        candidates.append((token, True))  # digits and a-f only: a hexadecimal key
+        candidates.append((str(int(token, 16)), True))  # digits only
+    for value, unguessable in candidates:
+        if validator.is_valid(value):
+            return value, unguessable
+    pattern = schema.get("pattern")
+    if kind in (None, "string") and isinstance(pattern, str):
+        drawn = _matching(pattern, validator, rng.getrandbits(32))
+        if drawn is not None:  # random, in a space of unknown size: for reads only
+            return drawn, False
+    return None
+
+
+#: values drawn for a pattern; the last that fits is taken (the first is the simplest, "000…")
+PATTERN_DRAWS = 10
+
+
+def _matching(pattern: str, validator: Any, seed: int) -> str | None:
+    """A random string that ``pattern`` (and the rest of the schema) accepts."""
+    from hypothesis import strategies
+
+    try:
+        values = strategies.from_regex(pattern, fullmatch=True)
+    except Exception:  # a pattern Python's re does not read (ECMA-only syntax)
+        return None
+    found: list[str] = []
+
+    @hypothesis.settings(
+        max_examples=PATTERN_DRAWS,
+        phases=[hypothesis.Phase.generate],
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.seed(seed)
+    @hypothesis.given(values)
+    def pick(value: str) -> None:
+        if "/" not in value and validator.is_valid(value):
+            found.append(value)
+
+    try:
+        pick()
+    except Exception:
+        return None
+    return found[-1] if found else None
+
+
+def malformed_value(schema: Any, rng: random.Random) -> str | None:
+    """A path segment that ``schema`` refuses (its type, format, pattern, enum or length), and
+    that cannot name anything; None when the schema takes any text (nothing to break)."""
+    schema = schema if isinstance(schema, dict) else {}
+    validator = _validator(schema)
+    if validator is None:
+        return None
+    # "~" is unreserved in a URL (sent as it is) and outside the patterns ids are written in
+    for candidate in (f"malformed~{rng.getrandbits(32):08x}", "~"):
+        if not validator.is_valid(candidate):
+            return candidate
+    return None
+
+
+def plan(
+    spec: Spec,
+    operation_ids: Iterable[str],
+    records: Mapping[str, OperationRecord],
+    *,
+    seed: int,
+    read_only: bool = False,
+) -> list[Probe]:
+    """The requests the reach sends: for each operation with path parameters, one for a
+    documented 404 and one for a documented 400/422 that ``records`` has not yet seen."""
+    probes: list[Probe] = []
+    for operation_id in sorted(set(operation_ids)):
+        operation = spec.operation(operation_id)
+        if operation is None or not operation.path_parameters:
+            continue
+        method = operation.method.upper()
+        safe = method in SAFE_METHODS
+        if read_only and not safe:
+            continue
+        record = records.get(operation.label)
+        seen = set(record.statuses) if record is not None else set()
+        rng = random.Random(f"{seed}:{operation_id}")  # reproducible: the seed says the request
+        schemas = {p.name: spec.deref(dict(p.schema)) for p in operation.path_parameters}
+        absent = {name: absent_value(schema, rng) for name, schema in schemas.items()}
+        known = {name: found for name, found in absent.items() if found is not None}
+        # a read may take the drawn case's value where no absent one is known (a pattern this
+        # cannot meet); a write only ids no resource can hold, and never a PUT that may create
+        complete = len(known) == len(schemas)
+        unguessable = complete and all(found[1] for found in known.values())
+        creates = method == "PUT" and documents_exactly(spec, operation, 201)
+        allowed = safe or (unguessable and not creates)
+        if documents(spec, operation, 404) and 404 not in seen and known and allowed:
+            values = {name: value for name, (value, _) in known.items()}
+            probes.append(Probe(operation_id, operation.label, method, "absent", values))
+        wants_400 = any(documents(spec, operation, status) for status in MALFORMED_STATUSES)
+        if wants_400 and not seen & MALFORMED_STATUSES:
+            for name in reversed(list(schemas)):  # the item's own id is the last
+                broken = malformed_value(schemas[name], rng)
+                if broken is None:
+                    continue
+                others = {other: value for other, (value, _) in known.items() if other != name}
+                if safe or len(others) + 1 == len(schemas):
+                    values = {**others, name: broken}
+                    probes.append(Probe(operation_id, operation.label, method, "malformed", values))
+                break
+    return probes
+
+
+def documents_exactly(spec: Spec, operation: Operation, status: int) -> bool:
+    """Whether the operation documents ``status`` itself (a PUT's 201: it may create)."""
+    return any(str(key) == str(status) for key, _, _ in spec.responses(operation))
+
+
+@dataclass
+class _Reached:
+    """What `_fold` reads of a finished scenario."""
+
+    recorder: Any
+    phase: str = PHASE
+
+
+def reach(
+    run: EngineRun,
+    spec: Spec,
+    config: SchemathesisConfig,
+    operation_ids: Iterable[str],
+    prepare: Callable[[Any], AbstractContextManager[None]] | None,
+    progress: Callable[[str], None],
+    *,
+    seed: int,
+    read_only: bool = False,
+    fail_fast: bool = False,
+    deadline: float | None = None,
+) -> int:
+    """Send `plan`'s requests through schemathesis, judged by the run's checks, folded into
+    ``run``'s records; the number sent. Nothing once the run's ``deadline`` (``time.time()``)
+    has passed or the engine was cut short, nor after a failure in a fail-fast run."""
+    if fail_fast and any(record.failures for record in run.records.values()):
+        return 0  # the verdict is in
+    if getattr(run, "cut_short", False):
+        return 0
+    probes = plan(spec, operation_ids, run.records, seed=seed, read_only=read_only)
+    if not probes:
+        return 0
+    from schemathesis.engine.context import EngineContext
+    from schemathesis.engine.run import PhaseName
+    from schemathesis.engine.run.unit._case import run_one_case
+    from schemathesis.engine.run.unit._scenario import start_scenario
+
+    loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
+    schema = loaded.include(operation_id=sorted({probe.operation_id for probe in probes}))
+    sent = 0
+    with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():
+        ctx = EngineContext(schema=schema, stop_event=threading.Event())
+        try:
+            drawn: dict[str, Any] = {}
+            for probe in probes:
+                if STOPPING.is_set():
+                    raise KeyboardInterrupt
+                if fail_fast and any(record.failures for record in run.records.values()):
+                    break
+                if deadline is not None and time.time() >= deadline:
+                    break
+                record = run.records.get(probe.label)
+                if record is None:
+                    continue
+                operation = schema.find_operation_by_label(probe.label)
+                if operation is None:
+                    continue
+                if probe.operation_id not in drawn:
+                    drawn[probe.operation_id] = _draw(operation, seed)
+                case = _case(operation, spec, probe, drawn[probe.operation_id])
+                if case is None:
+                    continue
+                scenario = start_scenario(
+                    operation=operation,
+                    ctx=ctx,
+                    phase=PhaseName.EXAMPLES,
+                    suite_id=uuid.uuid4(),
+                    scenario_id=uuid.uuid4(),
+                )
+                errors: list[Exception] = []
+                sent += 1
+                try:
+                    run_one_case(
+                        case=case, ctx=ctx, scenario=scenario, errors=errors, pending_events=[]
+                    )
+                except KeyboardInterrupt:
+                    raise
+                except Exception as raised:  # the engine's per-case errors: unreachable, timeout
+                    if not errors:
+                        errors.append(raised)
+                _fold(_Reached(scenario.recorder), run.records)
+                for error in errors:
+                    record.errors.append(mask(f"{PHASE}: {type(error).__name__}: {error}"))
+        finally:  # the connection pool the context made for this thread
+            session = getattr(ctx._thread_local, "session", None)
+            if session is not None:
+                session.close()
+    kinds = sorted({probe.kind for probe in probes})
+    progress(
+        f"{run.api}: reach: {sent} requests for error answers not yet seen ({', '.join(kinds)})"
+    )
+    return sent
+
+
+def _draw(operation: Any, seed: int) -> Any | None:
+    """One positive case of the operation at the run's seed (its query, headers and body); None
+    when the schema gives none."""
+    from schemathesis.generation import GenerationMode
+
+    found: list[Any] = []
+
+    @hypothesis.settings(
+        max_examples=1,
+        phases=[hypothesis.Phase.generate],
+        database=None,
+        deadline=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.seed(seed)
+    @hypothesis.given(operation.as_strategy(GenerationMode.POSITIVE))
+    def pick(case: Any) -> None:
+        found.append(case)
+
+    try:
+        pick()
+    except Exception:  # an operation the strategy cannot generate for: a bare case instead
+        return None
+    return found[0] if found else None
+
+
+def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | None:
+    """The probe as a schemathesis case: the drawn case's declared query, headers and cookies and
+    its body, the probe's path parameters (a read takes the drawn case's for those the probe has
+    none of), the run's auth. None when a part it needs could not be drawn."""
+    from schemathesis.auths import AuthContext, set_on_case
+    from schemathesis.core import NOT_SET
+
+    ours = spec.operation(probe.operation_id)
+    if ours is None:
+        return None
+    declared = {(p.location, p.name.lower()) for p in ours.parameters}
+
+    def kept(values: Any, location: str) -> dict[str, Any]:
+        return {
+            str(name): value
+            for name, value in dict(values or {}).items()
+            if (location, str(name).lower()) in declared
+        }
+
+    path_parameters = dict(probe.path_parameters)
+    for parameter in ours.path_parameters:
+        if parameter.name not in path_parameters:
+            value = (drawn.path_parameters or {}).get(parameter.name) if drawn else None
+            if value is None or probe.method not in SAFE_METHODS:
+                return None
+            path_parameters[parameter.name] = value
+    body: Any = NOT_SET
+    media_type = None
+    if drawn is not None:
+        body, media_type = drawn.body, drawn.media_type
+    elif (spec.deref(ours.definition.get("requestBody")) or {}).get("required"):
+        return None
+    case = operation.Case(
+        path_parameters=path_parameters,
+        query=kept(drawn.query, "query") if drawn is not None else {},
+        headers=kept(drawn.headers, "header") if drawn is not None else {},
+        cookies=kept(drawn.cookies, "cookie") if drawn is not None else {},
+        body=body,
+        media_type=media_type,
+    )
+    set_on_case(case, AuthContext(operation=operation, app=None), None)
+    return case

@@ -1,0 +1,95 @@
+"""Every answer a scenario gets is judged as the fuzzing judges its answers: by schemathesis's
+response-only checks and the contract's own (`conformance.checks`), on the operation the spec
+documents. An undocumented status, a body that breaks its schema or a leak inside a scenario is
+a finding of that check, recorded beside the scenario's own rules, never a crash of it.
+
+Checks that send requests of their own (``ignored_auth``, ``unsupported_method``, the stateful
+ones) are left out: they would land inside a rate-limit burst or a token's expiry. So are the
+ones about the data a case was generated as (``positive_data_acceptance``,
+``negative_data_rejection``): a scenario's requests are written, not generated. A 429 that says
+when to come back is not judged, as in the fuzzing (the transport's ``throttled``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import schemathesis
+from schemathesis.checks import CHECKS, load_all_checks
+
+from conformance.checks import CHECK_NAMES
+from conformance.contract import Operation
+
+#: schemathesis's checks that judge one answer and send nothing, then the contract's
+RESPONSE_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    *(name for name in CHECK_NAMES if name != "latency_sample"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check that failed on one answer."""
+
+    check: str
+    title: str
+    message: str
+
+
+@functools.lru_cache(maxsize=8)
+def _schema(path: str) -> Any:
+    return schemathesis.openapi.from_path(path)
+
+
+@functools.cache
+def _checks() -> tuple[Any, ...]:
+    load_all_checks()
+    found = {check.__name__: check for check in CHECKS.get_all()}
+    return tuple(found[name] for name in RESPONSE_CHECKS if name in found)
+
+
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+
+
+class ResponseJudge:
+    """The checks of one spec, run on answers to its operations."""
+
+    def __init__(self, spec_path: Path | str) -> None:
+        self.schema = _schema(str(spec_path))
+
+    def judge(self, operation: Operation, response: httpx.Response) -> list[Finding]:
+        if response.status_code == 429 and response.headers.get("Retry-After", "").isdigit():
+            return []  # throttled: the fuzzing leaves these unjudged too
+        found = self.schema.find_operation_by_label(operation.label)
+        if found is None:
+            return []
+        match = _template(operation.path).search(response.request.url.path)
+        case = found.Case(
+            method=operation.method.upper(),
+            path_parameters=match.groupdict() if match else {},
+            query=dict(response.request.url.params),
+        )
+        findings = []
+        for check in _checks():
+            try:
+                case.validate_response(response, checks=[check])
+            except (AssertionError, BaseExceptionGroup) as error:  # a Failure, or a group
+                for failure in getattr(error, "exceptions", None) or [error]:
+                    findings.append(
+                        Finding(
+                            check.__name__,
+                            str(getattr(failure, "title", "") or check.__name__),
+                            str(getattr(failure, "message", "") or failure),
+                        )
+                    )
+        return findings

@@ -1,0 +1,427 @@
+"""The reach (`conformance.suite._reach`): every operation's documented error answers for its path
+parameters are earned in every run, whatever the resource pool and the links supply; on a small
+third-party style API written here (a plain spec, no ``x-`` declarations) and in what it plans."""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import io
+import json
+import random
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from conformance.cli import run
+from conformance.contract import Spec, bundled_spec, load_spec
+from conformance.suite._engine import EngineRun, OperationRecord, engine_config
+from conformance.suite._reach import PHASE, absent_value, malformed_value, plan, reach
+
+SEEDED = "5b1c6f4e-2a3d-4c8e-9f10-000000000001"
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _thing(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}},
+    }
+
+
+#: a third-party style spec: plain OpenAPI, a standard link, no ``x-`` declaration
+THINGS: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Things", "version": "1.0.0"},
+    "paths": {
+        "/things": {
+            "get": {
+                "operationId": "listThings",
+                "responses": {
+                    "200": {
+                        "description": "the things",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["items"],
+                                    "properties": {
+                                        "items": {
+                                            "type": "array",
+                                            "items": {"$ref": "#/components/schemas/Thing"},
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    }
+                },
+            },
+            "post": {
+                "operationId": "createThing",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 40}
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_thing("made"),
+                        "links": {
+                            "GetThing": {
+                                "operationId": "getThing",
+                                "parameters": {"id": "$response.body#/id"},
+                            }
+                        },
+                    },
+                    "400": _error("not a thing"),
+                },
+            },
+        },
+        "/things/{id}": {
+            "get": {
+                "operationId": "getThing",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                        "example": SEEDED,
+                    }
+                ],
+                "responses": {
+                    "200": _thing("the thing"),
+                    "400": _error("not an id"),
+                    "404": _error("no such thing"),
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Thing": {
+                "type": "object",
+                "required": ["id", "name"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": {"type": "string"},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "required": ["error", "code", "message", "statusCode"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "statusCode": {"type": "integer"},
+                },
+            },
+        }
+    },
+}
+
+ECHOED = re.compile(r"^[!-~]{1,128}$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ALLOWED = {"/things": "GET, POST", "/things/{id}": "GET"}
+
+
+class _Things(http.server.BaseHTTPRequestHandler):
+    """The Things API: correct (``unknown = "404"``), or with a broken answer for an id it does
+    not know: a 404 whose body breaks its schema (``"schema"``) or a 500 (``"500"``)."""
+
+    unknown = "404"
+    things: dict[str, dict[str, str]]
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        sent = self.headers.get("X-Request-ID") or ""
+        self.send_response(status)
+        self.send_header("X-Request-ID", sent if ECHOED.match(sent) else str(uuid.uuid4()))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-RateLimit-Limit", "1000")
+        self.send_header("X-RateLimit-Remaining", "999")
+        self.send_header("X-RateLimit-Reset", "60")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _error(self, status: int, code: str, message: str, **headers: str) -> None:
+        error = http.HTTPStatus(status).phrase
+        body = {"error": error, "code": code, "message": message, "statusCode": status}
+        self._send(status, body, headers)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = self.path.split("?", 1)[0].rstrip("/")
+        parts = path.split("/")[1:]
+        if parts[:1] != ["things"] or len(parts) > 2:
+            return self._error(404, "NOT_FOUND", "no such path")
+        template = "/things" if len(parts) == 1 else "/things/{id}"
+        if self.command not in ALLOWED[template].split(", "):
+            return self._error(405, "METHOD_NOT_ALLOWED", "no", Allow=ALLOWED[template])
+        if template == "/things" and self.command == "GET":
+            return self._send(200, {"items": list(self.things.values())[:20]})
+        if template == "/things":
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            name = body.get("name") if isinstance(body, dict) else None
+            if set(body or ()) != {"name"} or not isinstance(name, str) or not 1 <= len(name) <= 40:
+                return self._error(400, "VALIDATION", "a thing has a name of 1 to 40 characters")
+            made = {"id": str(uuid.uuid4()), "name": name}
+            self.things[made["id"]] = made
+            return self._send(201, made)
+        identifier = parts[1]
+        if not UUID.match(identifier):
+            return self._error(400, "VALIDATION", "an id is a UUID")
+        if identifier in self.things:
+            return self._send(200, self.things[identifier])
+        if self.unknown == "schema":  # what many frameworks answer by default
+            return self._send(404, {"detail": "Not Found"})
+        if self.unknown == "500":
+            return self._error(500, "INTERNAL", "KeyError")
+        return self._error(404, "NOT_FOUND", "no such thing")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # every method (schemathesis probes QUERY, TRACE …)
+            return self._handle
+        raise AttributeError(name)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def things_spec(tmp_path: Path) -> Path:
+    path = tmp_path / "things.json"  # the API is named after the file
+    path.write_text(json.dumps(THINGS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def things() -> Iterator[Any]:
+    """``things(unknown)``: the Things API on a free loopback port, answering an unknown id as
+    ``unknown`` says; its base URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(unknown: str) -> str:
+        handler = type(
+            "Things",
+            (_Things,),
+            {"unknown": unknown, "things": {SEEDED: {"id": SEEDED, "name": "seeded"}}},
+        )
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def reached(spec_path: Path, url: str, seen: dict[str, list[int]] | None = None) -> EngineRun:
+    """The reach alone, after a first pass that saw ``seen`` (operation id -> statuses)."""
+    spec = load_spec(spec_path)
+    records = {op.label: OperationRecord(op.label, str(op.operation_id)) for op in spec.operations}
+    for record in records.values():
+        record.statuses.update((seen or {}).get(record.operation_id, []))
+    run = EngineRun("things", 1, records)
+    ids = [str(op.operation_id) for op in spec.operations]
+    reach(run, spec, engine_config(url, {}, "smoke", 1), ids, None, lambda line: None, seed=1)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("unknown", "check"),
+    [("schema", "response_schema_conformance"), ("500", "not_a_server_error")],
+)
+def test_the_reach_earns_an_unseen_404_and_400_and_judges_them_as_fuzzing_does(
+    things: Any, things_spec: Path, unknown: str, check: str
+) -> None:
+    # the first pass answered getThing only with 200s (ids from the pool): the reach asks once
+    # for the 404 of an id that cannot exist and once for the 400 of a malformed one
+    record = reached(things_spec, things("404"), {"getThing": [200]}).records["GET /things/{id}"]
+    assert record.statuses == collections.Counter({200: 1, 404: 1, 400: 1})
+    assert not record.failures
+    assert not record.errors
+    assert record.checks["response_schema_conformance"] == 2  # schemathesis's checks judged
+    assert record.checks["no_leaks"] == 2  # and the contract's
+    broken = reached(things_spec, things(unknown)).records["GET /things/{id}"]
+    failures = [f for f in broken.failures if f.check == check]
+    assert failures, broken.failures
+    assert all(f.phase == PHASE and f.status in (404, 500) for f in failures)
+    assert failures[0].curl.startswith("curl -X GET http://127.0.0.1:")
+    assert UUID.search(failures[0].curl.rsplit("/", 1)[-1])  # an id of the declared format
+    assert failures[0].example["path"] == "/things/{id}"
+    assert failures[0].response is not None
+    assert failures[0].response["status"] in (404, 500)
+    # nothing for answers the run has seen already, nor for operations without a path parameter
+    seen = reached(things_spec, things(unknown), {"getThing": [200, 404, 400]})
+    assert sum(sum(r.statuses.values()) for r in seen.records.values()) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unknown", ["404", "schema"], ids=["correct", "broken-404"])
+def test_a_third_party_api_whose_404_breaks_its_schema_fails_and_the_correct_one_passes(
+    things: Any, things_spec: Path, tmp_path: Path, unknown: str
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        ["run", "--spec", str(things_spec), "--target", things(unknown), "--profile", "smoke",
+         "--seed", "1", "--reports", str(tmp_path / "r"), "-p", "no:cacheprovider"],
+        out, err,
+    )  # fmt: skip
+    document = json.loads((tmp_path / "r" / "verdict.json").read_text())
+    by_id = {op["operation_id"]: op for op in document["operations"]}
+    if unknown == "404":
+        assert code == 0, (out.getvalue()[-3000:], err.getvalue())
+        assert "404" in by_id["getThing"]["statuses"]
+        return
+    # at this seed the first pass draws getThing's ids from the example and the links only (200,
+    # 400 and 405, never a 404): the reach's request for an unknown id is what finds the defect
+    assert code == 1, (out.getvalue()[-3000:], err.getvalue())
+    failed = {f["check"] for f in by_id["getThing"]["failures"]}
+    assert "response_schema_conformance" in failed, by_id["getThing"]["failures"]
+    assert [op for op, found in by_id.items() if found["failures"]] == ["getThing"]
+
+
+def _spec(tmp_path: Path, paths: dict[str, Any]) -> Spec:
+    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return load_spec(path)
+
+
+def _operation(operation_id: str, statuses: list[str], schema: Any = None) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": schema or {"type": "integer"}}
+        ],
+        "responses": {status: {"description": status} for status in statuses},
+    }
+
+
+def test_the_plan_asks_for_documented_error_answers_not_yet_seen_and_writes_only_to_the_void(
+    tmp_path: Path,
+) -> None:
+    spec = _spec(
+        tmp_path,
+        {
+            "/a/{id}": {
+                "get": _operation("getA", ["200", "400", "404"]),
+                "delete": _operation("deleteA", ["204", "404"]),
+                # an upsert: a PUT to an id that does not exist may make it
+                "put": _operation("putA", ["200", "201", "400", "404"]),
+            },
+            "/b/{id}": {
+                "get": _operation("getB", ["200", "4XX"], {"type": "string"}),  # nothing to break
+                "patch": _operation(
+                    "patchB", ["200", "default"], {"type": "string", "enum": ["x"]}
+                ),
+            },
+            "/c": {"get": {"operationId": "listC", "responses": {"200": {"description": "ok"}}}},
+        },
+    )
+    ids = [str(op.operation_id) for op in spec.operations]
+    found = {(p.operation_id, p.kind) for p in plan(spec, ids, {}, seed=1)}
+    assert found == {
+        ("getA", "absent"), ("getA", "malformed"), ("deleteA", "absent"),
+        ("putA", "malformed"),  # a malformed id names nothing; an absent one may be made
+        ("getB", "absent"),
+        ("patchB", "malformed"),  # every value of the enum may name something: no absent one
+    }  # fmt: skip
+    seen = {"GET /a/{id}": OperationRecord("GET /a/{id}", "getA", collections.Counter({404: 2}))}
+    again = {(p.operation_id, p.kind) for p in plan(spec, ["getA"], seen, seed=1)}
+    assert again == {("getA", "malformed")}
+    assert {p.method for p in plan(spec, ids, {}, seed=1, read_only=True)} == {"GET"}
+    # the same seed, the same requests (a failure's curl reproduces); another seed, other ids
+    first, same = plan(spec, ids, {}, seed=1), plan(spec, ids, {}, seed=1)
+    assert first == same
+    assert first != plan(spec, ids, {}, seed=2)
+
+
+@pytest.mark.parametrize(
+    ("schema", "writable"),
+    [
+        ({"type": "string", "format": "uuid"}, True),
+        ({"type": "integer", "format": "int32", "minimum": 1}, True),
+        ({"type": "string", "pattern": "^[a-z][a-z0-9_.-]{1,63}$"}, True),
+        ({"type": "string", "maxLength": 8}, False),  # too short to be unguessable
+        ({"type": "string", "pattern": "^[0-9]{18}$"}, False),  # drawn: reads only
+        ({"type": "integer", "maximum": 50}, False),
+    ],
+)
+def test_an_absent_value_fits_its_parameter_and_only_an_unguessable_one_is_written_to(
+    schema: dict[str, Any], writable: bool
+) -> None:
+    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    found = absent_value(schema, random.Random(7))
+    assert found is not None
+    value, unguessable = found
+    assert validator.is_valid(value), value
+    assert unguessable is writable
+    assert absent_value({"type": "string", "enum": ["a", "b"]}, random.Random(7)) is None
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "format": "uuid"},
+        {"type": "integer"},
+        {"type": "string", "pattern": "^[a-z][a-z0-9_.-]{1,63}$"},
+        {"type": "string", "enum": ["draft", "published"]},
+        {"type": "string", "minLength": 30},
+    ],
+)
+def test_a_malformed_value_breaks_its_parameter(schema: dict[str, Any]) -> None:
+    value = malformed_value(schema, random.Random(7))
+    assert value is not None
+    assert not jsonschema_rs.validator_for(schema, validate_formats=True).is_valid(value)
+    assert "/" not in value
+    assert malformed_value({"type": "string"}, random.Random(7)) is None  # any text will do
+
+
+def test_every_item_operation_of_the_bundled_specs_has_its_error_answers_planned() -> None:
+    # each API's operations with a path parameter document a 404 and a 400, and a run that saw
+    # none of them asks for both: two requests an operation at most
+    for api in ("gloria", "tchat"):
+        spec = load_spec(bundled_spec(api))
+        ids = [str(op.operation_id) for op in spec.operations]
+        probes = plan(spec, ids, {}, seed=1)
+        items = [op for op in spec.operations if op.path_parameters]
+        kinds = collections.Counter(p.kind for p in probes)
+        assert kinds == {"absent": len(items), "malformed": len(items)}, (api, kinds)
