@@ -573,6 +573,17 @@ def _slow_tail(parts: Parts) -> None:
     handler(parts, "getContentItems", wrap)
 
 
+def _slow_delete(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            time.sleep(0.3)  # rewrites every audit entry that names the school, one by one
+            return inner(ctx)
+
+        return handle
+
+    handler(parts, "deleteSchool", wrap)
+
+
 # -- §8 every response -----------------------------------------------------------------------
 
 
@@ -707,6 +718,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("slow-tail", "§7 p95 within the latency budget",
            "every 10th getContentItems takes 400 ms (median fine, p95 over)", "tchat",
            "getContentItems", _slow_tail),
+    Defect("slow-delete", "§7 p95 within the latency budget",
+           "deleteSchool takes 300 ms more every time", "gloria", "deleteSchool", _slow_delete),
 )  # fmt: skip
 
 BY_NAME = {defect.name: defect for defect in DEFECTS}

@@ -18,7 +18,7 @@ from typing import Any
 
 from conformance.masking import mask
 from conformance.suite._verdict import OperationVerdict
-from conformance.suite.scenarios import ScenarioFailure, ScenarioVerdict
+from conformance.suite.scenarios import RULES, ScenarioFailure, ScenarioVerdict
 
 #: failures written into one case's text
 SHOWN = 5
@@ -122,11 +122,19 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
     if scenario.outcome == "error" or (scenario.outcome == "failed" and not scenario.failures):
         cases.append(("scenario", "error" if scenario.outcome == "error" else "failure",
                       scenario.reason))  # fmt: skip
+    own: set[int] = set()  # the failures that are a failed step's own (its rule's)
     for step in scenario.steps:
         name = f"{step.part} / {step.title}"
         failure = next(
-            (f for f in scenario.failures if f.part == step.part and f.step == step.title), None
+            (
+                f
+                for f in scenario.failures
+                if f.part == step.part and f.step == step.title and f.rule in RULES
+            ),
+            None,
         )
+        if failure is not None and step.outcome == "failed":
+            own.add(id(failure))
         if step.outcome == "failed" and failure is not None and failure.waived:
             cases.append((name, "skipped", f"waived: {failure.waived}"))
         elif step.outcome == "failed" and failure is not None:
@@ -138,11 +146,10 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
             cases.append((name, "skipped", step.detail))
         else:
             cases.append((name, "passed", ""))
-    # what the fuzzing's checks found in the scenario's answers: no step of its own failed
-    stepped = {(step.part, step.title) for step in scenario.steps if step.outcome == "failed"}
+    # what the fuzzing's checks found in the scenario's answers (`_judge`): a case per check
     by_check: dict[str, list[ScenarioFailure]] = collections.defaultdict(list)
     for failure in scenario.failures:
-        if (failure.part, failure.step) not in stepped:
+        if id(failure) not in own:
             by_check[failure.rule].append(failure)
     for rule, found in sorted(by_check.items()):
         if all(f.waived for f in found):

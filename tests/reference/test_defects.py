@@ -24,7 +24,14 @@ from conformance.cli import run
 from conformance.contract import RateLimit
 from conformance.reference import DEFECTS, Running, Settings, running
 from tests.reference.conftest import Api, assert_error, open_api, unique
-from tests.reference.test_operations import DEPARTMENT, ITEM, POSITION, SCHOOL, school_body
+from tests.reference.test_operations import (
+    DEPARTMENT,
+    ITEM,
+    POSITION,
+    SCHOOL,
+    Kind,
+    school_body,
+)
 
 PASSWORD = "a-long-test-password"
 STAFF = RateLimit(5, 2)
@@ -603,6 +610,27 @@ def categories_are_fast(api: Api) -> None:
 @case("slow-tail", neighbour=categories_are_fast)
 def items_are_fast(api: Api) -> None:
     assert p95_ms(api.client, "content/items") <= 200
+
+
+def delete_p95_ms(api: Api, kind: Kind, samples: int = 20) -> float:
+    """The p95 of deleting ``samples`` fresh items of ``kind`` (one more to warm up)."""
+    times = []
+    for n in range(samples + 1):
+        path = f"{kind.collection}/{kind.make(api)['id']}"
+        began = time.perf_counter()
+        assert api.client.delete(path).status_code == 204
+        if n:
+            times.append((time.perf_counter() - began) * 1000)
+    return sorted(times)[-(-95 * samples // 100) - 1]  # nearest rank
+
+
+def deleting_departments_is_fast(api: Api) -> None:
+    assert delete_p95_ms(api, DEPARTMENT) <= 200
+
+
+@case("slow-delete", neighbour=deleting_departments_is_fast)
+def deleting_schools_is_fast(api: Api) -> None:
+    assert delete_p95_ms(api, SCHOOL) <= 200
 
 
 # -- the tests -------------------------------------------------------------------------------

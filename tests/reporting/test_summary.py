@@ -146,6 +146,7 @@ def document() -> dict[str, Any]:
                 "from_run": 0,
                 "measured": 0,
                 "outcome": "not_measured",
+                "reason": "a read-only run sends no writes",
             },
         ],
         "cleanup": {
@@ -320,6 +321,9 @@ def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budge
         " `█████████░│` | ✅ met |"
     )
     assert rows[2].endswith("| 0 | 200 | — | not measured |")
+    # why each operation was not measured, from its row
+    assert "<summary>Not measured: 1 operation, and why</summary>" in latency
+    assert "- `gloria DELETE /users/{id}`: a read-only run sends no writes" in latency
 
 
 def test_summary_coverage_counts_operations_exercised_and_flags_undocumented_statuses() -> None:

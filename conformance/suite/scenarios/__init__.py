@@ -13,12 +13,15 @@ own specs such a skip fails the gate). Each is told as a story of parts and step
 The data scenarios (rollback, conflicts, authorisation) make their own resources (`_makers`),
 journaled and removed at the end like the throwaway accounts.
 
-The latency scenario runs last on an API: it judges every 2xx the run saw.
+The latency scenario runs last on an API: it judges every 2xx the run saw, and measures what
+the run answered too rarely, the writes on resources and throwaway accounts it makes for them
+(`_exercise`, which the confirmation of a breach uses too).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +39,7 @@ from conformance.suite.scenarios import (
     _auth_refresh,
     _authorisation,
     _conflicts,
+    _exercise,
     _latency,
     _rate_limits,
     _rollback,
@@ -48,6 +52,7 @@ from conformance.suite.scenarios._accounts import (
     least_privileged_role,
     own_principal,
 )
+from conformance.suite.scenarios._latency import ENOUGH
 from conformance.suite.scenarios._makers import Actor, Maker
 from conformance.suite.scenarios._story import (
     RULES,
@@ -58,6 +63,7 @@ from conformance.suite.scenarios._story import (
     StepRecord,
     Story,
     Violation,
+    crashed,
 )
 
 #: the scenarios this version runs, in the order they run on an API (latency last)
@@ -88,6 +94,8 @@ class ScenarioContext:
     samples: Callable[[], Mapping[str, Sequence[float]]] = lambda: {}
     #: the spec is one of the project's own: a scenario skipped for a missing declaration fails
     own_spec: bool = False
+    #: the run timeout (``time.time()``): no scenario's budget outlasts it
+    deadline: float | None = None
 
 
 def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, Story | None]:
@@ -105,6 +113,8 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
             outcome, reason = "failed", reason + " (the project's own spec must declare it)"
     except (Exhausted, httpx.HTTPError) as error:
         outcome, reason = "error", f"{type(error).__name__}: {error}"
+    except Exception as error:  # our own bug: this scenario cannot judge, and says so
+        outcome, reason = "error", crashed("the scenario", error)
     finally:
         if story is not None:
             story.close()
@@ -147,6 +157,8 @@ def _start(name: str, context: ScenarioContext) -> Story:
         "latency": (_latency.MAX_REQUESTS, 600.0),
     }
     requests, seconds = budgets[name]
+    if context.deadline is not None:  # the run timeout bounds every story
+        seconds = max(0.0, min(seconds, context.deadline - time.time()))
     return Story(
         context.api, name, context.spec, context.url, context.network,
         max_requests=requests, max_seconds=seconds,
@@ -279,17 +291,25 @@ def _latency_story(context: ScenarioContext, story: Story) -> None:
     ):
         measurement.run()
     seen = context.samples()
-    rows = []
     root = context.spec.declarations.latency_budget_ms
+    budgets = {
+        operation.label: budget
+        for operation in context.spec.operations
+        if (budget := operation.latency_budget_ms or root) is not None
+    }
+    reasons = dict(measurement.reasons)
+    written = _measure_writes(context, story, budgets, seen, measurement.samples, reasons)
+    rows = []
     for operation in context.spec.operations:
-        budget = operation.latency_budget_ms or root
-        if budget is None:
+        label = operation.label
+        if label not in budgets:
             continue
         found = _latency.row(
             operation,
-            budget,
-            seen.get(operation.label, ()),
-            measurement.samples.get(operation.label, ()),
+            budgets[label],
+            seen.get(label, ()),
+            [*measurement.samples.get(label, ()), *written.get(label, ())],
+            reasons.get(label, ""),
         )
         rows.append(found)
     story.table = rows
@@ -305,6 +325,74 @@ def _latency_story(context: ScenarioContext, story: Story) -> None:
                 story.step(f"p95 within {found['budget_ms']} ms"),
             ):
                 story.check(False, "latency-budget", _latency.describe(found))
+
+
+def _measure_writes(
+    context: ScenarioContext,
+    story: Story,
+    budgets: Mapping[str, int],
+    seen: Mapping[str, Sequence[float]],
+    reads: Mapping[str, Sequence[float]],
+    reasons: dict[str, str],
+) -> dict[str, list[float]]:
+    """Measure each operation with a budget that still has too few samples on what the
+    scenario makes for it (`_exercise.Exerciser`): operation label -> its samples (the first
+    `_latency.WARM_UP` of each left out). Why one stays short goes to ``reasons``."""
+    operations = [op for op in context.spec.operations if op.method not in _exercise.READS]
+
+    def have(label: str) -> int:
+        return len(seen.get(label, ())) + len(reads.get(label, ()))
+
+    short = [op for op in operations if op.label in budgets and have(op.label) < ENOUGH]
+    if not short:
+        return {}
+    if context.read_only:
+        for operation in short:
+            reasons[operation.label] = "a read-only run sends no writes"
+        return {}
+    base = {label: len(seconds) for label, seconds in story.samples.items()}
+
+    def written(label: str) -> list[float]:
+        return story.samples.get(label, [])[base.get(label, 0) :][_latency.WARM_UP :]
+
+    exerciser = _exercise.Exerciser(story, context.run_token, Journal(context.journal))
+    title = (
+        f"{len(short)} writes with fewer than {ENOUGH} samples: on resources made for them and"
+        f" deleted, and throwaway accounts ({_latency.WARM_UP} to warm up each)"
+    )
+    spent = ""
+    try:
+        with story.part("measure the writes"), story.step(title), story.unattached():
+            for operation in short:
+                label, need = operation.label, ENOUGH - have(operation.label)
+                if len(written(label)) >= need:
+                    continue
+                if spent or story.remaining_s() < _latency.WRITE_MARGIN_S:
+                    spent = spent or f"the scenario's {story.max_seconds:.0f} s were spent first"
+                    reasons[label] = spent
+                    continue
+                more = _exercise.wanted(
+                    functools.partial(_count, written, label), need, _latency.PER_WRITE_S
+                )
+                try:
+                    reason = exerciser.exercise(operation, more)
+                except Exhausted as error:
+                    spent = reason = f"not reached: {error}"
+                got = len(written(label))
+                if got < need:
+                    reasons[label] = reason or (
+                        f"{have(label) + got} successful answers in {_latency.PER_WRITE_S:.0f} s"
+                    )
+    finally:
+        problems = exerciser.remove()
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove what the measurement made",
+                                          "failed", "; ".join(problems)))  # fmt: skip
+    return {operation.label: written(operation.label) for operation in operations}
+
+
+def _count(samples: Callable[[str], list[float]], label: str) -> int:
+    return len(samples(label))
 
 
 __all__ = [

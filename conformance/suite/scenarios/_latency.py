@@ -3,21 +3,28 @@ within its ``x-latency-budget-ms``, judged only with at least `ENOUGH` samples.
 
 Samples: every 2xx of the run (fuzzing and the other scenarios, merged across xdist workers by
 the session), plus a measurement of its own of the read operations it can call without
-guessing (a GET without required parameters, and an item's GET with an id its list gives):
-`WARM_UP` requests first, then `SEQUENTIAL` one after the other and `CONCURRENT` from
-`CLIENTS` threads at once, bounded in seconds per operation. Fewer than `ENOUGH` samples is
-"not measured", never a pass.
+guessing (`call_path`: a GET without required parameters or with required query parameters
+its schema gives a value for, and one that needs a path parameter which a list of its resource
+or a link of the spec names): `WARM_UP` requests first, then `SEQUENTIAL` one after the other
+and `CONCURRENT` from `CLIENTS` threads at once, bounded in seconds per operation. Then the
+writes that still have too few samples are measured on resources the scenario makes for the
+purpose (`_exercise.Exerciser`). Fewer than `ENOUGH` samples is "not measured", never a pass,
+and the row says why (``reason``).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from conformance.contract import Operation, resources
+import httpx
+
+from conformance.contract import Operation, PointerError, follow, resources
+from conformance.suite.scenarios._accounts import value_for
 from conformance.suite.scenarios._story import Exhausted, Story
 
 ENOUGH = 20
@@ -27,7 +34,12 @@ CONCURRENT = 20
 CLIENTS = 4
 #: the most seconds spent measuring one operation
 PER_OPERATION_S = 8.0
-MAX_REQUESTS = 5_000
+#: the most seconds spent measuring one write (logins hash a password, accounts are made for
+#: them), and the seconds a write needs left in the story to be started
+PER_WRITE_S = 20.0
+WRITE_MARGIN_S = 10.0
+#: reads take 43 requests each, writes about 70 a kind (made, changed, deleted): room for both
+MAX_REQUESTS = 10_000
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -37,8 +49,14 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
 
 
 def row(
-    operation: Operation, budget_ms: int, run: Sequence[float], measured: Sequence[float]
+    operation: Operation,
+    budget_ms: int,
+    run: Sequence[float],
+    measured: Sequence[float],
+    reason: str = "",
 ) -> dict[str, Any]:
+    """An operation's row of the latency table; ``reason``: why it has too few samples, when
+    it has (the row of an operation not measured always says why)."""
     samples = sorted([*run, *measured])
     found: dict[str, Any] = {
         "operation": operation.label,
@@ -57,6 +75,9 @@ def row(
         )
     if len(samples) < ENOUGH:
         found["outcome"] = "not_measured"
+        found["reason"] = reason or (
+            f"{len(samples)} successful answers, fewer than the {ENOUGH} a p95 needs"
+        )
     else:
         found["outcome"] = "met" if found["p95_ms"] <= budget_ms else "exceeded"
     return found
@@ -81,40 +102,129 @@ def _items(body: Any) -> list[Any]:
     return []
 
 
+def _listed_value(story: Story, token: str | None, listing: Operation, name: str) -> Any:
+    """The member ``name`` (else ``id``) of the first item ``listing`` answers (None: none)."""
+    response = story.send(listing, token=token)
+    try:
+        items = _items(response.json()) if response.is_success else []
+    except ValueError:
+        items = []
+    first = items[0] if items and isinstance(items[0], dict) else {}
+    return first.get(name, first.get("id"))
+
+
+#: how a link's parameter names a value of the answer it hangs on
+_BODY = "$response.body#"
+
+
+def _linked_value(story: Story, token: str | None, operation: Operation, name: str) -> Any:
+    """A value for the path parameter ``name`` of ``operation`` that a link of the spec names
+    in the answer of a read the suite can send as is (``GET /auth/me`` links ``getUserByNip``
+    with ``$response.body#/data/user/nip``): the first one that is there (None: none)."""
+    spec = story.spec
+    for source in spec.operations:
+        if source.method != "get" or source.required_parameters:
+            continue
+        pointers = []
+        for status, response, _ in spec.responses(source):
+            links = spec.deref(response.get("links") or {}) if status.startswith("2") else {}
+            for link in links.values() if isinstance(links, Mapping) else ():
+                link = spec.deref(link)
+                if not isinstance(link, Mapping) or link.get("operationId") != (
+                    operation.operation_id
+                ):
+                    continue
+                parameters = link.get("parameters") or {}
+                expression = parameters.get(name, parameters.get(f"path.{name}"))
+                if isinstance(expression, str) and expression.startswith(_BODY):
+                    pointers.append(expression[len(_BODY) :])
+        if not pointers:
+            continue
+        answer = story.send(source, token=token)
+        try:
+            body = answer.json() if answer.is_success else None
+        except ValueError:
+            body = None
+        for pointer in pointers:
+            try:
+                value = follow(body, pointer)
+            except (PointerError, TypeError):
+                continue
+            if value is not None and not isinstance(value, (dict, list)):
+                return value
+    return None
+
+
+def call_path(story: Story, token: str | None, operation: Operation) -> str | None:
+    """Where a read can be sent without guessing (None: it needs values the suite cannot name):
+    its required query parameters get a value from their schemas; a required path parameter
+    (one at most) gets the member it names of the first item the list of its resource answers
+    (also for a read under an item, ``GET /content/items/{id}/versions``), else a value a link
+    of the spec names in the answer of a read without parameters."""
+    required = operation.required_parameters
+    path_parameters = [p for p in required if p.location == "path"]
+    if len(path_parameters) > 1 or any(p.location not in ("path", "query") for p in required):
+        return None
+    path = operation.path
+    if path_parameters:
+        name = path_parameters[0].name
+        template = "{" + name + "}"
+        value = None
+        for resource in resources(story.spec):
+            listing = resource.list
+            if not resource.item_path.endswith(template) or listing is None:
+                continue
+            if listing.required_parameters or not (
+                path == resource.item_path or path.startswith(resource.item_path + "/")
+            ):
+                continue
+            value = _listed_value(story, token, listing, name)
+            break
+        if value is None:
+            value = _linked_value(story, token, operation, name)
+        if value is None:
+            return None
+        path = path.replace(template, str(value))
+    query = {
+        p.name: value_for(story.spec, p.schema, p.name) for p in required if p.location == "query"
+    }
+    if query:
+        path += "?" + str(httpx.QueryParams(query))
+    return path
+
+
 class Measurement:
     """Times the read operations of one API with the run's own token."""
 
     def __init__(self, story: Story, token: str | None) -> None:
         self.story, self.token = story, token
         self.samples: dict[str, list[float]] = {}
+        #: operation label -> why it was not measured, or not enough (its statuses)
+        self.reasons: dict[str, str] = {}
 
     def readable(self) -> list[tuple[Operation, str]]:
-        """(operation, a concrete path) for each read operation that can be called as is."""
-        spec = self.story.spec
-        found: dict[str, tuple[Operation, str]] = {}
-        for operation in spec.operations:
-            if operation.method == "get" and not operation.required_parameters:
-                found[operation.label] = (operation, operation.path)
-        for resource in resources(spec):
-            get, listing = resource.get, resource.list
-            if get is None or listing is None or listing.label not in found:
+        """(operation, a concrete path) for each read operation that can be called without
+        guessing (`call_path`); the others' reasons go to `reasons`."""
+        found: list[tuple[Operation, str]] = []
+        for operation in self.story.spec.operations:
+            if operation.method != "get":
                 continue
-            required = get.required_parameters
-            if len(required) != 1 or required[0].location != "path":
-                continue
-            parameter = required[0].name
-            response = self.story.send(listing, token=self.token)
-            items = _items(response.json()) if response.is_success else []
-            first = items[0] if items and isinstance(items[0], dict) else {}
-            identifier = first.get("id") or first.get(parameter)
-            if identifier is not None:
-                found[get.label] = (get, get.path.replace("{" + parameter + "}", str(identifier)))
-        return list(found.values())
+            path = call_path(self.story, self.token, operation)
+            if path is None:
+                names = ", ".join(p.name for p in operation.required_parameters)
+                self.reasons[operation.label] = (
+                    f"the read needs a value for {names} that neither a list of its resource"
+                    " nor a link of the spec names"
+                )
+            else:
+                found.append((operation, path))
+        return found
 
     def measure(self, operation: Operation, path: str) -> list[float]:
         story = self.story
         began = time.monotonic()
         taken: list[float] = []
+        refused: collections.Counter[int] = collections.Counter()
 
         def one() -> None:
             if time.monotonic() - began > PER_OPERATION_S:
@@ -122,6 +232,8 @@ class Measurement:
             response = story.send(operation, token=self.token, path=path, attached=False)
             if response.is_success:
                 taken.append(response.elapsed.total_seconds())
+            else:
+                refused[response.status_code] += 1
 
         for _ in range(WARM_UP):
             story.send(operation, token=self.token, path=path, attached=False)
@@ -129,6 +241,11 @@ class Measurement:
             one()
         with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
             list(pool.map(lambda _: one(), range(CONCURRENT)))
+        if refused:
+            statuses = ", ".join(f"{n} answered {status}" for status, n in sorted(refused.items()))
+            self.reasons[operation.label] = (
+                f"{len(taken)} successful answers at {path} (and {statuses})"
+            )
         return taken
 
     def run(self) -> None:
