@@ -10,6 +10,9 @@
 #   make bench         load on the reference backend, then the suite against st run (also on
 #                      defective backends), -n 2, scaling, fail fast: reports/bench.json (~20 min)
 #   make lock          re-resolve requirements/lock.txt after changing pyproject.toml
+#
+# BURN=1 (make soak, selftest or test): beside one busy process per CPU for the whole run, so
+# that it shows what holds on a slow machine; they stop with it (conformance.busy)
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV   := .venv
@@ -21,6 +24,9 @@ PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # Allure 3's report generator, from package-lock.json (Node is needed only for the HTML report)
 NODE_STAMP := node_modules/.installed-stamp
 NO_NODE    := make: no npm here: the HTML report needs Node.js 20+ (runs still write their results and summary)
+# BURN=1: the self-test's own busy processes (--burn), and a command run beside them
+BURN_FLAG  := $(if $(BURN),--burn)
+BESIDE     := $(if $(BURN),$(BIN)/python -m conformance.busy --)
 
 .PHONY: install report-tools browser conformance report selftest soak test lint format bench lock clean
 
@@ -62,14 +68,14 @@ report: install report-tools
 	$(BIN)/conformance report
 
 selftest: install report-tools
-	$(BIN)/conformance selftest
+	$(BIN)/conformance selftest $(BURN_FLAG)
 
 soak: install report-tools
-	$(BIN)/conformance selftest --soak
+	$(BIN)/conformance selftest --soak $(BURN_FLAG)
 
 # Two workers: the end-to-end tests mostly wait on their backends and on rate-limit windows.
 test: install report-tools browser
-	$(BIN)/python -m pytest -n 2
+	$(BESIDE) $(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check conformance tests bench

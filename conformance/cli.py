@@ -252,6 +252,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="20 runs of each clean API and each timing or concurrency defect; DIR/soak.json",
     )
     selftest.add_argument(
+        "--burn",
+        action="store_true",
+        help="beside one busy process per CPU for the whole run, so that it shows what holds on"
+        " a slow machine (they stop with it, and by themselves when it cannot still be running)",
+    )
+    selftest.add_argument(
         "--thorough",
         action="store_true",
         help="run each job to its end, every rule that reports a defect in the matrix (default:"
@@ -410,6 +416,7 @@ def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         repeat=args.repeat,
         soak=args.soak,
         thorough=args.thorough,
+        burn=args.burn,
     )
     if args.job is not None:  # one run, in its own process
         return selftest.one(args.job, args.api, options, out, err)

@@ -13,6 +13,7 @@ PACKAGE = Path(conformance.__file__).parent
 ALLOWED = {
     "errors": set(),
     "masking": set(),
+    "busy": set(),
     "config": {"errors"},
     "contract": {"errors"},
     "lint": {"contract", "errors"},
@@ -22,8 +23,9 @@ ALLOWED = {
     "reporting": {"contract", "errors", "masking"},
     "plugin": {"config", "contract", "errors", "masking", "reporting", "suite"},
     "runner": {"config", "contract", "errors", "masking", "reference", "reporting", "suite"},
-    "selftest": {"config", "contract", "errors", "reference", "reporting", "runner"},
+    "selftest": {"busy", "config", "contract", "errors", "reference", "reporting", "runner"},
     "cli": {
+        "busy",
         "config",
         "contract",
         "errors",

@@ -24,7 +24,7 @@ from conformance.cli import run
 from conformance.masking import registered_forms
 from conformance.reference import Running, running
 from conformance.reporting import ReportFailed
-from conformance.reporting._html import offline
+from conformance.reporting._html import TIMEOUT_S, offline
 from conformance.runner import embedded_settings
 from tests.suite.helpers import as_service
 
@@ -139,7 +139,14 @@ def test_without_node_a_run_keeps_its_results_and_summary_and_says_how_in_one_li
     assert len(err.getvalue().splitlines()) == 1
 
 
+#: what the report test waits for: three Allure generations, CPU-bound (48 s of CPU each here,
+#: 2075 result files: 174 s for the whole test on an idle 2-core machine, past 300 s beside two
+#: busy processes), each bounded by the generator's own timeout, and the runs and browsers
+REPORT_TEST_S = 3 * TIMEOUT_S + 300
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(REPORT_TEST_S)
 def test_the_report_opens_offline_names_the_failure_keeps_no_secret_and_shows_a_trend(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@ answers a reference API sends, seen at the server (whatever the suite thinks it 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -44,7 +45,12 @@ def answers(
     return seen
 
 
-def deletable_kinds(api: str) -> set[str]:
-    """The kinds of ``api``'s bundled spec that have a delete operation."""
+@functools.cache
+def deletable_kinds(api: str) -> frozenset[str]:
+    """The kinds of ``api``'s bundled spec that have a delete operation (read once: a spec
+    takes a tenth of a second to load, more on a busy machine, and asking once per row of what
+    a run left took a shared-environment test past its 300 s there)."""
     spec = load_spec(bundled_spec(api))
-    return {r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name}
+    return frozenset(
+        r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name
+    )

@@ -34,11 +34,20 @@ class Pair:
     refresh: str | None = field(repr=False)
     #: seconds the access token lives (``expires_in``), when the answer says
     lifetime: float | None
+    #: when the request that got it was sent (``time.monotonic()``): it was issued after that
     issued: float = field(default_factory=time.monotonic)
 
     def stale(self, margin: float = 0.8) -> bool:
         """Whether the access token is near its end by the answer's own lifetime."""
         return self.lifetime is not None and time.monotonic() - self.issued > self.lifetime * margin
+
+    def live(self) -> bool:
+        """Whether the access token is surely still live by its own lifetime, now: a second
+        less than the lifetime from when its request was sent (an ``exp`` in whole seconds may
+        end it up to a second early). True when the answer gave no lifetime (nothing to go by).
+        A claim about a token, judged after its answer came, holds only while this is true: on
+        a slow machine or target the lifetime may run out between the login and the claim."""
+        return self.lifetime is None or time.monotonic() < self.issued + self.lifetime - 1.0
 
 
 @dataclass
@@ -134,7 +143,11 @@ class Sessions:
         step = self.flow.refresh if refreshed and self.flow.refresh else self.flow.login
         access, refresh, lifetime = _pair(response, step)
         register(access, refresh)
-        return Pair(access, refresh, lifetime) if access else None
+        try:  # issued no earlier than the request was sent
+            sent = time.monotonic() - response.elapsed.total_seconds()
+        except RuntimeError:  # an answer never read off the wire (made in a test)
+            sent = time.monotonic()
+        return Pair(access, refresh, lifetime, sent) if access else None
 
     def refresh(self, refresh_token: str | None) -> httpx.Response:
         assert self.refresh_op is not None
