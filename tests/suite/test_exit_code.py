@@ -26,6 +26,7 @@ from conformance.cli import run
 from conformance.errors import ExitCode
 from conformance.reference import Settings, running
 from conformance.runner import embedded_settings
+from conformance.suite._session import NOT_REACHED
 from conformance.suite._verdict import exit_code
 from tests.suite.helpers import as_service
 
@@ -215,6 +216,11 @@ def test_fail_fast_on_two_apis_in_two_workers_exits_1_with_the_finding(
     document = assert_agree(code, out, err, tmp_path)
     assert "nosniff" in document["counts"]["by_rule"]
     assert document["cut_short"] == ""
+    # gloria's engine stopped at its first failure; what it did not reach is not blamed on it
+    gloria = [op for op in document["operations"] if op["api"] == "gloria"]
+    assert [op["outcome"] for op in gloria].count("failed") == 1, gloria
+    assert all(op["reason"] == NOT_REACHED for op in gloria if op["outcome"] == "skipped")
+    assert document["not_exercised"] == []
 
 
 @pytest.mark.slow
