@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,21 +123,6 @@ class Confirmation:
         return f"not re-measured alone after the run, so the breach stands: {self.reason}"
 
 
-class Alone(Story):
-    """The confirmation's requests. It runs after every test, outside any: nothing goes to
-    Allure from here (the controller amends the latency test's result from verdict.json)."""
-
-    def request(
-        self,
-        operation: Operation,
-        url: str,
-        headers: Mapping[str, str],
-        json_body: Any,
-        attached: bool = True,
-    ) -> httpx.Response:
-        return super().request(operation, url, headers, json_body, attached=False)
-
-
 class Confirmer:
     """Re-measures breaching operations of one API, one at a time, with the run's token."""
 
@@ -149,7 +134,7 @@ class Confirmer:
         *,
         read_only: bool = False,
     ) -> None:
-        self.story, self.spec, self.token, self.journal = story, story.spec, token, journal
+        self.story, self.token, self.journal = story, token, journal
         self.read_only = read_only
         #: what the cleanup of made resources could not remove, one line each
         self.problems: list[str] = []
@@ -275,25 +260,28 @@ def confirm_breaches(
     seconds = MAX_SECONDS
     if context.deadline is not None:  # the run timeout bounds this too
         seconds = max(0.0, min(seconds, context.deadline - time.time()))
-    story = Alone(
+    # after every test, outside any: nothing goes to Allure from here (the controller amends
+    # the latency test's result from verdict.json)
+    story = Story(
         context.api, "latency", context.spec, context.url, context.network,
         max_requests=MAX_REQUESTS, max_seconds=seconds,
     )  # fmt: skip
     journal = None if context.read_only else Journal(context.journal)
     confirmer = Confirmer(story, context.run_token, journal, read_only=context.read_only)
     try:
-        for row in rows:
-            operation = context.spec.operation(str(row.get("operation_id")))
-            if operation is None:
-                found = Confirmation(NOT_POSSIBLE, reason="the spec has no such operation")
-            else:
-                progress(
-                    f"{context.api}: re-measuring {row['operation']} alone (p95"
-                    f" {row['p95_ms']:.0f} ms in the run, budget {row['budget_ms']} ms)"
-                )
-                found = confirmer.confirm(operation, int(row["budget_ms"]))
-            amend(verdict, row, found)
-            progress(f"{context.api}: {row['operation']}: {found.said(int(row['budget_ms']))}")
+        with story.unattached():
+            for row in rows:
+                operation = context.spec.operation(str(row.get("operation_id")))
+                if operation is None:
+                    found = Confirmation(NOT_POSSIBLE, reason="the spec has no such operation")
+                else:
+                    progress(
+                        f"{context.api}: re-measuring {row['operation']} alone (p95"
+                        f" {row['p95_ms']:.0f} ms in the run, budget {row['budget_ms']} ms)"
+                    )
+                    found = confirmer.confirm(operation, int(row["budget_ms"]))
+                amend(verdict, row, found)
+                progress(f"{context.api}: {row['operation']}: {found.said(int(row['budget_ms']))}")
     finally:
         story.close()
         verdict.requests += story.requests
