@@ -1,6 +1,9 @@
 """The ``x-`` declarations a spec makes for the contract, their shapes, and their parsed form.
 
 Root of the document:
+    x-contract: strict    every rule of CONTRACT.md holds on every operation (the bundled specs);
+                          without it a rule applies only where the spec declares what it checks
+                          (``conformance.catalogue``)
     x-roles               every role the API knows (``[admin, manager, staff, service]``)
     x-auth-flow           which operations log in, refresh and log out, and where the tokens are
     x-rate-limit          the default limit, per-role limits, what the limit is keyed on
@@ -21,8 +24,9 @@ A schema property:
     x-transitions         on a status enum: the legal moves, ``{draft: [published, archived]}``;
                           any other change of the status is 409 INVALID_TRANSITION
 
-A spec that makes none of the root declarations is a third-party spec: the rules that need them
-do not apply to it (the linter says so in notes, the suite skips what depends on them).
+A spec that makes none of the root declarations (``x-contract`` aside) is a third-party spec: the
+rules that need them do not apply to it (the linter says so in notes, the suite skips what depends
+on them).
 """
 
 from __future__ import annotations
@@ -33,7 +37,13 @@ from typing import Any, Literal
 
 import jsonschema
 
-ROOT_DECLARATIONS = ("x-roles", "x-auth-flow", "x-rate-limit", "x-latency-budget-ms")
+ROOT_DECLARATIONS = (
+    "x-contract",
+    "x-roles",
+    "x-auth-flow",
+    "x-rate-limit",
+    "x-latency-budget-ms",
+)
 
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,39}$"}
 _POINTER = {"type": "string", "pattern": "^(/[^/]*)+$"}
@@ -50,6 +60,7 @@ _LIMIT = {
 }
 
 SCHEMAS: dict[str, dict[str, Any]] = {
+    "x-contract": {"const": "strict"},
     "x-roles": {"type": "array", "items": _NAME, "uniqueItems": True},
     "x-latency-budget-ms": {"type": "integer", "minimum": 1, "maximum": 60_000},
     "x-rate-limit": {
@@ -196,6 +207,7 @@ def shape_problems(extension: str, value: Any, pointer: str) -> list[Declaration
 
 def _fix(extension: str) -> str:
     return {
+        "x-contract": "the only value is `strict`; drop the key to apply each rule where declared",
         "x-roles": "list role names, lower case, e.g. [admin, staff]; [] for a public operation",
         "x-latency-budget-ms": "give a whole number of milliseconds between 1 and 60000",
         "x-rate-limit": "write {limit: N, window_s: SECONDS} (optional: key, roles)",
@@ -377,6 +389,9 @@ class Declarations:
     auth_flow: AuthFlow | None = None
     rate_limit: RateLimitPolicy | None = None
     latency_budget_ms: int | None = None
+    #: ``x-contract: strict``: every rule of CONTRACT.md holds on every operation (the bundled
+    #: specs); without it each rule applies only where the spec declares what it checks
+    strict: bool = False
 
     @property
     def declares_contract(self) -> bool:

@@ -375,6 +375,7 @@ def _read_root_declarations(
             RateLimitPolicy.parse(values["x-rate-limit"]) if "x-rate-limit" in values else None
         ),
         latency_budget_ms=values.get("x-latency-budget-ms"),
+        strict=values.get("x-contract") == "strict",
     )
 
 

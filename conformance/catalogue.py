@@ -1,0 +1,543 @@
+"""Every rule the suite judges by, listed once: its id, the contract's words, its severity, its
+category, what kind of rule it is, and when it applies.
+
+Everything else derives from this list: the checks registered with schemathesis, the scenarios'
+rule ids (checked at import), Allure's severity and categories, JUnit's case names, the summary's
+failures by rule, waiver validation, the self-test's expectations and the linter's rules.
+
+**When a rule applies.** schemathesis's own checks and ``no_leaks`` apply to every answer of
+every API, as in ``st run``. The contract's header and body rules apply where the spec declares
+what they check, decided per documented response (`applies`): ``request_id`` where the response
+declares ``X-Request-ID``, ``nosniff`` where it declares ``X-Content-Type-Options``,
+``rate_limit_headers`` where it declares an ``X-RateLimit-*`` header or the operation an
+``x-rate-limit`` (a 429's body members only where its schema declares them), ``error_envelope``
+where the error response's schema declares ``code``, ``message`` and ``statusCode``,
+``pagination`` where the success schema declares the page's members. A spec opts into the whole
+strict set with one root declaration, ``x-contract: strict`` (the bundled specs do): then every
+contract rule holds on every answer, and an operation never answered with a documented 2xx fails
+the gate (``exercised``). A scenario's rules apply where its scenario runs: the scenario says
+what it needs from the spec and is skipped, with the reason, without it. A lint rule of the
+house style is a note on a spec without the strict opt-in.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.contract import Operation, Spec
+
+
+class Kind(enum.StrEnum):
+    """What judges by the rule."""
+
+    SCHEMATHESIS = "schemathesis"  #: schemathesis's own check, as ``st run`` runs it
+    CHECK = "check"  #: ours, registered with schemathesis (`conformance.checks`)
+    GATE = "gate"  #: a rule of the verdict itself (an operation must be exercised)
+    SCENARIO = "scenario"  #: a scripted scenario's claim (`conformance.suite.scenarios`)
+    PROBE = "probe"  #: a security probe
+    LINT = "lint"  #: a rule of the spec linter (`conformance.lint`)
+
+
+class Severity(enum.StrEnum):
+    """Allure's levels, worst first: a 5xx and a leak before a missing header."""
+
+    BLOCKER = "blocker"
+    CRITICAL = "critical"
+    NORMAL = "normal"
+    MINOR = "minor"
+    TRIVIAL = "trivial"
+
+    @property
+    def rank(self) -> int:
+        """0 for the worst; sorts failures worst first."""
+        return list(Severity).index(self)
+
+
+class Scope(enum.StrEnum):
+    """When a rule applies (the module's docstring)."""
+
+    EVERYWHERE = "everywhere"  #: every answer of every API
+    DECLARED = "declared"  #: where the spec declares what it checks, or under x-contract: strict
+    STRICT = "strict"  #: only under x-contract: strict
+    SCENARIO = "scenario"  #: where its scenario runs (the scenario names what it needs)
+
+
+#: Allure's failure categories (and the summary's), in the order a failure is matched to one
+CATEGORIES = (
+    "Server error",
+    "Information leak",
+    "Auth",
+    "Concurrency",
+    "Rate limit",
+    "Latency budget",
+    "Schema",
+    "Input validation",
+    "Not exercised",
+    "Spec",
+    "Contract violation",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    kind: Kind
+    #: the contract's words for it (CONTRACT.md's section first where it has one)
+    words: str
+    severity: Severity
+    category: str
+    scope: Scope
+    #: a lint rule's name (``input-400``), beside its id (``CT201``)
+    name: str = ""
+
+    @property
+    def section(self) -> str:
+        """The CONTRACT.md section (``§4``), or "" for a rule not from it."""
+        found = re.match(r"§\d+", self.words)
+        return found.group(0) if found else ""
+
+
+def _rules(kind: Kind, scope: Scope, *rows: tuple[str, Severity, str, str]) -> list[Rule]:
+    return [
+        Rule(id, kind, words, severity, category, scope) for id, severity, category, words in rows
+    ]
+
+
+B, C, N, M = Severity.BLOCKER, Severity.CRITICAL, Severity.NORMAL, Severity.MINOR
+
+_LIST: list[Rule] = [
+    *_rules(
+        Kind.SCHEMATHESIS,
+        Scope.EVERYWHERE,
+        ("not_a_server_error", B, "Server error", "§2 never a 5xx"),
+        ("status_code_conformance", N, "Schema", "§2 only documented status codes"),
+        ("content_type_conformance", N, "Schema", "§1 the media type the response documents"),
+        ("response_headers_conformance", N, "Schema", "§1 the headers a response requires"),
+        ("response_schema_conformance", N, "Schema", "§1 a body matches its documented schema"),
+        ("negative_data_rejection", N, "Input validation", "§2 a request the schema rejects is"
+         " refused with a 4xx"),
+        ("positive_data_acceptance", N, "Input validation", "§2 a request the schema accepts is"
+         " not refused as invalid"),
+        ("missing_required_header", N, "Input validation", "§2 a request without a required"
+         " header is refused"),
+        ("unsupported_method", M, "Contract violation", "§2 a method the path does not document"
+         " is 405"),
+        ("allow_header_conformance", M, "Contract violation", "§2 a 405 lists the allowed methods"
+         " in Allow"),
+        ("use_after_free", C, "Concurrency", "§2 a deleted resource is 404 from then on"),
+        ("ensure_resource_availability", C, "Concurrency", "§2 a created resource can be read"),
+        ("ignored_auth", B, "Auth", "§4 an operation that needs credentials refuses a request"
+         " without them"),
+        ("object_level_authorization", B, "Auth", "§4 one user cannot reach another user's"
+         " resources"),
+    ),
+    *_rules(
+        Kind.CHECK,
+        Scope.DECLARED,
+        ("error_envelope", N, "Contract violation", "§1 an error answers an ErrorResponse whose"
+         " statusCode is the status"),
+        ("pagination", N, "Contract violation", "§3 a page's counters agree with each other and"
+         " with its items"),
+        ("request_id", M, "Contract violation", "§8 X-Request-ID echoed, and equal to the body's"
+         " requestId"),
+        ("nosniff", M, "Contract violation", "§8 X-Content-Type-Options: nosniff on every"
+         " answer"),
+        ("rate_limit_headers", M, "Rate limit", "§6 X-RateLimit-* on every answer; a 429"
+         " carries Retry-After"),
+    ),
+    *_rules(
+        Kind.CHECK,
+        Scope.EVERYWHERE,
+        ("no_leaks", C, "Information leak", "§8 no stack trace, SQL or server path in a body the"
+         " request did not put there"),
+    ),
+    *_rules(
+        Kind.GATE,
+        Scope.STRICT,
+        ("exercised", N, "Not exercised", "§2 every operation answers a documented 2xx to a"
+         " valid request"),
+    ),
+    *_rules(
+        Kind.SCENARIO,
+        Scope.SCENARIO,
+        # §4 authentication
+        ("login-pair", N, "Auth", "§4 login returns an access token, a refresh token and"
+         " expiresIn"),
+        ("token-works", N, "Auth", "§4 a valid access token is accepted"),
+        ("no-store", N, "Auth", "§4 token responses carry Cache-Control: no-store"),
+        ("expired-401", B, "Auth", "§4 an expired access token is 401 TOKEN_EXPIRED"),
+        ("www-authenticate", N, "Auth", "§4 a 401 carries the WWW-Authenticate challenge RFC"
+         " 6750 asks for"),
+        ("refresh-rotates", C, "Auth", "§4 a refresh returns a new pair and the old refresh"
+         " token stops working"),
+        ("reuse-revokes-family", B, "Auth", "§4 a reused refresh token revokes its whole"
+         " family"),
+        ("single-flight", C, "Auth", "§4 of concurrent refreshes of one token exactly one"
+         " succeeds"),
+        ("logout-revokes", B, "Auth", "§4 logout revokes the access and the refresh token at"
+         " once"),
+        ("bad-token-401", B, "Auth", "§4 a malformed, tampered, unsigned or wrongly signed token"
+         " is 401"),
+        ("no-credentials-401", B, "Auth", "§4 no credentials is 401 with the bare challenge"
+         " `Bearer`"),
+        ("role-403", B, "Auth", "§4 a valid token without one of the operation's x-roles is 403"
+         " FORBIDDEN"),
+        ("owner-recorded", N, "Auth", "§4 a private resource (x-owner) is private to the user it"
+         " was made for"),
+        ("owner-reads", N, "Auth", "§4 a user reads their own private resources"),
+        ("private-404", B, "Auth", "§4 another user's private resource is 404 and not listed; it"
+         " cannot be changed or deleted"),
+        ("admin-reads-all", N, "Auth", "§4 admins read every user's resources"),
+        # §2 status codes
+        ("invalid-400", N, "Input validation", "§2 a value the schema rejects is 400"
+         " VALIDATION_FAILED"),
+        ("unknown-reference-404", N, "Contract violation", "§2 an unknown id referenced from the"
+         " body is 404 NOT_FOUND"),
+        # §5 optimistic concurrency
+        ("etag-version", N, "Concurrency", '§5 each single-resource response carries ETag:'
+         ' "<version>"'),
+        ("version-increments", N, "Concurrency", "§5 version starts at 1 and rises by 1 on every"
+         " successful change"),
+        ("converges", N, "Concurrency", "§5 a successful mutation answers the stored resource:"
+         " the client's optimistic state, version + 1"),
+        ("created-once", N, "Concurrency", "§5 a create answers the real id, and the list then"
+         " holds it exactly once"),
+        ("rejected-unchanged", C, "Concurrency", "§5 a rejected mutation leaves the resource as"
+         " it was, version and ETag included"),
+        ("stale-409", C, "Concurrency", "§5 a stale version is 409 VERSION_CONFLICT with"
+         " details.currentVersion, and nothing changes"),
+        ("one-of-concurrent", C, "Concurrency", "§5 of N concurrent updates from the same version"
+         " exactly one succeeds"),
+        ("if-match-disagrees-400", N, "Concurrency", "§5 an If-Match and a body version that"
+         " differ are 400"),
+        ("stale-delete-409", C, "Concurrency", "§5 a DELETE with a stale If-Match is 409, and"
+         " the resource stays"),
+        ("deleted-404", C, "Concurrency", "§2 a DELETE with the current If-Match answers 204,"
+         " and the deleted resource is 404 from then on"),
+        ("duplicate-409", C, "Concurrency", "§5 a create or update that breaks a uniqueness rule"
+         " is 409 DUPLICATE and changes nothing"),
+        ("bulk-per-item", N, "Concurrency", "§5 a bulk update applies the good items and reports"
+         " each failing one, unchanged"),
+        # §6 rate limits
+        ("rate-limit-headers", M, "Rate limit", "§6 every response carries X-RateLimit-Limit,"
+         " -Remaining and -Reset"),
+        ("remaining-monotonic", M, "Rate limit", "§6 X-RateLimit-Remaining never rises inside a"
+         " window"),
+        ("limit-enforced", N, "Rate limit", "§6 the request over the limit is 429"),
+        ("rate-limited-answer", N, "Rate limit", "§6 a 429 carries Retry-After, RATE_LIMITED"
+         " and retryable: true"),
+        ("auth-before-limit", C, "Rate limit", "§4 authentication is decided before rate"
+         " limiting: 401, never 429"),
+        ("per-principal", N, "Rate limit", "§6 one principal's exhaustion does not limit"
+         " another's"),
+        ("limit-recovers", N, "Rate limit", "§6 after Retry-After has passed, requests succeed"
+         " again"),
+        ("login-limit", N, "Rate limit", "§6 login has its own, stricter limit"),
+        # §7 latency
+        ("latency-budget", M, "Latency budget", "§7 the p95 of an operation's successful"
+         " responses is within its budget"),
+    ),
+]  # fmt: skip
+
+#: lint rules: (id, name, words, scope); a house-style rule (STRICT) is a note on a spec
+#: without ``x-contract: strict``, a rule of the document's soundness is a finding on any spec
+_LINT: tuple[tuple[str, str, Scope, str], ...] = (
+    ("CT001", "yaml-duplicate-key", Scope.EVERYWHERE,
+     "a mapping does not repeat a key (YAML keeps only the last)"),
+    ("CT002", "ref-unresolved", Scope.EVERYWHERE,
+     "every $ref leads to a part of the same document"),
+    ("CT003", "openapi-schema", Scope.EVERYWHERE,
+     "the document is valid OpenAPI 3.0/3.1 (openapi-spec-validator)"),
+    ("CT004", "unknown-keyword", Scope.EVERYWHERE,
+     "a schema uses only JSON Schema and OpenAPI keywords (and x- extensions): validators "
+     "ignore anything else"),
+    ("CT101", "error-schema", Scope.STRICT,
+     "components/schemas/ErrorResponse has the contract's fields and codes, and nothing else"),
+    ("CT102", "error-responses", Scope.STRICT,
+     "every 4xx/5xx response is an application/json ErrorResponse whose statusCode fits"),
+    ("CT103", "success-envelope", Scope.STRICT,
+     "every JSON 2xx body is an ApiResponse {data, timestamp} or a PaginatedResponse, unless "
+     "the operation says x-envelope: none"),
+    ("CT104", "no-content", Scope.STRICT,
+     "DELETE answers 204, and a 204 has no body"),
+    ("CT201", "input-400", Scope.STRICT,
+     "an operation that takes input (parameters or a body) documents 400"),
+    ("CT202", "not-found-404", Scope.STRICT,
+     "an operation that takes an id (in the path, or x-references in the body) documents 404"),
+    ("CT203", "forbidden-status", Scope.STRICT,
+     "no operation documents 412, 413, 415, 422 or 428 (the contract answers 400 or 409)"),
+    ("CT204", "distinct-templates", Scope.EVERYWHERE,
+     "no two path templates differ only in parameter names (/flags/{key} and /flags/{id})"),
+    ("CT301", "pagination-params", Scope.STRICT,
+     "an operation answering a PaginatedResponse takes optional page (1..10000), limit "
+     "(1..100, default 20), search, sortBy and sortOrder (asc|desc)"),
+    ("CT302", "pagination-shape", Scope.STRICT,
+     "a PaginatedResponse requires data[], total, page, limit, totalPages, hasMore, nextPage "
+     "and prevPage with their types"),
+    ("CT401", "auth-401", Scope.STRICT,
+     "a secured operation documents 401 with a WWW-Authenticate header"),
+    ("CT402", "roles-declared", Scope.STRICT,
+     "every operation declares x-roles from the root's x-roles: [] exactly when it is public"),
+    ("CT403", "roles-403", Scope.STRICT,
+     "an operation that allows only some roles documents 403"),
+    ("CT404", "auth-flow", Scope.EVERYWHERE,
+     "x-auth-flow names real operations and the body fields that carry credentials and tokens"),
+    ("CT405", "token-no-store", Scope.STRICT,
+     "the 2xx responses that carry tokens (login, refresh) declare Cache-Control (no-store)"),
+    ("CT501", "version-field", Scope.STRICT,
+     "a mutable resource requires an integer `version`"),
+    ("CT502", "etag-header", Scope.STRICT,
+     "a 2xx response carrying one mutable resource declares ETag"),
+    ("CT503", "if-match", Scope.STRICT,
+     "a change to an existing resource accepts an optional If-Match (\"<version>\"); a PUT/PATCH"
+     " body also an optional integer `version`"),
+    ("CT504", "conflict-409", Scope.STRICT,
+     "a change to an existing resource documents 409; so does a create of a resource with "
+     "x-unique keys"),
+    ("CT505", "resource-declarations", Scope.EVERYWHERE,
+     "x-unique, x-owner, x-references and x-transitions name properties, schemas and states "
+     "that exist"),
+    ("CT601", "rate-limit-headers", Scope.STRICT,
+     "every response declares X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset"),
+    ("CT602", "rate-limit-429", Scope.STRICT,
+     "every operation documents 429 with a Retry-After header"),
+    ("CT603", "rate-limit-declared", Scope.STRICT,
+     "the spec declares its rate limit (x-rate-limit at the root); login is limited per client"
+     " and account"),
+    ("CT701", "latency-budget", Scope.STRICT,
+     "the spec declares its latency budget (x-latency-budget-ms at the root)"),
+    ("CT801", "request-id", Scope.STRICT,
+     "every operation accepts an optional X-Request-ID header and every response declares one"),
+    ("CT802", "nosniff", Scope.STRICT,
+     "every response declares X-Content-Type-Options (nosniff)"),
+    ("CT901", "operation-id", Scope.STRICT,
+     "every operation has an operationId, unique in the spec"),
+    ("CT902", "one-tag", Scope.STRICT,
+     "every operation has exactly one tag (its module), declared in the root `tags`"),
+    ("CT903", "links-crud", Scope.STRICT,
+     "links lead to real operations and parameters, and every create links to the get, update "
+     "and delete of what it created"),
+    ("CT904", "links-parent", Scope.STRICT,
+     "the create of a parent links to every create that takes its id (a school to a "
+     "department)"),
+)  # fmt: skip
+
+_LIST.extend(
+    Rule(rule_id, Kind.LINT, words, Severity.NORMAL, "Spec", scope, name)
+    for rule_id, name, scope, words in _LINT
+)
+
+#: id -> rule, in the order reports list them
+RULES: Mapping[str, Rule] = {rule.id: rule for rule in _LIST}
+if len(RULES) != len(_LIST):  # pragma: no cover - a typo in the table above
+    raise ValueError("a rule id is listed twice in the catalogue")
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule with this id; a `KeyError` naming it when the catalogue has none."""
+    try:
+        return RULES[rule_id]
+    except KeyError:
+        raise KeyError(f"{rule_id!r} is not a rule of the catalogue") from None
+
+
+def of_kind(*kinds: Kind) -> tuple[Rule, ...]:
+    return tuple(r for r in RULES.values() if r.kind in kinds)
+
+
+def ids(*kinds: Kind) -> tuple[str, ...]:
+    return tuple(r.id for r in of_kind(*kinds))
+
+
+def known(rule_ids: Iterable[str]) -> list[str]:
+    """The ids among ``rule_ids`` that the catalogue does not list (empty when all are)."""
+    return [rule_id for rule_id in rule_ids if rule_id not in RULES]
+
+
+def severity_of(rule_id: str) -> Severity:
+    """A rule's severity; a rule outside the catalogue (a user's own check) is normal."""
+    found = RULES.get(rule_id)
+    return found.severity if found else Severity.NORMAL
+
+
+def worst(rule_ids: Iterable[str]) -> Severity:
+    """The worst severity of ``rule_ids`` (normal for none)."""
+    found = [severity_of(rule_id) for rule_id in rule_ids]
+    return min(found, key=lambda s: s.rank) if found else Severity.NORMAL
+
+
+def category_of(rule_id: str) -> str:
+    found = RULES.get(rule_id)
+    return found.category if found else "Contract violation"
+
+
+# --- when a rule applies ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Applies:
+    """Whether a rule applies to one answer (or one operation), and why, in a few words."""
+
+    applies: bool
+    why: str
+
+    def __bool__(self) -> bool:
+        return self.applies
+
+
+STRICT_WHY = "the spec declares x-contract: strict"
+#: the members an error response's schema declares for ``error_envelope`` to apply
+ENVELOPE_MEMBERS = ("code", "message", "statusCode")
+ERROR_MEMBERS = ("error", "code", "message", "statusCode")
+PAGE_MEMBERS = ("data", "total", "page", "limit", "totalPages", "hasMore", "nextPage", "prevPage")
+RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+RATE_BODY = ("retryable", "retryAfter")
+
+
+def documented_response(spec: Spec, operation: Operation, status: int) -> tuple[str, Any] | None:
+    """The response the spec documents for ``status``: its own key, then ``4XX``, then
+    ``default``; ``(key, response)`` with refs followed, or None."""
+    found = {key.upper(): (key, response) for key, response, _ in spec.responses(operation)}
+    for key in (str(status), f"{str(status)[0]}XX", "DEFAULT"):
+        if key in found:
+            return found[key]
+    return None
+
+
+def response_headers(spec: Spec, response: Mapping[str, Any]) -> set[str]:
+    """The header names a response declares, lower case."""
+    headers = spec.deref(response.get("headers"))
+    return {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
+
+
+def body_members(spec: Spec, response: Mapping[str, Any]) -> set[str]:
+    """The members a response's JSON body declares, with those of its ``data`` member (an
+    envelope's); through ``$ref``, ``allOf``, ``oneOf`` and ``anyOf``."""
+    schema = spec.json_schema(response)
+    if schema is None:
+        return set()
+    members = _members(spec, schema)
+    data = spec.schema_at(schema, "/data")
+    return members | (_members(spec, data) if data is not None else set())
+
+
+def _members(spec: Spec, schema: Any, depth: int = 0) -> set[str]:
+    schema = spec.deref(schema)
+    if not isinstance(schema, Mapping) or depth > 8:
+        return set()
+    found = set(spec.properties(schema))
+    for keyword in ("oneOf", "anyOf"):
+        for branch in schema.get(keyword, []) or []:
+            found |= _members(spec, branch, depth + 1)
+    return found
+
+
+def applies(rule_id: str, spec: Spec, operation: Operation | None, status: int) -> Applies:
+    """Whether ``rule_id`` judges an answer with ``status`` to ``operation`` (None: an
+    operation the spec does not document, where only the rules that apply everywhere do)."""
+    found = RULES.get(rule_id)
+    if found is None or found.scope is Scope.EVERYWHERE:
+        return Applies(True, "applies to every answer")
+    if found.scope is not Scope.DECLARED:
+        return Applies(True, f"a {found.kind} rule")
+    if spec.declarations.strict:
+        return Applies(True, STRICT_WHY)
+    if operation is None:
+        return Applies(False, "the spec does not document the operation")
+    documented = documented_response(spec, operation, status)
+    if rule_id == "rate_limit_headers" and operation.rate_limit is not None:
+        return Applies(True, "the operation declares x-rate-limit")
+    if documented is None:
+        return Applies(False, f"the spec documents no response for {status}")
+    key, response = documented
+    return _declares(rule_id, spec, key, response)
+
+
+def _declares(rule_id: str, spec: Spec, key: str, response: Mapping[str, Any]) -> Applies:
+    headers = response_headers(spec, response)
+    if rule_id == "request_id":
+        said = "x-request-id" in headers
+        return Applies(said, f"response {key} {'declares' if said else 'has no'} X-Request-ID")
+    if rule_id == "nosniff":
+        said = "x-content-type-options" in headers
+        return Applies(
+            said, f"response {key} {'declares' if said else 'has no'} X-Content-Type-Options"
+        )
+    if rule_id == "rate_limit_headers":
+        said = bool(headers & set(RATE_HEADERS))
+        return Applies(said, f"response {key} {'declares' if said else 'has no'} X-RateLimit-*")
+    members = body_members(spec, response)
+    if rule_id == "error_envelope":
+        said = set(ENVELOPE_MEMBERS) <= members
+        return Applies(
+            said,
+            f"response {key}'s schema {'declares' if said else 'lacks'} code, message and"
+            " statusCode",
+        )
+    if rule_id == "pagination":
+        said = set(PAGE_MEMBERS) <= members
+        return Applies(
+            said, f"response {key}'s schema {'declares' if said else 'lacks'} the page members"
+        )
+    return Applies(True, "applies to every answer")
+
+
+def declared_members(
+    spec: Spec, operation: Operation | None, status: int, wanted: Iterable[str]
+) -> tuple[str, ...]:
+    """Which of ``wanted`` the body documented for ``status`` declares (all of them under the
+    strict opt-in): a rule checks only the members a spec promises."""
+    wanted = tuple(wanted)
+    if spec.declarations.strict:
+        return wanted
+    documented = documented_response(spec, operation, status) if operation else None
+    if documented is None:
+        return ()
+    members = body_members(spec, documented[1])
+    return tuple(name for name in wanted if name in members)
+
+
+def operation_rules(spec: Spec, operation: Operation) -> Iterator[tuple[Rule, Applies]]:
+    """For ``--list-rules``: each check's applicability to one operation, over its documented
+    responses (applies where it applies to one of them at least)."""
+    statuses = [
+        int(key) if key.isdigit() else (int(key[0]) * 100 if key[0].isdigit() else 500)
+        for key, _, _ in spec.responses(operation)
+    ]
+    for found in of_kind(Kind.SCHEMATHESIS, Kind.CHECK, Kind.GATE):
+        if found.kind is Kind.GATE:
+            yield (
+                found,
+                Applies(
+                    spec.declarations.strict,
+                    STRICT_WHY
+                    if spec.declarations.strict
+                    else "untested is no failure without the"
+                    " strict opt-in (--require-exercised makes it one)",
+                ),
+            )
+            continue
+        relevant = [status for status in statuses if _judges(found.id, status)]
+        answers = [applies(found.id, spec, operation, status) for status in relevant]
+        hits = [a for a in answers if a]
+        if hits:
+            yield found, hits[0]
+        elif answers:
+            yield found, answers[0]
+        else:
+            which = "error" if found.id == "error_envelope" else "success"
+            yield found, Applies(False, f"the operation documents no {which} response")
+
+
+def _judges(rule_id: str, status: int) -> bool:
+    """Whether a rule has anything to judge in an answer with ``status`` (the envelope is an
+    error's, the page a success's)."""
+    if rule_id == "error_envelope":
+        return status >= 400
+    if rule_id == "pagination":
+        return 200 <= status < 300
+    return True
