@@ -1,5 +1,6 @@
 """What the suite adds to schemathesis, registered with it at import so that ``st run`` sees it
-too (``SCHEMATHESIS_HOOKS=conformance.checks``): the contract's response checks, the hook that
+too (``SCHEMATHESIS_HOOKS=conformance.checks``): the contract's response checks (one for each
+check of `conformance.catalogue`, judging only where the spec declares its rule), the hook that
 teaches it a rule no schema can state, and our 429 handling on the engine's sessions.
 """
 
@@ -8,7 +9,14 @@ from __future__ import annotations
 from conformance.checks import _transport
 from conformance.checks._hooks import agree_on_version, shape_case
 from conformance.checks._rules import RULES, Exchange
-from conformance.checks._schemathesis import CHECK_NAMES, SAMPLES, exchange_of
+from conformance.checks._schemathesis import (
+    CHECK_NAMES,
+    SAMPLES,
+    ContractFailure,
+    exchange_of,
+    judge,
+    spec_and_operation,
+)
 from conformance.checks._transport import THROTTLING, RetryAfter429
 
 _transport.install()
@@ -18,9 +26,12 @@ __all__ = [
     "RULES",
     "SAMPLES",
     "THROTTLING",
+    "ContractFailure",
     "Exchange",
     "RetryAfter429",
     "agree_on_version",
     "exchange_of",
+    "judge",
     "shape_case",
+    "spec_and_operation",
 ]

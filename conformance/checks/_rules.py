@@ -2,6 +2,11 @@
 judge (CONTRACT.md §1, §3, §6, §8). Each takes the exchange and returns the problems it finds, as
 sentences; the schemathesis checks in this package turn them into failures, and the suite's
 scenarios call them directly.
+
+Whether a rule applies to an answer is not decided here but by the catalogue
+(`conformance.catalogue.applies`). The rules that judge body members or headers a spec may
+declare only in part take the ones it declares as arguments; their defaults are the whole set,
+as the strict contract (``x-contract: strict``) has it.
 """
 
 from __future__ import annotations
@@ -11,14 +16,14 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance import catalogue
+
 #: The members of a PaginatedResponse.
-PAGE_MEMBERS = frozenset(
-    {"data", "total", "page", "limit", "totalPages", "hasMore", "nextPage", "prevPage"}
-)
+PAGE_MEMBERS = frozenset(catalogue.PAGE_MEMBERS)
 #: a request id a backend must echo: 1 to 128 visible ASCII characters
 ECHOED_ID = re.compile(r"^[!-~]{1,128}$")
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -83,18 +88,23 @@ class Exchange:
             return None
 
 
-def error_envelope(exchange: Exchange) -> list[str]:
-    """Every 4xx/5xx answers an ErrorResponse whose ``statusCode`` is the status (§1)."""
+def error_envelope(
+    exchange: Exchange, members: Iterable[str] = catalogue.ERROR_MEMBERS
+) -> list[str]:
+    """Every 4xx/5xx answers an ErrorResponse whose ``statusCode`` is the status (§1): of its
+    members, ``members`` (the ones the documented error schema declares), and ``statusCode``
+    equal to the status where it is one of them."""
     if exchange.status < 400:
         return []
     body = exchange.json()
     if not isinstance(body, dict):
         return [f"the {exchange.status} body is not a JSON ErrorResponse object"]
+    members = tuple(members)
     problems = []
-    missing = [k for k in ("error", "code", "message", "statusCode") if k not in body]
+    missing = [k for k in members if k not in body]
     if missing:
         problems.append(f"the {exchange.status} body has no {', '.join(missing)}")
-    if "statusCode" in body and body["statusCode"] != exchange.status:
+    if "statusCode" in members and "statusCode" in body and body["statusCode"] != exchange.status:
         problems.append(
             f"the body says statusCode {body['statusCode']!r} but the status is {exchange.status}"
         )
@@ -172,11 +182,17 @@ def nosniff(exchange: Exchange) -> list[str]:
     return []
 
 
-def rate_limit_headers(exchange: Exchange) -> list[str]:
-    """``X-RateLimit-*`` on every answer, whole numbers that agree; a 429 says when (§6)."""
+def rate_limit_headers(
+    exchange: Exchange,
+    headers: Iterable[str] = RATE_HEADERS,
+    body_members: Iterable[str] = catalogue.RATE_BODY,
+) -> list[str]:
+    """``X-RateLimit-*`` on every answer, whole numbers that agree; a 429 says when (§6): in
+    ``Retry-After``, and in the body's members among ``body_members`` (the ones its schema
+    declares). ``headers`` are the ``X-RateLimit-*`` headers the answer must carry."""
     values: dict[str, int] = {}
     problems = []
-    for name in RATE_HEADERS:
+    for name in headers:
         raw = exchange.header(name)
         if raw is None:
             problems.append(f"the answer has no {name}")
@@ -191,12 +207,13 @@ def rate_limit_headers(exchange: Exchange) -> list[str]:
         retry = exchange.header("Retry-After")
         if retry is None or not retry.strip().isdigit():
             problems.append(f"the 429 has Retry-After {retry!r}, not a number of seconds")
-        body = exchange.json()
+        body, members = exchange.json(), tuple(body_members)
         if isinstance(body, dict):
-            if body.get("retryable") is not True:
+            if "retryable" in members and body.get("retryable") is not True:
                 problems.append("the 429 body does not say retryable: true")
             if (
-                retry is not None
+                "retryAfter" in members
+                and retry is not None
                 and retry.strip().isdigit()
                 and body.get("retryAfter") != int(retry)
             ):
@@ -248,8 +265,11 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-#: name -> rule, in the order the suite reports them
-RULES = {
+#: a rule: the exchange -> the problems found, one sentence each
+Rule = Callable[..., list[str]]
+
+#: catalogue id -> rule, one for each `catalogue.Kind.CHECK` (`_schemathesis` holds them equal)
+RULES: dict[str, Rule] = {
     "error_envelope": error_envelope,
     "pagination": pagination,
     "request_id": request_id,

@@ -118,6 +118,9 @@ class Failure:
     response: dict[str, Any] | None = None
     #: the waiver in force that covers it (`conformance.suite._waivers`), if any
     waived: str = ""
+    #: the problems found, one each: a contract rule's own (`ContractFailure.lines`), or the
+    #: non-empty lines of a schemathesis check's message; secrets masked
+    lines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -454,19 +457,32 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
             if response is not None and record.responses_kept[str(check.name)] < RESPONSES_KEPT:
                 record.responses_kept[str(check.name)] += 1
                 kept = response_of(response)
+            message = mask(str(info.failure.message))
             record.failures.append(
                 Failure(
                     check=str(check.name),
                     title=mask(str(info.failure.title)),
-                    message=mask(str(info.failure.message)),
+                    message=message,
                     phase=str(phase),
                     status=int(response.status_code) if response is not None else None,
                     curl=mask(str(info.code_sample)),
                     example=SECRETS.mask_data(example_of(node.value)),
                     steps=tuple(mask(str(step.curl)) for step in steps[:-1]),
                     response=kept,
+                    lines=lines_of(info.failure, message),
                 )
             )
+
+
+def lines_of(failure: Any, message: str) -> tuple[str, ...]:
+    """A failure's problems, one each: ours carries them (`ContractFailure.lines`); for
+    schemathesis's own, the non-empty lines of its (masked) message, or its title where the
+    message is empty (a server error has none)."""
+    lines = getattr(failure, "lines", None)
+    if isinstance(lines, tuple):
+        return tuple(mask(str(line)) for line in lines)
+    said = tuple(line for line in message.splitlines() if line.strip())
+    return said or (mask(str(failure.title)),)
 
 
 def response_of(response: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
 
+from conformance import catalogue
 from conformance.checks import SAMPLES, THROTTLING
 from conformance.contract import RateLimit, bundled_spec
 from conformance.reference import Settings, running
@@ -65,7 +66,8 @@ def test_st_run_knows_our_checks_by_name_and_they_catch_their_defect(
         token = service_token(url, broken.backend(api).credentials["service"])
         result = st_run(url, token, api, operation, check)
     assert result.returncode == 1, result.stdout[-2000:]
-    assert f"Custom check failed: `{check}`" in result.stdout
+    # a `ContractFailure`: titled with the rule's words in the catalogue
+    assert f"ST901 {catalogue.rule(check).words}: " in result.stdout
 
 
 def test_the_engine_never_shows_a_429_to_a_check_and_keeps_the_wait_out_of_latency() -> None:

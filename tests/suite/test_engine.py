@@ -1,16 +1,28 @@
-"""The engine's records: a failing case as plain data (the minimal example in verdict.json)."""
+"""The engine's records: a failing case as plain data (the minimal example in verdict.json), and
+a failure's problems, one each."""
 
 from __future__ import annotations
 
 import copy
+import http.server
 import json
+import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import schemathesis
 from schemathesis.core.parameters import DelimitedValue
 
-from conformance.contract import bundled_spec
-from conformance.suite._engine import BODY_KEPT, EngineRun, _events, example_of, response_of
+from conformance.contract import bundled_spec, load_spec
+from conformance.suite._engine import (
+    BODY_KEPT,
+    EngineRun,
+    _events,
+    example_of,
+    response_of,
+    run_engine,
+)
+from conformance.suite._verdict import OperationVerdict
 
 
 def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
@@ -66,3 +78,64 @@ def test_progress_tells_the_phases_that_ran_and_not_those_skipped() -> None:
     ]
     _events(EngineRun("gloria", 1, {}), stream, said.append)
     assert said == ["gloria: stateful phase done"]
+
+
+class _Crashes(http.server.BaseHTTPRequestHandler):
+    """Every answer a 500 that shows its stack trace."""
+
+    def do_GET(self) -> None:
+        data = json.dumps(
+            {"detail": 'Traceback (most recent call last):\n  File "/app/main.py", line 3'}
+        ).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_failure_keeps_its_problems_one_each_ours_and_schemathesis_s(tmp_path: Path) -> None:
+    path = tmp_path / "crash.json"  # a plain spec: only the rules that apply everywhere judge
+    path.write_text(
+        json.dumps(
+            {
+                "openapi": "3.0.3",
+                "info": {"title": "Crash", "version": "1"},
+                "paths": {
+                    "/boom": {
+                        "get": {"operationId": "boom", "responses": {"200": {"description": "ok"}}}
+                    }
+                },
+            }
+        )
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Crashes)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        run = run_engine("crash", load_spec(path), url, {}, ["boom"], profile="smoke", seed=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    failures = {failure.check: failure for failure in run.records["GET /boom"].failures}
+    assert {"no_leaks", "not_a_server_error", "status_code_conformance"} <= set(failures)
+    leak = failures["no_leaks"]  # ours: the lines the rule found
+    assert [line.split(":")[0] for line in leak.lines] == [
+        "the body reveals a Python stack trace",
+        "the body reveals a stack frame",
+        "the body reveals a server file path",
+    ]
+    assert leak.message == "\n".join(leak.lines)
+    undocumented = failures["status_code_conformance"]  # schemathesis's: its message's lines
+    assert len(undocumented.lines) > 1
+    assert undocumented.lines == tuple(
+        line for line in undocumented.message.splitlines() if line.strip()
+    )
+    server_error = failures["not_a_server_error"]  # no message: its title
+    assert (server_error.message, server_error.lines) == ("", ("Server error",))
+    verdict = OperationVerdict("crash", "boom", "GET /boom", "failed", failures=[leak])
+    again = OperationVerdict.from_json(json.loads(json.dumps(verdict.as_json())))
+    assert again.failures == [leak]

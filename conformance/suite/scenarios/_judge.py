@@ -43,6 +43,10 @@ class Finding:
     check: str
     title: str
     message: str
+    #: the catalogue's id of the rule broken (the check's name for schemathesis's own)
+    rule: str = ""
+    #: the problems found, one each (`conformance.suite._engine.lines_of`)
+    lines: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=8)
@@ -85,11 +89,21 @@ class ResponseJudge:
                 case.validate_response(response, checks=[check])
             except (AssertionError, BaseExceptionGroup) as error:  # a Failure, or a group
                 for failure in getattr(error, "exceptions", None) or [error]:
-                    findings.append(
-                        Finding(
-                            check.__name__,
-                            str(getattr(failure, "title", "") or check.__name__),
-                            str(getattr(failure, "message", "") or failure),
-                        )
-                    )
+                    findings.append(_finding(check.__name__, failure))
         return findings
+
+
+def _finding(check: str, failure: BaseException) -> Finding:
+    message = str(getattr(failure, "message", "") or failure)
+    lines = getattr(failure, "lines", None)
+    return Finding(
+        check,
+        str(getattr(failure, "title", "") or check),
+        message,
+        rule=str(getattr(failure, "rule", "") or check),
+        lines=(
+            tuple(lines)
+            if isinstance(lines, tuple)
+            else tuple(line for line in message.splitlines() if line.strip())
+        ),
+    )
