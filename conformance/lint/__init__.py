@@ -2,6 +2,9 @@
 
 Each rule has a stable id (``CT201``) and name (``input-400``); the id's first digit is the
 CONTRACT.md section it comes from (0: the document itself, 9: what the suite needs to drive it).
+The rules are the catalogue's lint rules (``conformance.catalogue``, ``Kind.LINT``): their names,
+words and scopes live there. On a spec without ``x-contract: strict`` the rules of the house
+style (``Scope.STRICT``) give notes; those of the document's soundness give findings on any spec.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from conformance.lint import (  # noqa: F401
     _structure,
 )
 from conformance.lint._model import RULES, Finding, Rule, Severity, ordered_rules
-from conformance.lint._report import as_json, format_finding, format_text, summary
+from conformance.lint._report import as_json, format_finding, format_rules, format_text, summary
 from conformance.lint._runner import LintResult, lint_path, lint_spec, rule_by_key
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "Severity",
     "as_json",
     "format_finding",
+    "format_rules",
     "format_text",
     "lint_path",
     "lint_spec",

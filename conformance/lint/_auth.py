@@ -15,11 +15,7 @@ from conformance.lint._predicates import (
 )
 
 
-@rule(
-    "CT401",
-    "auth-401",
-    "a secured operation documents 401 with a WWW-Authenticate header",
-)
+@rule("CT401")
 def auth_401(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
@@ -37,12 +33,7 @@ def auth_401(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT402",
-    "roles-declared",
-    "every operation declares x-roles from the root's x-roles: [] exactly when it is public",
-    needs_declarations=True,
-)
+@rule("CT402")
 def roles_declared(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     yield from declaration_findings(spec, "x-roles")
@@ -74,12 +65,7 @@ def roles_declared(ctx: LintContext) -> Iterator[Problem]:
             )
 
 
-@rule(
-    "CT403",
-    "roles-403",
-    "an operation that allows only some roles documents 403",
-    needs_declarations=True,
-)
+@rule("CT403")
 def roles_403(ctx: LintContext) -> Iterator[Problem]:
     every_role = set(ctx.spec.declarations.roles or ())
     for operation in ctx.operations():
@@ -90,12 +76,7 @@ def roles_403(ctx: LintContext) -> Iterator[Problem]:
             yield problem
 
 
-@rule(
-    "CT404",
-    "auth-flow",
-    "x-auth-flow names real operations and the body fields that carry credentials and tokens",
-    needs_declarations=True,
-)
+@rule("CT404")
 def auth_flow(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     yield from declaration_findings(spec, "x-auth-flow")
@@ -110,12 +91,7 @@ def auth_flow(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT405",
-    "token-no-store",
-    "the 2xx responses that carry tokens (login, refresh) declare Cache-Control (no-store)",
-    needs_declarations=True,
-)
+@rule("CT405")
 def token_no_store(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     flow = spec.declarations.auth_flow

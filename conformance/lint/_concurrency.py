@@ -17,11 +17,7 @@ from conformance.lint._predicates import (
 )
 
 
-@rule(
-    "CT501",
-    "version-field",
-    "a mutable resource requires an integer `version`",
-)
+@rule("CT501")
 def version_field(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     reported: set[str] = set()
@@ -46,11 +42,7 @@ def version_field(ctx: LintContext) -> Iterator[Problem]:
             )
 
 
-@rule(
-    "CT502",
-    "etag-header",
-    "a 2xx response carrying one mutable resource declares ETag",
-)
+@rule("CT502")
 def etag_header(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation, name in single_resource_operations(ctx):
@@ -63,12 +55,7 @@ def etag_header(ctx: LintContext) -> Iterator[Problem]:
                 )
 
 
-@rule(
-    "CT503",
-    "if-match",
-    'a change to an existing resource accepts an optional If-Match ("<version>"); a PUT/PATCH'
-    " body also an optional integer `version`",
-)
+@rule("CT503")
 def if_match(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in changes_existing(ctx):
@@ -120,12 +107,7 @@ def _unique_keys(ctx: LintContext, name: str | None) -> list[object]:
     return list(keys) if isinstance(keys, list) else []
 
 
-@rule(
-    "CT504",
-    "conflict-409",
-    "a change to an existing resource documents 409; so does a create of a resource with"
-    " x-unique keys",
-)
+@rule("CT504")
 def conflict_409(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in changes_existing(ctx):
@@ -144,12 +126,7 @@ def conflict_409(ctx: LintContext) -> Iterator[Problem]:
             yield problem
 
 
-@rule(
-    "CT505",
-    "resource-declarations",
-    "x-unique, x-owner, x-references and x-transitions name properties, schemas and states that"
-    " exist",
-)
+@rule("CT505")
 def resource_declarations(ctx: LintContext) -> Iterator[Problem]:
     yield from declaration_findings(
         ctx.spec, "x-unique", "x-owner", "x-references", "x-transitions"

@@ -9,11 +9,7 @@ from conformance.lint._model import LintContext, Problem, rule
 from conformance.lint._predicates import responses_without
 
 
-@rule(
-    "CT801",
-    "request-id",
-    "every operation accepts an optional X-Request-ID header and every response declares one",
-)
+@rule("CT801")
 def request_id(ctx: LintContext) -> Iterator[Problem]:
     for operation in ctx.operations():
         parameter = operation.parameter("X-Request-ID", "header")
@@ -38,11 +34,7 @@ def request_id(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT802",
-    "nosniff",
-    "every response declares X-Content-Type-Options (nosniff)",
-)
+@rule("CT802")
 def nosniff(ctx: LintContext) -> Iterator[Problem]:
     for operation, status, pointer, _ in responses_without(ctx, ("X-Content-Type-Options",)):
         yield Problem(

@@ -14,11 +14,7 @@ from conformance.lint._predicates import (
 )
 
 
-@rule(
-    "CT601",
-    "rate-limit-headers",
-    "every response declares X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset",
-)
+@rule("CT601")
 def rate_limit_headers(ctx: LintContext) -> Iterator[Problem]:
     for operation, status, pointer, missing in responses_without(ctx, RATE_LIMIT_HEADERS):
         yield Problem(
@@ -28,11 +24,7 @@ def rate_limit_headers(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT602",
-    "rate-limit-429",
-    "every operation documents 429 with a Retry-After header",
-)
+@rule("CT602")
 def rate_limit_429(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
@@ -44,13 +36,7 @@ def rate_limit_429(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT603",
-    "rate-limit-declared",
-    "the spec declares its rate limit (x-rate-limit at the root); login is limited per client"
-    " and account",
-    needs_declarations=True,
-)
+@rule("CT603")
 def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     yield from declaration_findings(spec, "x-rate-limit")
@@ -71,12 +57,7 @@ def rate_limit_declared(ctx: LintContext) -> Iterator[Problem]:
         )
 
 
-@rule(
-    "CT701",
-    "latency-budget",
-    "the spec declares its latency budget (x-latency-budget-ms at the root)",
-    needs_declarations=True,
-)
+@rule("CT701")
 def latency_budget(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     yield from declaration_findings(spec, "x-latency-budget-ms")

@@ -9,6 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conformance import catalogue
+from conformance.catalogue import Kind, Scope
 from conformance.contract import (
     Resource,
     Singleton,
@@ -37,6 +39,10 @@ class Problem:
     fix: str
     #: worth saying, but not a breach of the contract (e.g. a legitimately absent declaration)
     note: bool = False
+    #: a fault of the document itself inside a rule of the house style (a malformed x-
+    #: declaration, which the backend and the suite refuse; a duplicate operationId, which
+    #: OpenAPI forbids): a finding on any spec, with or without ``x-contract: strict``
+    unsound: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,8 @@ class Finding:
     message: str
     fix: str
     severity: Severity = Severity.FINDING
+    #: a note only because the spec does not declare ``x-contract: strict``; a finding under it
+    relaxed: bool = False
 
 
 class LintContext:
@@ -87,14 +95,31 @@ Check = Callable[[LintContext], Iterator[Problem]]
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A contract rule: a stable id (``CT201``), a name, and the check that applies it."""
+    """A lint rule of the catalogue (``conformance.catalogue``) and the check that applies it.
 
-    id: str
-    name: str
-    summary: str  #: one line: what the rule holds a spec to
+    Its id, name, words and scope are the catalogue's: the linter keeps no copy of them.
+    """
+
+    entry: catalogue.Rule
     check: Check = field(repr=False, compare=False)
-    #: needs the spec's x- declarations: on a spec without any, its findings become notes
-    needs_declarations: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def summary(self) -> str:
+        """One line: what the rule holds a spec to (the catalogue's words)."""
+        return self.entry.words
+
+    @property
+    def strict_only(self) -> bool:
+        """A rule of the house style: on a spec without ``x-contract: strict`` it gives notes."""
+        return self.entry.scope is Scope.STRICT
 
     @property
     def section(self) -> str:
@@ -111,15 +136,19 @@ def ordered_rules() -> list[Rule]:
     return [RULES[rule_id] for rule_id in sorted(RULES)]
 
 
-def rule(
-    rule_id: str, name: str, summary: str, *, needs_declarations: bool = False
-) -> Callable[[Check], Check]:
-    """Register ``check`` as the rule ``rule_id``; ids and names are unique and never reused."""
+def rule(rule_id: str) -> Callable[[Check], Check]:
+    """Register ``check`` as the catalogue's lint rule ``rule_id``.
+
+    Fails at import when the catalogue has no such lint rule, or when a rule is registered twice.
+    """
+    entry = catalogue.RULES.get(rule_id)
+    if entry is None or entry.kind is not Kind.LINT:
+        raise ValueError(f"{rule_id!r} is not a lint rule of conformance.catalogue; add it there")
 
     def register(check: Check) -> Check:
-        if rule_id in RULES or any(r.name == name for r in RULES.values()):
-            raise ValueError(f"rule {rule_id} {name} is registered twice")
-        RULES[rule_id] = Rule(rule_id, name, summary, check, needs_declarations)
+        if rule_id in RULES:
+            raise ValueError(f"lint rule {rule_id} {entry.name} is registered twice")
+        RULES[rule_id] = Rule(entry, check)
         return check
 
     return register

@@ -13,11 +13,7 @@ from conformance.lint._predicates import (
 )
 
 
-@rule(
-    "CT901",
-    "operation-id",
-    "every operation has an operationId, unique in the spec",
-)
+@rule("CT901")
 def operation_id(ctx: LintContext) -> Iterator[Problem]:
     first: dict[str, Operation] = {}
     for operation in ctx.operations():
@@ -33,16 +29,13 @@ def operation_id(ctx: LintContext) -> Iterator[Problem]:
                 f"operationId {operation.operation_id!r} of {operation.label} is also that of"
                 f" {first[operation.operation_id].label}",
                 "give each operation its own operationId",
+                unsound=True,  # OpenAPI: an operationId is unique among all operations
             )
         else:
             first[operation.operation_id] = operation
 
 
-@rule(
-    "CT902",
-    "one-tag",
-    "every operation has exactly one tag (its module), declared in the root `tags`",
-)
+@rule("CT902")
 def one_tag(ctx: LintContext) -> Iterator[Problem]:
     declared = {
         str(tag.get("name")) for tag in ctx.spec.data.get("tags") or [] if isinstance(tag, Mapping)
@@ -77,12 +70,7 @@ def _parameter_names(operation: Operation) -> set[str]:
     return {p.name for p in operation.parameters}
 
 
-@rule(
-    "CT903",
-    "links-crud",
-    "links lead to real operations and parameters, and every create links to the get, update and"
-    " delete of what it created",
-)
+@rule("CT903")
 def links_crud(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
@@ -95,6 +83,7 @@ def links_crud(ctx: LintContext) -> Iterator[Problem]:
                     f"link {name} of {operation.label} leads to no operation"
                     f" ({target_id or link.get('operationRef')!r})",
                     "name an existing operationId",
+                    unsound=True,  # a link that leads nowhere is a broken reference
                 )
                 continue
             for parameter in link.get("parameters") or {}:
@@ -104,6 +93,7 @@ def links_crud(ctx: LintContext) -> Iterator[Problem]:
                         join(pointer, "parameters", parameter),
                         f"link {name} sets {parameter!r}, which {target.label} does not take",
                         f"use one of {sorted(_parameter_names(target))}",
+                        unsound=True,
                     )
     for resource in ctx.resources:
         create = resource.create
@@ -121,12 +111,7 @@ def links_crud(ctx: LintContext) -> Iterator[Problem]:
                 )
 
 
-@rule(
-    "CT904",
-    "links-parent",
-    "the create of a parent links to every create that takes its id (a school to a department)",
-    needs_declarations=True,
-)
+@rule("CT904")
 def links_parent(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     creates_by_schema = {

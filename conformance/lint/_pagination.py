@@ -26,12 +26,7 @@ PAGE_PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@rule(
-    "CT301",
-    "pagination-params",
-    "an operation answering a PaginatedResponse takes optional page (1..10000), limit (1..100,"
-    " default 20), search, sortBy and sortOrder (asc|desc)",
-)
+@rule("CT301")
 def pagination_params(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
@@ -82,12 +77,7 @@ _FIELD_TYPES = {
 }
 
 
-@rule(
-    "CT302",
-    "pagination-shape",
-    "a PaginatedResponse requires data[], total, page, limit, totalPages, hasMore, nextPage and"
-    " prevPage with their types",
-)
+@rule("CT302")
 def pagination_shape(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     seen: set[int] = set()

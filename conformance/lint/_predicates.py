@@ -65,10 +65,13 @@ def responses_without(
 
 
 def declaration_findings(spec: Spec, *extensions: str) -> Iterator[Problem]:
-    """The spec's problems with the given ``x-`` declarations, as the rule's problems."""
+    """The spec's problems with the given ``x-`` declarations, as the rule's problems.
+
+    Findings on any spec: the reference backend and the suite refuse a malformed declaration.
+    """
     for problem in spec.declaration_problems:
         if problem.extension in extensions:
-            yield Problem(problem.pointer, problem.message, problem.fix)
+            yield Problem(problem.pointer, problem.message, problem.fix, unsound=True)
 
 
 def documents(operation: Operation, status: str) -> bool:

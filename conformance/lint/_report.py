@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.lint._model import RULES, Finding, Severity
+from conformance.lint._model import Finding, Severity, ordered_rules
 from conformance.lint._runner import LintResult
-
-#: Notes of one rule shown before "... and N more" (``--verbose`` shows all).
-NOTES_SHOWN_PER_RULE = 3
 
 
 def format_finding(finding: Finding) -> str:
@@ -24,30 +22,38 @@ def format_finding(finding: Finding) -> str:
 
 
 def format_text(results: Sequence[LintResult], *, verbose: bool = False) -> list[str]:
+    """Every finding and note, but the notes of the house style on a spec that does not declare
+    ``x-contract: strict``: those are counted in one sentence (``verbose`` lists them too).
+
+    On a third-party spec they run to hundreds, and what breaks the document must not drown.
+    """
     lines: list[str] = []
     for result in results:
-        notes_shown: dict[str, int] = {}
-        hidden: dict[str, int] = {}
-        for finding in result.findings:
-            if finding.severity is Severity.NOTE and not verbose:
-                shown = notes_shown.get(finding.rule.id, 0)
-                if shown >= NOTES_SHOWN_PER_RULE:
-                    hidden[finding.rule.id] = hidden.get(finding.rule.id, 0) + 1
-                    continue
-                notes_shown[finding.rule.id] = shown + 1
-            lines.append(format_finding(finding))
-        for rule_id, count in hidden.items():
-            rule = RULES[rule_id]
-            lines.append(
-                f"{result.path}: note {rule.id} {rule.name}: {count} more like the above"
-                " (--verbose shows them)"
-            )
-        if not result.declares_contract:
-            lines.append(
-                f"{result.path}: note: no x-roles, x-auth-flow, x-rate-limit or"
-                " x-latency-budget-ms at the root, so the rules that need them gave notes only"
-            )
+        lines += [format_finding(f) for f in result.findings if verbose or not f.relaxed]
+        if result.relaxed_rules:
+            lines.append(relaxed_sentence(result, verbose=verbose))
     return lines
+
+
+def relaxed_sentence(result: LintResult, *, verbose: bool = False) -> str:
+    """One sentence: which rules gave notes only because the spec is not strict, and how many."""
+    counts = Counter(f.rule.id for f in result.findings if f.relaxed)
+    rules = ", ".join(f"{rule_id} ({counts[rule_id]})" for rule_id in result.relaxed_rules)
+    total = sum(counts.values())
+    listed = "" if verbose else " (--verbose lists them)"
+    return (
+        f"{result.path}: note: the spec does not declare x-contract: strict, so the house-style"
+        f" rules {rules} gave {total} note{'s' if total != 1 else ''}, not findings{listed}"
+    )
+
+
+def format_rules() -> list[str]:
+    """``--list-rules``: one line per rule, saying which are notes on a spec that is not strict."""
+    return [
+        f"{rule.id}  {rule.name:<22} {rule.summary}"
+        + (" (a note unless the spec declares x-contract: strict)" if rule.strict_only else "")
+        for rule in ordered_rules()
+    ]
 
 
 def summary(results: Sequence[LintResult]) -> str:
@@ -60,7 +66,11 @@ def summary(results: Sequence[LintResult]) -> str:
 
 
 def as_json(results: Sequence[LintResult], errors: Sequence[str]) -> str:
-    """One JSON document: every finding and note, and the files that could not be read."""
+    """One JSON document: every finding and note, and the files that could not be read.
+
+    A note with ``relaxed`` true is a finding under ``x-contract: strict``; each spec's
+    ``relaxed_rules`` lists those rules.
+    """
 
     def finding(f: Finding) -> dict[str, Any]:
         return {
@@ -70,6 +80,7 @@ def as_json(results: Sequence[LintResult], errors: Sequence[str]) -> str:
             "rule": f.rule.id,
             "name": f.rule.name,
             "severity": f.severity.value,
+            "relaxed": f.relaxed,
             "message": f.message,
             "fix": f.fix,
         }
@@ -80,6 +91,9 @@ def as_json(results: Sequence[LintResult], errors: Sequence[str]) -> str:
             {
                 "file": str(r.path),
                 "declares_contract": r.declares_contract,
+                "strict": r.strict,
+                # the rules that gave notes only because the spec is not strict
+                "relaxed_rules": list(r.relaxed_rules),
                 "findings": [finding(f) for f in r.findings],
             }
             for r in results

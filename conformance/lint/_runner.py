@@ -16,26 +16,38 @@ class LintResult:
 
     path: Path
     findings: tuple[Finding, ...]
-    #: False for a third-party spec: the rules that need x- declarations gave notes only
+    #: whether the spec makes any root declaration (x-contract, x-roles, x-auth-flow …)
     declares_contract: bool
+    #: whether the spec declares ``x-contract: strict``; without it the house style gives notes
+    strict: bool
 
     @property
     def failed(self) -> bool:
         return any(f.severity is Severity.FINDING for f in self.findings)
 
+    @property
+    def relaxed_rules(self) -> tuple[str, ...]:
+        """The ids of the rules that gave notes only because the spec is not strict."""
+        return tuple(sorted({f.rule.id for f in self.findings if f.relaxed}))
+
 
 def lint_spec(spec: Spec, *, ignore: Iterable[str] = ()) -> LintResult:
-    """Every rule (but those in ``ignore``, by id or name) applied to ``spec``."""
+    """Every rule (but those in ``ignore``, by id or name) applied to ``spec``.
+
+    A rule of the house style (`Scope.STRICT` in the catalogue) gives notes, not findings, on a
+    spec without ``x-contract: strict``, but for the faults of the document it reports
+    (`Problem.unsound`); the rules of the document's soundness give findings on any spec.
+    """
     skipped = set(ignore)
     context = LintContext(spec)
-    declares = spec.declarations.declares_contract
+    strict = spec.declarations.strict
     findings: list[Finding] = []
     for found_rule in ordered_rules():
         if found_rule.id in skipped or found_rule.name in skipped:
             continue
-        downgrade = found_rule.needs_declarations and not declares
+        relax = found_rule.strict_only and not strict
         for problem in found_rule.check(context):
-            severity = Severity.NOTE if downgrade or problem.note else Severity.FINDING
+            relaxed = relax and not problem.unsound and not problem.note
             findings.append(
                 Finding(
                     rule=found_rule,
@@ -44,11 +56,12 @@ def lint_spec(spec: Spec, *, ignore: Iterable[str] = ()) -> LintResult:
                     line=spec.document.line_of(problem.pointer),
                     message=problem.message,
                     fix=problem.fix,
-                    severity=severity,
+                    severity=Severity.NOTE if relaxed or problem.note else Severity.FINDING,
+                    relaxed=relaxed,
                 )
             )
     findings.sort(key=lambda f: (f.line or 0, f.rule.id, f.pointer))
-    return LintResult(spec.path, tuple(findings), declares)
+    return LintResult(spec.path, tuple(findings), spec.declarations.declares_contract, strict)
 
 
 def lint_path(path: Path | str, *, ignore: Iterable[str] = ()) -> LintResult:

@@ -23,11 +23,7 @@ ERROR_CODES = (
 ERROR_POINTER = "/components/schemas/ErrorResponse"
 
 
-@rule(
-    "CT101",
-    "error-schema",
-    "components/schemas/ErrorResponse has the contract's fields and codes, and nothing else",
-)
+@rule("CT101")
 def error_schema(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     schemas = spec.data.get("components", {}).get("schemas", {}) or {}
@@ -79,11 +75,7 @@ def error_schema(ctx: LintContext) -> Iterator[Problem]:
             )
 
 
-@rule(
-    "CT102",
-    "error-responses",
-    "every 4xx/5xx response is an application/json ErrorResponse whose statusCode fits",
-)
+@rule("CT102")
 def error_responses(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for _, status, response, pointer in all_responses(ctx):
@@ -106,12 +98,7 @@ def error_responses(ctx: LintContext) -> Iterator[Problem]:
             )
 
 
-@rule(
-    "CT103",
-    "success-envelope",
-    "every JSON 2xx body is an ApiResponse {data, timestamp} or a PaginatedResponse,"
-    " unless the operation says x-envelope: none",
-)
+@rule("CT103")
 def success_envelope(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     yield from declaration_findings(spec, "x-envelope")
@@ -136,7 +123,7 @@ def success_envelope(ctx: LintContext) -> Iterator[Problem]:
                 )
 
 
-@rule("CT104", "no-content", "DELETE answers 204, and a 204 has no body")
+@rule("CT104")
 def no_content(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation in ctx.operations():
