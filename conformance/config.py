@@ -9,7 +9,8 @@ environment overrides. A bad setting is a `ConfigError` naming the key and the f
 Environment variables (each overrides its key): ``CONFORMANCE_PROFILE``, ``CONFORMANCE_SEED``,
 ``CONFORMANCE_REPORTS``, ``CONFORMANCE_REQUEST_TIMEOUT``, ``CONFORMANCE_RUN_TIMEOUT``,
 ``CONFORMANCE_TLS_VERIFY``, ``CONFORMANCE_CA_BUNDLE``, ``CONFORMANCE_PROXY``,
-``CONFORMANCE_READ_ONLY``, ``CONFORMANCE_EXCLUDE_SINGLETONS``, ``CONFORMANCE_CREDENTIALS``,
+``CONFORMANCE_READ_ONLY``, ``CONFORMANCE_EXCLUDE_SINGLETONS``, ``CONFORMANCE_FAIL_FAST``,
+``CONFORMANCE_REQUIRE_EXERCISED``, ``CONFORMANCE_HTML_REPORT``, ``CONFORMANCE_CREDENTIALS``,
 ``CONFORMANCE_WAIVERS``, and ``CONFORMANCE_TARGET_<API>`` for a target's URL.
 """
 
@@ -65,6 +66,9 @@ class Settings:
     exclude_singletons: bool = False
     #: stop at the first failure (the scenarios first, then the fuzzing; no shrinking)
     fail_fast: bool = False
+    #: an operation never answered with a documented 2xx fails the gate on every spec, not only
+    #: under ``x-contract: strict`` (elsewhere it is reported as untested, with the reason)
+    require_exercised: bool = False
     credentials: Path | None = None
     waivers: Path | None = None
     #: generate the HTML report at the end of a run (needs Node and the Allure generator)
@@ -96,6 +100,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "read_only": ("bool", "CONFORMANCE_READ_ONLY"),
     "exclude_singletons": ("bool", "CONFORMANCE_EXCLUDE_SINGLETONS"),
     "fail_fast": ("bool", "CONFORMANCE_FAIL_FAST"),
+    "require_exercised": ("bool", "CONFORMANCE_REQUIRE_EXERCISED"),
     "credentials": ("file", "CONFORMANCE_CREDENTIALS"),
     "waivers": ("file", "CONFORMANCE_WAIVERS"),
     "html_report": ("bool", "CONFORMANCE_HTML_REPORT"),

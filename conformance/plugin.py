@@ -121,6 +121,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " not reached is reported as skipped) (with -x)",
     )
     group.addoption(
+        "--conformance-require-exercised",
+        action="store_const",
+        const=True,
+        default=None,
+        help="an operation never answered with a documented 2xx fails the gate on any spec"
+        " (default: only under x-contract: strict; elsewhere it is untested, with the reason)",
+    )
+    group.addoption(
         "--conformance-run-timeout",
         type=float,
         default=None,
@@ -183,6 +191,7 @@ def _settings(config: pytest.Config) -> Settings:
         read_only=config.getoption("conformance_read_only"),
         exclude_singletons=config.getoption("conformance_exclude_singletons"),
         fail_fast=config.getoption("conformance_fail_fast"),
+        require_exercised=config.getoption("conformance_require_exercised"),
         request_timeout_s=config.getoption("conformance_request_timeout"),
         run_timeout_s=config.getoption("conformance_run_timeout"),
         tls_verify=config.getoption("conformance_tls_verify"),
@@ -281,6 +290,7 @@ def pytest_configure(config: pytest.Config) -> None:
         read_only=settings.read_only,
         exclude_singletons=settings.exclude_singletons,
         fail_fast=settings.fail_fast,
+        require_exercised=settings.require_exercised,
         switches=dict(settings.scenarios),
         max_wait_s=settings.max_wait_s,
         run_timeout_s=run_timeout,

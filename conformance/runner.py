@@ -15,8 +15,8 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -63,6 +63,7 @@ class RunOptions:
     read_only: bool | None = None
     exclude_singletons: bool | None = None
     fail_fast: bool | None = None
+    require_exercised: bool | None = None
     request_timeout_s: float | None = None
     run_timeout_s: float | None = None
     tls_verify: bool | None = None
@@ -73,6 +74,8 @@ class RunOptions:
     #: the waivers file (None: ``waivers.toml`` in the current directory, when there is one)
     waivers: Path | None = None
     html_report: bool | None = None
+    #: print which rules apply to which operations, and exit (no backend, no request)
+    list_rules: bool = False
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
@@ -84,6 +87,7 @@ class RunOptions:
             read_only=self.read_only,
             exclude_singletons=self.exclude_singletons,
             fail_fast=self.fail_fast,
+            require_exercised=self.require_exercised,
             request_timeout_s=self.request_timeout_s,
             run_timeout_s=self.run_timeout_s,
             tls_verify=self.tls_verify,
@@ -307,6 +311,8 @@ def pytest_arguments(
         arguments.append("--conformance-exclude-singletons")
     if settings.fail_fast:  # pytest stops after the first failed test too
         arguments += ["--conformance-fail-fast", "-x"]
+    if settings.require_exercised:
+        arguments.append("--conformance-require-exercised")
     if not settings.tls_verify:
         arguments.append("--conformance-insecure")
     if settings.ca_bundle is not None:
@@ -445,9 +451,17 @@ def why(reports: Path) -> str:
             )
     for waiver in document.get("waivers", {}).get("expired", []):
         parts.append(f"{waiver['name']} expired on {waiver['expires']}")
+    untested = counts.get("untested", 0)
     summary = "; ".join(parts) or (
-        "every operation conforms" if counts["operations"] else "every scenario passed"
+        f"{plural(counts['passed'], 'operation')} passed, {untested} untested (never answered"
+        " with a documented 2xx; --require-exercised makes that a failure)"
+        if untested
+        else "every operation conforms"
+        if counts["operations"]
+        else "every scenario passed"
     )
+    if parts and untested:
+        summary += f"; {untested} untested"
     waived = counts.get("waived", 0) + counts.get("scenarios", {}).get("waived", 0)
     if waived:
         summary += f" ({waived} waived)"
@@ -501,11 +515,111 @@ def nothing_tested(reports: Path) -> str | None:
     operations = document.get("operations", [])
     scenarios = document.get("scenarios", [])
     reasons = sorted({str(entry.get("reason") or "?") for entry in [*operations, *scenarios]})
+    untested = sum(1 for entry in operations if entry.get("outcome") == "untested")
+    if not untested:
+        what, fix = "skipped", "widen the selection (-k, -m)"
+    else:
+        what = (
+            "untested" if untested == len(operations) and not scenarios else "skipped or untested"
+        )
+        fix = "check the target's URL and the run's credentials, or widen the selection (-k, -m)"
     return (
         f"nothing was tested: the {plural(len(operations), 'operation')} and"
         f" {plural(len(scenarios), 'scenario')}"
-        f" selected were all skipped ({'; '.join(reasons)[:300]}); widen the selection (-k, -m)"
+        f" selected were all {what} ({'; '.join(reasons)[:300]}); {fix}"
     )
+
+
+#: operations named on a line of ``--list-rules`` (the rest are counted)
+LISTED_OPERATIONS = 4
+
+
+def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
+    """``conformance run --list-rules``: for each API of the run (its targets' specs, or the
+    bundled ones), which rules apply to which operations and why, which are off and why; no
+    backend is started and no request sent. ``--spec FILE`` needs no ``--target`` here."""
+    settings = options.settings()
+    bare = options.spec is not None and all("=" in value for value in options.targets)
+    resolved = resolve_targets(replace(options, spec=None) if bare else options, settings)
+    specs = {name: spec for name, (_, spec) in resolved.items()}
+    if bare and options.spec is not None:
+        specs[_name_of(options.spec)] = options.spec
+    if not specs:
+        specs = {api: bundled_spec(api) for api in BUNDLED_APIS}
+    for n, (api, path) in enumerate(specs.items()):
+        lines = rule_lines(api, path, load_spec(path), settings.require_exercised)
+        out.write(("\n" if n else "") + "\n".join(lines) + "\n")
+    return ExitCode.OK
+
+
+def rule_lines(api: str, path: Path, spec: Spec, require_exercised: bool = False) -> list[str]:
+    """One API's rules, a line each where a rule is on (or off) for every operation, else a line
+    for each reason it is on or off, naming the operations."""
+    from conformance.suite._verdict import applied_rules
+
+    operations = spec.operations
+    strict = (
+        "x-contract: strict, so every contract rule applies to every operation"
+        if spec.declarations.strict
+        else "no x-contract: strict, so a contract rule applies where the spec declares what it"
+        " checks"
+    )
+    lines = [f"{api}: {path} ({plural(len(operations), 'operation')}; {strict})"]
+    by_rule: dict[str, list[tuple[str, bool, str]]] = {}
+    rules = {}
+    for operation in operations:
+        for rule, applies in applied_rules(spec, operation, require_exercised=require_exercised):
+            rules[rule.id] = rule
+            by_rule.setdefault(rule.id, []).append((operation.label, applies.applies, applies.why))
+    width = max((len(rule_id) for rule_id in rules), default=0)
+    for rule_id, rule in rules.items():
+        head = f"  {rule_id:<{width}}  {rule.severity:<9}"
+        for n, text in enumerate(_rule_states(by_rule[rule_id], len(operations))):
+            lines.append((head if n == 0 else " " * len(head)) + text)
+    return lines
+
+
+#: a reason about one documented response (`catalogue.applies`): "response 404 has no …"
+_RESPONSE = re.compile(r"^response (\S+?)((?:'s)? .*)$")
+
+
+def _reasons(whys: Iterable[str]) -> str:
+    """Reasons that differ only in the response they name, as one ("response 200/201 has no
+    X-Request-ID"), the others once each."""
+    keys: dict[str, list[str]] = {}
+    for why in whys:
+        found = _RESPONSE.match(why)
+        rest, key = (found.group(2), found.group(1)) if found else (why, "")
+        named = keys.setdefault(rest, [])
+        if key and key not in named:
+            named.append(key)
+    joined = [
+        f"response {'/'.join(named)}{rest}" if named else rest for rest, named in keys.items()
+    ]
+    return "; ".join(joined[:3]) + (f"; and {len(joined) - 3} more" if len(joined) > 3 else "")
+
+
+def _rule_states(found: list[tuple[str, bool, str]], total: int) -> list[str]:
+    """``on for all 12 operations: why`` when one state holds everywhere; otherwise a line per
+    state and reason with the operations it covers."""
+    states = {applies for _, applies, _ in found}
+    if len(states) == 1:
+        state = "on" if states.pop() else "off"
+        return [f"{state} for all {plural(total, 'operation')}: {_reasons(w for *_, w in found)}"]
+    groups: dict[tuple[bool, str], list[tuple[str, str]]] = {}
+    for label, applies, why in found:
+        found_response = _RESPONSE.match(why)
+        rest = found_response.group(2) if found_response else why
+        groups.setdefault((applies, rest), []).append((label, why))
+    lines = []
+    for (applies, _), members in sorted(groups.items(), key=lambda item: not item[0][0]):
+        labels = [label for label, _ in members]
+        named = ", ".join(labels[:LISTED_OPERATIONS])
+        if len(labels) > LISTED_OPERATIONS:
+            named += f" and {len(labels) - LISTED_OPERATIONS} more"
+        state = "on" if applies else "off"
+        lines.append(f"{state} for {named}: {_reasons(why for _, why in members)}")
+    return lines
 
 
 #: how long past the run timeout the run may take to stop by itself (the engine winds down,
@@ -519,6 +633,8 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     from conformance.suite import sigterm_interrupts
     from conformance.suite._verdict import exit_code
 
+    if options.list_rules:
+        return list_rules(options, out)
     settings = options.settings()
     check_waivers(options)
     targets = resolve_targets(options, settings)
@@ -572,6 +688,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     from conformance.suite._verdict import (
         OperationVerdict,
         exit_code,
+        merged_rules,
         verdict_document,
         write_verdict,
     )
@@ -618,6 +735,7 @@ def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) ->
     result = verdict_document(
         merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors,
         scenarios=told, waivers=waivers, cut_short=cut_short,
+        rules=merged_rules(document.get("rules", {}) for document in documents),
     )  # fmt: skip
     result["targets"] = list(targets.values())
     result["cleanup"] = cleanup

@@ -7,12 +7,19 @@ profile, seed and selection for every job, exactly as it would run against any b
 in parallel, each in a process of its own (its backend in it, on a free loopback port).
 
 What it leaves (``--reports DIR``, default ``reports``):
-- ``DIR/selftest.json``: the matrix, one row per job: defect (or ``clean``), API, outcome
-  (``passed`` for a clean run that passed, ``caught`` for a defect that failed the verdict,
-  ``missed``, ``broken``: the run could not give a verdict), the rules and the operations or
-  scenarios that reported it, and the seconds to the verdict.
+- ``DIR/selftest.json``: the matrix, one row per job: defect (or ``clean``), API, outcome, the
+  rules and the operations or scenarios that reported it, and the seconds to the verdict.
 - ``DIR/selftest/<job>/``: each run's own reports (verdict.json, junit.xml, summary.md, log).
 - ``DIR/allure-results/``: one Allure result per job, so the HTML report shows the matrix.
+
+**By rule.** Each defect names the catalogue's rules that state the clause it breaks
+(`Defect.rules`, checked against `conformance.catalogue` before anything runs). A defect is
+``caught`` only when a failure of one of *its* rules is in the verdict; the matrix shows the rules
+that caught it and the other rules that fired. A run failed only by other rules is ``stray``
+("failed by other rules: …"): the suite saw something, but not the broken clause, and that fails
+the self-test as a miss does. The other outcomes: ``passed`` (a clean run that passed),
+``failed`` (a clean run that did not), ``missed`` (the verdict passed), ``broken`` (the run gave
+no verdict).
 
 Exit 0 only when every clean run passed and every defect was caught; 1 otherwise; 2 when a job
 broke (its verdict cannot be trusted).
@@ -43,9 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from conformance import catalogue
 from conformance.busy import Busy
 from conformance.contract import BUNDLED_APIS
-from conformance.errors import ExitCode, UsageError
+from conformance.errors import ConformanceError, ExitCode, UsageError
 
 SCHEMA = "conformance-selftest/1"
 #: the profile every job runs (the same for the clean runs and every defect)
@@ -64,6 +72,9 @@ SOAK_DEFECTS = (
     "stack-trace-in-error",
 )  # fmt: skip
 SOAK_REPEAT = 20
+#: the gate's rule and the latency scenario's, as the catalogue names them
+EXERCISED = catalogue.rule("exercised").id
+LATENCY_BUDGET = catalogue.rule("latency-budget").id
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,8 @@ class Job:
     defect: str | None = None
     #: which repetition (0 for the first); its seed is the run's seed + this
     repeat: int = 0
+    #: the catalogue's rules that catch the defect (`Defect.rules`); none for a clean run
+    rules: tuple[str, ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -89,12 +102,19 @@ class Row:
     name: str
     api: str
     defect: str | None
-    #: passed | caught | missed | broken
+    #: passed | failed | caught | stray | missed | broken
     outcome: str
     exit_code: int
     seconds: float
+    #: every rule a failure of the verdict named, in its order
     rules: list[str] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
+    #: the defect's own rules (`Defect.rules`)
+    expected: list[str] = field(default_factory=list)
+    #: those of ``expected`` that failed: what caught it
+    caught_by: list[str] = field(default_factory=list)
+    #: the rules that failed besides (a stray run's only ones)
+    others: list[str] = field(default_factory=list)
     #: the contract rule the defect breaks (CONTRACT.md), for a defect
     breaks: str = ""
     reason: str = ""
@@ -110,38 +130,75 @@ def jobs(defects: Sequence[Any], apis: Sequence[str] = BUNDLED_APIS, repeat: int
     """The clean run of each API, then each defect on its API; ``repeat`` times each, the
     repetitions interleaved (a slow machine shows in every job alike)."""
     once = [Job(f"clean-{api}", api) for api in apis]
-    once += [Job(defect.name, defect.api, defect.name) for defect in defects if defect.api in apis]
+    once += [
+        Job(defect.name, defect.api, defect.name, rules=tuple(defect.rules))
+        for defect in defects
+        if defect.api in apis
+    ]
     return [dataclasses.replace(job, repeat=i) for i in range(repeat) for job in once]
 
 
 def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) -> Row:
-    """A job's row from its exit code and its verdict.json."""
-    rules: list[str] = []
-    where: list[str] = []
-    if document is not None:
-        for operation in document.get("operations", []):
-            failed = [f for f in operation.get("failures", []) if not f.get("waived")]
-            for failure in failed:
-                if failure["check"] not in rules:
-                    rules.append(str(failure["check"]))
-            if failed or operation.get("outcome") == "not_exercised":
-                where.append(str(operation.get("label") or operation.get("operation_id")))
-            if operation.get("outcome") == "not_exercised" and "exercised" not in rules:
-                rules.append("exercised")
-        for scenario in document.get("scenarios", []):
-            failed = [f for f in scenario.get("failures", []) if not f.get("waived")]
-            for failure in failed:
-                if failure["rule"] not in rules:
-                    rules.append(str(failure["rule"]))
-            if failed:
-                where.append(f"scenario {scenario['name']}")
+    """A job's row from its exit code and its verdict.json: a defect is caught only by a failure
+    of one of its own rules (`Job.rules`)."""
+    rules, where = fired(document) if document is not None else ([], [])
+    expected = list(job.rules)
+    caught_by = [rule for rule in rules if rule in expected]
+    others = [rule for rule in rules if rule not in expected] if job.defect else []
+    reason = ""
     if code == ExitCode.OK:
         outcome = "passed" if job.defect is None else "missed"
+        if job.defect is not None:
+            reason = f"the verdict passed: no failure of {', '.join(expected)}"
     elif code == ExitCode.FAILED and document is not None:
-        outcome = "caught" if job.defect is not None else "failed"
+        outcome = "failed" if job.defect is None else "caught" if caught_by else "stray"
+        if outcome == "stray":
+            own = ", ".join(expected)
+            reason = (
+                f"failed by other rules: {', '.join(others)}; none of its own ({own})"
+                if others
+                else f"failed, but by no rule (not by its own: {own})"
+            )
     else:
         outcome = "broken"
-    return Row(job.name, job.api, job.defect, outcome, code, round(seconds, 1), rules, where)
+    return Row(
+        job.name, job.api, job.defect, outcome, code, round(seconds, 1), rules, where,
+        expected=expected, caught_by=caught_by, others=others, reason=reason,
+    )  # fmt: skip
+
+
+def fired(document: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The rules a verdict's failures name (waived ones left out), in its order, and where: an
+    operation's failures by ``check``, ``exercised`` for an operation that was not, a
+    scenario's failures by ``rule``, and ``latency-budget`` for a latency row over budget."""
+    rules: list[str] = []
+    where: list[str] = []
+
+    def add(rule: str) -> None:
+        if rule not in rules:
+            rules.append(rule)
+
+    for operation in document.get("operations", []):
+        failed = [f for f in operation.get("failures", []) if not f.get("waived")]
+        for failure in failed:
+            add(str(failure["check"]))
+        if operation.get("outcome") == "not_exercised":
+            add(EXERCISED)
+        if failed or operation.get("outcome") == "not_exercised":
+            where.append(str(operation.get("label") or operation.get("operation_id")))
+    waived: set[tuple[Any, Any]] = set()
+    for scenario in document.get("scenarios", []):
+        failed = [f for f in scenario.get("failures", []) if not f.get("waived")]
+        for failure in failed:
+            add(str(failure["rule"]))
+        if failed:
+            where.append(f"scenario {scenario['name']}")
+        if scenario.get("outcome") == "waived":
+            waived.add((scenario.get("api"), scenario.get("name")))
+    for row in document.get("latency", []):
+        if row.get("outcome") == "exceeded" and (row.get("api"), "latency") not in waived:
+            add(LATENCY_BUDGET)
+    return rules, where
 
 
 def run_job(
@@ -291,7 +348,7 @@ def command(options: Options, out: TextIO, err: TextIO) -> ExitCode:
         fail_fast=not options.thorough, busy=busy.count if busy else 0,
     )  # fmt: skip
     allure_results(reports / "allure-results", rows)
-    out.write(f"\n{'run':<28} {'api':<6} {'outcome':<7} {'seconds':>8}  rules on where\n")
+    out.write(f"\n{'run':<28} {'api':<6} {'outcome':<7} {'seconds':>8}  by which rules, on where\n")
     for row in rows:
         out.write(line(row) + "\n")
     if repeat > 1:
@@ -361,16 +418,28 @@ def exit_code(rows: Sequence[Row]) -> ExitCode:
 
 
 def line(row: Row) -> str:
-    """One row of the printed matrix."""
+    """One row of the printed matrix: a defect's catching rules first (the others that fired in
+    brackets), a stray run's other rules, a missed one's own."""
     mark = {"passed": "passed", "caught": "CAUGHT", "missed": "MISSED", "failed": "FAILED"}
     what = mark.get(row.outcome, row.outcome.upper())
-    told = ", ".join(row.rules[:4]) + (f" (+{len(row.rules) - 4})" if len(row.rules) > 4 else "")
-    where = ", ".join(row.where[:3]) + (f" (+{len(row.where) - 3})" if len(row.where) > 3 else "")
-    detail = f"{told} on {where}" if told and where else told or where
+    where = _few(row.where, 3)
     if row.outcome == "passed":
         detail = ""
+    elif row.outcome == "caught":
+        also = f" (also {_few(row.others, 3)})" if row.others else ""
+        detail = f"by {_few(row.caught_by, 3)}{also} on {where}"
+    elif row.outcome in ("stray", "missed"):
+        detail = row.reason + (f" on {where}" if row.outcome == "stray" and where else "")
+    else:
+        told = _few(row.rules, 4)
+        detail = f"{told} on {where}" if told and where else told or where
     name = row.run_id or row.name
     return f"{name:<28} {row.api:<6} {what:<7} {row.seconds:>6.1f} s  {detail}".rstrip()
+
+
+def _few(names: Sequence[str], shown: int) -> str:
+    more = f" (+{len(names) - shown})" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def flakes(rows: Sequence[Row]) -> dict[str, Any]:
@@ -422,7 +491,7 @@ def write(
         "seconds": round(seconds, 1),
         "counts": {
             outcome: sum(1 for row in rows if row.outcome == outcome)
-            for outcome in ("passed", "failed", "caught", "missed", "broken")
+            for outcome in ("passed", "failed", "caught", "stray", "missed", "broken")
         },
         "rows": [dataclasses.asdict(row) for row in rows],
     }
@@ -449,10 +518,14 @@ def allure_results(folder: Path, rows: Sequence[Row]) -> None:
         message = (
             ""
             if row.good
-            else f"{row.outcome}: " + (", ".join(row.rules) or f"exit {row.exit_code}")
+            else f"{row.outcome}: "
+            + (row.reason or ", ".join(row.rules) or f"exit {row.exit_code}")
         )
         trace = "\n".join(
-            [f"rules: {', '.join(row.rules) or '-'}", f"where: {', '.join(row.where) or '-'}",
+            [f"caught by: {', '.join(row.caught_by) or '-'}" if not clean else "",
+             f"its rules: {', '.join(row.expected)}" if not clean else "",
+             f"other rules: {', '.join(row.others) or '-'}" if not clean else "",
+             f"rules: {', '.join(row.rules) or '-'}", f"where: {', '.join(row.where) or '-'}",
              f"exit code: {row.exit_code}", f"seconds to the verdict: {row.seconds}",
              f"breaks: {row.breaks}" if row.breaks else ""]
         ).strip()  # fmt: skip
@@ -482,9 +555,10 @@ def allure_results(folder: Path, rows: Sequence[Row]) -> None:
 
 def known_defects(names: Sequence[str]) -> list[Any]:
     """The defects named (all when none), in the reference backend's order; UsageError for a
-    name it does not know."""
+    name it does not know. Every defect's rules are checked first (`check_defect_rules`)."""
     from conformance import reference
 
+    check_defect_rules(reference.DEFECTS)
     by_name = {defect.name: defect for defect in reference.DEFECTS}
     for name in names:
         if name not in by_name:
@@ -492,3 +566,20 @@ def known_defects(names: Sequence[str]) -> list[Any]:
                 f"--defect {name!r} is not a defect; `conformance serve --list-defects` lists them"
             )
     return [defect for defect in reference.DEFECTS if not names or defect.name in names]
+
+
+def check_defect_rules(defects: Sequence[Any]) -> None:
+    """Each defect names at least one rule, and only rules of the catalogue: the reference
+    backend may not import it, so its table holds the ids as strings, checked here."""
+    for defect in defects:
+        if not defect.rules:
+            raise ConformanceError(
+                f"the defect {defect.name!r} names no rule; list the catalogue's rules that"
+                " catch it in its Defect"
+            )
+        unknown = catalogue.known(defect.rules)
+        if unknown:
+            raise ConformanceError(
+                f"the defect {defect.name!r} names {unknown[0]!r}, which is not a rule of the"
+                " catalogue (conformance/catalogue.py)"
+            )

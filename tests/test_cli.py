@@ -69,23 +69,6 @@ def test_cli_lint_reports_what_it_can_and_bad_input_wins(tmp_path: Path) -> None
     assert "missing.yaml: no such file" in err
 
 
-def test_cli_lint_third_party_spec_gets_notes_for_declaration_rules() -> None:
-    code, out, _ = lint(PETSTORE)
-    assert code == 1  # it does break contract rules that need no declarations (CT801 …)
-    declaration_rules = ("CT402", "CT403", "CT404", "CT405", "CT603", "CT701", "CT904")
-    for line in out.splitlines():
-        if any(f" {rule} " in line for rule in declaration_rules):
-            assert ": note CT" in line or line.startswith(f"{PETSTORE}: note")
-    assert "no x-roles, x-auth-flow, x-rate-limit or x-latency-budget-ms" in out
-    assert "1 more like the above (--verbose shows them)" in out
-    _verbose_code, verbose_out, _ = lint("--verbose", PETSTORE)
-    # One note for the root, one per operation (3): three shown, then the count of the rest.
-    shown = [line for line in out.splitlines() if "note CT402" in line]
-    assert len(shown) == 4
-    assert shown[-1].endswith("CT402 roles-declared: 1 more like the above (--verbose shows them)")
-    assert verbose_out.count("note CT402") == 4
-
-
 def test_cli_lint_json_output(tchat_copy: SpecCopy) -> None:
     path = tchat_copy(lambda d: d["paths"]["/content/sync"]["get"]["responses"].pop("429"))
     code, out, _ = lint("--format", "json", path)
@@ -153,3 +136,83 @@ def test_cli_readme_rule_table_names_every_rule() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [rule.name for rule in ordered_rules() if f"`{rule.name}`" not in readme]
     assert missing == []
+
+
+#: a plain spec, as a third-party API publishes one: no x- declarations at all; one list
+#: declares X-Request-ID on its answer, the item read does not
+PLAIN = """
+openapi: "3.0.3"
+info: {title: Items, version: "1"}
+paths:
+  /items:
+    get:
+      operationId: listItems
+      responses:
+        "200":
+          description: the items
+          headers:
+            X-Request-ID: {schema: {type: string}}
+          content:
+            application/json: {schema: {type: array, items: {type: string}}}
+  /items/{id}:
+    get:
+      operationId: getItem
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: integer}}
+      responses:
+        "200":
+          description: the item
+          content:
+            application/json: {schema: {type: string}}
+        "404":
+          description: no such item
+"""
+
+
+def run_command(*argv: str | Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["run", *map(str, argv)], out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_run_list_rules_says_which_rules_apply_where_and_why(tmp_path: Path) -> None:
+    spec = tmp_path / "items.yaml"
+    spec.write_text(PLAIN, encoding="utf-8")
+    reports = tmp_path / "reports"
+    # a target that cannot be reached: listing the rules sends nothing, starts nothing
+    code, out, err = run_command(
+        "--list-rules", "--spec", spec, "--target", "http://127.0.0.1:9", "--reports", reports
+    )
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"items: {spec} (2 operations; no x-contract: strict, so a contract rule applies where"
+        " the spec declares what it checks)"
+    )
+    rows = {line.split()[0]: " ".join(line.split()) for line in lines[1:] if line[2] != " "}
+    assert rows["not_a_server_error"] == (
+        "not_a_server_error blocker on for all 2 operations: applies to every answer"
+    )
+    (request_id,) = [n for n, line in enumerate(lines) if line.startswith("  request_id ")]
+    assert lines[request_id].endswith("on for GET /items: response 200 declares X-Request-ID")
+    assert lines[request_id + 1].strip() == (
+        "off for GET /items/{id}: response 200 has no X-Request-ID"
+    )
+    assert rows["exercised"].endswith(
+        "off for all 2 operations: untested is no failure without the strict opt-in"
+        " (--require-exercised makes it one)"
+    )
+    assert not reports.exists()
+    _, required, _ = run_command("--list-rules", "--spec", spec, "--require-exercised")
+    assert "on for all 2 operations: the run asks for it (--require-exercised)" in required
+
+
+def test_cli_run_list_rules_defaults_to_the_bundled_specs_under_the_strict_opt_in() -> None:
+    code, out, _ = run_command("--list-rules")
+    assert code == 0
+    blocks = out.split("\n\n")
+    assert [block.split(":")[0] for block in blocks] == ["gloria", "tchat"]
+    for block in blocks:
+        # strict: every rule is one line, on for every operation
+        assert all(" on for all " in line for line in block.splitlines()[1:]), block
+        assert len(block.splitlines()) <= 25  # one screen an API

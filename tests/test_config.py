@@ -25,6 +25,7 @@ def test_the_example_file_is_valid_and_says_what_the_defaults_are() -> None:
     assert settings.request_timeout_s == 30
     assert settings.tls_verify
     assert not settings.read_only
+    assert not settings.require_exercised
     assert set(settings.targets) == {"gloria", "tchat"}
     assert all(settings.scenarios.values())
 
@@ -123,3 +124,15 @@ def test_the_scenarios_longest_wait_is_read_from_the_file(tmp_path: Path) -> Non
     assert settings.max_wait_s == 12.5
     assert settings.scenarios["latency"] is False
     assert settings.scenarios["auth_refresh"] is True
+
+
+def test_require_exercised_comes_from_the_file_the_environment_or_a_flag(tmp_path: Path) -> None:
+    path = write(tmp_path, "[run]\nrequire_exercised = true\n")
+    assert config.load(path, {}).require_exercised
+    assert not config.load(path, {"CONFORMANCE_REQUIRE_EXERCISED": "0"}).require_exercised
+    environ = {"CONFORMANCE_REQUIRE_EXERCISED": "yes"}
+    assert config.load(None, environ, discover=False).require_exercised
+    assert config.load(None, {}, discover=False, require_exercised=True).require_exercised
+    assert not config.load(None, {}, discover=False).require_exercised
+    with pytest.raises(ConfigError, match=r"CONFORMANCE_REQUIRE_EXERCISED.*use true or false"):
+        config.load(None, {"CONFORMANCE_REQUIRE_EXERCISED": "perhaps"}, discover=False)

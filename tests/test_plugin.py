@@ -90,3 +90,41 @@ def test_a_conformance_test_that_crashes_breaks_the_verdict(pytester: pytest.Pyt
     assert document["verdict"] == "broken"
     (crash,) = document["errors"]
     assert crash.startswith("test_story[tchat-rollback] (call) crashed: TypeError: int()"), crash
+
+
+@pytest.mark.parametrize(
+    ("given", "environ", "expected"),
+    [((), "", False), (("--conformance-require-exercised",), "", True), ((), "1", True)],
+    ids=["default", "option", "environment"],
+)
+def test_require_exercised_reaches_the_run_from_its_option_or_the_environment(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    given: tuple[str, ...],
+    environ: str,
+    expected: bool,
+) -> None:
+    monkeypatch.setenv("CONFORMANCE_REQUIRE_EXERCISED", environ)
+    pytester.makepyfile(
+        f"""
+        def test_setting(conformance_suite):
+            assert conformance_suite.require_exercised is {expected}
+        """
+    )
+    result = pytester.runpytest(
+        "--conformance-target", "tchat=http://127.0.0.1:9/api", "--conformance-reports",
+        str(pytester.path / "reports"), "-p", "no:cacheprovider", *given,
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+
+
+def test_require_exercised_is_handed_to_pytest_and_so_to_every_xdist_worker() -> None:
+    from conformance import config
+    from conformance.contract import bundled_spec
+    from conformance.runner import RunOptions, pytest_arguments
+
+    targets = {"tchat": ("http://127.0.0.1:9/api", bundled_spec("tchat"))}
+    for required in (True, False):
+        settings = config.load(None, {}, discover=False, require_exercised=required)
+        arguments = pytest_arguments(targets, RunOptions(pytest_args=["-n", "2"]), settings)
+        assert ("--conformance-require-exercised" in arguments) is required

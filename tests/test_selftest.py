@@ -1,8 +1,11 @@
-"""``conformance selftest``: the matrix judged from each run's exit code and verdict, and the
-command for real on a defect it catches and on one it cannot (the run narrowed away from it)."""
+"""``conformance selftest``: the matrix judged from each run's exit code and verdict, by rule (a
+defect is caught only by a failure of one of its own rules: else it is stray or missed), the
+defects' rules checked against the catalogue, and the command for real on a defect it catches
+and on one it cannot (the run narrowed away from it)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -11,8 +14,9 @@ from typing import Any
 import pytest
 
 from conformance.cli import run
-from conformance.errors import ExitCode
-from conformance.selftest import Job, exit_code, judge
+from conformance.errors import ConformanceError, ExitCode
+from conformance.reference import DEFECTS
+from conformance.selftest import Job, check_defect_rules, exit_code, jobs, judge, line
 
 FAILED_DOCUMENT: dict[str, Any] = {
     "operations": [
@@ -24,28 +28,116 @@ FAILED_DOCUMENT: dict[str, Any] = {
          "failures": []},
     ],
     "scenarios": [
-        {"name": "conflicts", "failures": [{"rule": "stale-409", "waived": ""}]},
-        {"name": "latency", "failures": [{"rule": "latency-budget", "waived": "GLO-1"}]},
+        {"api": "gloria", "name": "conflicts", "outcome": "failed",
+         "failures": [{"rule": "stale-409", "waived": ""}]},
+        {"api": "gloria", "name": "latency", "outcome": "waived",
+         "failures": [{"rule": "latency-budget", "waived": "GLO-1"}]},
     ],
+    "latency": [{"api": "gloria", "operation": "GET /positions", "outcome": "exceeded"}],
 }  # fmt: skip
 
 
-def test_a_defect_is_caught_only_by_a_failed_verdict_and_the_matrix_says_by_what() -> None:
-    defect, clean = Job("wrong-type", "gloria", "wrong-type"), Job("clean-gloria", "gloria")
-    caught = judge(defect, 1, FAILED_DOCUMENT, 12.34)
+def defect(name: str, *rules: str) -> Job:
+    return Job(name, "gloria", name, rules=rules)
+
+
+def test_a_defect_is_caught_only_by_a_failure_of_its_own_rule_and_the_matrix_says_which() -> None:
+    caught = judge(defect("wrong-type", "response_schema_conformance"), 1, FAILED_DOCUMENT, 12.34)
     assert caught.outcome == "caught"
+    assert caught.caught_by == ["response_schema_conformance"]
+    assert caught.others == ["exercised", "stale-409"]  # the waived latency breach is left out
     assert caught.rules == ["response_schema_conformance", "exercised", "stale-409"]
     assert caught.where == ["GET /users/stats", "GET /schools/{id}", "scenario conflicts"]
     assert caught.seconds == 12.3
-    assert judge(defect, 0, {"operations": []}, 1.0).outcome == "missed"
-    assert judge(defect, 2, FAILED_DOCUMENT, 1.0).outcome == "broken"  # not a verdict
-    assert judge(defect, 1, None, 1.0).outcome == "broken"  # no verdict.json
+    assert "CAUGHT" in line(caught)
+    assert "by response_schema_conformance (also exercised, stale-409) on GET /users/stats" in (
+        line(caught)
+    )
+    # one of several rules is enough; a gate failure counts by its rule too
+    both = judge(defect("stale-version-accepted", "one-of-concurrent", "stale-409"), 1,
+                 FAILED_DOCUMENT, 1.0)  # fmt: skip
+    assert (both.outcome, both.caught_by) == ("caught", ["stale-409"])
+    gate = judge(defect("unexercised", "exercised"), 1, FAILED_DOCUMENT, 1.0)
+    assert (gate.outcome, gate.caught_by) == ("caught", ["exercised"])
+
+
+def test_a_defect_failed_only_by_other_rules_is_stray_and_fails_the_selftest() -> None:
+    stray = judge(defect("stale-delete-accepted", "stale-delete-409"), 1, FAILED_DOCUMENT, 1.0)
+    assert stray.outcome == "stray"
+    assert not stray.good
+    assert stray.caught_by == []
+    assert stray.reason == (
+        "failed by other rules: response_schema_conformance, exercised, stale-409; none of its"
+        " own (stale-delete-409)"
+    )
+    assert "STRAY" in line(stray)
+    assert "failed by other rules: response_schema_conformance" in line(stray)
+    clean = judge(Job("clean-gloria", "gloria"), 0, {"operations": []}, 1.0)
+    assert exit_code([clean, stray]) == ExitCode.FAILED
+    # a failure of its rule that a waiver covers catches nothing, nor does the latency row it
+    # waived
+    waived = judge(defect("slow-operation", "latency-budget"), 1, FAILED_DOCUMENT, 1.0)
+    assert waived.outcome == "stray"
+    nothing = judge(defect("slow-operation", "latency-budget"), 1, {"operations": []}, 1.0)
+    assert (nothing.outcome, nothing.reason) == (
+        "stray",
+        "failed, but by no rule (not by its own: latency-budget)",
+    )
+
+
+def test_a_latency_row_over_budget_is_a_failure_of_the_latency_budget() -> None:
+    document = {
+        "scenarios": [{"api": "gloria", "name": "latency", "outcome": "failed", "failures": []}],
+        "latency": [
+            {"api": "gloria", "operation": "GET /positions", "outcome": "exceeded"},
+            {"api": "gloria", "operation": "GET /schools", "outcome": "met"},
+        ],
+    }
+    row = judge(defect("slow-operation", "latency-budget"), 1, document, 1.0)
+    assert (row.outcome, row.caught_by, row.others) == ("caught", ["latency-budget"], [])
+
+
+def test_missed_broken_and_clean_runs_are_judged_by_exit_code_and_verdict() -> None:
+    wrong_type = defect("wrong-type", "response_schema_conformance")
+    clean = Job("clean-gloria", "gloria")
+    missed = judge(wrong_type, 0, {"operations": []}, 1.0)
+    assert missed.outcome == "missed"
+    assert missed.reason == "the verdict passed: no failure of response_schema_conformance"
+    assert "MISSED" in line(missed)
+    assert judge(wrong_type, 2, FAILED_DOCUMENT, 1.0).outcome == "broken"  # not a verdict
+    assert judge(wrong_type, 1, None, 1.0).outcome == "broken"  # no verdict.json
     assert judge(clean, 0, {"operations": []}, 1.0).outcome == "passed"
-    assert judge(clean, 1, FAILED_DOCUMENT, 1.0).outcome == "failed"
-    rows = [judge(clean, 0, {}, 1.0), caught]
+    failed = judge(clean, 1, FAILED_DOCUMENT, 1.0)
+    assert (failed.outcome, failed.others, failed.caught_by) == ("failed", [], [])
+    rows = [judge(clean, 0, {}, 1.0), judge(wrong_type, 1, FAILED_DOCUMENT, 1.0)]
     assert exit_code(rows) == ExitCode.OK
-    assert exit_code([*rows, judge(defect, 0, {}, 1.0)]) == ExitCode.FAILED
-    assert exit_code([*rows, judge(defect, 2, None, 1.0)]) == ExitCode.TARGET_BROKEN
+    assert exit_code([*rows, missed]) == ExitCode.FAILED
+    assert exit_code([*rows, judge(wrong_type, 2, None, 1.0)]) == ExitCode.TARGET_BROKEN
+
+
+def test_every_defect_names_catalogue_rules_and_a_job_carries_them() -> None:
+    check_defect_rules(DEFECTS)  # what `conformance selftest` checks before it runs anything
+    by_name = {job.name: job for job in jobs(DEFECTS)}
+    assert all(by_name[d.name].rules == d.rules for d in DEFECTS)
+    assert by_name["clean-gloria"].rules == ()
+
+
+@pytest.mark.parametrize(
+    ("rules", "says"),
+    [
+        (("response_schema_conformance", "nope"), "the defect 'wrong-type' names 'nope', which"
+         " is not a rule of the catalogue (conformance/catalogue.py)"),
+        ((), "the defect 'wrong-type' names no rule; list the catalogue's rules that catch it"
+         " in its Defect"),
+    ],
+)  # fmt: skip
+def test_a_defect_naming_an_unknown_rule_stops_the_selftest_before_it_runs(
+    rules: tuple[str, ...], says: str
+) -> None:
+    broken = dataclasses.replace(DEFECTS[1], rules=rules)
+    with pytest.raises(ConformanceError) as raised:
+        check_defect_rules([*DEFECTS, broken])
+    assert str(raised.value) == says
 
 
 @pytest.mark.slow
@@ -77,6 +169,8 @@ def test_selftest_runs_clean_and_defective_backends_and_writes_the_matrix(
     printed = out.getvalue()
     if outcome == "caught":
         assert rows["wrong-type"]["rules"] == ["response_schema_conformance"]
+        assert rows["wrong-type"]["caught_by"] == ["response_schema_conformance"]
+        assert rows["wrong-type"]["expected"] == ["response_schema_conformance"]
         assert rows["wrong-type"]["where"] == ["GET /users/stats"]
         assert "wrong-type" in printed
         assert "CAUGHT" in printed
@@ -98,13 +192,18 @@ def test_selftest_runs_clean_and_defective_backends_and_writes_the_matrix(
 
 def test_make_test_proves_every_defect_caught_by_the_suite() -> None:
     # make test runs these two tables: fuzzing's (test_run) and the scenarios' (test_scenarios);
-    # a defect added to the reference backend without a run that catches it fails here
-    from conformance.reference import DEFECTS
+    # a defect added to the reference backend without a run that catches it fails here, and so
+    # does one they prove caught by a rule that is not its own
     from tests.suite.test_run import CAUGHT_BY_FUZZING
     from tests.suite.test_scenarios import CAUGHT
 
     assert not set(CAUGHT_BY_FUZZING) & set(CAUGHT)
     assert set(CAUGHT_BY_FUZZING) | set(CAUGHT) == {defect.name for defect in DEFECTS}
+    rules = {defect.name: defect.rules for defect in DEFECTS}
+    assert {
+        name: row[3] for name, row in CAUGHT_BY_FUZZING.items() if row[3] not in rules[name]
+    } == {}
+    assert {name: row[2] for name, row in CAUGHT.items() if row[2] not in rules[name]} == {}
 
 
 @pytest.mark.slow

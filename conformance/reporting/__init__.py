@@ -1,6 +1,7 @@
 """What a run leaves for people: the Allure results' labels, environment, executor and failure
-categories (`_allure`), and the one-page summary, ``summary.md`` and ``summary.html``
-(`_summary`), and the HTML report from Allure 3's generator (`_html`)."""
+categories (`_allure`; severity and categories from `conformance.catalogue`), the one-page
+summary, ``summary.md``, ``summary.html`` and the terminal's lines (`_summary`), and the HTML
+report from Allure 3's generator (`_html`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from conformance.reporting._allure import (
 )
 from conformance.reporting._html import ReportFailed, ReportUnavailable
 from conformance.reporting._html import generate_in as generate_report
-from conformance.reporting._summary import plural, summary_html, summary_markdown, write_summary
+from conformance.reporting._summary import (
+    plural,
+    summary_html,
+    summary_markdown,
+    terminal_lines,
+    without_values,
+    write_summary,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -33,7 +41,9 @@ __all__ = [
     "severity",
     "summary_html",
     "summary_markdown",
+    "terminal_lines",
     "title",
+    "without_values",
     "write_run_files",
     "write_summary",
 ]

@@ -2,18 +2,20 @@
 
 - Labels: epic = the API (its spec's title and version), feature = the module (the operation's
   first tag; ``scenarios`` for a scenario), story = the operation (``GET /schools/{id}``) or the
-  scenario; severity by the rules a failure broke.
+  scenario; severity: the worst the catalogue gives the rules a failure broke.
 - ``environment.properties``: target, spec file, its version and SHA-256, suite version, seed,
   profile (one line each per API).
 - ``executor.json``: the CI job that ran it, read from the CI's environment (GitHub Actions,
   GitLab CI, Jenkins); none outside CI.
-- ``categories.json``: failure categories by the rule a result names (contract violation, server
-  error, latency budget, rate limit, auth, infrastructure, waived).
+- ``categories.json``: failure categories by the rule a result names, the catalogue's categories
+  in its order (server error, information leak, auth …, contract violation for the rest), and
+  waived, untested and infrastructure.
 - One result per operation and check (``GET /schools · not_a_server_error``), each with a history
   id of its own, beside the operation's own test: the report's tree is API → module → operation
   → checks, and a check's history is its own across runs. A failed check's first failures are
   its steps, each with the request, the response and the curl that reproduces it attached.
-  ``exercised`` is one of them: the operation answered a documented 2xx.
+  ``exercised`` is one of them: the operation answered a documented 2xx (skipped, saying why,
+  for an operation ``untested`` on a spec without ``x-contract: strict``).
 
 Everything written is masked: at the end of a run every text file in the results folder, ours
 and allure-pytest's (its captured output too), goes through `conformance.masking` (`scrub`).
@@ -24,26 +26,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from conformance import catalogue
 from conformance.contract import Operation, Spec
 from conformance.masking import mask
 
-#: rules (checks and scenario rules) by the severity a failure of theirs gets
-_SEVERE = {
-    "blocker": ("not_a_server_error", "ignored_auth", "no-credentials-401", "bad-token-401",
-                "expired-401", "role-403", "private-404", "logout-revokes",
-                "reuse-revokes-family"),
-    "critical": ("stale-409", "rejected-unchanged", "one-of-concurrent", "duplicate-409",
-                 "use_after_free", "stale-delete-409", "deleted-404", "no_leaks", "refresh-rotates",
-                 "single-flight", "auth-before-limit"),
-    "minor": ("latency-budget", "rate-limit-headers", "remaining-monotonic", "nosniff",
-              "request_id"),
-}  # fmt: skip
+#: a rule id as it may stand in a regex unescaped (Python's escape of ``-`` is not valid
+#: JavaScript under its ``u`` flag, so ids are kept plain rather than escaped)
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
+#: the category every failed result no other category claims falls into
+CATCH_ALL = "Contract violation"
 
 
 def _naming(*rules: str) -> str:
@@ -51,43 +49,47 @@ def _naming(*rules: str) -> str:
     brackets (``[stale-409] …``, how check results and scenario failures name theirs) or at the
     head of a line (``  not_a_server_error: …``, how an operation's failure lists them). Never a
     bare substring: a status like ``401`` also turns up in ids, ports and header values."""
+    if not all(_PLAIN.fullmatch(rule) for rule in rules):
+        raise ValueError(f"a rule id must be letters, digits, _ and - only: {sorted(rules)}")
     return "[\\s\\S]*(?:^|[\\[\\s])(?:" + "|".join(rules) + ")[\\]:][\\s\\S]*"
+
+
+def _categories() -> list[dict[str, Any]]:
+    """Allure's failure categories from the catalogue: each of its categories in its order,
+    matched by the rules the catalogue puts in it (lint rules never make a result), then the
+    catch-all; waived and untested results (skipped) and broken ones have their own."""
+    by_category: dict[str, list[str]] = {}
+    for rule in catalogue.RULES.values():
+        if rule.kind is not catalogue.Kind.LINT:
+            by_category.setdefault(rule.category, []).append(rule.id)
+    made: list[dict[str, Any]] = [
+        {"name": "Waived", "matchedStatuses": ["skipped"],
+         "messageRegex": "[\\s\\S]*waived:[\\s\\S]*"},
+        {"name": "Untested", "matchedStatuses": ["skipped"],
+         "messageRegex": "untested:[\\s\\S]*"},
+    ]  # fmt: skip
+    made += [
+        {"name": name, "matchedStatuses": ["failed"], "messageRegex": _naming(*by_category[name])}
+        for name in catalogue.CATEGORIES
+        if name != CATCH_ALL and by_category.get(name)
+    ]
+    made += [
+        {"name": CATCH_ALL, "matchedStatuses": ["failed"]},
+        {"name": "Infrastructure", "matchedStatuses": ["broken"]},
+    ]
+    return made
 
 
 #: Allure's failure categories, matched against a result's message (which names its rules);
 #: ``[\s\S]`` and not ``(?s)``: Allure 2 (Java) and Allure 3 (JavaScript) read these regexes
 #: alike. The first that matches takes the result.
-CATEGORIES: list[dict[str, Any]] = [
-    {"name": "Waived", "matchedStatuses": ["skipped"], "messageRegex": "[\\s\\S]*waived:[\\s\\S]*"},
-    {"name": "Server error", "matchedStatuses": ["failed"],
-     "messageRegex": _naming("not_a_server_error")},
-    {"name": "Latency budget", "matchedStatuses": ["failed"],
-     "messageRegex": _naming("latency-budget")},
-    {"name": "Rate limit", "matchedStatuses": ["failed"],
-     "messageRegex": _naming("rate_limit_headers", "rate-limit-headers", "limit-enforced",
-                             "rate-limited-answer", "per-principal", "remaining-monotonic",
-                             "limit-recovers", "login-limit")},
-    {"name": "Auth", "matchedStatuses": ["failed"],
-     "messageRegex": _naming("ignored_auth", "login-pair", "token-works", "no-store",
-                             "expired-401", "www-authenticate", "refresh-rotates",
-                             "reuse-revokes-family", "single-flight", "logout-revokes",
-                             "bad-token-401", "no-credentials-401", "role-403",
-                             "owner-recorded", "owner-reads", "private-404", "admin-reads-all",
-                             "auth-before-limit")},
-    {"name": "Contract violation", "matchedStatuses": ["failed"]},
-    {"name": "Infrastructure", "matchedStatuses": ["broken"]},
-]  # fmt: skip
+CATEGORIES: list[dict[str, Any]] = _categories()
 
 
 def severity(rules: Iterable[str]) -> str:
-    """The severity of a result whose failures broke ``rules`` (``normal`` by default)."""
-    found = set(rules)
-    for level in ("blocker", "critical"):
-        if found & set(_SEVERE[level]):
-            return level
-    if found and found <= set(_SEVERE["minor"]):
-        return "minor"
-    return "normal"
+    """The severity of a result whose failures broke ``rules``: the worst of them in the
+    catalogue (``normal`` for none, and for a rule the catalogue does not list)."""
+    return catalogue.worst(rules).value
 
 
 def epic(spec: Spec) -> str:
@@ -192,9 +194,10 @@ def check_results(
     """One Allure result per operation and check of the run ``document`` describes, with the
     operation's ``labels`` (by ``(api, operation_id)``). A check fails when a failure of it is
     not waived; it is skipped when waived, or when no case reached it; ``exercised`` fails when
-    no documented 2xx came back. The first `STEPS_SHOWN` failures of a check are its steps, each
-    with the request, the response and the curl attached: their files' contents go into
-    ``attachments`` (file name -> text) for the caller to write."""
+    no documented 2xx came back (skipped, with the reason, for an ``untested`` operation). The
+    first `STEPS_SHOWN` failures of a check are its steps, each with the request, the response
+    and the curl attached: their files' contents go into ``attachments`` (file name -> text)
+    for the caller to write."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     files: dict[str, str] = {} if attachments is None else attachments
     made: list[dict[str, Any]] = []
@@ -225,6 +228,11 @@ def check_results(
             made.append(_result(where, "exercised", "broken", errors, answers))
         elif operation.get("documented_2xx_seen"):
             made.append(_result(where, "exercised", "passed", "", answers))
+        elif operation.get("outcome") == "untested" or not operation.get(
+            "exercise_required", True
+        ):  # no failure without x-contract: strict (or --require-exercised)
+            untested = f"untested: {operation.get('reason') or 'no documented 2xx came back'}"
+            made.append(_result(where, "exercised", "skipped", untested, answers))
         elif operation.get("outcome") == "waived":  # a waiver of rule "exercised"
             waived = f"waived: {operation.get('reason', '')} ([exercised] no documented 2xx)"
             made.append(_result(where, "exercised", "skipped", waived, answers))

@@ -3,14 +3,20 @@
 self-contained file (inline CSS, the plot as inline SVG, nothing fetched from anywhere).
 
 Read from the verdict document alone (``verdict.json``, described in
-`conformance.suite._verdict`), so a merged verdict gets the same summary. In order: the verdict
-and why; the run; counts; counts by rule; each failure with its reproduction; latency per
-operation against its budget (a text bar in markdown, a plot as well in HTML); coverage of
-operations and of status codes; scenarios; waivers; cleanup.
+`conformance.suite._verdict`), so a merged verdict gets the same summary. It leads with what
+matters. In order: the verdict and why; the operations ``untested`` (never answered with a
+documented 2xx on a spec without ``x-contract: strict``: no failure, but the reader should know
+first), with their reasons; the run; counts; failures by rule, worst first, in the catalogue's
+words; the failures, worst first (the rule's severity in `conformance.catalogue`, then the
+count), those that differ only in generated values (`without_values`) one row with a count and
+the first examples' reproductions; latency per operation against its budget (a text bar in
+markdown, a plot as well in HTML); coverage of operations and of status codes; the rules that
+applied to each API's operations and those that were off, and why (when verdict.json says);
+scenarios; waivers; cleanup.
 
-Both files are rendered from one list of blocks (`_sections`), so they cannot say different
-things. Everything is masked twice: the document before it is read, the text before it is
-written.
+Both files, and the terminal's lines (`terminal_lines`), are rendered from one model (`Summary`,
+a list of sections of blocks), so they cannot say different things. Everything is masked twice:
+the document before it is read, the text before it is written.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance import catalogue
 from conformance.masking import SECRETS, mask
 
 #: failures listed; verdict.json has them all
@@ -45,6 +52,7 @@ _OUTCOME = {
     "not_exercised": "❌ not exercised",
     "error": "⛔ error",
     "skipped": "skipped",
+    "untested": "untested",
 }
 _LATENCY = {"met": "✅ met", "exceeded": "❌ exceeded", "not_measured": "not measured"}
 _ORDER = {"error": 0, "failed": 1, "not_exercised": 2, "waived": 3, "skipped": 4, "passed": 5}
@@ -91,6 +99,8 @@ Cell = Inline | Sequence[Inline]
 @dataclass(frozen=True)
 class Para:
     parts: Sequence[Inline]
+    #: False for a paragraph about what only the files show (the reproductions)
+    terminal: bool = True
 
 
 @dataclass(frozen=True)
@@ -256,7 +266,7 @@ def _why(document: Mapping[str, Any]) -> str:
         names = [str(w.get("name", "?")) for w in expired]
         reasons.append(f"{plural(len(names), 'waiver')} expired ({_named(names)})")
     if verdict == "pass":
-        tested = [o for o in operations if o["outcome"] != "skipped"]
+        tested = [o for o in operations if o["outcome"] not in ("skipped", "untested")]
         ran = [s for s in scenarios if s["outcome"] != "skipped"]
         waived = sum(o["outcome"] == "waived" for o in operations) + sum(
             s["outcome"] == "waived" for s in scenarios
@@ -265,6 +275,8 @@ def _why(document: Mapping[str, Any]) -> str:
             "the one operation tested conforms"
             if len(tested) == 1
             else f"all {len(tested)} operations tested conform"
+            if tested
+            else "no operation broke the contract"
         )
         if ran:
             said += (
@@ -274,6 +286,11 @@ def _why(document: Mapping[str, Any]) -> str:
             )
         if waived:
             said += f" ({waived} with every failure waived)"
+        if untested := ops("untested"):
+            said += (
+                f"; {plural(len(untested), 'operation')} untested, never answered with a"
+                f" documented 2xx ({_named(untested)}): listed first"
+            )
         return said[0].upper() + said[1:] + "."
     if not reasons:
         reasons.append("nothing was tested")
@@ -325,16 +342,22 @@ def _run(document: Mapping[str, Any]) -> Section:
 def _counts(document: Mapping[str, Any]) -> Section:
     counts = document.get("counts", {})
     scenarios = counts.get("scenarios", {})
-    names = ("passed", "failed", "waived", "not_exercised", "error", "skipped")
+    operations = document.get("operations", [])
+    untested = int(counts.get("untested", sum(o["outcome"] == "untested" for o in operations)))
+    names: tuple[str, ...] = ("passed", "failed", "waived", "not_exercised", "error", "skipped")
+    if untested:  # a column only when the run has some (a spec without x-contract: strict)
+        names = ("passed", "failed", "waived", "untested", *names[3:])
     head = ["", *(n.replace("_", " ") for n in names), "total"]
 
     def cell(n: int, name: str) -> Cell:
+        if n and name == "untested":
+            return Flag(str(n), "warn")
         return Flag(str(n)) if n and name in ("failed", "not_exercised", "error") else str(n)
 
     rows: list[list[Cell]] = [
         [
             "operations",
-            *(cell(int(counts.get(n, 0)), n) for n in names),
+            *(cell(untested if n == "untested" else int(counts.get(n, 0)), n) for n in names),
             str(counts.get("operations", 0)),
         ],
     ]
@@ -343,7 +366,7 @@ def _counts(document: Mapping[str, Any]) -> Section:
             [
                 "scenarios",
                 *(
-                    "—" if n == "not_exercised" else cell(int(scenarios.get(n, 0)), n)
+                    "—" if n in ("not_exercised", "untested") else cell(int(scenarios.get(n, 0)), n)
                     for n in names
                 ),
                 str(sum(scenarios.values())),
@@ -352,7 +375,7 @@ def _counts(document: Mapping[str, Any]) -> Section:
     blocks: list[Block] = [Table(head, rows, frozenset(range(1, len(head))))]
     if counts.get("throttled"):
         throttled = sorted(
-            (op for op in document.get("operations", []) if op.get("throttled")),
+            (op for op in operations if op.get("throttled")),
             key=lambda op: -int(op["throttled"]),
         )
         where = _named([f"{_where(op)} ({op['throttled']})" for op in throttled])
@@ -367,36 +390,89 @@ def _counts(document: Mapping[str, Any]) -> Section:
     return Section("Counts", "counts", blocks)
 
 
+def _severity(rule: str) -> catalogue.Severity:
+    return catalogue.severity_of(rule)
+
+
+def _severity_cell(rule: str) -> Cell:
+    """A rule's severity, flagged when it is blocker or critical."""
+    level = _severity(rule)
+    return Flag(level.value) if level.rank <= catalogue.Severity.CRITICAL.rank else level.value
+
+
+def _words(rule: str) -> str:
+    """The contract's words for a rule, from the catalogue ("—" for a rule it does not list)."""
+    found = catalogue.RULES.get(rule)
+    return found.words if found is not None else "—"
+
+
 def _by_rule(document: Mapping[str, Any]) -> Section:
     where: dict[str, list[str]] = {}
-    for operation in document.get("operations", []):
-        for failure in operation.get("failures", []):
-            found = where.setdefault(failure["check"], [])
-            if _where(operation) not in found:
-                found.append(_where(operation))
-    for scenario in document.get("scenarios", []):
-        for failure in scenario.get("failures", []):
-            name = f"{scenario['api']} scenario {scenario['name']}"
-            found = where.setdefault(failure["rule"], [])
-            if name not in found:
-                found.append(name)
+    seen: Counter[str] = Counter()  # for a hand-made or older document without by_rule
+    places = [
+        (_where(operation), str(failure["check"]))
+        for operation in document.get("operations", [])
+        for failure in operation.get("failures", [])
+    ] + [
+        (f"{scenario['api']} scenario {scenario['name']}", str(failure["rule"]))
+        for scenario in document.get("scenarios", [])
+        for failure in scenario.get("failures", [])
+    ]
+    for place, rule in places:
+        found = where.setdefault(rule, [])
+        if place not in found:
+            found.append(place)
+        seen[rule] += 1
     counted = Counter(
         {str(k): int(v) for k, v in document.get("counts", {}).get("by_rule", {}).items()}
     )
-    for rule, places in where.items():  # a hand-made or older document without by_rule
-        counted.setdefault(rule, len(places))
+    for rule, n in seen.items():
+        counted.setdefault(rule, n)
     missing = [_where(o) for o in document.get("operations", []) if o["outcome"] == "not_exercised"]
-    rows: list[list[Cell]] = [
-        [Code(rule), str(n), _named(sorted(set(where.get(rule, []))))]
-        for rule, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))
-    ]
     if missing:
-        rows.append([Code("exercised"), str(len(missing)), _named(missing)])
-    if not rows:
-        return Section("Failures by rule", "rules", [Para(["No rule was broken."])])
+        counted["exercised"] = len(missing)
+        where["exercised"] = missing
+    if not counted:
+        return Section("Failures by rule", "by-rule", [Para(["No rule was broken."])])
+    ordered = sorted(counted.items(), key=lambda item: (_severity(item[0]).rank, -item[1], item[0]))
+    rows: list[list[Cell]] = [
+        [Code(rule), _severity_cell(rule), str(n), _named(sorted(set(where.get(rule, [])))),
+         _words(rule)]
+        for rule, n in ordered
+    ]  # fmt: skip
     return Section(
-        "Failures by rule", "rules", [Table(["rule", "failures", "where"], rows, frozenset({1}))]
+        "Failures by rule",
+        "by-rule",
+        [
+            Para(["Worst first: by the rule's severity (the catalogue's), then by count."]),
+            Table(
+                ["rule", "severity", "failures", "where", "the contract says"],
+                rows,
+                frozenset({2}),
+            ),
+        ],
     )
+
+
+#: what a generated value looks like in a message: quoted text, a long hex id, and any word
+#: with a digit in it (a number, a UUID, an id such as ``absent9f3a``, a path's id segment)
+_VALUES = re.compile(
+    r"""(?<![\w'"])'[^'\n]*'(?!\w)"""
+    r"""|(?<![\w'"])"[^"\n]*"(?!\w)"""
+    r"|\b[0-9A-Fa-f]{16,}\b"
+    r"|[\w-]*\d[\w.-]*"
+)
+
+
+def without_values(text: str) -> str:
+    """``text`` with its generated values replaced by ``…``: two failures whose messages differ
+    only in ids, numbers or quoted values say the same thing (``X-Request-ID 'abc' was sent but
+    'def' came back`` and the same with other ids)."""
+    return _VALUES.sub("…", text)
+
+
+#: a group's reproductions shown, the first ones
+EXAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -407,78 +483,103 @@ class _Failure:
     reason: str
     waived: str
     repro: str
-    order: tuple[Any, ...]
-    #: how many failures said the same (api, where, rule, reason): one row for them all
-    cases: int = 1
+    #: 0 a scenario's failure, 1 an operation's check, 2 an operation not exercised: the order
+    #: of failures otherwise alike
+    kind: int
+    #: what makes two failures one row: the rule, the place, the status and the message with
+    #: its values removed (`without_values`)
+    shape: tuple[str, ...]
 
     @property
     def where_text(self) -> str:
         """Where it failed, as plain text."""
         return "".join(p.text if isinstance(p, Code) else str(p) for p in self.where)
 
+
+@dataclass(frozen=True)
+class _Row:
+    """Failures that differ only in generated values: one row, counted, with the first
+    examples' reproductions."""
+
+    first: _Failure
+    examples: Sequence[_Failure]
+    cases: int
+
     @property
-    def same(self) -> tuple[str, ...]:
-        return (self.api, self.where_text, self.rule, self.reason, self.waived)
+    def order(self) -> tuple[Any, ...]:
+        """Waived ones last; then worst first, then the most cases first."""
+        first = self.first
+        rank = _severity(first.rule).rank
+        return (bool(first.waived), rank, -self.cases, first.kind, first.api, first.where_text)
+
+    @property
+    def repro(self) -> str:
+        """The first examples' reproductions (one as it is; several each under its reason)."""
+        shown = [example for example in self.examples if example.repro]
+        if len(shown) <= 1:
+            return shown[0].repro if shown else ""
+        return "\n\n".join(f"# {example.reason}\n{example.repro}" for example in shown)
 
 
-def _grouped(found: Sequence[_Failure]) -> list[_Failure]:
-    """Failures that say the same thing of the same place as one, counted, in first-seen order
-    (the first one's reproduction stands for them all)."""
-    firsts: dict[tuple[str, ...], _Failure] = {}
-    cases: Counter[tuple[str, ...]] = Counter()
+def _grouped(found: Sequence[_Failure]) -> list[_Row]:
+    """Failures of one shape as one row, worst first (`_Row.order`)."""
+    firsts: dict[tuple[str, ...], list[_Failure]] = {}
     for failure in found:
-        firsts.setdefault(failure.same, failure)
-        cases[failure.same] += 1
-    return [replace(first, cases=cases[same]) for same, first in firsts.items()]
+        firsts.setdefault(failure.shape, []).append(failure)
+    rows = []
+    for alike in firsts.values():
+        examples: dict[str, _Failure] = {}
+        for failure in alike:
+            if len(examples) < EXAMPLES:
+                examples.setdefault(failure.repro, failure)
+        rows.append(_Row(alike[0], list(examples.values()), len(alike)))
+    return sorted(rows, key=lambda row: row.order)
 
 
 def _failures_found(document: Mapping[str, Any]) -> list[_Failure]:
     found = []
     for scenario in document.get("scenarios", []):
+        api, name = str(scenario["api"]), str(scenario["name"])
         for failure in scenario.get("failures", []):
             where = f"{failure.get('part', '')} / {failure.get('step', '')}".strip(" /")
+            rule, message = str(failure["rule"]), str(failure.get("message", ""))
+            waived = str(failure.get("waived", ""))
+            step, said = without_values(where), without_values(message)
+            shape = ("scenario", api, name, rule, step, said, waived)
             found.append(
                 _Failure(
-                    scenario["api"],
-                    [f"scenario {scenario['name']}: ", where],
-                    failure["rule"],
-                    _reason(str(failure.get("message", ""))),
-                    str(failure.get("waived", "")),
+                    api,
+                    [f"scenario {name}: ", where],
+                    rule,
+                    _reason(message),
+                    waived,
                     str(failure.get("curl", "")),
-                    (bool(failure.get("waived")), 0, scenario["api"], scenario["name"]),
+                    0,
+                    shape,
                 )
             )
     for operation in document.get("operations", []):
+        api, label = str(operation["api"]), str(operation["label"])
         for failure in operation.get("failures", []):
             steps = [str(step) for step in failure.get("steps", [])]
             repro = str(failure.get("curl", ""))
             if steps:
                 repro = "\n".join(["# first, the requests before it:", *steps, "# then:", repro])
+            title, message = str(failure.get("title", "")), str(failure.get("message", ""))
+            rule, status = str(failure["check"]), str(failure.get("status", ""))
+            waived = str(failure.get("waived", ""))
+            said = without_values(f"{title}\n{message}")
+            shape = ("check", api, label, rule, status, said, waived)
             found.append(
-                _Failure(
-                    operation["api"],
-                    [Code(operation["label"])],
-                    failure["check"],
-                    _reason(str(failure.get("message", "")), str(failure.get("title", ""))),
-                    str(failure.get("waived", "")),
-                    repro,
-                    (bool(failure.get("waived")), 1, operation["api"], operation["label"]),
-                )
+                _Failure(api, [Code(label)], rule, _reason(message, title), waived, repro, 1, shape)
             )
         if operation["outcome"] == "not_exercised":
             seen = _statuses(operation.get("statuses", {})) or "no answer"
+            reason = f"no documented 2xx came back (seen: {seen})"
             found.append(
-                _Failure(
-                    operation["api"],
-                    [Code(operation["label"])],
-                    "exercised",
-                    f"no documented 2xx came back (seen: {seen})",
-                    "",
-                    "",
-                    (False, 2, operation["api"], operation["label"]),
-                )
+                _Failure(api, [Code(label)], "exercised", reason, "", "", 2, ("gate", api, label))
             )
-    return sorted(found, key=lambda f: f.order)
+    return found
 
 
 def _failures(document: Mapping[str, Any]) -> Section:
@@ -489,44 +590,135 @@ def _failures(document: Mapping[str, Any]) -> Section:
     shown = grouped[:SHOWN_FAILURES]
     rows: list[list[Cell]] = []
     snippets: list[Block] = []
-    for number, failure in enumerate(shown, 1):
+    for number, row in enumerate(shown, 1):
+        failure = row.first
         rule: list[Inline] = [Code(failure.rule)]
         if failure.waived:
             rule.append(f" (waived: {failure.waived})")
-        repro = f"#{number}" if failure.repro else "—"
-        reason = failure.reason + (f" ({failure.cases} cases)" if failure.cases > 1 else "")
-        rows.append([str(number), failure.api, failure.where, rule, reason, repro])
-        if failure.repro:
-            snippets.append(
-                Snippet(
-                    f"#{number} {failure.api} {failure.where_text}: {failure.rule}", failure.repro
-                )
-            )
+        repro = row.repro
+        rows.append(
+            [str(number), _severity_cell(failure.rule), failure.api, failure.where, rule,
+             failure.reason, str(row.cases), f"#{number}" if repro else "—"]
+        )  # fmt: skip
+        if repro:
+            told = f"#{number} {failure.api} {failure.where_text}: {failure.rule}"
+            if row.cases > 1 and len(row.examples) > 1:
+                told += f" (the first {len(row.examples)} of {row.cases} cases)"
+            snippets.append(Snippet(told, repro))
     unwaived = sum(1 for f in found if not f.waived)
     said = f"{plural(unwaived, 'failure')}" + (
         f" and {len(found) - unwaived} waived" if unwaived < len(found) else ""
     )
-    order = "scenarios first, waived ones last"
+    order = "worst first (the rule's severity, then the count), waived ones last"
     if len(grouped) < len(found):
-        rows_said = plural(len(grouped), "row")
-        said += f" in {rows_said}: the same failure of one place is one row; {order}."
+        said += (
+            f" in {plural(len(grouped), 'row')}: failures of one rule, place and status that"
+            f" differ only in generated values are one row; {order}."
+        )
     else:
         said += f" ({order})."
     blocks: list[Block] = [
         Para([f"{said[0].upper()}{said[1:]}"]),
         Table(
-            ["#", "API", "where", "rule", "why", "reproduce"],
+            ["#", "severity", "API", "where", "rule", "why", "cases", "reproduce"],
             rows,
-            frozenset({0}),
-            ["waived" if f.waived else "failed" for f in shown],
+            frozenset({0, 6}),
+            ["waived" if row.first.waived else "failed" for row in shown],
         ),
     ]
     if len(grouped) > SHOWN_FAILURES:
         blocks.append(Para([f"… and {len(grouped) - SHOWN_FAILURES} more in verdict.json."]))
     if snippets:
-        blocks.append(Para(["Reproductions (curl; credentials masked, use your own):"]))
+        blocks.append(
+            Para(["Reproductions (curl; credentials masked, use your own):"], terminal=False)
+        )
         blocks += snippets
     return Section("Failures", "failures", blocks)
+
+
+def _untested(document: Mapping[str, Any]) -> Section | None:
+    """The operations never answered with a documented 2xx on a spec without ``x-contract:
+    strict``: nothing they answered was judged as a success, and the reader should know first.
+    They do not fail the gate (``--require-exercised`` makes them ``not_exercised``)."""
+    untested = sorted(
+        (o for o in document.get("operations", []) if o["outcome"] == "untested"),
+        key=lambda o: (o["api"], o["label"]),
+    )
+    if not untested:
+        return None
+    said = (
+        f"{plural(len(untested), 'operation')} never answered with a documented 2xx, so"
+        " nothing shows that they work. The spec does not declare x-contract: strict, so this"
+        " does not fail the gate (--require-exercised makes it fail)."
+    )
+    rows: list[list[Cell]] = [
+        [
+            str(o["api"]),
+            Code(str(o["label"])),
+            _one_line(str(o.get("reason") or "no documented 2xx came back"), 300),
+            _statuses(o.get("statuses", {})) or "—",
+        ]
+        for o in untested
+    ]
+    return Section(
+        "Untested",
+        "untested",
+        [
+            Para([Flag(said, "warn")]),
+            Table(["API", "operation", "why", "seen"], rows, classes=["untested"] * len(rows)),
+        ],
+    )
+
+
+def _applied_rules(document: Mapping[str, Any]) -> Section | None:
+    """Which rules applied to how many operations of each API, and which were off where, and
+    why (verdict.json's ``rules``: the catalogue's answer for the spec); absent without it."""
+    rules = document.get("rules")
+    if not rules:
+        return None
+    blocks: list[Block] = []
+    for api, entries in sorted(rules.items()):
+        applied = [e for e in entries if e.get("applies")]
+        off = [e for e in entries if e.get("off")]
+        said = (
+            f"{plural(len(applied), 'rule')} of {len(entries)} applied to at least one"
+            f" operation; {len(off)} {'was' if len(off) == 1 else 'were'} off somewhere"
+            + (":" if off else ".")
+        )
+        blocks.append(Para([Code(str(api)), f": {said}"]))
+        if off:
+            items: list[Sequence[Inline]] = []
+            for entry in off:
+                where = [str(label) for label in entry["off"]]
+                first = _one_line(str(next(iter(entry["off"].values()))), 200)
+                items.append(
+                    [Code(str(entry["id"])), f" off for {plural(len(where), 'operation')}"
+                     f" ({_named(where)}): {first}"]
+                )  # fmt: skip
+            blocks.append(Bullets(items))
+        rows: list[list[Cell]] = [
+            [
+                Code(str(e["id"])),
+                str(e.get("kind", "")),
+                str(e.get("severity", "")),
+                str(len(e.get("applies") or [])),
+                str(len(e.get("off") or {})),
+            ]
+            for e in entries
+        ]
+        blocks.append(
+            Details(
+                f"Each rule of {api}: the operations it applied to, and was off for",
+                [
+                    Table(
+                        ["rule", "kind", "severity", "applied to", "off for"],
+                        rows,
+                        frozenset({3, 4}),
+                    )
+                ],
+            )
+        )
+    return Section("Rules", "rules", blocks)
 
 
 def _latency_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -799,6 +991,8 @@ def _coverage(document: Mapping[str, Any]) -> Section:
             mark: Cell = "not sent"
         elif operation.get("documented_2xx_seen"):
             mark = "✅ yes"
+        elif operation["outcome"] == "untested":
+            mark = Flag("untested", "warn")
         else:
             mark = Flag("❌ no")
         rows.append(
@@ -937,7 +1131,9 @@ def _cleanup(document: Mapping[str, Any]) -> Section | None:
 def _summary(document: Mapping[str, Any]) -> Summary:
     document = SECRETS.mask_data(dict(document))
     cut = _cut_short(document)
+    untested, rules, cleanup = _untested(document), _applied_rules(document), _cleanup(document)
     sections = [
+        *([untested] if untested is not None else []),
         _run(document),
         *([cut] if cut is not None else []),
         _counts(document),
@@ -945,12 +1141,11 @@ def _summary(document: Mapping[str, Any]) -> Summary:
         _failures(document),
         _latency(document),
         _coverage(document),
+        *([rules] if rules is not None else []),
         _scenarios(document),
         _waivers(document),
+        *([cleanup] if cleanup is not None else []),
     ]
-    cleanup = _cleanup(document)
-    if cleanup is not None:
-        sections.append(cleanup)
     return Summary(str(document.get("verdict", "?")), _why(document), sections)
 
 
@@ -1041,6 +1236,66 @@ def summary_markdown(document: Mapping[str, Any]) -> str:
     return mask("\n".join(lines).rstrip() + "\n")
 
 
+# -- the terminal ------------------------------------------------------------------------------
+
+#: the sections the terminal shows, from the same model as the files (which have them all)
+TERMINAL = ("untested", "cut-short", "by-rule", "failures")
+#: a table's rows the terminal shows
+TERMINAL_ROWS = 20
+#: a table cell's characters in the terminal, at most
+TERMINAL_CELL = 70
+
+
+def _plain(part: Inline) -> str:
+    if isinstance(part, (Code, Flag)):
+        return part.text
+    if isinstance(part, Bar):
+        return part.text()
+    return part
+
+
+def _plain_cell(cell: Cell) -> str:
+    parts = [cell] if isinstance(cell, (str, Code, Flag, Bar)) else list(cell)
+    return _one_line("".join(_plain(part) for part in parts), TERMINAL_CELL)
+
+
+def _text_block(block: Block) -> list[str]:
+    """A block as terminal lines: paragraphs, bullets and tables (aligned, the first
+    `TERMINAL_ROWS` rows); reproductions, folded details and the plot stay in the files."""
+    if isinstance(block, Para):
+        return [" ".join("".join(_plain(p) for p in block.parts).split())] if block.terminal else []
+    if isinstance(block, Bullets):
+        return ["- " + " ".join("".join(_plain(p) for p in item).split()) for item in block.items]
+    if not isinstance(block, Table):
+        return []
+    rows = [list(block.head), *([_plain_cell(c) for c in row] for row in block.rows)]
+    shown = rows[: TERMINAL_ROWS + 1]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(block.head))]
+    lines = [
+        "  ".join(
+            cell.rjust(width) if i in block.numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in shown
+    ]
+    if len(rows) > len(shown):
+        lines.append(f"… and {len(rows) - len(shown)} more (summary.md has them all)")
+    return lines
+
+
+def terminal_lines(document: Mapping[str, Any]) -> list[str]:
+    """The summary for the terminal: the verdict and why, then what matters first (the
+    untested operations, failures by rule and the failures, worst first), drawn from the same
+    model as ``summary.md`` and ``summary.html`` so that the three cannot disagree."""
+    summary = _summary(document)
+    lines = [f"verdict: {summary.verdict.upper()}: {summary.why}"]
+    for section in summary.sections:
+        if section.anchor in TERMINAL:
+            lines.append(f"{section.title.lower()}:")
+            lines += [f"  {line}" for block in section.blocks for line in _text_block(block)]
+    return [mask(line) for line in lines]
+
+
 # -- HTML --------------------------------------------------------------------------------------
 
 _CSS = """
@@ -1062,7 +1317,7 @@ th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left;
 th { background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td, tr.exceeded td, tr.error td, tr.expired td { background: #fff5f5; }
-tr.expiring td { background: #fffbeb; }
+tr.expiring td, tr.untested td { background: #fffbeb; }
 code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   background: #f6f8fa; padding: 1px 4px; border-radius: 4px; }
 pre { background: #f6f8fa; padding: 12px; overflow-x: auto; border-radius: 6px; }

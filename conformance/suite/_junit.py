@@ -16,12 +16,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from conformance import catalogue
+from conformance.catalogue import Kind
 from conformance.masking import mask
 from conformance.suite._verdict import OperationVerdict
-from conformance.suite.scenarios import RULES, ScenarioFailure, ScenarioVerdict
+from conformance.suite.scenarios import ScenarioFailure, ScenarioVerdict
 
 #: failures written into one case's text
 SHOWN = 5
+#: the gate's case: a documented 2xx came back
+EXERCISED = catalogue.rule("exercised").id
 #: what XML 1.0 cannot carry (a fuzzed body echoed in a message may hold it)
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -84,16 +88,19 @@ def _cases(verdict: OperationVerdict) -> list[tuple[str, str, str]]:
     """(name, passed | failure | error | skipped, text) of each case of one operation."""
     cases = []
     if verdict.outcome == "skipped":
-        return [("exercised", "skipped", verdict.reason)]
+        return [(EXERCISED, "skipped", verdict.reason)]
     if verdict.errors:
         cases.append(("engine", "error", "\n".join(verdict.errors)))
     if verdict.documented_2xx_seen:
-        cases.append(("exercised", "passed", ""))
+        cases.append((EXERCISED, "passed", ""))
     elif verdict.outcome == "waived":
-        cases.append(("exercised", "skipped", f"waived: {verdict.reason}"))
+        cases.append((EXERCISED, "skipped", f"waived: {verdict.reason}"))
+    elif not verdict.exercise_required:
+        untested = verdict.reason or "no documented 2xx came back"
+        cases.append((EXERCISED, "skipped", f"untested: {untested}"))
     elif not verdict.errors:
         seen = ", ".join(f"{n} x {s}" for s, n in sorted(verdict.statuses.items())) or "nothing"
-        cases.append(("exercised", "failure", f"no documented 2xx came back (seen: {seen})"))
+        cases.append((EXERCISED, "failure", f"no documented 2xx came back (seen: {seen})"))
     failed: dict[str, list[str]] = collections.defaultdict(list)
     waived: dict[str, str] = {}
     for failure in verdict.failures:
@@ -129,7 +136,7 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
             (
                 f
                 for f in scenario.failures
-                if f.part == step.part and f.step == step.title and f.rule in RULES
+                if f.part == step.part and f.step == step.title and _is_scenario_rule(f.rule)
             ),
             None,
         )
@@ -152,12 +159,25 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
         if id(failure) not in own:
             by_check[failure.rule].append(failure)
     for rule, found in sorted(by_check.items()):
+        name = check_case(rule)
         if all(f.waived for f in found):
-            cases.append((f"check {rule}", "skipped", f"waived: {found[0].waived}"))
+            cases.append((name, "skipped", f"waived: {found[0].waived}"))
             continue
         text = "\n".join(f"{f.line()}\n{f.curl}".rstrip() for f in found[:SHOWN])
-        cases.append((f"check {rule}", "failure", f"{found[0].contract}\n{text}"))
+        cases.append((name, "failure", f"{found[0].contract}\n{text}"))
     return cases
+
+
+def _is_scenario_rule(rule_id: str) -> bool:
+    found = catalogue.RULES.get(rule_id)
+    return found is not None and found.kind is Kind.SCENARIO
+
+
+def check_case(rule_id: str) -> str:
+    """The case of what a check found in a scenario's answers: ``check <id>``, by the
+    catalogue's id; a scenario rule (a failure outside its steps) is ``rule <id>``. A check the
+    catalogue does not list is a user's own, registered with schemathesis: named as it is."""
+    return f"{'rule' if _is_scenario_rule(rule_id) else 'check'} {rule_id}"
 
 
 def write_junit(

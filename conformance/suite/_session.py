@@ -30,6 +30,7 @@ from conformance.suite._verdict import (
     TargetInfo,
     documented_statuses,
     judge,
+    rules_document,
     skipped,
     summary_lines,
     verdict_document,
@@ -82,6 +83,9 @@ class SuiteSession:
     #: stop at the first failure: the scenarios before the fuzzing, the engine stops at its first
     #: failed check, and an operation it did not reach is reported as skipped, not as a failure
     fail_fast: bool = False
+    #: an operation never answered with a documented 2xx fails the gate (``not_exercised``) on
+    #: every spec, not only under ``x-contract: strict`` (elsewhere it is ``untested``)
+    require_exercised: bool = False
     #: "K/N" when this run is one shard of several
     shard: str | None = None
     #: api -> the operation ids of the items pytest selected
@@ -137,7 +141,9 @@ class SuiteSession:
 
     def _judged(self, api: str, record: OperationRecord) -> None:
         """Keep an operation's verdict, with the waivers in force applied (once)."""
-        verdict = judge(api, self.targets[api].spec, record)
+        verdict = judge(
+            api, self.targets[api].spec, record, require_exercised=self.require_exercised
+        )
         waive_operation(verdict, self.waivers, self.today)
         self.verdicts[(api, record.operation_id)] = verdict
 
@@ -454,6 +460,20 @@ class SuiteSession:
     def _scenarios(self) -> list[ScenarioVerdict]:
         return [self.scenarios[key] for key in sorted(self.scenarios)]
 
+    def _rules(self) -> dict[str, list[dict[str, Any]]]:
+        """verdict.json's ``rules``: for each API, the catalogue's rules on the operations the
+        run judged (those of the verdicts: on the xdist controller, which collects nothing,
+        ``selected`` is empty)."""
+        found = {}
+        for api, target in sorted(self.targets.items()):
+            judged = {operation_id for key_api, operation_id in self.verdicts if key_api == api}
+            operations = [op for op in target.spec.operations if op.operation_id in judged]
+            if operations:
+                found[api] = rules_document(
+                    target.spec, operations, require_exercised=self.require_exercised
+                )
+        return found
+
     def finish(self) -> dict[str, object] | None:
         """Write verdict.json and junit.xml for what ran; the document, or None when nothing
         ran (and nothing went wrong)."""
@@ -470,6 +490,7 @@ class SuiteSession:
         document = verdict_document(
             verdicts, infos, seed=self.seed, profile=self.profile, errors=errors,
             scenarios=scenarios, waivers=self.waiver_report(), cut_short=self.cut_short,
+            rules=self._rules(),
         )  # fmt: skip
         document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
         if self.shard:

@@ -1,10 +1,14 @@
 """Judging each operation from its record, and the run's verdict (``reports/verdict.json``).
 
-An operation *passes* when no check failed and at least one documented 2xx came back; it is
-*not_exercised* when none did (a backend that answers 401 or 404 to everything cannot pass); it
-*failed* when a check failed; it is in *error* when the engine could not test it. The run is
-``pass`` only when every selected operation passed, ``broken`` when any was in error (a verdict
-that cannot be trusted), ``fail`` otherwise. A phase that could not generate data for an
+An operation *passes* when no check failed and at least one documented 2xx came back; it
+*failed* when a check failed; it is in *error* when the engine could not test it. One without a
+failure that never got a documented 2xx is *not_exercised* where the gate requires one (a spec
+with ``x-contract: strict``, or ``--require-exercised``: a backend that answers 401 or 404 to
+everything cannot pass), and *untested* elsewhere, with the reason (`why_untested`): no failure,
+and no pass either. The run is ``pass`` when every selected operation passed or is untested,
+``broken`` when any was in error (a verdict that cannot be trusted), ``fail`` otherwise; a run
+that exercised nothing at all (every operation skipped or untested, no scenario run) has no
+verdict to give (`nothing_tested`: exit 3). A phase that could not generate data for an
 operation (a hypothesis health check, an unsatisfiable schema) is no error, as in ``st run``: it
 is listed in the operation's ``unable``, with the engine's reason, and the operation is judged on
 what its other phases found.
@@ -16,14 +20,18 @@ verdict.json, version 1::
      "targets": [{"api", "url", "spec", "spec_version", "spec_sha256"}],
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
-                "error": int, "skipped": int, "throttled": int, "by_rule": {check: failures}},
-     "not_exercised": [label], "operations": [{"api", "operation_id", "label", "outcome",
+                "untested": int, "error": int, "skipped": int, "throttled": int,
+                "by_rule": {check: failures}},
+     "not_exercised": [label], "untested": [label],
+     "rules": {api: [{"id": str, "kind": str, "severity": str, "applies": [label],
+                      "off": {label: why}}]},
+     "operations": [{"api", "operation_id", "label", "outcome",
        "statuses": {status: n}, "documented": [status], "documented_2xx_seen": [status],
        "failures": [{"check", "title", "message", "phase", "status", "curl", "example":
        {"method", "path", "path_parameters", "query", "headers", "cookies", "body",
        "media_type"}, "steps": [curl], "response": {"status", "headers", "body",
        "elapsed_ms"} | null}], "errors": [str], "unable": [str], "checks": {check: cases
-       judged}, "throttled": int, "reason": str}]}
+       judged}, "throttled": int, "reason": str, "exercise_required": bool}]}
 
 then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "failed" | "skipped" |
 "error", "reason", "steps": [{"part", "title", "outcome", "detail", "seconds"}], "failures":
@@ -58,6 +66,14 @@ that the spec does not document; ``example`` is the failing case as data, the sm
 hypothesis found, secrets masked; ``steps`` are the requests a stateful failure needs before its
 own, oldest first; ``response`` is what the backend answered, kept for the first 5 failures of
 each operation and check (null for the rest), its body cut at 2,000 characters, secrets masked.
+``not_exercised`` lists every operation the gate required a documented 2xx of and got none
+(whatever else went wrong with it), ``untested`` the operations whose outcome is ``untested``;
+an operation's ``reason`` says why it is skipped, waived, untested or not exercised, and
+``exercise_required`` whether the gate required its documented 2xx (``x-contract: strict`` or
+``--require-exercised``). ``rules`` says, for each API of the run, which of the catalogue's
+checks and gate rules (`conformance.catalogue.operation_rules`) applied to which operations the
+run selected, and where one was off, why (``request_id``: "response 200 has no X-Request-ID");
+``conformance run --list-rules`` prints the same before a run.
 ``unable`` says, one sentence a phase, which phases could not generate data for the operation
 and why ("the fuzzing phase could not generate data: Failed Health Check: Too many generated
 examples are filtered out …"); those phases sent nothing, and nothing was judged from them.
@@ -68,13 +84,15 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance import __version__
-from conformance.contract import Spec
+from conformance import __version__, catalogue
+from conformance.catalogue import severity_of
+from conformance.contract import Operation, PointerError, Spec, follow
 from conformance.errors import ExitCode
 from conformance.masking import mask
 from conformance.suite._engine import Failure, OperationRecord
@@ -90,7 +108,7 @@ class OperationVerdict:
     api: str
     operation_id: str
     label: str
-    outcome: str  #: passed | failed | waived | not_exercised | error | skipped
+    outcome: str  #: passed | failed | waived | not_exercised | untested | error | skipped
     statuses: dict[int, int] = field(default_factory=dict)
     documented_2xx_seen: list[int] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -99,12 +117,15 @@ class OperationVerdict:
     checks: dict[str, int] = field(default_factory=dict)
     #: 429s the transport gave up waiting for: not judged
     throttled: int = 0
-    #: why a skipped operation was not tested
+    #: why a skipped operation was not tested (an untested or not exercised one: why no
+    #: documented 2xx came back, `why_untested`; a waived one: by which waivers)
     reason: str = ""
     #: the response keys the spec documents ("200", "4XX", "default"), in the spec's order
     documented: list[str] = field(default_factory=list)
     #: the phases that could not generate data for it, and why (not errors: `could_not_generate`)
     unable: list[str] = field(default_factory=list)
+    #: the gate requires a documented 2xx of it (``x-contract: strict``, ``--require-exercised``)
+    exercise_required: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "statuses": {str(k): n for k, n in self.statuses.items()}}
@@ -113,7 +134,7 @@ class OperationVerdict:
     def from_json(cls, data: dict[str, Any]) -> OperationVerdict:
         """The inverse of `as_json` (how an xdist worker's verdicts reach the controller)."""
         failures = [
-            Failure(**{**failure, "steps": tuple(failure.get("steps", ()))})
+            Failure(**{**failure, **{k: tuple(failure.get(k, ())) for k in ("steps", "lines")}})
             for failure in data.get("failures", [])
         ]
         return cls(
@@ -127,9 +148,16 @@ class OperationVerdict:
     def explain(self) -> str:
         """What a failing pytest item says: the rules broken, with a reproduction each."""
         lines = [f"{self.api} {self.label}: {self.outcome}"]
-        if self.outcome == "not_exercised":
+        if self.outcome in ("not_exercised", "untested"):
             seen = ", ".join(f"{n} x {s}" for s, n in sorted(self.statuses.items())) or "nothing"
             lines.append(f"  no documented 2xx came back (seen: {seen})")
+            if self.reason:
+                lines.append(f"  why: {self.reason}")
+            if self.outcome == "untested":
+                lines.append(
+                    "  not a failure: the spec does not declare x-contract: strict"
+                    " (--require-exercised makes it one)"
+                )
         for error in self.errors:
             lines.append(f"  error: {error}")
         for unable in self.unable:
@@ -141,8 +169,8 @@ class OperationVerdict:
             waived = f" (waived: {found[0].waived})" if all(f.waived for f in found) else ""
             lines.append(f"  {check}: {found[0].title} ({len(found)} cases){waived}")
             for failure in found[:SHOWN]:
-                first = failure.message.strip().splitlines()[0] if failure.message.strip() else ""
-                lines.append(f"    [{failure.phase}] {first}")
+                said = failure.lines or tuple(failure.message.strip().splitlines()[:1])
+                lines.append(f"    [{failure.phase}] {'; '.join(said)}")
                 for step in failure.steps:
                     lines.append(f"      (after) {step}")
                 lines.append(f"      {failure.curl}")
@@ -162,6 +190,8 @@ def settle(verdict: OperationVerdict | ScenarioVerdict) -> None:
         pytest.skip(verdict.reason)
     if verdict.outcome == "waived":
         pytest.skip(f"waived: {verdict.reason}")
+    if verdict.outcome == "untested":
+        pytest.skip(f"untested: {verdict.reason}")
     if isinstance(verdict, ScenarioVerdict) and verdict.pending:
         # a breach measured under the run's own load is a claim until the controller has
         # re-measured it alone (`scenarios._confirm`): neither a pass nor a failure yet, and no
@@ -204,15 +234,23 @@ def skipped(
     )
 
 
-def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
+def judge(
+    api: str, spec: Spec, record: OperationRecord, *, require_exercised: bool = False
+) -> OperationVerdict:
+    """An operation's verdict from its record. Without a documented 2xx it is ``not_exercised``
+    (a failure) where the gate requires one, under the spec's ``x-contract: strict`` or
+    ``require_exercised``, and ``untested`` (no failure) elsewhere; both say why."""
     documented = documented_success(spec, record.operation_id)
     seen = sorted(status for status in record.statuses if status in documented)
+    required = spec.declarations.strict or require_exercised
+    reason = ""
     if record.errors:
         outcome = "error"
     elif record.failures:
         outcome = "failed"
     elif not seen:
-        outcome = "not_exercised"
+        outcome = "not_exercised" if required else "untested"
+        reason = why_untested(spec, record)
     else:
         outcome = "passed"
     return OperationVerdict(
@@ -226,9 +264,132 @@ def judge(api: str, spec: Spec, record: OperationRecord) -> OperationVerdict:
         list(record.errors),
         dict(sorted(record.checks.items())),
         record.throttled,
+        reason,
         documented=documented_statuses(spec, record.operation_id),
         unable=list(record.unable),
+        exercise_required=required,
     )
+
+
+#: the statuses that say the run's credentials were not enough
+_REFUSED = frozenset({401, 403})
+
+
+def why_untested(spec: Spec, record: OperationRecord) -> str:
+    """Why an operation got no documented 2xx, in a few words: the run could not generate data
+    for it, nothing came back, no producer for its path parameters (only made-up ids, answered
+    with 4xx), or only 4xx answers for the run's credentials."""
+    answered = sorted(record.statuses)
+    phases = [found.group(1) for line in record.unable if (found := _PHASE.match(line))]
+    unable = (
+        f"the run could not generate data for it (the {', '.join(phases)} phase"
+        f"{'s' if len(phases) > 1 else ''})"
+        if phases
+        else ""
+    )
+    if not answered:
+        if unable:
+            return unable
+        if record.throttled:
+            return f"nothing came back but 429s ({record.throttled} after every retry)"
+        return "nothing came back: no request of the run reached it"
+    statuses = ", ".join(str(status) for status in answered)
+    also = f"; {unable}" if unable else ""
+    if not all(400 <= status < 500 for status in answered):
+        return f"no documented 2xx among its answers ({statuses}){also}"
+    operation = spec.operation(record.operation_id)
+    unproduced = _unproduced(spec, operation) if operation is not None else []
+    if unproduced and not set(answered) <= _REFUSED:
+        names = ", ".join(unproduced)
+        return (
+            f"no producer for its path parameter{'s' if len(unproduced) > 1 else ''} {names}"
+            f" (no link of the spec leads to it, no example gives one): made-up ids answered"
+            f" {statuses}{also}"
+        )
+    # a 400 or a 422 refused the run's data more likely than its credentials
+    refused = "credentials" if set(answered) <= _REFUSED else "credentials and data"
+    return f"only 4xx answers for the run's {refused} ({statuses}){also}"
+
+
+_PHASE = re.compile(r"the (\w+) phase could not generate data")
+
+
+def _unproduced(spec: Spec, operation: Operation) -> list[str]:
+    """The operation's path parameters nothing in the spec gives a real value for: no link
+    leads to the operation, and the parameter has no example, enum, const or default."""
+    if any(target == operation.operation_id for _, target in spec.links()):
+        return []
+    return [
+        parameter.name
+        for parameter in operation.path_parameters
+        if not _has_value(spec, parameter.pointer, parameter.schema)
+    ]
+
+
+def _has_value(spec: Spec, pointer: str, schema: Mapping[str, Any]) -> bool:
+    try:
+        definition = spec.deref(follow(spec.data, pointer))
+    except (PointerError, ValueError):
+        definition = {}
+    if isinstance(definition, Mapping) and {"example", "examples"} & set(definition):
+        return True
+    schema = spec.deref(schema)
+    return isinstance(schema, Mapping) and bool(
+        {"example", "examples", "enum", "const", "default"} & set(schema)
+    )
+
+
+def applied_rules(
+    spec: Spec, operation: Operation, *, require_exercised: bool = False
+) -> Iterator[tuple[catalogue.Rule, catalogue.Applies]]:
+    """The catalogue's checks and gate rules on one operation, each on or off and why
+    (`catalogue.operation_rules`); ``exercised`` is on wherever the run requires it."""
+    for rule, applies in catalogue.operation_rules(spec, operation):
+        if rule.kind is catalogue.Kind.GATE and require_exercised and not applies:
+            applies = catalogue.Applies(True, "the run asks for it (--require-exercised)")
+        yield rule, applies
+
+
+def rules_document(
+    spec: Spec, operations: Iterable[Operation], *, require_exercised: bool = False
+) -> list[dict[str, Any]]:
+    """verdict.json's ``rules`` of one API: each rule, the operations it applied to, and why it
+    was off for the others."""
+    rows: dict[str, dict[str, Any]] = {}
+    for operation in operations:
+        for rule, applies in applied_rules(spec, operation, require_exercised=require_exercised):
+            row = rows.setdefault(
+                rule.id,
+                {"id": rule.id, "kind": str(rule.kind), "severity": str(rule.severity),
+                 "applies": [], "off": {}},
+            )  # fmt: skip
+            if applies:
+                row["applies"].append(operation.label)
+            else:
+                row["off"][operation.label] = applies.why
+    return list(rows.values())
+
+
+def merged_rules(
+    tables: Iterable[Mapping[str, list[dict[str, Any]]]],
+) -> dict[str, list[dict[str, Any]]]:
+    """The ``rules`` of several verdict documents (the shards of a run) as one: a rule applies
+    to an operation where any of them says it does."""
+    merged: dict[str, dict[str, dict[str, Any]]] = {}
+    for table in tables:
+        for api, rows in table.items():
+            for row in rows:
+                into = merged.setdefault(api, {}).setdefault(
+                    row["id"], {**row, "applies": [], "off": {}}
+                )
+                into["applies"] += [
+                    label for label in row["applies"] if label not in into["applies"]
+                ]
+                into["off"].update(row["off"])
+    for rows_by_id in merged.values():
+        for row in rows_by_id.values():
+            row["off"] = {k: why for k, why in row["off"].items() if k not in row["applies"]}
+    return {api: list(rows.values()) for api, rows in sorted(merged.items())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,11 +429,13 @@ def overall(
         return "fail"
     if expired_waivers:
         return "fail"
-    tested = [v for v in verdicts if v.outcome != "skipped"]
+    # an untested operation is no failure, and no pass either: a run with nothing else has
+    # nothing to say (`nothing_tested`)
+    judged = [v for v in verdicts if v.outcome not in ("skipped", "untested")]
     ran = [s for s in scenarios if s.outcome != "skipped"]
-    if not tested and not ran:
+    if not judged and not ran:
         return "fail"
-    return "pass" if all(v.outcome in ("passed", "waived") for v in tested) else "fail"
+    return "pass" if all(v.outcome in ("passed", "waived") for v in judged) else "fail"
 
 
 def verdict_document(
@@ -285,7 +448,9 @@ def verdict_document(
     scenarios: Sequence[ScenarioVerdict] = (),
     waivers: dict[str, list[dict[str, Any]]] | None = None,
     cut_short: str = "",
+    rules: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """verdict.json (the module's docstring); ``rules``: `rules_document` of each API."""
     outcomes = collections.Counter(v.outcome for v in verdicts)
     expired = bool(waivers and waivers["expired"])
     by_rule = collections.Counter(f.check for v in verdicts for f in v.failures)
@@ -304,7 +469,7 @@ def verdict_document(
             "operations": len(verdicts),
             **{
                 name: outcomes.get(name, 0)
-                for name in ("passed", "failed", "waived", "not_exercised")
+                for name in ("passed", "failed", "waived", "not_exercised", "untested")
             },
             "error": outcomes.get("error", 0),
             "skipped": outcomes.get("skipped", 0),
@@ -316,12 +481,17 @@ def verdict_document(
             },
         },
         "waivers": waivers or {"in_force": [], "expired": [], "stale": []},
-        # every operation without a documented 2xx, whatever else went wrong with it
+        # every operation the gate required a documented 2xx of and got none, whatever else
+        # went wrong with it
         "not_exercised": [
             v.label
             for v in verdicts
-            if not v.documented_2xx_seen and v.outcome not in ("error", "skipped", "waived")
+            if not v.documented_2xx_seen
+            and v.exercise_required
+            and v.outcome not in ("error", "skipped", "waived")
         ],
+        "untested": [v.label for v in verdicts if v.outcome == "untested"],
+        "rules": dict(rules or {}),
         "operations": [v.as_json() for v in verdicts],
         "scenarios": [s.as_json() for s in scenarios],
         "latency": [
@@ -331,9 +501,12 @@ def verdict_document(
 
 
 def nothing_tested(document: Mapping[str, Any]) -> bool:
-    """Whether the run skipped every operation and scenario it selected (or selected none)."""
+    """Whether the run skipped every operation and scenario it selected (or selected none), or
+    left every operation untested (no documented 2xx, on a spec that does not require one) and
+    ran no scenario: it exercised nothing, and a backend answering 401 to everything cannot
+    pass."""
     entries = [*document.get("operations", []), *document.get("scenarios", [])]
-    return all(entry.get("outcome") == "skipped" for entry in entries)
+    return all(entry.get("outcome") in ("skipped", "untested") for entry in entries)
 
 
 def exit_code(document: Mapping[str, Any] | None) -> ExitCode:
@@ -366,8 +539,8 @@ def summary_lines(
     cut_short: str = "",
 ) -> list[str]:
     """The terminal summary: the verdict, failures grouped by rule (with the operations), what
-    was not exercised or could not be tested, the phases that could not generate data,
-    throttling, and the scenarios."""
+    is untested and why, what was not exercised or could not be tested, the phases that could
+    not generate data, throttling, and the scenarios."""
     outcomes = collections.Counter(v.outcome for v in verdicts)
     expired = bool(waivers and waivers["expired"])
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
@@ -391,10 +564,20 @@ def summary_lines(
         for failure in verdict.failures:
             by_rule[failure.check][f"{verdict.api} {verdict.label}"] += 1
     if by_rule:
-        lines.append("failures by rule:")
-        for rule, operations in sorted(by_rule.items()):
-            lines.append(f"  {rule} ({sum(operations.values())} cases):")
+        lines.append("failures by rule (worst first):")
+        for rule, operations in sorted(
+            by_rule.items(),
+            key=lambda item: (severity_of(item[0]).rank, -sum(item[1].values()), item[0]),
+        ):
+            lines.append(f"  {rule} ({severity_of(rule)}, {sum(operations.values())} cases):")
             lines += _listed([f"    {label} ({n})" for label, n in sorted(operations.items())])
+    untested = [v for v in verdicts if v.outcome == "untested"]
+    if untested:
+        lines.append(
+            "untested (no documented 2xx came back; no failure without x-contract: strict,"
+            " --require-exercised makes it one):"
+        )
+        lines += _listed([f"  {v.api} {v.label}: {v.reason}" for v in untested])
     missing = [v for v in verdicts if v.outcome == "not_exercised"]
     if missing:
         lines.append("not exercised (no documented 2xx came back):")

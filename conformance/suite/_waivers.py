@@ -1,7 +1,7 @@
 """Waivers: known failures a team has accepted for a while (``waivers.toml``).
 
     [[waiver]]
-    rule = "no_leaks"                 # a check (schemathesis's or ours) or a scenario rule
+    rule = "no_leaks"                 # a rule of the catalogue (a check, a scenario rule …)
     operation = "createFeatureFlag"   # an operationId ... or: scenario = "conflicts"
     api = "gloria"                    # optional: only on this API
     reason = "echoes the client's request id; fix in BUG-12"
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance import catalogue
+from conformance.catalogue import Kind
 from conformance.errors import ConfigError
 
 #: the file a run reads when there is one in the current directory
@@ -68,16 +70,19 @@ class Waiver:
         }  # fmt: skip
 
 
+#: the kinds of catalogue rule a run judges by, and so a waiver may name (not the linter's)
+WAIVABLE = (Kind.SCHEMATHESIS, Kind.CHECK, Kind.GATE, Kind.SCENARIO, Kind.PROBE)
+
+
 def known_rules() -> set[str]:
-    """Every rule a waiver may name: schemathesis's checks and ours, the scenario rules, and
-    ``exercised``."""
+    """Every rule a waiver may name: the catalogue's rules a run judges by (`WAIVABLE`), and any
+    check a user registered with schemathesis beside them."""
     import schemathesis.specs.openapi.checks  # noqa: F401  (registers the built-in checks)
     from schemathesis.checks import CHECKS
 
     import conformance.checks  # noqa: F401  (registers ours)
-    from conformance.suite.scenarios import RULES
 
-    return {*CHECKS.get_all_names(), *RULES, "exercised"}
+    return {*catalogue.ids(*WAIVABLE), *CHECKS.get_all_names()}
 
 
 def parse_waivers(path: Path, data: Mapping[str, Any], rules: Iterable[str]) -> list[Waiver]:
@@ -168,7 +173,7 @@ def waive_operation(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> 
         for failure in verdict.failures
     ]
     used = {failure.waived for failure in verdict.failures if failure.waived}
-    exercised = bool(verdict.documented_2xx_seen)
+    exercised = bool(verdict.documented_2xx_seen) or not verdict.exercise_required
     if not exercised and (found := cover("exercised")) is not None:
         exercised = True
         used.add(found.name)

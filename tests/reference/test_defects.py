@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance import catalogue
 from conformance.cli import run
 from conformance.contract import RateLimit
 from conformance.reference import DEFECTS, Running, Settings, running
@@ -648,6 +649,17 @@ def clean() -> Iterator[Running]:
 def test_every_defect_has_a_rule_check_and_a_neighbour() -> None:
     assert set(CASES) == set(NAMES)
     assert len(NAMES) == len(set(NAMES))
+
+
+def test_every_defect_names_the_catalogue_rules_a_run_catches_it_by() -> None:
+    # the backend may not import the catalogue, so its table holds ids as strings: each must be
+    # a rule a run judges by (not a lint rule), named once
+    kinds = (catalogue.Kind.SCHEMATHESIS, catalogue.Kind.CHECK, catalogue.Kind.GATE)
+    judged = set(catalogue.ids(*kinds, catalogue.Kind.SCENARIO))
+    for defect in DEFECTS:
+        assert defect.rules, defect.name
+        assert len(set(defect.rules)) == len(defect.rules), defect.name
+        assert set(defect.rules) <= judged, (defect.name, set(defect.rules) - judged)
 
 
 def test_the_readme_table_is_the_defect_table() -> None:

@@ -1,7 +1,8 @@
-"""The one-page summary (``summary.md``, ``summary.html``), on verdict documents written here
-in the shape of verdict.json (`conformance.suite._verdict`): every section with its numbers,
-failures with their reproductions, latency against the budget, coverage, waivers, a
-self-contained page, and no secret in either file."""
+"""The one-page summary (``summary.md``, ``summary.html``, the terminal's lines), on verdict
+documents written here in the shape of verdict.json (`conformance.suite._verdict`): every
+section with its numbers, failures worst first and those alike in all but generated values as
+one row, untested operations first, the rules applied, latency against the budget, coverage,
+waivers, a self-contained page, and no secret in either file."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from typing import Any
 from urllib.parse import quote
 
 from conformance.masking import register, registered_forms
-from conformance.reporting import summary_html, summary_markdown, write_summary
+from conformance.reporting import (
+    summary_html,
+    summary_markdown,
+    terminal_lines,
+    without_values,
+    write_summary,
+)
 
 TOKEN = "tok-Zq8fW3xK9pLmN2vR7sT4"
 PASSWORD = "S3cret-pass!word"
@@ -258,9 +265,17 @@ def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order()
         " gloria PATCH /users/{id} (2)." in counts
     )
     rules = section(markdown, "Failures by rule")
-    assert "| `not_a_server_error` | 1 | gloria POST /schools |" in rules
-    assert "| `stale-delete-409` | 1 | gloria scenario conflicts |" in rules
-    assert "| `exercised` | 1 | gloria PATCH /users/{id} |" in rules
+    assert [line.split(" | ")[0] for line in rules.splitlines() if line.startswith("| `")] == [
+        "| `not_a_server_error`", "| `stale-delete-409`", "| `exercised`",
+    ]  # fmt: skip
+    # the rule's severity and its words, from the catalogue
+    assert "| `not_a_server_error` | **blocker** | 1 | gloria POST /schools | §2 never a 5xx |" in (
+        rules
+    )
+    assert "| `stale-delete-409` | **critical** | 1 | gloria scenario conflicts | §5 a DELETE" in (
+        rules
+    )
+    assert "| `exercised` | normal | 1 | gloria PATCH /users/{id} | §2 every operation" in rules
     assert "- gloria: removed 12 resources the run created; left behind" in markdown
 
 
@@ -275,7 +290,7 @@ def test_summary_failures_name_the_operation_rule_and_reason_with_a_reproduction
     assert "Server error: The server answered 500 to a valid school." in server
     assert "no documented 2xx came back (seen: 5 x 400, 2 x 422)" in row(failures, "`exercised`")
     # each reproduction in a code block, folded away under what it reproduces
-    assert "<summary>#2 gloria POST /schools: not_a_server_error</summary>" in failures
+    assert "<summary>#1 gloria POST /schools: not_a_server_error</summary>" in failures
     assert "```sh\ncurl -X POST -H 'Authorization: Bearer [masked]' -d" in failures
     assert f"```sh\ncurl -X DELETE -H 'If-Match: \"1\"' {URL}/schools/7\n```" in failures
 
@@ -283,14 +298,16 @@ def test_summary_failures_name_the_operation_rule_and_reason_with_a_reproduction
 def test_summary_lists_at_most_fifty_failures_and_says_where_the_rest_are() -> None:
     many = document()
     (failure,) = many["operations"][0]["failures"]
-    many["operations"][0]["failures"] = [
-        {**failure, "message": f"Server error\n\nThe server answered 500 to school {n}.\n"}
+    many["operations"] += [
+        operation(f"getThing{n}", f"GET /things/{n}", "failed", {"500": 1}, [200], [failure])
         for n in range(60)
     ]
     failures = section(summary_markdown(many), "Failures")
     assert "| 50 |" in failures
     assert "| 51 |" not in failures
-    assert "… and 12 more in verdict.json" in failures  # 60 + 1 scenario + 1 not exercised
+    assert "… and 13 more in verdict.json" in failures  # 61 5xx, 1 scenario, 1 not exercised
+    # the 5xx rows fill the table: the scenario's and the not exercised come after them
+    assert "stale-delete-409" not in failures.split("… and")[0]
 
 
 def test_summary_counts_the_same_failure_of_one_place_once() -> None:
@@ -298,13 +315,13 @@ def test_summary_counts_the_same_failure_of_one_place_once() -> None:
     many["operations"][0]["failures"] *= 26  # a missing header fails every case the same way
     failures = section(summary_markdown(many), "Failures")
     assert failures.count("| `not_a_server_error` |") == 1
-    assert "The server answered 500 to a valid school. (26 cases) | #2 |" in failures
-    assert "28 failures in 3 rows: the same failure of one place is one row;" in failures
+    assert "The server answered 500 to a valid school. | 26 | #1 |" in failures
+    assert "28 failures in 3 rows: failures of one rule, place and status that differ" in failures
     # a first line that only introduces a list takes the list's first item along
     listing = document()
     listing["operations"][0]["failures"][0]["message"] = "Missing headers:\n- `X-Frame`\n"
     failures = section(summary_markdown(listing), "Failures")
-    assert "Missing headers: - \\`X-Frame\\` | #2 |" in failures
+    assert "Missing headers: - \\`X-Frame\\` | 1 | #1 |" in failures
 
 
 def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budget() -> None:
@@ -457,3 +474,196 @@ def test_write_summary_writes_both_files_with_no_form_of_a_registered_secret(
     assert "the body echoed [masked] back" in written  # the failure is there, its secret not
     forms = registered_forms([TOKEN, PASSWORD])
     assert [form for form in forms if form in written] == []
+
+
+# -- what the summary leads with ---------------------------------------------------------------
+
+
+def check_failure(check: str, message: str, status: int, title: str = "") -> dict[str, Any]:
+    """A failure of ``check`` as verdict.json records one."""
+    return {
+        "check": check,
+        "title": title or check,
+        "message": message,
+        "phase": "fuzzing",
+        "status": status,
+        "curl": f"curl -X GET {URL}/items  # {message.splitlines()[0]}",
+        "example": {},
+        "steps": [],
+        "waived": "",
+    }
+
+
+def run_of(*operations: dict[str, Any], verdict: str = "fail") -> dict[str, Any]:
+    """A run of ``operations`` on a third-party API ``shop``, nothing else."""
+    for entry in operations:
+        entry["api"] = "shop"
+    return {
+        **document(),
+        "verdict": verdict,
+        "targets": [{"api": "shop", "url": URL, "spec": "shop.yaml", "spec_version": "2.1"}],
+        "counts": {"operations": len(operations), "by_rule": {}},
+        "waivers": {},
+        "operations": list(operations),
+        "scenarios": [],
+        "latency": [],
+        "cleanup": {},
+    }
+
+
+def failure_rows(markdown: str) -> list[str]:
+    """The rule of each row of the Failures table, top to bottom."""
+    rows = [line for line in section(markdown, "Failures").splitlines() if line.startswith("| ")]
+    return [re.findall(r"`([^`]+)`", line.split(" | ")[4])[0] for line in rows[2:]]
+
+
+def uuid_of(n: int) -> str:
+    return f"{n:08x}-4015-401a-ab80-c8c110e5{n:04x}"
+
+
+def test_summary_lists_a_5xx_and_a_leak_before_missing_headers_that_outnumber_them() -> None:
+    headers = [
+        check_failure("request_id", f"X-Request-ID {uuid_of(n)!r} was sent but None came back", 200)
+        for n in range(120)
+    ] + [check_failure("nosniff", "X-Content-Type-Options is None, not nosniff", 200)] * 90
+    leak = check_failure(
+        "no_leaks", "the body reveals a stack trace: 'Traceback (most recent call last)'", 404
+    )
+    server = check_failure("not_a_server_error", "Server error\n\nThe server answered 500.", 500)
+    run = run_of(
+        operation("listItems", "GET /items", "failed", {"200": 210}, [200], headers),
+        operation("getItem", "GET /items/{id}", "failed", {"200": 4, "404": 2}, [200], [leak]),
+        operation("createItem", "POST /items", "failed", {"500": 1}, [], [server]),
+    )
+    markdown = summary_markdown(run)
+    # in verdict.json the header failures come first and outnumber the rest 210 to 2
+    assert failure_rows(markdown) == ["not_a_server_error", "no_leaks", "request_id", "nosniff"]
+    failures = section(markdown, "Failures")
+    assert row(failures, "`request_id`").startswith("| 3 | minor | shop | `GET /items` |")
+    assert "| 120 | #3 |" in row(failures, "`request_id`")
+    assert row(failures, "`no_leaks`").startswith("| 2 | **critical** | shop | `GET /items/{id}`")
+    by_rule = [
+        line.split(" | ")[0][3:-1]
+        for line in section(markdown, "Failures by rule").splitlines()
+        if line.startswith("| `")
+    ]
+    assert by_rule == ["not_a_server_error", "no_leaks", "request_id", "nosniff"]
+    # the terminal's lines come from the same model, in the same order
+    lines = terminal_lines(run)
+    assert lines[0].startswith("verdict: FAIL: 3 operations broke the contract")
+    table = lines[lines.index("failures:") :]
+    rules = [
+        re.findall(r"not_a_server_error|no_leaks|request_id|nosniff", line)[0]
+        for line in table
+        if re.match(r"\s+\d+\s+(blocker|critical|normal|minor)\s", line)
+    ]
+    assert rules == ["not_a_server_error", "no_leaks", "request_id", "nosniff"]
+
+
+def test_failures_that_differ_only_in_generated_values_are_one_row_with_their_count() -> None:
+    echoed = [
+        check_failure(
+            "request_id", f"X-Request-ID {uuid_of(n)!r} was sent but {uuid_of(n + 1)!r} came back",
+            200,
+        )
+        for n in range(305)
+    ]  # fmt: skip
+    other_status = check_failure("request_id", "X-Request-ID 'abc' was sent but 'x' came back", 404)
+    other_words = check_failure(
+        "request_id", f"the body's requestId {uuid_of(1)!r} is not X-Request-ID 'abc'", 200
+    )
+    run = run_of(
+        operation(
+            "listItems", "GET /items", "failed", {"200": 306, "404": 1}, [200],
+            [*echoed, other_status, other_words],
+        )
+    )  # fmt: skip
+    failures = section(summary_markdown(run), "Failures")
+    assert "307 failures in 3 rows: failures of one rule, place and status that differ" in failures
+    first = row(failures, "| 305 |")
+    assert f"X-Request-ID '{uuid_of(0)}' was sent but '{uuid_of(1)}' came back" in first
+    # other words, or another status: a row of their own
+    assert re.search(r"\| 1 \| #[23] \|$", row(failures, "body's requestId"))
+    assert re.search(r"\| 1 \| #[23] \|$", row(failures, "was sent but 'x' came back"))
+    # the first examples' reproductions, each under its reason
+    examples = failures.split("<summary>#1 shop GET /items: request_id")[1].split("</details>")[0]
+    assert "(the first 3 of 305 cases)</summary>" in examples
+    assert [uuid_of(n) in examples for n in range(5)] == [True, True, True, True, False]
+    # what "the values" are: quoted text, numbers, UUIDs, hex and other ids
+    assert without_values(f"X-Request-ID {uuid_of(7)!r} was sent but 'def' came back") == (
+        "X-Request-ID … was sent but … came back"
+    )
+    assert without_values("GET /items/absent9f3a answered 404 after 12.5 ms") == (
+        without_values("GET /items/absent0c41 answered 500 after 3 ms")
+    )
+    assert without_values("user's draft deadbeefcafebabe0") == "user's draft …"
+    assert without_values("hasMore is True") != without_values("hasMore is False")
+
+
+def test_untested_operations_come_first_with_their_reason_and_the_run_still_passes() -> None:
+    passed = operation("listItems", "GET /items", "passed", {"200": 40}, [200])
+    untested = {
+        **operation("deleteItem", "DELETE /items/{id}", "untested", {"404": 12}, []),
+        "reason": "no producer: nothing the run made gave it an id",
+    }
+    run = run_of(passed, untested, verdict="pass")
+    run["counts"] = {"operations": 2, "passed": 1, "untested": 1, "by_rule": {}}
+    markdown = summary_markdown(run)
+    assert markdown.startswith(
+        "## ✅ Conformance: PASS\n\nThe one operation tested conforms; 1 operation untested,"
+        " never answered with a documented 2xx (shop DELETE /items/{id}): listed first."
+    )
+    titles = re.findall(r"^### (.+)$", markdown, re.M)
+    assert titles[:2] == ["Untested", "Run"]
+    first = section(markdown, "Untested")
+    assert "does not fail the gate (--require-exercised makes it fail)" in first
+    assert row(first, "`DELETE /items/{id}`") == (
+        "| shop | `DELETE /items/{id}` | no producer: nothing the run made gave it an id"
+        " | 12 x 404 |"
+    )
+    # no failure: neither a row of its own nor the rule "exercised"
+    assert section(markdown, "Failures").strip() == "None."
+    assert "No rule was broken." in section(markdown, "Failures by rule")
+    assert row(section(markdown, "Counts"), "operations") == (
+        "| operations | 1 | 0 | 0 | **1** | 0 | 0 | 0 | 2 |"
+    )
+    assert "| `DELETE /items/{id}` | **untested** |" in section(markdown, "Coverage")
+    page = ET.fromstring(summary_html(run))
+    assert [h.text for h in page.iter("h2")][:2] == ["Untested", "Run"]
+    lines = terminal_lines(run)
+    assert lines[0].startswith("verdict: PASS: The one operation tested conforms;")
+    assert lines[1] == "untested:"
+    assert "no producer: nothing the run made gave it an id" in lines[4]
+    # a strict spec's operation without a 2xx stays a failure
+    strict = run_of(passed, {**untested, "outcome": "not_exercised"})
+    assert "Untested" not in re.findall(r"^### (.+)$", summary_markdown(strict), re.M)
+    assert failure_rows(summary_markdown(strict)) == ["exercised"]
+
+
+def test_summary_says_which_rules_applied_to_each_api_and_why_the_others_were_off() -> None:
+    run = run_of(operation("listItems", "GET /items", "passed", {"200": 40}, [200]), verdict="pass")
+    run["rules"] = {
+        "shop": [
+            {"id": "no_leaks", "kind": "check", "severity": "critical",
+             "applies": ["GET /items", "GET /items/{id}", "POST /items"], "off": {}},
+            {"id": "request_id", "kind": "check", "severity": "minor", "applies": ["GET /items"],
+             "off": {"GET /items/{id}": "response 200 has no X-Request-ID",
+                     "POST /items": "response 201 has no X-Request-ID"}},
+            {"id": "pagination", "kind": "check", "severity": "normal", "applies": [],
+             "off": {"GET /items": "response 200's schema lacks the page members"}},
+        ]
+    }  # fmt: skip
+    markdown = summary_markdown(run)
+    rules = section(markdown, "Rules")
+    assert "`shop`: 2 rules of 3 applied to at least one operation; 2 were off somewhere:" in rules
+    assert (
+        "- `request_id` off for 2 operations (GET /items/{id}, POST /items): response 200 has no"
+        " X-Request-ID" in rules
+    )
+    assert "- `pagination` off for 1 operation (GET /items): response 200's schema lacks" in rules
+    assert "`no_leaks` off" not in rules
+    assert row(rules, "`no_leaks`") == "| `no_leaks` | check | critical | 3 | 0 |"
+    assert row(rules, "`request_id`") == "| `request_id` | check | minor | 1 | 2 |"
+    assert "Rules" in [h.text for h in ET.fromstring(summary_html(run)).iter("h2")]
+    del run["rules"]
+    assert "### Rules" not in summary_markdown(run)

@@ -1,6 +1,7 @@
 """What a run leaves for Allure beside each test's result: labels (epic = API, feature = module,
-story = operation or scenario), severity by the broken rule, the failures attached, and
-environment.properties, categories.json and, in CI, executor.json."""
+story = operation or scenario), severity by the broken rule and categories by its category (both
+from the catalogue), the failures attached, and environment.properties, categories.json and, in
+CI, executor.json."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from conformance import catalogue
 from conformance.cli import run
 from conformance.contract import bundled_spec
 from conformance.masking import registered_forms
@@ -142,8 +144,47 @@ def test_severity_follows_the_worst_rule_broken() -> None:
     assert severity([]) == "normal"
     assert severity(["not_a_server_error", "latency-budget"]) == "blocker"
     assert severity(["stale-409"]) == "critical"
+    assert severity(["request_id", "no_leaks", "nosniff"]) == "critical"
     assert severity(["latency-budget"]) == "minor"
     assert severity(["response_schema_conformance"]) == "normal"
+    assert severity(["a_users_own_check"]) == "normal"  # outside the catalogue
+    assert severity(["a_users_own_check", "nosniff"]) == "normal"
+    # one severity for the check and the scenario rule of one clause: the catalogue's
+    assert severity(["rate_limit_headers"]) == severity(["rate-limit-headers"]) == "minor"
+    for rule in catalogue.RULES.values():
+        assert severity([rule.id]) == rule.severity.value
+
+
+def test_the_categories_are_the_catalogues_in_its_order() -> None:
+    names = [c["name"] for c in CATEGORIES]
+    assert names[:2] == ["Waived", "Untested"]
+    assert names[-2:] == ["Contract violation", "Infrastructure"]
+    assert [n for n in catalogue.CATEGORIES if n in names[2:-2]] == names[2:-2]
+    # each rule a run can break lands in the category the catalogue gives it
+    for rule in catalogue.RULES.values():
+        if rule.kind is not catalogue.Kind.LINT:
+            assert _category("failed", f"[{rule.id}] it broke") == rule.category, rule.id
+            assert _category("failed", f"gloria GET /x: failed\n  {rule.id}: it broke") == (
+                rule.category
+            ), rule.id
+
+
+def test_an_untested_operation_is_no_failed_result_but_says_why() -> None:
+    document = {
+        "operations": [
+            {"api": "a", "operation_id": "deleteX", "label": "DELETE /x/{id}",
+             "outcome": "untested", "reason": "no producer: nothing the run made gave it an id",
+             "statuses": {"404": 3}, "documented_2xx_seen": [], "checks": {"no_leaks": 3},
+             "failures": []},
+        ]
+    }  # fmt: skip
+    results = {r["name"]: r for r in check_results(document, {}, now_ms=1)}
+    exercised = results["DELETE /x/{id} · exercised"]
+    assert exercised["status"] == "skipped"
+    message = exercised["statusDetails"]["message"]
+    assert message == "untested: no producer: nothing the run made gave it an id"
+    assert _category("skipped", message) == "Untested"
+    assert results["DELETE /x/{id} · no_leaks"]["status"] == "passed"
 
 
 def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
@@ -223,9 +264,15 @@ def _category(status: str, message: str) -> str:
         ("failed", "gloria scenario conflicts: failed\n  §5 a DELETE …\n    [stale-delete-409]"
          " Position f983cb78-4015-401a-ab80-c8c110e54290 answered 204\n      curl -X DELETE "
          "'http://127.0.0.1:40129/api/v1/positions/x' -H 'x-ratelimit-remaining: 4291'",
-         "Contract violation"),
+         "Concurrency"),
         ("failed", "[exercised] no documented 2xx came back (seen: 9 x 400, 2 x 401)",
+         "Not exercised"),
+        ("failed", "[no_leaks] the body reveals a stack trace (2 cases)", "Information leak"),
+        ("failed", "[request_id] X-Request-ID 'a' was sent but None came back (305 cases)",
          "Contract violation"),
+        ("failed", "[a_users_own_check] it broke", "Contract violation"),
+        ("failed", "gloria GET /x: failed\n  response_schema_conformance: x\n  no_leaks: y",
+         "Information leak"),
         ("failed", "gloria GET /schools/{id}: failed\n  not_a_server_error: Server error (2 cases)",
          "Server error"),
         ("failed", "[not_a_server_error] Server error: 500 (3 cases)", "Server error"),
@@ -236,6 +283,7 @@ def _category(status: str, message: str) -> str:
         ("failed", "[ignored_auth] API accepts requests without authentication", "Auth"),
         ("failed", "[private-404] another user's Draft answered 200", "Auth"),
         ("skipped", "waived: TICKET-1 ([stale-409] …)", "Waived"),
+        ("skipped", "untested: only 401 came back for the run's credentials", "Untested"),
         ("skipped", "no generated case reached this check", "none"),
         ("broken", "could not reach the target", "Infrastructure"),
     ],

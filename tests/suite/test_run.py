@@ -146,7 +146,7 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     assert code == 1, out[-3000:]
     assert err.startswith("conformance: FAIL:"), err
     terminal = capfd.readouterr().out  # pytest's own output (ours goes to ``out``)
-    summary = terminal[terminal.index("failures by rule:") :]
+    summary = terminal[terminal.index("failures by rule (worst first):") :]
     assert f"\n  {check} (" in summary
     document = verdict(tmp_path)
     assert document["verdict"] == "fail"
@@ -620,3 +620,167 @@ def test_a_tiny_rate_limit_on_the_run_still_gives_a_correct_verdict(
     assert document["counts"]["throttled"] == 0
     # paced by the headers, not by 429s (without pacing: 7 of about 350 in this run)
     assert statuses[429] <= 2, statuses
+
+
+#: a small API with a plain spec (no x-contract: strict) whose only declaration is its login:
+#: the login answers 201 to the run's account and 401 to anyone else (every fuzzed body), the
+#: profile needs the token, and no id of a thing is ever real (nothing in the spec gives one)
+THINGS_ACCOUNT = ("run@example.com", "things-password-7d1e")
+THINGS_TOKEN = "things-token-0b9c"
+
+
+def _json(schema: dict[str, Any], description: str = "an answer") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_DETAIL = _json({"type": "object", "properties": {"detail": {"type": "string"}}}, "an error")
+THINGS: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Things", "version": "1"},
+    "x-auth-flow": {
+        "scheme": "bearer",
+        "login": {"operation": "login", "username": "/email", "password": "/password",
+                  "access_token": "/accessToken", "refresh_token": "/refreshToken",
+                  "expires_in": "/expiresIn"},
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/auth/login": {"post": {
+            "operationId": "login",
+            "security": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["email", "password"],
+                "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+            }}}},
+            "responses": {
+                "201": _json({"type": "object",
+                              "required": ["accessToken", "refreshToken", "expiresIn"],
+                              "properties": {"accessToken": {"type": "string"},
+                                             "refreshToken": {"type": "string"},
+                                             "expiresIn": {"type": "integer"}}}),
+                "401": _DETAIL, "422": _DETAIL,
+            },
+        }},
+        "/me": {"get": {
+            "operationId": "me",
+            "responses": {"200": _json({"type": "object", "required": ["email"],
+                                        "properties": {"email": {"type": "string"}}}),
+                          "401": _DETAIL},
+        }},
+        "/things/{id}": {"get": {
+            "operationId": "getThing",
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "responses": {"200": _json({"type": "object"}), "401": _DETAIL, "404": _DETAIL},
+        }},
+    },
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+}  # fmt: skip
+_ROUTES = {"/auth/login": "POST", "/me": "GET", "/things": "GET"}
+
+
+class _Things(http.server.BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        route = "/things" if self.path.startswith("/things/") else self.path.split("?")[0]
+        if route not in _ROUTES:
+            return self._send(404, {"detail": "Not Found"})
+        if self.command != _ROUTES[route]:
+            return self._send(405, {"detail": "Method Not Allowed"}, {"Allow": _ROUTES[route]})
+        if route == "/auth/login":
+            return self._login(raw)
+        if self.headers.get("Authorization") != f"Bearer {THINGS_TOKEN}":
+            return self._send(401, {"detail": "Not authenticated"})
+        if route == "/me":
+            return self._send(200, {"email": THINGS_ACCOUNT[0]})
+        return self._send(404, {"detail": "Not Found"})
+
+    def _login(self, raw: bytes) -> None:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        fields = (body.get("email"), body.get("password")) if isinstance(body, dict) else ()
+        if not fields or not all(isinstance(field, str) for field in fields):
+            return self._send(422, {"detail": "invalid body"})
+        if fields != THINGS_ACCOUNT:
+            return self._send(401, {"detail": "bad credentials"})
+        tokens = {
+            "accessToken": THINGS_TOKEN,
+            "refreshToken": "r-" + THINGS_TOKEN,
+            "expiresIn": 900,
+        }
+        return self._send(201, tokens)
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] = {}) -> None:  # noqa: B006
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # every method (QUERY too) reaches the routes: 405 or not
+            return self._answer
+        raise AttributeError(name)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def things(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """The Things app on a free port, its spec on disk, and the run's account in the
+    environment: (url, spec)."""
+    spec = tmp_path / "things.json"
+    spec.write_text(json.dumps(THINGS), encoding="utf-8")
+    monkeypatch.setenv("CONFORMANCE_THINGS_USERNAME", THINGS_ACCOUNT[0])
+    monkeypatch.setenv("CONFORMANCE_THINGS_PASSWORD", THINGS_ACCOUNT[1])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Things)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", spec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("required", [False, True], ids=["untested", "require-exercised"])
+def test_the_runs_own_login_exercises_its_login_and_an_untested_operation_is_no_failure(
+    tmp_path: Path, things: tuple[str, Path], capsys: pytest.CaptureFixture[str], required: bool
+) -> None:
+    url, spec = things
+    code, out, err = conformance(
+        "--spec", str(spec), "--target", url, "--profile", "smoke", "--seed", "1",
+        "--reports", str(tmp_path / "reports"), "--no-html-report", "-n", "0",
+        "-p", "no:cacheprovider", "-m", "fuzz",
+        *(["--require-exercised"] if required else []),
+    )  # fmt: skip
+    document = verdict(tmp_path / "reports")
+    by_id = {op["operation_id"]: op for op in document["operations"]}  # type: ignore[attr-defined]
+    # fuzzed logins all answer 401 or 422: the run's own login is what exercised it (201)
+    assert (by_id["login"]["outcome"], by_id["login"]["documented_2xx_seen"]) == ("passed", [201])
+    assert by_id["me"]["outcome"] == "passed"
+    thing = by_id["getThing"]
+    assert thing["reason"].startswith("no producer for its path parameter id"), thing["reason"]
+    if not required:
+        assert code == 0, (out, err)
+        assert thing["outcome"] == "untested"
+        assert (document["untested"], document["not_exercised"]) == (["GET /things/{id}"], [])
+        assert "PASS: 2 operations passed, 1 untested (never answered" in out
+        assert "2 passed, 1 skipped" in capsys.readouterr().out
+    else:
+        assert code == 1, (out, err)
+        assert thing["outcome"] == "not_exercised"
+        assert document["not_exercised"] == ["GET /things/{id}"]
+        assert "1 was never answered with a documented 2xx" in err
+    rules = {row["id"]: row for row in document["rules"]["things"]}  # type: ignore[index]
+    assert rules["request_id"]["off"]["GET /me"] == "response 200 has no X-Request-ID"
+    assert rules["exercised"]["applies"] == (
+        ["POST /auth/login", "GET /me", "GET /things/{id}"] if required else []
+    )

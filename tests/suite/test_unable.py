@@ -239,12 +239,15 @@ def test_an_operation_a_phase_could_not_generate_for_is_judged_on_the_other_phas
         "  counter POST /counter/increments: the fuzzing phase could not generate data: Failed"
         " Health Check: Too many generated examples are filtered out for this operation",
     ]
-    # nothing else came back: not exercised (a failure, not an error), and the phase says why
+    # nothing else came back: not exercised where required (a failure, not an error), and the
+    # phase says why
     record.statuses = collections.Counter({400: 9})
-    verdict = judge("counter", spec, record)
+    verdict = judge("counter", spec, record, require_exercised=True)
     assert verdict.outcome == "not_exercised"
     assert verdict.explain().splitlines()[1:] == [
         "  no documented 2xx came back (seen: 9 x 400)",
+        "  why: only 4xx answers for the run's credentials and data (400); the run could not"
+        " generate data for it (the fuzzing phase)",
         "  the fuzzing phase could not generate data: Failed Health Check: Too many generated"
         " examples are filtered out for this operation",
         "    Unable to identify the parameter.",

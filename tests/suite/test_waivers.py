@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from conformance import catalogue
 from conformance.cli import run
+from conformance.errors import ConfigError
 from conformance.reference import running
 from conformance.runner import embedded_settings
+from conformance.suite._waivers import WAIVABLE, known_rules, parse_waivers
 from tests.suite.helpers import as_service
 
 TODAY = dt.date.today()
@@ -191,3 +194,41 @@ def test_a_malformed_waiver_is_a_config_error_before_anything_runs(
     assert says in err.getvalue()
     assert "Traceback" not in err.getvalue()
     assert len(err.getvalue().strip().splitlines()) == 1
+
+
+def entry(rule: str) -> dict[str, Any]:
+    return {"rule": rule, "operation": "getSchool", "reason": "known", "ticket": "GLO-7",
+            "expires": TODAY}  # fmt: skip
+
+
+@pytest.mark.parametrize("rule", ["not_a_server_error", "no_leaks", "exercised", "stale-409"])
+def test_a_waiver_may_name_any_catalogue_rule_a_run_judges_by(rule: str) -> None:
+    (parsed,) = parse_waivers(Path("waivers.toml"), {"waiver": [entry(rule)]}, known_rules())
+    assert parsed.rule == rule
+    assert set(catalogue.ids(*WAIVABLE)) <= known_rules()
+
+
+@pytest.mark.parametrize("rule", ["nope", "CT101"])
+def test_a_waiver_naming_no_rule_a_run_judges_by_is_refused_in_one_sentence(rule: str) -> None:
+    # CT101 is the linter's: a run never fails by it, so there is nothing to waive
+    with pytest.raises(ConfigError) as refused:
+        parse_waivers(Path("waivers.toml"), {"waiver": [entry(rule)]}, known_rules())
+    assert str(refused.value) == (
+        f"waivers.toml: waiver #1: unknown rule {rule!r}; name a check (as in verdict.json's"
+        " failures) or a scenario rule (as in its failures)"
+    )
+
+
+def test_a_check_a_user_registered_with_schemathesis_may_be_waived() -> None:
+    import schemathesis
+    from schemathesis.checks import CHECKS
+
+    @schemathesis.check
+    def team_budget_header(ctx: Any, response: Any, case: Any) -> None:
+        """A team's own check, as `st run` would load it from its hooks."""
+
+    try:
+        assert "team_budget_header" in known_rules()
+    finally:
+        CHECKS.unregister("team_budget_header")
+    assert "team_budget_header" not in known_rules()

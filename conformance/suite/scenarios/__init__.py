@@ -55,6 +55,7 @@ from conformance.suite.scenarios._accounts import (
 from conformance.suite.scenarios._latency import ENOUGH
 from conformance.suite.scenarios._makers import Actor, Maker
 from conformance.suite.scenarios._story import (
+    LATENCY_BUDGET,
     RULES,
     Exhausted,
     ScenarioFailure,
@@ -324,7 +325,7 @@ def _latency_story(context: ScenarioContext, story: Story) -> None:
                 story.part(f"the budget of {found['operation']}"),
                 story.step(f"p95 within {found['budget_ms']} ms"),
             ):
-                story.check(False, "latency-budget", _latency.describe(found))
+                story.check(False, LATENCY_BUDGET, _latency.describe(found))
 
 
 def _measure_writes(

@@ -38,7 +38,21 @@ from conformance.suite.scenarios._story import (
     StepSkipped,
     Story,
     error_code,
+    scenario_rule,
 )
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+LOGIN_PAIR = scenario_rule("login-pair")
+TOKEN_WORKS = scenario_rule("token-works")
+NO_STORE = scenario_rule("no-store")
+EXPIRED_401 = scenario_rule("expired-401")
+WWW_AUTHENTICATE = scenario_rule("www-authenticate")
+REFRESH_ROTATES = scenario_rule("refresh-rotates")
+REUSE_REVOKES_FAMILY = scenario_rule("reuse-revokes-family")
+SINGLE_FLIGHT = scenario_rule("single-flight")
+LOGOUT_REVOKES = scenario_rule("logout-revokes")
+BAD_TOKEN_401 = scenario_rule("bad-token-401")
+NO_CREDENTIALS_401 = scenario_rule("no-credentials-401")
 
 #: concurrent refreshes of one token
 CONCURRENT_REFRESHES = 4
@@ -116,13 +130,13 @@ class AuthRefresh:
             response = self.sessions.login(self.principal)
             story.check(
                 response.status_code == 200,
-                "login-pair",
+                LOGIN_PAIR,
                 f"login answered {response.status_code}",
             )
             pair = self.sessions.pair(response)
             story.check(
                 pair is not None and bool(pair.refresh),
-                "login-pair",
+                LOGIN_PAIR,
                 "the login answer lacks an access or a refresh token at the flow's pointers",
             )
             assert pair is not None
@@ -133,7 +147,7 @@ class AuthRefresh:
         cache = response.headers.get("Cache-Control", "")
         self.story.check(
             "no-store" in cache.lower(),
-            "no-store",
+            NO_STORE,
             f"the {what} answer's Cache-Control is {cache!r}, without no-store",
         )
 
@@ -154,7 +168,7 @@ class AuthRefresh:
                 self.in_time(pair, f"{self.probe.label} with the access token")
             self.story.check(
                 200 <= response.status_code < 300,
-                "token-works",
+                TOKEN_WORKS,
                 f"{self.probe.label} with the access token answered {response.status_code}",
             )
 
@@ -169,7 +183,7 @@ class AuthRefresh:
         challenge = response.headers.get("WWW-Authenticate", "")
         story.check(
             challenge.lower().startswith("bearer") and "invalid_token" in challenge,
-            "www-authenticate",
+            WWW_AUTHENTICATE,
             f"{what}: the 401's WWW-Authenticate is {challenge!r}, not Bearer"
             ' error="invalid_token"',
         )
@@ -188,20 +202,20 @@ class AuthRefresh:
             response = self.sessions.refresh(pair.refresh)
             story.check(
                 200 <= response.status_code < 300,
-                "refresh-rotates",
+                REFRESH_ROTATES,
                 f"the refresh answered {response.status_code}",
             )
             renewed = self.sessions.pair(response, refreshed=True)
             story.check(
                 renewed is not None and bool(renewed.refresh),
-                "refresh-rotates",
+                REFRESH_ROTATES,
                 "the refresh answer lacks an access or a refresh token at the flow's pointers",
             )
             assert renewed is not None
             self.no_store(response, "refresh")
             story.check(
                 renewed.refresh != pair.refresh,
-                "refresh-rotates",
+                REFRESH_ROTATES,
                 "the refresh handed back the same refresh token",
             )
         return renewed
@@ -225,16 +239,16 @@ class AuthRefresh:
         self.works(second, "the new access token works")
         with story.step("the used refresh token is refused"):
             self.refused(
-                self.sessions.refresh(first.refresh), "refresh-rotates",
+                self.sessions.refresh(first.refresh), REFRESH_ROTATES,
                 "a refresh with the already used refresh token",
             )  # fmt: skip
         with story.step("the reuse revoked the whole family"):
             self.refused_token(
-                second.access, "reuse-revokes-family",
+                second.access, REUSE_REVOKES_FAMILY,
                 "the newest access token after its family's refresh token was reused", second,
             )  # fmt: skip
             self.refused(
-                self.sessions.refresh(second.refresh), "reuse-revokes-family",
+                self.sessions.refresh(second.refresh), REUSE_REVOKES_FAMILY,
                 "the newest refresh token after its family's refresh token was reused",
             )  # fmt: skip
 
@@ -245,13 +259,13 @@ class AuthRefresh:
             winners = self.race(pair)
             story.check(
                 len(winners) == 1,
-                "single-flight",
+                SINGLE_FLIGHT,
                 f"{len(winners)} of {CONCURRENT_REFRESHES} concurrent refreshes of one"
                 " token succeeded",
             )
         with story.step("then the family is dead"):
             self.refused_token(
-                winners[0].access, "reuse-revokes-family",
+                winners[0].access, REUSE_REVOKES_FAMILY,
                 "the winning refresh's access token after the others reused the token",
                 winners[0],
             )  # fmt: skip
@@ -263,23 +277,23 @@ class AuthRefresh:
             response = story.send(self.probe)
             story.check(
                 response.status_code == 401,
-                "no-credentials-401",
+                NO_CREDENTIALS_401,
                 f"{self.probe.label} without credentials answered {response.status_code}",
             )
             challenge = response.headers.get("WWW-Authenticate", "")
             story.check(
                 challenge.strip().lower() == "bearer"
                 or challenge.lower().startswith("bearer realm"),
-                "www-authenticate",
+                WWW_AUTHENTICATE,
                 f"the 401 without credentials has WWW-Authenticate {challenge!r}, not the"
                 " bare challenge `Bearer`",
             )
         made = forged(pair.access)
         for what, token in made.items():  # made from a live token: only its forgery refuses it
             with story.step(f"{what}: 401"):
-                self.refused_token(token, "bad-token-401", what, pair)
+                self.refused_token(token, BAD_TOKEN_401, what, pair)
         with story.step("a garbage token: 401"):
-            self.refused_token("not-a-token." + secrets.token_hex(8), "bad-token-401",
+            self.refused_token("not-a-token." + secrets.token_hex(8), BAD_TOKEN_401,
                                "a garbage token")  # fmt: skip
         if not made:
             with story.step("forged JWTs: 401"):
@@ -294,15 +308,15 @@ class AuthRefresh:
                 self.in_time(pair, "logout")
             story.check(
                 200 <= response.status_code < 300,
-                "logout-revokes",
+                LOGOUT_REVOKES,
                 f"logout answered {response.status_code}",
             )
         with story.step("after logout the access token is refused"):
-            self.refused_token(pair.access, "logout-revokes", "the logged-out access token",
+            self.refused_token(pair.access, LOGOUT_REVOKES, "the logged-out access token",
                                pair)  # fmt: skip
         with story.step("after logout the refresh token is refused"):
             self.refused(
-                self.sessions.refresh(pair.refresh), "logout-revokes",
+                self.sessions.refresh(pair.refresh), LOGOUT_REVOKES,
                 "a refresh with the logged-out refresh token",
             )  # fmt: skip
 
@@ -327,11 +341,11 @@ class AuthRefresh:
                     f" set {env} to an expired token to test expiry"
                 )
             response = story.send(self.probe, token=expired)
-            self.refused(response, "expired-401", "an expired access token")
+            self.refused(response, EXPIRED_401, "an expired access token")
             code = error_code(response)
             story.check(
                 code == "TOKEN_EXPIRED",
-                "expired-401",
+                EXPIRED_401,
                 f"the expired token's 401 has code {code!r}, not TOKEN_EXPIRED",
             )
         if not waited:

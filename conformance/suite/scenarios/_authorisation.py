@@ -27,7 +27,15 @@ from conformance.suite.scenarios._makers import (
     Snapshot,
     payload,
 )
-from conformance.suite.scenarios._story import StepSkipped, Story, Violation
+from conformance.suite.scenarios._story import StepSkipped, Story, Violation, scenario_rule
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+ROLE_403 = scenario_rule("role-403")
+OWNER_RECORDED = scenario_rule("owner-recorded")
+OWNER_READS = scenario_rule("owner-reads")
+PRIVATE_404 = scenario_rule("private-404")
+ADMIN_READS_ALL = scenario_rule("admin-reads-all")
+REJECTED_UNCHANGED = scenario_rule("rejected-unchanged")
 
 MAX_REQUESTS = 600
 
@@ -79,14 +87,14 @@ class Authorisation:
                 response,
                 403,
                 "FORBIDDEN",
-                "role-403",
+                ROLE_403,
                 f"{operation.operation_id} by {first.name} ({first.role})",
             )
             if before is not None and reader is not None:
                 after = self.snapshot(reader, path)
                 story.check(
                     after is not None and after.data == before.data,
-                    "rejected-unchanged",
+                    REJECTED_UNCHANGED,
                     f"{path} changed after {operation.operation_id} by {first.role} was refused"
                     + (": it is gone" if after is None else ""),
                 )
@@ -170,7 +178,7 @@ class Authorisation:
                 raise StepSkipped(f"a new {kind} is not private ({ownership})")
             story.check(
                 owner == first.id,
-                "owner-recorded",
+                OWNER_RECORDED,
                 f"{kind} {made.id} made for {first.name} ({first.id}) is private to {owner}",
             )
         if first.may(resource.get):
@@ -178,7 +186,7 @@ class Authorisation:
                 mine = changes.read(made, first.token)
                 story.check(
                     mine.ok,
-                    "owner-reads",
+                    OWNER_READS,
                     f"{first.name} reads their own {kind} {made.id}: {mine.status}",
                 )
         before = changes.read(made)
@@ -189,7 +197,7 @@ class Authorisation:
                     response,
                     404,
                     "NOT_FOUND",
-                    "private-404",
+                    PRIVATE_404,
                     f"{second.name} reading {first.name}'s {kind} {made.id}",
                 )
         if resource.list is not None and second.may(resource.list):
@@ -197,7 +205,7 @@ class Authorisation:
                 seen, _complete = self.maker.find_in_list(made, second.token)
                 story.check(
                     seen == 0,
-                    "private-404",
+                    PRIVATE_404,
                     f"{second.name} sees {first.name}'s {kind} {made.id} in"
                     f" {resource.list.operation_id}",
                 )
@@ -211,7 +219,7 @@ class Authorisation:
                     response,
                     404,
                     "NOT_FOUND",
-                    "private-404",
+                    PRIVATE_404,
                     f"{second.name} changing {first.name}'s {kind} {made.id}",
                 )
                 changes.unchanged(made, before, f"a change by {second.name}")
@@ -224,7 +232,7 @@ class Authorisation:
                     response,
                     404,
                     "NOT_FOUND",
-                    "private-404",
+                    PRIVATE_404,
                     f"{second.name} deleting {first.name}'s {kind} {made.id}",
                 )
                 changes.unchanged(made, before, f"a delete by {second.name}")
@@ -242,7 +250,7 @@ class Authorisation:
             theirs = changes.read(made)
             story.check(
                 theirs.ok,
-                "admin-reads-all",
+                ADMIN_READS_ALL,
                 f"the run's principal reads {first.name}'s {kind} {made.id}: {theirs.status}",
             )
 

@@ -21,7 +21,13 @@ from conformance.suite.scenarios._makers import (
     payload,
     plain_fields,
 )
-from conformance.suite.scenarios._story import StepSkipped, Story, error_code
+from conformance.suite.scenarios._story import StepSkipped, Story, error_code, scenario_rule
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+ETAG_VERSION = scenario_rule("etag-version")
+VERSION_INCREMENTS = scenario_rule("version-increments")
+CONVERGES = scenario_rule("converges")
+REJECTED_UNCHANGED = scenario_rule("rejected-unchanged")
 
 
 def wrong_type(schema: Any) -> Any:
@@ -100,7 +106,7 @@ class Changes:
         response = self.change(made, self.optimistic(made, self.read(made), mark))
         self.story.check(
             200 <= response.status_code < 300,
-            "converges",
+            CONVERGES,
             f"a change of {made.kind} {made.id} answered {response.status_code}",
         )
         return self.read(made)
@@ -114,7 +120,7 @@ class Changes:
         version = data.get("version") if isinstance(data, dict) else None
         self.story.check(
             etag == f'"{version}"',
-            "etag-version",
+            ETAG_VERSION,
             f'{what}: ETag {etag!r} is not the version {version!r} as "{version}"',
         )
 
@@ -133,7 +139,7 @@ class Changes:
         after = self.read(made)
         self.story.check(
             after.ok,
-            "rejected-unchanged",
+            REJECTED_UNCHANGED,
             f"{made.kind} {made.id} is gone ({after.status}) after {what}",
         )
         changed = differences(before.data, after.data)
@@ -141,7 +147,7 @@ class Changes:
             changed.append(f"ETag: {before.etag} -> {after.etag}")
         self.story.check(
             not changed,
-            "rejected-unchanged",
+            REJECTED_UNCHANGED,
             f"{made.kind} {made.id} changed after {what} was refused: " + "; ".join(changed),
         )
 
@@ -153,11 +159,11 @@ class Changes:
         update = self.update_operation(made)
         story.check(
             200 <= response.status_code < 300,
-            "converges",
+            CONVERGES,
             f"a valid change of {made.kind} {made.id} answered {response.status_code}",
         )
         returned = payload(update, response)
-        story.check(isinstance(returned, dict), "converges", "the change answered no resource")
+        story.check(isinstance(returned, dict), CONVERGES, "the change answered no resource")
         assert isinstance(returned, dict)
         names = self.settable(made.resource)
         expected = {name: local.get(name) for name in names}
@@ -165,13 +171,13 @@ class Changes:
         drift = differences(expected, got)
         story.check(
             not drift,
-            "converges",
+            CONVERGES,
             f"{made.kind} {made.id}: the answer differs from the client's optimistic state: "
             + "; ".join(drift),
         )
         story.check(
             returned.get("version") == from_version + 1,
-            "version-increments",
+            VERSION_INCREMENTS,
             f"{made.kind} {made.id}: version {returned.get('version')!r} after a change from"
             f" {from_version}, not {from_version + 1}",
         )

@@ -19,7 +19,16 @@ from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._changes import Changes, details
 from conformance.suite.scenarios._makers import Actor, Maker, item_schema, payload
 from conformance.suite.scenarios._rollback import targets
-from conformance.suite.scenarios._story import ScenarioSkipped, Story, error_code
+from conformance.suite.scenarios._story import ScenarioSkipped, Story, error_code, scenario_rule
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+CONVERGES = scenario_rule("converges")
+STALE_409 = scenario_rule("stale-409")
+ONE_OF_CONCURRENT = scenario_rule("one-of-concurrent")
+IF_MATCH_DISAGREES_400 = scenario_rule("if-match-disagrees-400")
+STALE_DELETE_409 = scenario_rule("stale-delete-409")
+DELETED_404 = scenario_rule("deleted-404")
+DUPLICATE_409 = scenario_rule("duplicate-409")
 
 #: concurrent updates from one version
 CONCURRENT_UPDATES = 4
@@ -72,7 +81,7 @@ class Conflicts:
             first = changes.change(made, mine, if_match=version)
             story.check(
                 200 <= first.status_code < 300,
-                "converges",
+                CONVERGES,
                 f"A's change of {kind} {made.id} answered {first.status_code}",
             )
         theirs = changes.optimistic(made, seen_by_b, "Client B")
@@ -85,13 +94,13 @@ class Conflicts:
                 second,
                 409,
                 "VERSION_CONFLICT",
-                "stale-409",
+                STALE_409,
                 f"B's change of {kind} {made.id} from a stale version",
             )
             current = details(second).get("currentVersion")
             story.check(
                 current == version + 1,
-                "stale-409",
+                STALE_409,
                 f"the 409 on {kind} {made.id} says currentVersion {current!r}, not {version + 1}",
             )
         with story.step(
@@ -101,7 +110,7 @@ class Conflicts:
             name, _ = changes.field(made)
             story.check(
                 fresh.data.get(name) == mine[name],
-                "stale-409",
+                STALE_409,
                 f"{kind} {made.id} holds {name}={fresh.data.get(name)!r}, not A's change",
             )
             again = changes.optimistic(made, fresh, "Client B")  # B's change, on the fresh copy
@@ -135,7 +144,7 @@ class Conflicts:
                     for n, answer in enumerate(answers)
                     if n not in winners
                 ),
-                "one-of-concurrent",
+                ONE_OF_CONCURRENT,
                 f"{CONCURRENT_UPDATES} concurrent updates of {kind} {made.id} from version"
                 f" {version} answered {statuses}",
             )
@@ -144,7 +153,7 @@ class Conflicts:
             winner = locals_[winners[0]]
             story.check(
                 stored.data.get(name) == winner[name] and stored.version == version + 1,
-                "one-of-concurrent",
+                ONE_OF_CONCURRENT,
                 f"{kind} {made.id} holds {name}={stored.data.get(name)!r} at version"
                 f" {stored.version!r}, not the winner's {winner[name]!r} at {version + 1}",
             )
@@ -162,7 +171,7 @@ class Conflicts:
                 response,
                 400,
                 "VALIDATION_FAILED",
-                "if-match-disagrees-400",
+                IF_MATCH_DISAGREES_400,
                 f"a change of {kind} {made.id} with disagreeing versions",
             )
         with story.step(f"{kind}: and nothing changed"):
@@ -187,7 +196,7 @@ class Conflicts:
                 response,
                 409,
                 "VERSION_CONFLICT",
-                "stale-delete-409",
+                STALE_DELETE_409,
                 f"a DELETE of {kind} {made.id} with a stale If-Match",
             )
             changes.unchanged(made, snapshot, "a DELETE with a stale If-Match")
@@ -200,7 +209,7 @@ class Conflicts:
             )
             story.check(
                 response.status_code == 204,
-                "deleted-404",
+                DELETED_404,
                 f"a DELETE of {kind} {made.id} with its current If-Match answered"
                 f" {response.status_code}",
             )
@@ -208,7 +217,7 @@ class Conflicts:
             gone = changes.read(made)
             story.check(
                 gone.status == 404,
-                "deleted-404",
+                DELETED_404,
                 f"{kind} {made.id} answered {gone.status} to a GET after its DELETE",
             )
 
@@ -229,7 +238,7 @@ class Conflicts:
                 response,
                 409,
                 "DUPLICATE",
-                "duplicate-409",
+                DUPLICATE_409,
                 f"a create of a {kind} with a taken {' and '.join(group)}",
             )
             marks = {
@@ -241,7 +250,7 @@ class Conflicts:
                 )
                 story.check(
                     created == 0,
-                    "duplicate-409",
+                    DUPLICATE_409,
                     f"the refused {kind} is listed all the same ({created} found)",
                 )
         update = resource.update
@@ -260,7 +269,7 @@ class Conflicts:
                 response,
                 409,
                 "DUPLICATE",
-                "duplicate-409",
+                DUPLICATE_409,
                 f"an update of {kind} {other.id} to a taken {' and '.join(group)}",
             )
         with story.step(f"{kind}: and the updated one is unchanged"):

@@ -23,7 +23,17 @@ from conformance.contract import Operation, Resource, Spec, resources
 from conformance.suite._guard import Created, Journal, item_path_of
 from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._accounts import delete_all, value_for
-from conformance.suite.scenarios._story import StepSkipped, Story, Violation, error_code
+from conformance.suite.scenarios._story import (
+    StepSkipped,
+    Story,
+    Violation,
+    error_code,
+    scenario_rule,
+)
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+VERSION_INCREMENTS = scenario_rule("version-increments")
+CREATED_ONCE = scenario_rule("created-once")
 
 #: how many pages a scenario walks to find an item in a list
 MAX_PAGES = 5
@@ -105,7 +115,7 @@ class Snapshot:
         version = self.version
         if isinstance(version, bool) or not isinstance(version, int):
             raise Violation(
-                "version-increments",
+                VERSION_INCREMENTS,
                 f"a read answered {self.status} without an integer version ({version!r})",
             )
         return version
@@ -316,7 +326,7 @@ class Maker:
             raise StepSkipped(f"the create of a {kind} answered no object")
         path = item_path_of(resource, data)
         if path is None:  # a broken rule, whichever scenario made it
-            raise Violation("created-once", f"the create of a {kind} answered no id")
+            raise Violation(CREATED_ONCE, f"the create of a {kind} answered no id")
         made = Made(kind, resource, path, data, body)
         if resource.delete is None:  # nothing a later run could do about it either
             self.left[kind] = self.left.get(kind, 0) + 1

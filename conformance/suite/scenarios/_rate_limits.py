@@ -24,7 +24,18 @@ import httpx
 from conformance.contract import Operation, RateLimit
 from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
 from conformance.suite.scenarios._auth_refresh import probe_operation
-from conformance.suite.scenarios._story import Late, StepSkipped, Story, error_code
+from conformance.suite.scenarios._story import Late, StepSkipped, Story, error_code, scenario_rule
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+TOKEN_WORKS = scenario_rule("token-works")
+RATE_LIMIT_HEADERS = scenario_rule("rate-limit-headers")
+REMAINING_MONOTONIC = scenario_rule("remaining-monotonic")
+LIMIT_ENFORCED = scenario_rule("limit-enforced")
+RATE_LIMITED_ANSWER = scenario_rule("rate-limited-answer")
+AUTH_BEFORE_LIMIT = scenario_rule("auth-before-limit")
+PER_PRINCIPAL = scenario_rule("per-principal")
+LIMIT_RECOVERS = scenario_rule("limit-recovers")
+LOGIN_LIMIT = scenario_rule("login-limit")
 
 #: the most requests the scenario sends to reach a limit
 MAX_BURST = 400
@@ -90,7 +101,7 @@ class RateLimits:
                 response = story.send(self.probe, token=token, retry_429=False)
                 story.check(
                     response.status_code == 401,
-                    "auth-before-limit",
+                    AUTH_BEFORE_LIMIT,
                     f"{what}, from the address of a throttled principal, answered"
                     f" {response.status_code}",
                 )
@@ -98,7 +109,7 @@ class RateLimits:
             response = story.send(self.probe, token=self.token(self.second), retry_429=False)
             story.check(
                 200 <= response.status_code < 300,
-                "per-principal",
+                PER_PRINCIPAL,
                 f"a second principal, while the first is throttled, got {response.status_code}",
             )
         with story.step("the first principal is still limited after them: they fell in its window"):
@@ -118,7 +129,7 @@ class RateLimits:
             response = story.send(self.probe, token=self.token(self.first), retry_429=False)
             story.check(
                 200 <= response.status_code < 300,
-                "limit-recovers",
+                LIMIT_RECOVERS,
                 f"{retry_after} s after a 429 with Retry-After: {retry_after}, the same"
                 f" principal got {response.status_code}",
             )
@@ -132,7 +143,7 @@ class RateLimits:
             response = story.send(self.probe, token=token, retry_429=False)
             story.check(
                 200 <= response.status_code < 300,
-                "token-works",
+                TOKEN_WORKS,
                 f"{self.probe.label} answered {response.status_code}",
             )
             limit = _number(response, "X-RateLimit-Limit")
@@ -140,7 +151,7 @@ class RateLimits:
             reset = _number(response, "X-RateLimit-Reset")
             story.check(
                 None not in (limit, remaining, reset),
-                "rate-limit-headers",
+                RATE_LIMIT_HEADERS,
                 f"{self.probe.label}'s answer lacks X-RateLimit-Limit, -Remaining or -Reset",
             )
             assert limit is not None
@@ -182,7 +193,7 @@ class RateLimits:
                 new_window = now_reset > last_reset or (late and first)
                 story.check(
                     now_remaining <= last_remaining or new_window,
-                    "remaining-monotonic",
+                    REMAINING_MONOTONIC,
                     f"X-RateLimit-Remaining rose from {last_remaining} to {now_remaining} with"
                     f" X-RateLimit-Reset going from {last_reset} to {now_reset} (same window)",
                 )
@@ -196,7 +207,7 @@ class RateLimits:
                 )
             story.check(
                 throttled is not None,
-                "limit-enforced",
+                LIMIT_ENFORCED,
                 f"{sent} requests after a limit of {limit} with {remaining} remaining: none was"
                 " 429",
             )
@@ -205,7 +216,7 @@ class RateLimits:
             retry = throttled.headers.get("Retry-After", "")
             story.check(
                 retry.strip().isdigit() and int(retry) > 0,
-                "rate-limited-answer",
+                RATE_LIMITED_ANSWER,
                 f"the 429's Retry-After is {retry!r}, not a number of seconds",
             )
             body = throttled.json() if "json" in throttled.headers.get("content-type", "") else {}
@@ -213,7 +224,7 @@ class RateLimits:
                 isinstance(body, dict)
                 and body.get("code") == "RATE_LIMITED"
                 and body.get("retryable") is True,
-                "rate-limited-answer",
+                RATE_LIMITED_ANSWER,
                 f"the 429's body has code {error_code(throttled)!r} and retryable"
                 f" {body.get('retryable') if isinstance(body, dict) else None!r}, not"
                 " RATE_LIMITED and true",
@@ -234,7 +245,7 @@ class RateLimits:
                 remaining = 0
             story.check(
                 limit is not None and remaining is not None,
-                "rate-limit-headers",
+                RATE_LIMIT_HEADERS,
                 "the login answer lacks X-RateLimit-Limit or -Remaining",
             )
             assert limit is not None
@@ -243,7 +254,7 @@ class RateLimits:
             if policy is not None and principal_limit is not None:
                 story.check(
                     limit < principal_limit,
-                    "login-limit",
+                    LOGIN_LIMIT,
                     f"login allows {limit} requests a window, a principal {principal_limit}:"
                     " not stricter",
                 )
@@ -257,13 +268,13 @@ class RateLimits:
                     throttled = answer
             story.check(
                 throttled is not None,
-                "login-limit",
+                LOGIN_LIMIT,
                 f"{sent + 1} logins of one account with a login limit of {limit}: none was 429",
             )
             assert throttled is not None
             retry = throttled.headers.get("Retry-After", "")
             story.check(
                 retry.strip().isdigit(),
-                "rate-limited-answer",
+                RATE_LIMITED_ANSWER,
                 f"the login's 429 has Retry-After {retry!r}",
             )

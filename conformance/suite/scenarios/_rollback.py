@@ -34,7 +34,17 @@ from conformance.suite.scenarios._makers import (
     unkept,
     versioned,
 )
-from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story
+from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story, scenario_rule
+
+# the catalogue's rules judged here (`scenario_rule` checks each at import)
+ROLE_403 = scenario_rule("role-403")
+INVALID_400 = scenario_rule("invalid-400")
+UNKNOWN_REFERENCE_404 = scenario_rule("unknown-reference-404")
+VERSION_INCREMENTS = scenario_rule("version-increments")
+CONVERGES = scenario_rule("converges")
+CREATED_ONCE = scenario_rule("created-once")
+STALE_409 = scenario_rule("stale-409")
+BULK_PER_ITEM = scenario_rule("bulk-per-item")
 
 MAX_REQUESTS = 1500
 
@@ -83,7 +93,7 @@ class Rollback:
                 made = self.maker.make(kind)  # an answer without an id is a violation there
                 story.check(
                     made.data.get("version") == 1,
-                    "version-increments",
+                    VERSION_INCREMENTS,
                     f"a new {kind} has version {made.data.get('version')!r}, not 1",
                 )
                 item = self.story.spec.properties(item_schema(self.story.spec, resource))
@@ -91,7 +101,7 @@ class Rollback:
                 drift = unkept(sent, made.data)
                 story.check(
                     not drift,
-                    "converges",
+                    CONVERGES,
                     f"the create of {kind} {made.id} answered other values than the client"
                     " sent (sent -> answered): " + "; ".join(drift),
                 )
@@ -102,7 +112,7 @@ class Rollback:
                         raise StepSkipped(f"not within the first pages of {resource.list.label}")
                     story.check(
                         seen == 1,
-                        "created-once",
+                        CREATED_ONCE,
                         f"the list of {kind} holds {made.id} {seen} times",
                     )
             with story.step(
@@ -111,13 +121,13 @@ class Rollback:
                 snapshot = changes.read(made)
                 story.check(
                     snapshot.ok,
-                    "converges",
+                    CONVERGES,
                     f"{kind} {made.id} cannot be read back: {snapshot.status}",
                 )
                 drift = differences(made.data, snapshot.data)
                 story.check(
                     not drift,
-                    "converges",
+                    CONVERGES,
                     f"{kind} {made.id} as stored differs from the create's answer: "
                     + "; ".join(drift),
                 )
@@ -136,7 +146,7 @@ class Rollback:
                 drift = differences(returned, stored.data)
                 story.check(
                     not drift,
-                    "converges",
+                    CONVERGES,
                     f"{kind} {made.id}: the change's answer is not what was stored: "
                     + "; ".join(drift),
                 )
@@ -208,10 +218,10 @@ class Rollback:
             409: "VERSION_CONFLICT",
         }[status]
         rule = {
-            400: "invalid-400",
-            403: "role-403",
-            404: "unknown-reference-404",
-            409: "stale-409",
+            400: INVALID_400,
+            403: ROLE_403,
+            404: UNKNOWN_REFERENCE_404,
+            409: STALE_409,
         }[status]
         snapshot = changes.read(made)
         if status == 409 and int(snapshot.version or 0) < 2:  # a stale version needs a past
@@ -225,7 +235,7 @@ class Rollback:
                 found = details(response)
                 story.check(
                     found.get("currentVersion") == snapshot.version,
-                    "stale-409",
+                    STALE_409,
                     f"the 409 on {made.kind} {made.id} says currentVersion"
                     f" {found.get('currentVersion')!r}, not {snapshot.version!r}",
                 )
@@ -289,7 +299,7 @@ class Rollback:
             response = story.send(operation, token=self.run.token, json_body={array: operations})
             story.check(
                 response.status_code == 200,
-                "bulk-per-item",
+                BULK_PER_ITEM,
                 f"{operation.operation_id} answered {response.status_code}",
             )
             result = payload(operation, response)
@@ -297,21 +307,21 @@ class Rollback:
             ids = sorted(str(item.get("id")) for item in applied)
             story.check(
                 ids == sorted(wanted),
-                "bulk-per-item",
+                BULK_PER_ITEM,
                 f"applied {ids}, not the two good items {sorted(wanted)}",
             )
             for item in applied:
                 story.check(
                     item.get(name) == wanted.get(str(item.get("id")))
                     and item.get("version") == before[str(item["id"])].number() + 1,
-                    "bulk-per-item",
+                    BULK_PER_ITEM,
                     f"{kind} {item.get('id')} was answered as {name}={item.get(name)!r},"
                     f" version {item.get('version')!r}",
                 )
             reported = {(int(f.get("index", -1)), f.get("code")) for f in failed}
             story.check(
                 reported == {(2, "NOT_FOUND"), (3, "VERSION_CONFLICT")},
-                "bulk-per-item",
+                BULK_PER_ITEM,
                 f"the failures reported are {sorted(reported, key=str)}, not index 2 NOT_FOUND"
                 " and index 3 VERSION_CONFLICT",
             )
@@ -321,7 +331,7 @@ class Rollback:
                 stored = changes.read(made)
                 story.check(
                     stored.data.get(name) == wanted[made.id],
-                    "bulk-per-item",
+                    BULK_PER_ITEM,
                     f"{kind} {made.id} holds {name}={stored.data.get(name)!r} after the bulk"
                     " update applied it",
                 )

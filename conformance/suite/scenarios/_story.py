@@ -24,65 +24,31 @@ from typing import Any
 import allure
 import httpx
 
+from conformance.catalogue import Kind, of_kind
 from conformance.contract import Operation, Spec
 from conformance.masking import mask, register
 from conformance.suite._engine import Network
 from conformance.suite.scenarios._judge import ResponseJudge
 
-#: rule -> the contract's words for it (CONTRACT.md's section first)
-RULES = {
-    # §4 authentication
-    "login-pair": "§4 login returns an access token, a refresh token and expiresIn",
-    "token-works": "§4 a valid access token is accepted",
-    "no-store": "§4 token responses carry Cache-Control: no-store",
-    "expired-401": "§4 an expired access token is 401 TOKEN_EXPIRED",
-    "www-authenticate": "§4 a 401 carries the WWW-Authenticate challenge RFC 6750 asks for",
-    "refresh-rotates": "§4 a refresh returns a new pair and the old refresh token stops working",
-    "reuse-revokes-family": "§4 a reused refresh token revokes its whole family",
-    "single-flight": "§4 of concurrent refreshes of one token exactly one succeeds",
-    "logout-revokes": "§4 logout revokes the access and the refresh token at once",
-    "bad-token-401": "§4 a malformed, tampered, unsigned or wrongly signed token is 401",
-    "no-credentials-401": "§4 no credentials is 401 with the bare challenge `Bearer`",
-    "role-403": "§4 a valid token without one of the operation's x-roles is 403 FORBIDDEN",
-    "owner-recorded": "§4 a private resource (x-owner) is private to the user it was made for",
-    "owner-reads": "§4 a user reads their own private resources",
-    "private-404": "§4 another user's private resource is 404 and not listed; it cannot be"
-    " changed or deleted",
-    "admin-reads-all": "§4 admins read every user's resources",
-    # §2 status codes
-    "invalid-400": "§2 a value the schema rejects is 400 VALIDATION_FAILED",
-    "unknown-reference-404": "§2 an unknown id referenced from the body is 404 NOT_FOUND",
-    # §5 optimistic concurrency
-    "etag-version": '§5 each single-resource response carries ETag: "<version>"',
-    "version-increments": "§5 version starts at 1 and rises by 1 on every successful change",
-    "converges": "§5 a successful mutation answers the stored resource: the client's optimistic"
-    " state, version + 1",
-    "created-once": "§5 a create answers the real id, and the list then holds it exactly once",
-    "rejected-unchanged": "§5 a rejected mutation leaves the resource as it was, version and"
-    " ETag included",
-    "stale-409": "§5 a stale version is 409 VERSION_CONFLICT with details.currentVersion, and"
-    " nothing changes",
-    "one-of-concurrent": "§5 of N concurrent updates from the same version exactly one succeeds",
-    "if-match-disagrees-400": "§5 an If-Match and a body version that differ are 400",
-    "stale-delete-409": "§5 a DELETE with a stale If-Match is 409, and the resource stays",
-    "deleted-404": "§2 a DELETE with the current If-Match answers 204, and the deleted resource"
-    " is 404 from then on",
-    "duplicate-409": "§5 a create or update that breaks a uniqueness rule is 409 DUPLICATE and"
-    " changes nothing",
-    "bulk-per-item": "§5 a bulk update applies the good items and reports each failing one,"
-    " unchanged",
-    # §6 rate limits
-    "rate-limit-headers": "§6 every response carries X-RateLimit-Limit, -Remaining and -Reset",
-    "remaining-monotonic": "§6 X-RateLimit-Remaining never rises inside a window",
-    "limit-enforced": "§6 the request over the limit is 429",
-    "rate-limited-answer": "§6 a 429 carries Retry-After, RATE_LIMITED and retryable: true",
-    "auth-before-limit": "§4 authentication is decided before rate limiting: 401, never 429",
-    "per-principal": "§6 one principal's exhaustion does not limit another's",
-    "limit-recovers": "§6 after Retry-After has passed, requests succeed again",
-    "login-limit": "§6 login has its own, stricter limit",
-    # §7 latency
-    "latency-budget": "§7 the p95 of an operation's successful responses is within its budget",
-}
+#: rule -> the contract's words for it (CONTRACT.md's section first): the catalogue's scenario
+#: rules, the only ones a scenario may name
+RULES: Mapping[str, str] = {rule.id: rule.words for rule in of_kind(Kind.SCENARIO)}
+
+
+def scenario_rule(rule_id: str) -> str:
+    """``rule_id``, if the catalogue lists it as a scenario rule. A scenario module names each
+    rule it judges by through this, once, at import: a misspelt or unlisted rule stops the
+    import instead of turning up in a verdict no report, waiver or self-test knows."""
+    if rule_id not in RULES:
+        raise ValueError(
+            f"{rule_id!r} is not a scenario rule of the catalogue; add it to"
+            " conformance/catalogue.py or name one it lists"
+        )
+    return rule_id
+
+
+#: the latency scenario's rule: a verdict awaiting confirmation is pending on it alone
+LATENCY_BUDGET = scenario_rule("latency-budget")
 
 
 def error_code(response: httpx.Response) -> object:
@@ -112,7 +78,7 @@ class Violation(Exception):
 
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
-        self.rule, self.message = rule, message
+        self.rule, self.message = scenario_rule(rule), message
 
 
 class StepSkipped(Exception):
@@ -488,7 +454,7 @@ class ScenarioVerdict:
         """Awaiting confirmation with nothing else against it: its test can neither pass nor
         fail yet."""
         return self.awaits_confirmation and all(
-            failure.rule == "latency-budget" for failure in self.failures
+            failure.rule == LATENCY_BUDGET for failure in self.failures
         )
 
     @classmethod
