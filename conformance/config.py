@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,6 @@ from conformance.errors import ConfigError
 #: the file a run reads when it is there and no other is named
 DEFAULT_FILE = Path("conformance.toml")
 PROFILES = ("smoke", "gate", "deep")
-#: the scenario switches (all on by default; the scenarios issues build them)
-SCENARIOS = ("auth_refresh", "rate_limits", "latency", "rollback", "conflicts", "authorisation")
-#: the longest a scenario waits for a token to expire or a rate-limit window to end, by default
-MAX_WAIT_S = 65.0
 #: keys a target's table may hold
 TARGET_KEYS = ("url", "spec")
 #: what must never be written into conformance.toml (it is checked in)
@@ -73,9 +69,12 @@ class Settings:
     waivers: Path | None = None
     #: generate the HTML report at the end of a run (needs Node and the Allure generator)
     html_report: bool = True
-    scenarios: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SCENARIOS, True))
-    #: ``[scenarios] max_wait_s``: the longest a scenario waits (a token's expiry, a window)
-    max_wait_s: float = MAX_WAIT_S
+    #: ``[scenarios]``: scenario -> switched on, for every scenario `load`'s caller names (the
+    #: suite's registry, which this layer may not import); a name missing here is on
+    scenarios: dict[str, bool] = field(default_factory=dict)
+    #: ``[scenarios] max_wait_s``: the longest a scenario waits (a token's expiry, a window);
+    #: None: the suite's default (``conformance.suite.scenarios.MAX_WAIT_S``)
+    max_wait_s: float | None = None
     #: where the settings came from, for messages
     source: str = "defaults"
 
@@ -168,7 +167,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
-def _from_file(path: Path, settings: Settings) -> Settings:
+def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str]) -> Settings:
     data = read_toml(path)
     base = path.parent
     changes: dict[str, Any] = {"source": str(path)}
@@ -212,8 +211,8 @@ def _from_file(path: Path, settings: Settings) -> Settings:
         if key == "max_wait_s":
             changes["max_wait_s"] = _value(f"{path} [scenarios]", key, "seconds", raw, base)
             continue
-        if key not in SCENARIOS:
-            raise _unknown(f"{path} [scenarios]", key, [*SCENARIOS, "max_wait_s"])
+        if key not in known_scenarios:
+            raise _unknown(f"{path} [scenarios]", key, [*known_scenarios, "max_wait_s"])
         switches[key] = _value(f"{path} [scenarios]", key, "bool", raw, base)
     changes["scenarios"] = switches
     return replace(settings, **changes)
@@ -248,18 +247,21 @@ def load(
     environ: Mapping[str, str] | None = None,
     *,
     discover: bool = True,
+    known_scenarios: Collection[str] = (),
     **flags: Any,
 ) -> Settings:
     """The settings of a run: ``path`` (or, with ``discover``, ./conformance.toml when it
-    exists), the environment, then ``flags`` (keys of `Settings`; None means not given)."""
+    exists), the environment, then ``flags`` (keys of `Settings`; None means not given).
+    ``known_scenarios``: the switches ``[scenarios]`` may hold (``scenarios.NAMES``: the runner
+    and the plugin know the suite; this layer does not), each on unless the file says not."""
     environ = os.environ if environ is None else environ
-    settings = Settings()
+    settings = Settings(scenarios=dict.fromkeys(known_scenarios, True))
     if path is None and discover and DEFAULT_FILE.is_file():
         path = DEFAULT_FILE
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"--config {path}: no such file")
-        settings = _from_file(path, settings)
+        settings = _from_file(path, settings, known_scenarios)
     settings = _from_environment(environ, settings)
     given = {key: value for key, value in flags.items() if value is not None}
     for key in given:

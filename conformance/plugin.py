@@ -42,8 +42,8 @@ MARKERS = {
     "module(tag)": "the module (the operation's tag) a conformance test belongs to",
     "operation(id)": "the operation (operationId) a conformance test exercises",
     "fuzz": "a schema-driven fuzzing test of one operation",
-    "scenario(name)": "a scripted scenario of one API (auth_refresh, rate_limits, rollback,"
-    " conflicts, authorisation, latency)",
+    #: ``pytest --markers`` adds the scenarios' names, from their registry (`_scenario_names`)
+    "scenario(name)": "a scripted scenario of one API",
 }
 SUITE = pytest.StashKey["SuiteSession"]()
 
@@ -178,6 +178,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 def _settings(config: pytest.Config) -> Settings:
     """The run's settings: the --conformance-config file, the environment, then the options."""
     from conformance import config as settings_module
+    from conformance.suite.scenarios import NAMES
 
     path = config.getoption("conformance_config")
     ca_bundle = config.getoption("conformance_ca_bundle")
@@ -185,6 +186,7 @@ def _settings(config: pytest.Config) -> Settings:
     return settings_module.load(
         Path(path) if path else None,
         discover=False,
+        known_scenarios=NAMES,
         profile=config.getoption("conformance_profile"),
         seed=config.getoption("conformance_seed"),
         reports=Path(reports) if reports else None,
@@ -229,6 +231,8 @@ def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker, meaning in MARKERS.items():
+        if marker == "scenario(name)":
+            meaning += _scenario_names(config)
         config.addinivalue_line("markers", f"{marker}: {meaning}")
     if not config.getoption("conformance_target", default=None) and not config.getoption(
         "conformance_config", default=None
@@ -263,6 +267,8 @@ def pytest_configure(config: pytest.Config) -> None:
         signals.enter_context(sigterm_interrupts())
         config.add_cleanup(signals.close)
     options: dict[str, Any] = {"seed": seed} if seed is not None else {}
+    if settings.max_wait_s is not None:  # else the scenarios' own default
+        options["max_wait_s"] = settings.max_wait_s
 
     def progress(line: str) -> None:
         """A line on the terminal while a test runs (past pytest's output capture). An xdist
@@ -292,14 +298,13 @@ def pytest_configure(config: pytest.Config) -> None:
         fail_fast=settings.fail_fast,
         require_exercised=settings.require_exercised,
         switches=dict(settings.scenarios),
-        max_wait_s=settings.max_wait_s,
         run_timeout_s=run_timeout,
         deadline=deadline,
         **options,
     )
     shard = config.getoption("conformance_shard", default=None)
     if shard:
-        from conformance.suite._shard import Shard
+        from conformance.suite import Shard
 
         try:
             suite.shard = str(Shard.parse(shard))
@@ -308,7 +313,7 @@ def pytest_configure(config: pytest.Config) -> None:
     waivers = config.getoption("conformance_waivers", default=None)
     if waivers:
         from conformance.config import read_toml
-        from conformance.suite._waivers import known_rules, parse_waivers
+        from conformance.suite import known_rules, parse_waivers
 
         try:
             data = read_toml(Path(waivers))
@@ -349,9 +354,19 @@ def _allure_marks(labels: dict[str, str]) -> list[pytest.MarkDecorator]:
     return [pytest.mark.allure_label(value, label_type=name) for name, value in labels.items()]
 
 
+def _scenario_names(config: pytest.Config) -> str:
+    """The registered scenarios, for the ``scenario(name)`` marker's help where it is read
+    (``pytest --markers``): other pytest runs of the environment import no suite for it."""
+    if not config.getoption("markers", default=False):
+        return ""
+    from conformance.suite.scenarios import NAMES
+
+    return f" ({', '.join(NAMES)})"
+
+
 def _scenario_items(metafunc: pytest.Metafunc) -> None:
-    """One item per API and scenario, in the order they run (the latency scenario last: it
-    judges the samples of everything before it)."""
+    """One item per API and registered scenario, in the order they run (the latency scenario
+    last: it judges the samples of everything before it)."""
     from conformance.suite.scenarios import NAMES
 
     suite = metafunc.config.stash.get(SUITE, None)
@@ -381,7 +396,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.sort(key=lambda item: "conformance_scenario" not in _params(item))  # stable
     if suite is None or not suite.shard:
         return
-    from conformance.suite._shard import Shard, assign
+    from conformance.suite import Shard, assign
 
     shard = Shard.parse(suite.shard)
     owner = assign({api: target.spec for api, target in suite.targets.items()}, shard.count)
@@ -481,7 +496,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     error = call.excinfo.value if call.excinfo is not None else None
     ours = {"conformance_operation", "conformance_scenario"} & set(_params(item))
     if suite is not None and isinstance(error, Exception) and ours:
-        from conformance.suite.scenarios._story import crashed
+        from conformance.suite import crashed
 
         suite.crashes.append(crashed(f"{item.name} ({call.when})", error))
     return report
@@ -567,7 +582,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             write_run_files(Path(results), document, labels=_operation_labels(suite))
         write_summary(suite.reports, document)
     except Exception as error:  # the reports could not be written: the run cannot be trusted
-        from conformance.suite.scenarios._story import crashed
+        from conformance.suite import crashed
 
         suite.crashes.append(crashed("writing the reports", error))
         document = suite.finish()

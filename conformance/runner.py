@@ -79,8 +79,11 @@ class RunOptions:
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
+        from conformance.suite.scenarios import NAMES
+
         return config.load(
             self.config,
+            known_scenarios=NAMES,
             profile=self.profile,
             seed=self.seed,
             reports=self.reports,
@@ -170,8 +173,7 @@ def check_reachable(name: str, url: str, settings: Settings) -> None:
 def check_credentials(name: str, url: str, spec: Path, settings: Settings) -> None:
     """Log in once before the run, so wrong credentials are one line (exit 3) and not a run of
     errors. (The run's own session logs in again: one login more per API.)"""
-    from conformance.suite import Credentials, Network
-    from conformance.suite._auth import sign_in
+    from conformance.suite import Credentials, Network, sign_in
 
     secrets = config.credentials(name, settings)
     if secrets.token:
@@ -258,16 +260,16 @@ def embedded(
 
 def waivers_file(options: RunOptions) -> Path | None:
     """The waivers of the run: ``--waivers FILE``, else ``waivers.toml`` here, if any."""
-    from conformance.suite._waivers import DEFAULT_FILE
+    from conformance.suite import DEFAULT_WAIVERS_FILE
 
     if options.waivers is not None:
         return options.waivers
-    return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
+    return DEFAULT_WAIVERS_FILE if DEFAULT_WAIVERS_FILE.is_file() else None
 
 
 def check_waivers(options: RunOptions) -> None:
     """A bad waivers file is a config error before anything runs (exit 3)."""
-    from conformance.suite._waivers import known_rules, parse_waivers
+    from conformance.suite import known_rules, parse_waivers
 
     path = waivers_file(options)
     if path is None:
@@ -507,7 +509,7 @@ def _only_404(document: dict[str, Any]) -> str:
 
 def nothing_tested(reports: Path) -> str | None:
     """One sentence when the run skipped every operation and scenario it selected."""
-    from conformance.suite._verdict import nothing_tested as skipped_everything
+    from conformance.suite import nothing_tested as skipped_everything
 
     document = read_verdict(reports)
     if document is None or not skipped_everything(document):
@@ -555,7 +557,7 @@ def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
 def rule_lines(api: str, path: Path, spec: Spec, require_exercised: bool = False) -> list[str]:
     """One API's rules, a line each where a rule is on (or off) for every operation, else a line
     for each reason it is on or off, naming the operations."""
-    from conformance.suite._verdict import applied_rules
+    from conformance.suite import applied_rules
 
     operations = spec.operations
     strict = (
@@ -630,8 +632,7 @@ STOP_GRACE_S = 60.0
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
-    from conformance.suite import sigterm_interrupts
-    from conformance.suite._verdict import exit_code
+    from conformance.suite import exit_code, sigterm_interrupts
 
     if options.list_rules:
         return list_rules(options, out)
@@ -684,12 +685,12 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
 def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) -> ExitCode:
     """``conformance merge``: the reports of several shards (or runs) as one verdict."""
     from conformance.reporting import write_summary
-    from conformance.suite._junit import write_junit
-    from conformance.suite._verdict import (
+    from conformance.suite import (
         OperationVerdict,
         exit_code,
         merged_rules,
         verdict_document,
+        write_junit,
         write_verdict,
     )
     from conformance.suite.scenarios import ScenarioVerdict

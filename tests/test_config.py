@@ -9,6 +9,7 @@ import pytest
 
 from conformance import config
 from conformance.errors import ConfigError, ExitCode
+from conformance.suite.scenarios import MAX_WAIT_S, NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,14 +21,15 @@ def write(tmp_path: Path, text: str, name: str = "conformance.toml") -> Path:
 
 
 def test_the_example_file_is_valid_and_says_what_the_defaults_are() -> None:
-    settings = config.load(ROOT / "conformance.example.toml", {})
+    settings = config.load(ROOT / "conformance.example.toml", {}, known_scenarios=NAMES)
     assert settings.profile == "gate"
     assert settings.request_timeout_s == 30
     assert settings.tls_verify
     assert not settings.read_only
     assert not settings.require_exercised
     assert set(settings.targets) == {"gloria", "tchat"}
-    assert all(settings.scenarios.values())
+    assert settings.scenarios == dict.fromkeys(NAMES, True)
+    assert settings.max_wait_s == MAX_WAIT_S
 
 
 def test_the_environment_overrides_the_file_and_flags_override_both(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_a_bad_setting_is_one_line_naming_the_key_and_the_fix(
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as raised:
-        config.load(path, {})
+        config.load(path, {}, known_scenarios=NAMES)
     assert says in str(raised.value)
     assert "\n" not in str(raised.value)
     assert "hunter2" not in str(raised.value)
@@ -120,10 +122,23 @@ def test_a_broken_credentials_file_does_not_quote_its_lines(tmp_path: Path) -> N
 
 def test_the_scenarios_longest_wait_is_read_from_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[scenarios]\nmax_wait_s = 12.5\nlatency = false\n")
-    settings = config.load(path, {})
+    settings = config.load(path, {}, known_scenarios=NAMES)
     assert settings.max_wait_s == 12.5
     assert settings.scenarios["latency"] is False
     assert settings.scenarios["auth_refresh"] is True
+    # without it the suite's default applies (`scenarios.MAX_WAIT_S`, its one definition)
+    assert config.load(None, {}, discover=False).max_wait_s is None
+
+
+def test_the_scenario_switches_are_the_ones_the_caller_knows(tmp_path: Path) -> None:
+    # the config layer imports no suite: the runner and the plugin hand it the registry's names
+    path = write(tmp_path, "[scenarios]\nrollback = false\n")
+    assert config.load(path, {}, known_scenarios=("rollback", "latency")).scenarios == {
+        "rollback": False,
+        "latency": True,
+    }
+    with pytest.raises(ConfigError, match="unknown key 'rollback'; known: max_wait_s"):
+        config.load(path, {}, known_scenarios=())
 
 
 def test_require_exercised_comes_from_the_file_the_environment_or_a_flag(tmp_path: Path) -> None:

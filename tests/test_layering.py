@@ -1,4 +1,6 @@
-"""The layering of ARCHITECTURE.md, checked on the imports of every module."""
+"""The layering of ARCHITECTURE.md, checked on the imports of every module: which layers a layer
+may import, that it imports another layer through its public face only, and that the reference
+backend's modules import each other in one order."""
 
 from __future__ import annotations
 
@@ -83,6 +85,79 @@ def imported_layers(path: Path) -> set[str]:
     return found
 
 
+def private_imports(path: Path, layer: str) -> list[tuple[int, str]]:
+    """The imports in ``path`` (a module of ``layer``) of another layer's private modules or
+    names (a dotted part starting with ``_``), with their lines; imports inside functions count."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found += [(node.lineno, target) for target in targets if is_private(target, layer)]
+    return sorted(found)
+
+
+def is_private(target: str, layer: str) -> bool:
+    """``target`` (a dotted import) is a private module or name of a layer other than ``layer``."""
+    parts = target.split(".")
+    if parts[0] != "conformance" or len(parts) < 2 or parts[1] == layer:
+        return False
+    return any(part.startswith("_") and not part.startswith("__") for part in parts[1:])
+
+
+def public_face(layer: str) -> str:
+    return (
+        f"conformance/{layer}/__init__.py"
+        if (PACKAGE / layer).is_dir()
+        else f"conformance/{layer}.py"
+    )
+
+
+def reference_imports() -> dict[str, set[str]]:
+    """Each module of ``reference/`` -> the modules of ``reference/`` it imports, anywhere in it
+    (``from conformance.reference import _gloria`` imports ``_gloria``)."""
+    folder = PACKAGE / "reference"
+    graph: dict[str, set[str]] = {}
+    for path in sorted(folder.glob("*.py")):
+        graph[path.stem] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                stem = name.removeprefix("conformance.reference.")
+                if stem != name and "." not in stem and (folder / f"{stem}.py").is_file():
+                    graph[path.stem].add(stem)
+    return graph
+
+
+def import_circle(graph: dict[str, set[str]]) -> list[str]:
+    """One circle of ``graph`` (its modules in import order, the first again at the end), or []."""
+    done: set[str] = set()
+
+    def walk(module: str, path: list[str]) -> list[str]:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return []
+        for imported in sorted(graph[module]):
+            if circle := walk(imported, [*path, module]):
+                return circle
+        done.add(module)
+        return []
+
+    for module in sorted(graph):
+        if circle := walk(module, []):
+            return circle
+    return []
+
+
 def test_layering_every_module_has_a_layer() -> None:
     layers = {layer_of(path) for path in PACKAGE.rglob("*.py")}
     assert layers <= set(ALLOWED), "add the new layer to ALLOWED and to ARCHITECTURE.md"
@@ -98,7 +173,54 @@ def test_layering_no_module_imports_a_layer_above_it() -> None:
     assert breaches == []
 
 
+def test_layering_no_module_imports_private_parts_of_another_layer() -> None:
+    # a layer's public face is its package's __init__ (or its module): what it exports there is
+    # what others may rely on. No exception today; one would be listed here with its reason.
+    breaches = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        layer = layer_of(path)
+        for line, target in private_imports(path, layer):
+            owner = target.split(".")[1]
+            breaches.append(
+                f"conformance/{path.relative_to(PACKAGE)}:{line} imports {target}, private to"
+                f" conformance.{owner}; export it from {public_face(owner)} and import it from"
+                " there"
+            )
+    assert breaches == [], "\n".join(breaches)
+
+
+def test_layering_reference_modules_import_each_other_in_one_order() -> None:
+    # _app -> _auth -> _settings -> _defects -> _app was such a circle, closed by an import
+    # inside a function: token lifetimes now belong to _auth, defect names to _defects
+    circle = import_circle(reference_imports())
+    assert circle == [], "reference/ imports in a circle: " + " -> ".join(circle)
+
+
 def test_layering_check_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import conformance.cli\nfrom conformance.lint import RULES\n")
     assert imported_layers(sample) == {"cli", "lint"}
+
+
+def test_layering_check_sees_private_imports_inside_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "from conformance import __version__\n"
+        "from conformance.suite import Shard\n"
+        "from conformance.runner import _own\n"
+        "def f():\n"
+        "    from conformance.suite._shard import assign\n"
+        "    from conformance.suite import _waivers\n"
+        "    import conformance.suite.scenarios._story\n"
+    )
+    assert private_imports(sample, "runner") == [
+        (5, "conformance.suite._shard.assign"),
+        (6, "conformance.suite._waivers"),
+        (7, "conformance.suite.scenarios._story"),
+    ]
+
+
+def test_layering_circle_check_finds_a_circle() -> None:
+    graph = {"_app": {"_auth"}, "_auth": {"_settings"}, "_settings": {"_app"}, "_store": set()}
+    assert import_circle(graph) == ["_app", "_auth", "_settings", "_app"]
+    assert import_circle({**graph, "_settings": {"_store"}}) == []

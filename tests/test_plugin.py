@@ -128,3 +128,40 @@ def test_require_exercised_is_handed_to_pytest_and_so_to_every_xdist_worker() ->
         settings = config.load(None, {}, discover=False, require_exercised=required)
         arguments = pytest_arguments(targets, RunOptions(pytest_args=["-n", "2"]), settings)
         assert ("--conformance-require-exercised" in arguments) is required
+
+
+def test_plugin_markers_help_names_the_registered_scenarios(pytester: pytest.Pytester) -> None:
+    from conformance.suite.scenarios import NAMES
+
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(
+        [f"@pytest.mark.scenario(name): a scripted scenario of one API ({', '.join(NAMES)})"]
+    )
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "wait", "latency"),
+    [("[scenarios]\nlatency = false\n", None, False), ("[scenarios]\nmax_wait_s = 3\n", 3.0, True)],
+    ids=["switch", "wait"],
+)
+def test_plugin_reads_the_scenario_switches_and_the_longest_wait(
+    pytester: pytest.Pytester, text: str, wait: float | None, latency: bool
+) -> None:
+    from conformance.suite.scenarios import MAX_WAIT_S
+
+    config = pytester.makefile(".toml", conformance=text)
+    pytester.makepyfile(
+        f"""
+        def test_setting(conformance_suite):
+            assert conformance_suite.max_wait_s == {wait or MAX_WAIT_S}
+            assert conformance_suite.switches["latency"] is {latency}
+            assert conformance_suite.switches["rollback"] is True
+        """
+    )
+    result = pytester.runpytest(
+        "--conformance-target", "tchat=http://127.0.0.1:9/api", "--conformance-config",
+        str(config), "--conformance-reports", str(pytester.path / "reports"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)

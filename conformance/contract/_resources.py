@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from conformance.contract._spec import Operation, Spec
 
@@ -68,21 +67,14 @@ def _by_path(spec: Spec) -> dict[str, dict[str, Operation]]:
 def item_schema_name(spec: Spec, operation: Operation) -> str | None:
     """The component schema of the single resource a 2xx response carries, if it names one.
 
-    Looks through the ApiResponse envelope (``data``) where the operation has one.
+    Looks through the envelope (``data``) where the operation has one (`Operation.wrapped`).
     """
-    for status, response, _ in spec.responses(operation):
-        if not status.startswith("2"):
-            continue
-        schema = spec.json_schema(response)
-        if schema is None:
-            continue
-        name = spec.component_name(schema)
-        body: Any = spec.deref(schema)
-        data = spec.properties(body).get("data")
-        if data is not None and operation.enveloped:
-            return spec.component_name(data)
-        return name
-    return None
+    schema = spec.success_schema(operation)
+    if schema is None:
+        return None
+    if operation.wrapped:
+        return spec.component_name(spec.properties(schema)["data"])
+    return spec.component_name(schema)
 
 
 def resources(spec: Spec) -> tuple[Resource, ...]:

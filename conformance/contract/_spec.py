@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +63,9 @@ class Operation:
     rate_limit: RateLimitPolicy | None
     #: one of the security requirements is ``{}``: a caller without credentials may call it too
     anonymous_allowed: bool = False
+    #: its 2xx body is an envelope around the resource (``{data: …}``): not declared bare, and
+    #: its success schema declares ``data`` (`payload` reads through it)
+    wrapped: bool = False
 
     @property
     def label(self) -> str:
@@ -87,6 +90,15 @@ class Operation:
     def enveloped(self) -> bool:
         """False where the operation's 2xx body is declared bare (``x-envelope: none``)."""
         return self.definition.get("x-envelope") != "none"
+
+    def payload(self, body: Any) -> Any:
+        """The resource a 2xx body of this operation carries: the envelope's ``data`` where the
+        spec wraps it (`wrapped`), else the body itself. Read from the spec, not guessed from the
+        body: a bare body (``x-envelope: none``, a plain spec) may have a ``data`` member of
+        its own."""
+        if self.wrapped and isinstance(body, Mapping) and "data" in body:
+            return body["data"]
+        return body
 
     def parameter(self, name: str, location: str) -> Parameter | None:
         lowered = name.lower() if location == "header" else name
@@ -243,6 +255,16 @@ class Spec:
         for media_type, body in content.items():
             if media_type.split(";")[0].strip() == JSON_MEDIA_TYPE and isinstance(body, Mapping):
                 return body.get("schema")
+        return None
+
+    def success_schema(self, operation: Operation) -> Any | None:
+        """The JSON schema of the operation's first 2xx response that declares one (not
+        resolved)."""
+        for status, response, _ in self.responses(operation):
+            if status.startswith("2"):
+                schema = self.json_schema(response)
+                if schema is not None:
+                    return schema
         return None
 
     def request_schema(self, operation: Operation) -> Any | None:
@@ -440,7 +462,7 @@ def _read_operation(
         else declarations.rate_limit
     )
     tags = definition.get("tags") or []
-    return Operation(
+    operation = Operation(
         method=method,
         path=path,
         pointer=pointer,
@@ -457,15 +479,14 @@ def _read_operation(
         anonymous_allowed=isinstance(security, list)
         and any(isinstance(req, Mapping) and not req for req in security),
     )
+    return replace(operation, wrapped=_wrapped(spec, operation))
 
 
-def _success_schema(spec: Spec, operation: Operation) -> Any | None:
-    for status, response, _ in spec.responses(operation):
-        if status.startswith("2"):
-            schema = spec.json_schema(response)
-            if schema is not None:
-                return schema
-    return None
+def _wrapped(spec: Spec, operation: Operation) -> bool:
+    """Whether the operation's 2xx body wraps its resource in ``data``: the one reading of the
+    envelope (`Operation.payload`, `item_schema_name`)."""
+    schema = spec.success_schema(operation)
+    return operation.enveloped and schema is not None and "data" in spec.properties(schema)
 
 
 def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
@@ -497,7 +518,7 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
                 "give the operationId of the operation that does this step",
             )
             continue
-        success = _success_schema(spec, operation)
+        success = spec.success_schema(operation)
         for field_name in ("access_token", "refresh_token", "expires_in", "id"):
             token_pointer = getattr(step, field_name, None)
             if token_pointer is not None and spec.schema_at(success, token_pointer) is None:

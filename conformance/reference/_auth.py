@@ -18,7 +18,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +27,36 @@ import jwt
 from conformance.contract import Operation
 from conformance.reference._errors import ApiError, duplicate, forbidden
 from conformance.reference._model import Principal
-from conformance.reference._settings import DEFAULT_ACCESS_TTL_S, REFRESH_TTL_S
 from conformance.reference._store import Store, Transaction, UniqueViolation
 
 ACCOUNT, FAMILY, REFRESH = "_Account", "_Family", "_Refresh"
 #: RFC 7914's interactive cost: about 60 ms a login on this kind of machine.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 ALGORITHM = "HS256"
+#: an access token's lifetime where ``[reference.token-lifetimes]`` names none: 15 minutes
+DEFAULT_ACCESS_TTL_S = 900
+REFRESH_TTL_S = 7 * 86400
+
+
+def access_ttl_s(lifetimes: Mapping[str, int], role: str, names: Iterable[str]) -> int:
+    """The access-token lifetime of an account under ``lifetimes`` (`Settings.token_lifetimes`,
+    by scope): by principal (any of ``names``: its email, its seeded name), then role, then the
+    default."""
+    for name in names:
+        if f"principal:{name}" in lifetimes:
+            return lifetimes[f"principal:{name}"]
+    return lifetimes.get(f"role:{role}", lifetimes.get("default", DEFAULT_ACCESS_TTL_S))
+
+
+def describe_lifetimes(lifetimes: Mapping[str, int]) -> str:
+    """What ``serve`` prints of ``lifetimes``: the default, and each principal's and role's."""
+    scoped = ", ".join(
+        f"{scope.removeprefix('principal:').removeprefix('role:')} {seconds} s"
+        for scope, seconds in lifetimes.items()
+        if scope != "default"
+    )
+    default = lifetimes.get("default", DEFAULT_ACCESS_TTL_S)
+    return f"access tokens live {default} s" + (f" ({scoped})" if scoped else "")
 
 
 def hash_password(password: str) -> str:

@@ -9,8 +9,8 @@ from conformance.contract import Spec, bundled_spec, load_spec
 from conformance.errors import SpecError
 from conformance.reference import _gloria, _tchat
 from conformance.reference._app import ReferenceApp
-from conformance.reference._auth import Account, BearerAuth, Tokens
-from conformance.reference._defects import Defect, Parts, apply_defects
+from conformance.reference._auth import Account, BearerAuth, Tokens, access_ttl_s
+from conformance.reference._defects import Defect, Parts, apply_defects, defects_named
 from conformance.reference._limits import WindowLimiter
 from conformance.reference._model import Context, Principal, now
 from conformance.reference._principals import Credential, credentials
@@ -48,7 +48,8 @@ def open_backend(api: str, store: Store, settings: Settings | None = None) -> Ba
     names: dict[str, str] = {}  # email -> seeded name, for per-principal token lifetimes
 
     def lifetime(account: Account) -> int:
-        return settings.access_ttl_s(account.role, [account.email, names.get(account.email, "")])
+        seeded = names.get(account.email, "")
+        return access_ttl_s(settings.token_lifetimes, account.role, [account.email, seeded])
 
     tokens = Tokens(api, store, access_ttl_s=lifetime)
     module: Any = (
@@ -86,5 +87,6 @@ def open_backend(api: str, store: Store, settings: Settings | None = None) -> Ba
     authenticator = BearerAuth(tokens, flow.scheme)
     limiter = WindowLimiter(spec, settings)
     app = ReferenceApp(api, spec, store, module.handlers(), authenticator, limiter)
-    defects = apply_defects(settings.defects, Parts(api, app, module.engine, tokens))
+    chosen = defects_named(settings.defects)
+    defects = apply_defects(chosen, Parts(api, app, module.engine, tokens))
     return Backend(api, spec, app, service, creds, tuple(defects))

@@ -18,13 +18,14 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from conformance.contract import Operation
+from conformance.errors import ConfigError
 from conformance.reference._app import ReferenceApp
 from conformance.reference._auth import ANONYMOUS, REFRESH, Tokens, bearer, unauthenticated
 from conformance.reference._engine import Engine
@@ -766,9 +767,18 @@ DEFECTS: tuple[Defect, ...] = (
 BY_NAME = {defect.name: defect for defect in DEFECTS}
 
 
-def apply_defects(names: frozenset[str], parts: Parts) -> list[Defect]:
-    """Switch on the named defects that act on ``parts.api``; the ones applied."""
-    chosen = [BY_NAME[name] for name in sorted(names) if name in BY_NAME]  # Settings.check names
+def defects_named(names: Iterable[str]) -> list[Defect]:
+    """The defects of ``names``, in name order; a ConfigError for the first name no defect has.
+    The one place a defect's name is looked up (`Settings.defects` holds names only)."""
+    for name in sorted(set(names) - set(BY_NAME)):
+        raise ConfigError(
+            f"--defect {name!r}: no such defect; `conformance serve --list-defects` lists them"
+        )
+    return [BY_NAME[name] for name in sorted(set(names))]
+
+
+def apply_defects(chosen: Sequence[Defect], parts: Parts) -> list[Defect]:
+    """Switch on those of ``chosen`` that act on ``parts.api``; the ones applied."""
     applied = [defect for defect in chosen if defect.api == parts.api]
     for defect in applied:
         defect.apply(parts)

@@ -19,8 +19,9 @@ import uvicorn
 
 from conformance.errors import ConfigError, UsageError
 from conformance.reference._app import Receive, Scope, Send
+from conformance.reference._auth import describe_lifetimes
 from conformance.reference._backend import Backend, open_backend
-from conformance.reference._defects import BY_NAME
+from conformance.reference._defects import defects_named
 from conformance.reference._principals import PRINCIPALS
 from conformance.reference._settings import Settings
 from conformance.reference._store import DatabaseError, Store
@@ -136,10 +137,11 @@ def _prepared(
             ]
             settings.check([item.backend.spec for item in listening], PRINCIPALS)
             applied = {defect.name for item in listening for defect in item.backend.defects}
-            for name in sorted(settings.defects - applied):
-                raise ConfigError(
-                    f"--defect {name!r} acts on {BY_NAME[name].api}, which is not served here"
-                )
+            for defect in defects_named(settings.defects):
+                if defect.name not in applied:
+                    raise ConfigError(
+                        f"--defect {defect.name!r} acts on {defect.api}, which is not served here"
+                    )
             app = PortDispatch({item.sock.getsockname()[1]: item.backend.app for item in listening})
             config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
             yield listening, store, _Server(config)
@@ -168,6 +170,7 @@ def serve(
                 )
             for line in settings.describe(item.backend.spec):
                 out.write(f"  {line}\n")
+            out.write(f"  {describe_lifetimes(settings.token_lifetimes)}\n")
             for defect in item.backend.defects:
                 out.write(f"  DEFECT {defect.name}: {defect.description} (breaks {defect.rule})\n")
         out.write(f"database {store.path if db else 'temporary (gone on exit; --db keeps it)'}\n")

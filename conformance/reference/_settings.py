@@ -16,6 +16,9 @@ from repeatable flags (``--rate-limit``, ``--token-lifetime``), the flags winnin
 Without them the spec's ``x-rate-limit`` holds, and access tokens live 15 minutes. Short values
 make expiry and limits testable in seconds without touching the ``service`` principal that a
 conformance run uses.
+
+Settings are read before any backend is built, so this module imports nothing else of the
+backend: the lifetimes are applied by `_auth`, the defects named are resolved by `_defects`.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ from typing import Any
 from conformance.contract import Operation, RateLimit, RateLimitPolicy, Spec
 from conformance.errors import ConfigError
 
-DEFAULT_ACCESS_TTL_S = 900
-REFRESH_TTL_S = 7 * 86400
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*s?\s*$")
 _SCOPES = {
     "rate-limits": ("default", "role", "operation"),
@@ -44,9 +45,11 @@ _KEYS = (*_SCOPES, "defects")
 class Settings:
     #: scope ("default", "role:NAME", "operation:ID") -> limit
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
-    #: scope ("default", "role:NAME", "principal:NAME-OR-EMAIL") -> access-token seconds
+    #: scope ("default", "role:NAME", "principal:NAME-OR-EMAIL") -> access-token seconds,
+    #: applied by `_auth.access_ttl_s`
     token_lifetimes: Mapping[str, int] = field(default_factory=dict)
-    #: the defects switched on (``_defects.DEFECTS``; for the suite's self-test)
+    #: the names of the defects switched on (``_defects.DEFECTS``; for the suite's self-test),
+    #: resolved by `_defects.defects_named`
     defects: frozenset[str] = frozenset()
 
     def merged(self, other: Settings) -> Settings:
@@ -123,18 +126,11 @@ class Settings:
 
     def check(self, specs: Iterable[Spec], principals: Iterable[str]) -> None:
         """Every role and operation named exists in one of ``specs``; every principal name is
-        seeded (or an email address)."""
+        seeded (or an email address). (The defects are checked where they are resolved.)"""
         specs = list(specs)
         roles = {role for spec in specs for role in spec.declarations.roles or ()}
         operations = {op.operation_id for spec in specs for op in spec.operations}
-        from conformance.reference._defects import BY_NAME  # it imports the backend's parts
-
         names = set(principals)
-        for defect in sorted(self.defects - set(BY_NAME)):
-            raise ConfigError(
-                f"--defect {defect!r}: no such defect; `conformance serve --list-defects` lists"
-                " them"
-            )
         for scope in [*self.rate_limits, *self.token_lifetimes]:
             kind, _, name = scope.partition(":")
             if kind == "role" and name not in roles:
@@ -176,7 +172,8 @@ class Settings:
         )
 
     def describe(self, spec: Spec) -> list[str]:
-        """What ``serve`` prints: each window's limits, and the token lifetimes."""
+        """What ``serve`` prints of the rate limits: each window's (the token lifetimes'
+        line is `_auth.describe_lifetimes`)."""
         windows: dict[str, tuple[RateLimitPolicy, list[str]]] = {}
         for operation in spec.operations:
             bucket, policy = self.policy(spec, operation)
@@ -197,24 +194,7 @@ class Settings:
             lines.append(
                 f"rate limit {name}: {policy.limit.limit}/{policy.limit.window_s} s {per}{roles}"
             )
-        lifetimes = ", ".join(
-            f"{scope.removeprefix('principal:').removeprefix('role:')} {seconds} s"
-            for scope, seconds in self.token_lifetimes.items()
-            if scope != "default"
-        )
-        default = self.token_lifetimes.get("default", DEFAULT_ACCESS_TTL_S)
-        lines.append(f"access tokens live {default} s" + (f" ({lifetimes})" if lifetimes else ""))
         return lines
-
-    def access_ttl_s(self, role: str, names: Iterable[str]) -> int:
-        """The access-token lifetime of an account: by principal (any of ``names``: its email,
-        its seeded name), then role, then the default."""
-        for name in names:
-            if f"principal:{name}" in self.token_lifetimes:
-                return self.token_lifetimes[f"principal:{name}"]
-        return self.token_lifetimes.get(
-            f"role:{role}", self.token_lifetimes.get("default", DEFAULT_ACCESS_TTL_S)
-        )
 
 
 def parse_rate(value: Any, where: str) -> RateLimit:

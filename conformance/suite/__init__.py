@@ -1,13 +1,16 @@
 """The suite: what a conformance run collects and judges. Fuzzing drives schemathesis's engine
 once per API and reports one pytest item per operation (ARCHITECTURE.md says how and why).
 Target-agnostic: it imports nothing of the reference backend.
+
+This is the suite's public face: the plugin, the runner and the self-test import from here,
+never from its private modules (tests/test_layering.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.suite._auth import AuthError, Credentials
+from conformance.suite._auth import AuthError, Credentials, sign_in
 from conformance.suite._engine import (
     PROFILES,
     EngineRun,
@@ -16,14 +19,29 @@ from conformance.suite._engine import (
     OperationRecord,
     run_engine,
 )
-from conformance.suite._guard import sigterm_interrupts
+from conformance.suite._junit import write_junit
 from conformance.suite._session import SuiteSession, Target
-from conformance.suite._verdict import OperationVerdict, judge, settle
+from conformance.suite._shard import Shard, assign
+from conformance.suite._signals import sigterm_interrupts
+from conformance.suite._verdict import (
+    OperationVerdict,
+    applied_rules,
+    exit_code,
+    judge,
+    merged_rules,
+    nothing_tested,
+    settle,
+    verdict_document,
+    write_verdict,
+)
+from conformance.suite._waivers import DEFAULT_WAIVERS_FILE, known_rules, parse_waivers
+from conformance.suite.scenarios._story import crashed
 
 #: the test modules a run collects
 TESTS_DIR = Path(__file__).parent / "tests"
 
 __all__ = [
+    "DEFAULT_WAIVERS_FILE",
     "PROFILES",
     "TESTS_DIR",
     "AuthError",
@@ -33,10 +51,23 @@ __all__ = [
     "Network",
     "OperationRecord",
     "OperationVerdict",
+    "Shard",
     "SuiteSession",
     "Target",
+    "applied_rules",
+    "assign",
+    "crashed",
+    "exit_code",
     "judge",
+    "known_rules",
+    "merged_rules",
+    "nothing_tested",
+    "parse_waivers",
     "run_engine",
     "settle",
+    "sign_in",
     "sigterm_interrupts",
+    "verdict_document",
+    "write_junit",
+    "write_verdict",
 ]

@@ -1,42 +1,31 @@
-"""Safe on shared environments: a run changes and deletes only what it created, and removes all
-of it at the end (also after a failure or Ctrl-C, and at the start of the next run).
+"""The guard: on a shared environment a run changes and deletes only what it created.
 
-- **The journal** (``<reports>/journal/<api>.jsonl``): each resource a 2xx create answered with,
-  appended (and flushed) the moment the answer arrives, so an interrupted run leaves a record;
-  a line per removal after it.
-- **The guard**: before a write addressed to one item (``PUT``/``PATCH``/``DELETE`` on an item
-  path, ``POST`` on an action under it), an id the run did not create is looked up with the
-  item's ``GET``; when it exists, the case is pointed at an id that does not (a fresh UUID, a
-  number or a string, as the parameter's schema wants), so the request is still sent and judged
-  (a documented 404) and the resource is never touched.
-- **Singletons** (``/system-config``): read at the start, written back at the end.
-- **Cleanup**: the journal's resources still there are deleted, newest first (a child before
-  its parent), with ``If-Match`` where the API wants it; those of a kind without a delete
-  operation are reported as left behind.
+Before a write addressed to one item (``PUT``/``PATCH``/``DELETE`` on an item path, ``POST`` on
+an action under it), an id the run did not create is looked up with the item's ``GET``; when it
+exists, the case is pointed at an id that does not (a fresh UUID, a number or a string, as the
+parameter's schema wants), so the request is still sent and judged (a documented 404) and the
+resource is never touched. A valid change goes to one of the run's own items instead, and a
+stateful create or change is made one that can succeed (the stateful reach). After a create, the
+resource it answered with goes into the journal (`_journal`), whose cleanup removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import random
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 from schemathesis.core.parameters import ParameterLocation
 
 from conformance.checks import agree_on_version
-from conformance.contract import Operation, Resource, Spec, resources, singletons
-from conformance.contract._resources import item_schema_name
-from conformance.errors import ConformanceError
-from conformance.suite._engine import DEFAULT_NETWORK, STOPPING, Network
+from conformance.contract import Resource, Spec, item_schema_name, resources
+from conformance.suite._client import RunClient
+from conformance.suite._journal import Created, Journal, item_path_of, template_name
 from conformance.suite._unique import fresh_keys, without_made_up_references
 
 #: writes that address one existing item
@@ -47,95 +36,6 @@ ABSENT = frozenset({400, 404, 410, 422})
 #: a valid change aimed elsewhere goes to one of the run's newest items of its kind (the older
 #: ones are likelier to have been deleted by then)
 OWN_CHOICES = 5
-#: requests the cleanup may spend, and seconds, per API
-CLEANUP_REQUESTS, CLEANUP_SECONDS = 2_000, 120.0
-
-
-@dataclass
-class Created:
-    kind: str
-    #: the concrete item path (``/schools/7f3c…``), relative to the API's base URL
-    path: str
-    deletable: bool
-
-
-@dataclass
-class CleanupReport:
-    removed: int = 0
-    #: kind -> how many could not be removed because the API has no delete for them
-    left: dict[str, int] = field(default_factory=dict)
-    #: path -> why its removal failed
-    failed: dict[str, str] = field(default_factory=dict)
-    restored: list[str] = field(default_factory=list)
-
-    def lines(self, api: str) -> list[str]:
-        found = [f"{api}: cleanup removed {self.removed} resources the run created"]
-        if self.restored:
-            found.append(f"{api}: restored {', '.join(self.restored)}")
-        if self.left:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.left.items()))
-            found.append(f"{api}: left behind (the API cannot delete them): {kinds}")
-        for path, why in list(self.failed.items())[:5]:
-            found.append(f"{api}: could not remove {path}: {why}")
-        return found
-
-
-class Journal:
-    """What a run created on one API, on disk (JSON lines, flushed each line)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def created(self, item: Created) -> None:
-        self._append({"created": item.path, "kind": item.kind, "deletable": item.deletable})
-
-    def removed(self, path: str) -> None:
-        self._append({"removed": path})
-
-    def _append(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps(entry) + "\n")
-                file.flush()
-
-    def pending(self) -> list[Created]:
-        """Created and not yet removed, oldest first."""
-        if not self.path.is_file():
-            return []
-        found: dict[str, Created] = {}
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a kill
-            if "created" in entry:
-                found[entry["created"]] = Created(
-                    entry.get("kind", "?"), entry["created"], bool(entry.get("deletable"))
-                )
-            elif "removed" in entry:
-                found.pop(entry["removed"], None)
-        return list(found.values())
-
-    def close(self) -> None:
-        """Forget the journal once everything in it is gone."""
-        with self._lock:
-            self.path.unlink(missing_ok=True)
-
-
-def _template_name(path: str) -> str:
-    return path.rsplit("/", 1)[-1].strip("{}")
-
-
-def item_path_of(resource: Resource, data: Any) -> str | None:
-    """The concrete item path of the resource ``data`` is (a create's answer): its item
-    template filled with the member the template names, else its ``id``."""
-    name = _template_name(resource.item_path)
-    value = data.get(name, data.get("id")) if isinstance(data, dict) else None
-    if value is None:
-        return None
-    return resource.item_path.replace("{" + name + "}", str(value))
 
 
 def _repoint(case: Any, name: str, value: Any) -> None:
@@ -168,21 +68,10 @@ class RunEnding(Exception):
 
 
 class Guard:
-    """One API's journal, guard and cleanup (thread-safe)."""
+    """One API's guard: the run's writes go only to what it created (thread-safe)."""
 
-    def __init__(
-        self,
-        api: str,
-        spec: Spec,
-        url: str,
-        journal: Journal,
-        token: Callable[[], str | None],
-        network: Network = DEFAULT_NETWORK,
-        renew: Callable[[str | None], str | None] | None = None,
-    ) -> None:
-        self.api, self.spec, self.url, self.journal = api, spec, url.rstrip("/"), journal
-        #: the run's access token now, and a fresh one after a 401 (given the one refused)
-        self.token, self.renew = token, renew
+    def __init__(self, spec: Spec, journal: Journal, client: RunClient) -> None:
+        self.spec, self.journal, self.client = spec, journal, client
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
@@ -190,7 +79,6 @@ class Guard:
         self._mine: set[str] = {item.path for item in journal.pending()}
         self._theirs: set[str] = set()
         self._absent: set[str] = set()
-        self._snapshots: dict[str, Any] = {}
         #: item template -> the ids of the run's own items there, oldest first
         self._own: dict[str, list[str]] = {}
         self.rewritten = 0
@@ -200,12 +88,7 @@ class Guard:
         #: begun, no new write is let through (an interrupted engine's threads outlive its run)
         self._creating: set[threading.Thread] = set()
         self._closed = False
-        self._settle_s = network.timeout_s + 1.0
-        #: one connection pool for the guard's own requests (a probe per repointed write)
-        self.client = httpx.Client(**network.httpx_options())
-
-    def close(self) -> None:
-        self.client.close()
+        self._settle_s = client.timeout_s + 1.0
 
     # -- during the run ------------------------------------------------------------------------
 
@@ -237,7 +120,7 @@ class Guard:
         resource = self._resource_of(str(operation.path))
         if resource is None:
             return
-        name = _template_name(resource.item_path)
+        name = template_name(resource.item_path)
         value = (case.path_parameters or {}).get(name)
         if value is None:
             return
@@ -316,34 +199,10 @@ class Guard:
         resource without a GET, a 401, a network error) counts as there: when in doubt, do not
         touch it."""
         try:
-            answer = self._send("GET", concrete)
+            answer = self.client.send("GET", concrete)
         except httpx.HTTPError:
             return True
         return answer.status_code not in ABSENT
-
-    def _send(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
-    ) -> httpx.Response:
-        """One of the guard's own requests, with the run's token; a 401 (the token expired, or
-        a fuzzed logout revoked it) is retried once with a renewed one, so that a probe never
-        mistakes an expired token for an answer and the cleanup is not refused its deletes."""
-        token = self.token()
-        answer = self._request(method, path, headers, body, token)
-        if answer.status_code != 401 or self.renew is None:
-            return answer
-        try:
-            fresh = self.renew(token)
-        except ConformanceError:  # no login possible now: the 401 is the answer
-            return answer
-        return self._request(method, path, headers, body, fresh) if fresh else answer
-
-    def _request(
-        self, method: str, path: str, headers: dict[str, str] | None, body: Any, token: str | None
-    ) -> httpx.Response:
-        sent = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
-        if body is None:
-            return self.client.request(method, self.url + path, headers=sent)
-        return self.client.request(method, self.url + path, headers=sent, json=body)
 
     def after_call_hook(self, context: Any, case: Any, response: Any) -> None:
         self.after_call(case, response)
@@ -367,8 +226,7 @@ class Guard:
             body = response.json()
         except (ValueError, AttributeError):
             return
-        data = body.get("data", body) if isinstance(body, dict) else None
-        concrete = item_path_of(resource, data)
+        concrete = item_path_of(resource, spec_operation.payload(body))
         if concrete is None:
             return
         with self._lock:
@@ -379,59 +237,9 @@ class Guard:
         kind = resource.schema_name or resource.item_path
         self.journal.created(Created(kind, concrete, resource.delete is not None))
 
-    # -- singletons ----------------------------------------------------------------------------
-
-    def snapshot(self) -> None:
-        """Read each singleton as it was before the run."""
-        for singleton in singletons(self.spec):
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                answer = self._send("GET", singleton.path)
-                if answer.status_code == 200:
-                    self._snapshots[singleton.path] = answer.json()
-
-    def _restore(self, report: CleanupReport) -> None:
-        for singleton in singletons(self.spec):
-            before = self._snapshots.get(singleton.path)
-            if before is None:
-                continue
-            data = before.get("data", before) if isinstance(before, dict) else before
-            try:
-                now = self._send("GET", singleton.path)
-                current = now.json()
-                if now.status_code == 200 and current.get("data", current) == data:
-                    continue
-                etag = now.headers.get("ETag")
-                body = self._writable(singleton.update, data, current.get("data", current))
-                answer = self._send(
-                    str(singleton.update.method).upper(),
-                    singleton.path,
-                    {"If-Match": etag} if etag else {},
-                    body,
-                )
-            except (httpx.HTTPError, ValueError, AttributeError) as exc:
-                report.failed[singleton.path] = f"restoring it failed ({exc})"
-                continue
-            if answer.status_code < 300:
-                report.restored.append(singleton.path)
-            else:
-                report.failed[singleton.path] = f"restoring it was answered {answer.status_code}"
-
-    def _writable(self, update: Operation, before: Any, current: Any) -> Any:
-        """The members of ``before`` that the update's body takes, with the current version
-        (the optimistic lock wants the version it is changing)."""
-        schema = self.spec.request_schema(update)
-        names = set(self.spec.properties(self.spec.deref(schema))) if schema else None
-        if not isinstance(before, dict):
-            return before
-        body = {k: v for k, v in before.items() if names is None or k in names}
-        takes_version = names is None or "version" in names
-        if isinstance(current, dict) and "version" in current and takes_version:
-            body["version"] = current["version"]
-        return body
-
     # -- the end -------------------------------------------------------------------------------
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """Refuse new writes, and wait (a request's timeout at most) for the answers to creates
         still under way: after Ctrl-C the engine's threads can still be sending, and a resource
         whose answer arrived after the journal was read would stay behind unrecorded. A thread
@@ -445,76 +253,6 @@ class Guard:
             if not waiting:
                 return
             time.sleep(0.05)
-
-    def finish(self) -> CleanupReport:
-        """The end of the run (also after Ctrl-C): no more writes, then the cleanup."""
-        self._settle()
-        return self.cleanup()
-
-    def cleanup(self) -> CleanupReport:
-        """Remove what the journal holds, newest first; restore the singletons."""
-        report = CleanupReport()
-        began = time.monotonic()
-        spent = 0
-        for item in reversed(self.journal.pending()):
-            if spent >= CLEANUP_REQUESTS or time.monotonic() - began > CLEANUP_SECONDS:
-                report.failed[item.path] = "the cleanup ran out of its time or requests"
-                continue
-            if not item.deletable:  # reported, and forgotten: no later run can do more
-                report.left[item.kind] = report.left.get(item.kind, 0) + 1
-                self.journal.removed(item.path)
-                continue
-            spent += 2
-            why = self._delete(item.path)
-            if why is None:
-                self.journal.removed(item.path)
-                report.removed += 1
-            else:
-                report.failed[item.path] = why
-        self._restore(report)
-        if not report.failed:
-            self.journal.close()
-        return report
-
-    def _delete(self, path: str) -> str | None:
-        """None when the item is gone (deleted now, or already)."""
-        try:
-            now = self._send("GET", path)
-            if now.status_code == 404:
-                return None
-            etag = now.headers.get("ETag")
-            answer = self._send("DELETE", path, {"If-Match": etag} if etag else {})
-        except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"
-        if answer.status_code < 300 or answer.status_code == 404:
-            return None
-        return f"DELETE answered {answer.status_code}"
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job; it reaches xdist workers too) ends a run as Ctrl-C does, as a
-    KeyboardInterrupt: the cleanup's ``finally`` still removes what the run created, and pytest
-    keeps the reports. Both also set `STOPPING`, which the engine checks after every event
-    (schemathesis can swallow the KeyboardInterrupt itself). Signals land in the main thread
-    only; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        STOPPING.set()
-        raise KeyboardInterrupt
-
-    STOPPING.clear()
-    numbers = (signal.SIGTERM, signal.SIGINT)
-    previous = {number: signal.signal(number, interrupt) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        STOPPING.clear()  # the next run in this process starts afresh
 
 
 @contextlib.contextmanager

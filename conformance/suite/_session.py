@@ -15,6 +15,7 @@ from typing import Any
 from conformance.contract import Spec, singletons
 from conformance.errors import ConformanceError
 from conformance.suite._auth import Credentials, RunSession
+from conformance.suite._client import RunClient
 from conformance.suite._engine import (
     PROFILES,
     SAFE_METHODS,
@@ -23,8 +24,10 @@ from conformance.suite._engine import (
     OperationRecord,
     run_engine,
 )
-from conformance.suite._guard import CleanupReport, Guard, Journal, installed
+from conformance.suite._guard import Guard, installed
+from conformance.suite._journal import Cleanup, CleanupReport, Journal
 from conformance.suite._junit import write_junit
+from conformance.suite._singletons import Singletons
 from conformance.suite._verdict import (
     OperationVerdict,
     TargetInfo,
@@ -195,23 +198,25 @@ class SuiteSession:
         if not wanted:  # a read-only selection of writes only
             self.runs[api] = EngineRun(api, self.seed, {})
             return
-        guard = None
+        guard: Guard | None = None
+        cleanup: Cleanup | None = None
         if not self.read_only:
-            guard = Guard(
-                api,
-                target.spec,
+            client = RunClient(
                 target.url,
-                Journal(self.reports / "journal" / f"{api}.jsonl"),
                 session.access_token if session is not None else lambda: credentials.token,
                 self.network,
                 session.renew if session is not None else None,
             )
-            leftover = guard.journal.pending()
+            journal = Journal(self.reports / "journal" / f"{api}.jsonl")
+            singletons_before = Singletons(target.spec, client)
+            cleanup = Cleanup(journal, client, singletons_before)
+            leftover = journal.pending()
             if leftover:  # an earlier run was killed before its cleanup
                 self.progress(f"{api}: removing {len(leftover)} resources an earlier run left")
-                for line in guard.cleanup().lines(api):
+                for line in cleanup.run().lines(api):
                     self.progress(line)
-            guard.snapshot()
+            singletons_before.snapshot()
+            guard = Guard(target.spec, journal, client)
 
         @contextlib.contextmanager
         def prepare(schema: Any) -> Iterator[None]:
@@ -242,15 +247,16 @@ class SuiteSession:
                 deadline=self.deadline,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
-            if guard is not None:
+            if guard is not None and cleanup is not None:
                 if guard.rewritten or guard.own_aimed:
                     self.progress(
                         f"{api}: writes aimed at resources the run did not create went to"
                         f" absent ids ({guard.rewritten}) or, valid changes, to the run's own"
                         f" ({guard.own_aimed}) instead"
                     )
-                report = guard.finish()
-                guard.close()
+                guard.settle()  # no write from here on, and the creates under way answered
+                report = cleanup.run()
+                cleanup.close()
                 self.cleanups[api] = report
                 for line in report.lines(api):
                     self.progress(line)

@@ -30,7 +30,7 @@ from conformance.catalogue import Kind
 from conformance.errors import ConfigError
 
 #: the file a run reads when there is one in the current directory
-DEFAULT_FILE = Path("waivers.toml")
+DEFAULT_WAIVERS_FILE = Path("waivers.toml")
 #: a waiver this close to its date is reported as expiring
 EXPIRING_DAYS = 14
 _KEYS = {"rule", "operation", "scenario", "api", "reason", "ticket", "expires"}

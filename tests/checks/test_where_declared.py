@@ -6,12 +6,10 @@ failure is a `ContractFailure` naming its rule."""
 from __future__ import annotations
 
 import copy
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from conformance import catalogue
 from conformance.checks import CHECK_NAMES, ContractFailure
 from conformance.checks import _rules as rules
 from conformance.checks import _schemathesis as registered
+from tests.servers import Quiet, serving
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -62,32 +61,20 @@ ANSWERS: dict[str, tuple[int, dict[str, str], Any]] = {
 }
 
 
-class _Notes(http.server.BaseHTTPRequestHandler):
+class _Notes(Quiet):
     def do_GET(self) -> None:
         note = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
         status, headers, body = ANSWERS.get(note, (404, {}, {"detail": "Not Found"}))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            echoed = self.headers.get("X-Request-ID", "") if value == "<echo>" else value
-            self.send_header(name, echoed)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        sent = self.headers.get("X-Request-ID", "")
+        echoed = {name: sent if value == "<echo>" else value for name, value in headers.items()}
+        self.send_json(status, body, **echoed)
 
 
 @pytest.fixture(scope="module")
 def notes() -> Iterator[str]:
     """The Notes API on a free loopback port; its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Notes)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Notes) as url:
+        yield url
 
 
 def _json(schema: Any, description: str = "an answer") -> dict[str, Any]:

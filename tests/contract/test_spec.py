@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from conformance.contract import (
+    BUNDLED_APIS,
     Ownership,
     RateLimit,
     UnresolvedReference,
@@ -14,7 +15,7 @@ from conformance.contract import (
     resources,
     singletons,
 )
-from tests.conftest import SpecCopy
+from tests.conftest import FIXTURES, SpecCopy
 
 
 def spec_of(tmp_path: Path, text: str) -> Any:
@@ -319,3 +320,21 @@ def test_links_name_their_source_operation_and_target() -> None:
     pairs = {(str(source.operation_id), target) for source, target in spec.links()}
     assert ("createSchool", "getSchool") in pairs
     assert ("getCurrentUser", "getUserByNip") in pairs
+
+
+def test_the_resource_of_a_2xx_body_is_read_through_the_envelope_the_spec_declares() -> None:
+    tchat = load_spec(bundled_spec("tchat"))
+    get, archive = tchat.operation("getContentItem"), tchat.operation("archiveContent")
+    assert get is not None
+    assert archive is not None
+    assert (get.wrapped, archive.wrapped) == (True, False)  # archive is `x-envelope: none`
+    assert get.payload({"data": {"id": "c1"}, "timestamp": "now"}) == {"id": "c1"}
+    assert archive.payload({"id": "c1", "data": "its own"}) == {"id": "c1", "data": "its own"}
+    for name in BUNDLED_APIS:  # every answer with a body is an envelope, unless declared bare
+        spec = load_spec(bundled_spec(name))
+        bodies = [op for op in spec.operations if spec.success_schema(op) is not None]
+        assert [op.label for op in bodies if op.wrapped != op.enveloped] == []
+    notes = load_spec(FIXTURES / "specs" / "fastapi_notes.json")  # a plain spec: no envelope
+    assert [op.label for op in notes.operations if op.wrapped] == []
+    note = {"id": 1, "data": "a member of the note"}
+    assert all(op.payload(note) == note for op in notes.operations)

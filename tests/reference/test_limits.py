@@ -26,6 +26,7 @@ from conformance.cli import run
 from conformance.contract import RateLimit
 from conformance.errors import ConfigError
 from conformance.reference import Running, Settings, running
+from conformance.reference._auth import access_ttl_s
 from tests.reference.conftest import Api, assert_error, open_api
 
 STAFF = RateLimit(5, 2)
@@ -241,8 +242,9 @@ def test_settings_read_scopes_from_a_file_with_flags_on_top(tmp_path: Path) -> N
     )
     settings = Settings.from_file(config).merged(Settings.from_flags(["role:staff=7/3"], []))
     assert settings.rate_limits == {"default": RateLimit(100, 10), "role:staff": RateLimit(7, 3)}
-    assert settings.access_ttl_s("staff", ["staff2@gloria.example", "staff2"]) == 2
-    assert settings.access_ttl_s("staff", ["staff1@gloria.example", "staff1"]) == 60
+    lifetimes = settings.token_lifetimes
+    assert access_ttl_s(lifetimes, "staff", ["staff2@gloria.example", "staff2"]) == 2
+    assert access_ttl_s(lifetimes, "staff", ["staff1@gloria.example", "staff1"]) == 60
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ third-party style app with a plain spec of its own and an ``x-latency-budget-ms`
 from __future__ import annotations
 
 import dataclasses
-import http.server
 import io
 import json
 import threading
@@ -24,11 +23,12 @@ from conformance.cli import run
 from conformance.contract import load_spec
 from conformance.suite._auth import Credentials
 from conformance.suite._engine import DEFAULT_NETWORK
-from conformance.suite._guard import Journal
+from conformance.suite._journal import Journal
 from conformance.suite.scenarios import ScenarioContext
 from conformance.suite.scenarios._confirm import SAMPLES, WARM_UP, confirm_breaches
 from conformance.suite.scenarios._latency import ENOUGH
 from conformance.suite.scenarios._story import ScenarioFailure, ScenarioVerdict, StepRecord
+from tests.servers import Quiet, house_headers, serving
 
 #: the list's budget, and how long a slow list takes: far apart, so that a loaded machine (two
 #: busy cores) cannot make the fast path slow or the slow one fast
@@ -127,24 +127,15 @@ class Things:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _handler(things: Things) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
+def _handler(things: Things) -> type[Quiet]:
+    class Handler(Quiet):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # else each answer waits 40 ms for a delayed ACK
 
         def _answer(self, status: int, body: Any = None) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
             # what every answer carries for the suite's checks (they are not this test's)
-            self.send_header("X-Request-ID", self.headers.get("X-Request-ID") or "r-1")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            for name, value in (("Limit", "1000"), ("Remaining", "999"), ("Reset", "60")):
-                self.send_header(f"X-RateLimit-{name}", value)
-            if body is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            house = house_headers(self.headers.get("X-Request-ID") or "r-1")
+            self.send_json(status, body, **house)
 
         def _body(self) -> Any:
             length = int(self.headers.get("Content-Length") or 0)
@@ -183,9 +174,6 @@ def _handler(things: Things) -> type[http.server.BaseHTTPRequestHandler]:
                 found = things.items.pop(self.path.rsplit("/", 1)[-1], None)
             self._answer(204) if found else self._answer(404, {"error": "no such thing"})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
     return Handler
 
 
@@ -194,11 +182,8 @@ def things() -> Iterator[tuple[Things, str]]:
     """The app on a free loopback port, with one thing in it: (its state, its base URL)."""
     state = Things()
     state.items["first"] = {"id": "first", "name": "The first thing"}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/api"
-    server.shutdown()
-    server.server_close()
+    with serving(_handler(state)) as url:
+        yield state, f"{url}/api"
 
 
 def latency_run(url: str, tmp_path: Path, *extra: str) -> tuple[int, str, dict[str, Any]]:

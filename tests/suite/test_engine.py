@@ -4,9 +4,7 @@ a failure's problems, one each."""
 from __future__ import annotations
 
 import copy
-import http.server
 import json
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +21,7 @@ from conformance.suite._engine import (
     run_engine,
 )
 from conformance.suite._verdict import OperationVerdict
+from tests.servers import Quiet, serving
 
 
 def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
@@ -80,21 +79,12 @@ def test_progress_tells_the_phases_that_ran_and_not_those_skipped() -> None:
     assert said == ["gloria: stateful phase done"]
 
 
-class _Crashes(http.server.BaseHTTPRequestHandler):
+class _Crashes(Quiet):
     """Every answer a 500 that shows its stack trace."""
 
     def do_GET(self) -> None:
-        data = json.dumps(
-            {"detail": 'Traceback (most recent call last):\n  File "/app/main.py", line 3'}
-        ).encode()
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        trace = 'Traceback (most recent call last):\n  File "/app/main.py", line 3'
+        self.send_json(500, {"detail": trace})
 
 
 def test_a_failure_keeps_its_problems_one_each_ours_and_schemathesis_s(tmp_path: Path) -> None:
@@ -112,14 +102,8 @@ def test_a_failure_keeps_its_problems_one_each_ours_and_schemathesis_s(tmp_path:
             }
         )
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Crashes)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(_Crashes) as url:
         run = run_engine("crash", load_spec(path), url, {}, ["boom"], profile="smoke", seed=1)
-    finally:
-        server.shutdown()
-        server.server_close()
     failures = {failure.check: failure for failure in run.records["GET /boom"].failures}
     assert {"no_leaks", "not_a_server_error", "status_code_conformance"} <= set(failures)
     leak = failures["no_leaks"]  # ours: the lines the rule found

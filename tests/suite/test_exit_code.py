@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import http.server
 import io
 import json
 import re
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +26,7 @@ from conformance.reference import Settings, running
 from conformance.runner import embedded_settings
 from conformance.suite._session import NOT_REACHED
 from conformance.suite._verdict import exit_code
+from tests.servers import Quiet, serving
 from tests.suite.helpers import as_service
 
 WORD = {ExitCode.OK: "PASS", ExitCode.FAILED: "FAIL", ExitCode.TARGET_BROKEN: "BROKEN"}
@@ -124,7 +123,7 @@ def test_a_crash_in_the_engine_breaks_the_run_and_says_where(
     assert "the gloria run crashed: KeyError" in document["operations"][0]["errors"][0]
 
 
-class _Undocumented203(http.server.BaseHTTPRequestHandler):
+class _Undocumented203(Quiet):
     """A proxy in front of a backend that answers one read (``GET /schools/{id}``) with an
     undocumented 203 and the same body: what made the rollback scenario crash under a PASS
     verdict (``int(snapshot.version)`` on the empty snapshot of a read that was not a 200)."""
@@ -156,9 +155,6 @@ class _Undocumented203(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_QUERY = _forward
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def gloria_behind_203() -> Iterator[tuple[str, Any]]:
@@ -166,14 +162,8 @@ def gloria_behind_203() -> Iterator[tuple[str, Any]]:
         url = urllib.parse.urlsplit(backends.url("gloria"))
         upstream = f"{url.scheme}://{url.netloc}"
         handler = type("Proxy", (_Undocumented203,), {"upstream": upstream})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}{url.path}", backends
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(handler) as proxy:
+            yield f"{proxy}{url.path}", backends
 
 
 @pytest.mark.slow

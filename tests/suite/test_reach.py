@@ -5,12 +5,12 @@ third-party style API written here (a plain spec, no ``x-`` declarations) and in
 from __future__ import annotations
 
 import collections
-import http.server
+import contextlib
+import http
 import io
 import json
 import random
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +23,7 @@ from conformance.cli import run
 from conformance.contract import Spec, bundled_spec, load_spec
 from conformance.suite._engine import EngineRun, OperationRecord, engine_config
 from conformance.suite._reach import PHASE, absent_value, malformed_value, plan, reach
+from tests.servers import AnyMethod, house_headers, serving
 
 SEEDED = "5b1c6f4e-2a3d-4c8e-9f10-000000000001"
 
@@ -149,7 +150,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 ALLOWED = {"/things": "GET, POST", "/things/{id}": "GET"}
 
 
-class _Things(http.server.BaseHTTPRequestHandler):
+class _Things(AnyMethod):
     """The Things API: correct (``unknown = "404"``), or with a broken answer for an id it does
     not know: a 404 whose body breaks its schema (``"schema"``) or a 500 (``"500"``)."""
 
@@ -157,22 +158,9 @@ class _Things(http.server.BaseHTTPRequestHandler):
     things: dict[str, dict[str, str]]
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
         sent = self.headers.get("X-Request-ID") or ""
-        self.send_response(status)
-        self.send_header("X-Request-ID", sent if ECHOED.match(sent) else str(uuid.uuid4()))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("X-RateLimit-Limit", "1000")
-        self.send_header("X-RateLimit-Remaining", "999")
-        self.send_header("X-RateLimit-Reset", "60")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        house = house_headers(sent if ECHOED.match(sent) else str(uuid.uuid4()))
+        self.send_json(status, body, **house, **(headers or {}))
 
     def _error(self, status: int, code: str, message: str, **headers: str) -> None:
         error = http.HTTPStatus(status).phrase
@@ -213,14 +201,6 @@ class _Things(http.server.BaseHTTPRequestHandler):
             return self._error(500, "INTERNAL", "KeyError")
         return self._error(404, "NOT_FOUND", "no such thing")
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every method (schemathesis probes QUERY, TRACE …)
-            return self._handle
-        raise AttributeError(name)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def things_spec(tmp_path: Path) -> Path:
@@ -233,23 +213,17 @@ def things_spec(tmp_path: Path) -> Path:
 def things() -> Iterator[Any]:
     """``things(unknown)``: the Things API on a free loopback port, answering an unknown id as
     ``unknown`` says; its base URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
+    with contextlib.ExitStack() as servers:
 
-    def start(unknown: str) -> str:
-        handler = type(
-            "Things",
-            (_Things,),
-            {"unknown": unknown, "things": {SEEDED: {"id": SEEDED, "name": "seeded"}}},
-        )
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        def start(unknown: str) -> str:
+            handler = type(
+                "Things",
+                (_Things,),
+                {"unknown": unknown, "things": {SEEDED: {"id": SEEDED, "name": "seeded"}}},
+            )
+            return servers.enter_context(serving(handler))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def reached(spec_path: Path, url: str, seen: dict[str, list[int]] | None = None) -> EngineRun:

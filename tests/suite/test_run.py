@@ -4,13 +4,11 @@ backend that answers 404 to everything, and on bad input."""
 from __future__ import annotations
 
 import collections
-import http.server
 import io
 import json
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from conformance.runner import EMBEDDED_RATE_LIMITS, missing_credentials
 from conformance.suite._auth import THROWAWAY_LOGINS
 from conformance.suite._engine import RESPONSES_KEPT
 from conformance.suite.scenarios import NAMES
+from tests.servers import AnyMethod, Quiet, serving
 from tests.suite.helpers import answers, as_service
 
 
@@ -302,20 +301,12 @@ def test_fuzzing_logout_and_refresh_never_costs_the_run_its_own_session(
         assert by_id[operation_id]["documented_2xx_seen"], by_id[operation_id]["statuses"]
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
+class _Echo(Quiet):
     """A backend that echoes the request's credentials into its bodies (where a schema error
     message quotes them)."""
 
     def do_GET(self) -> None:
-        body = json.dumps({"data": self.headers.get("Authorization", ""), "timestamp": "x"})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_json(200, {"data": self.headers.get("Authorization", ""), "timestamp": "x"})
 
 
 @pytest.mark.slow
@@ -324,17 +315,12 @@ def test_the_runs_secrets_appear_nowhere_under_reports(
 ) -> None:
     token = "opaque-token-from-a-vault-4f1c9a"
     monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", token)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(_Echo) as url:
         code, out, err = conformance(
-            "--target", f"tchat=http://127.0.0.1:{server.server_address[1]}/api",
+            "--target", f"tchat={url}/api",
             "--profile", "smoke", "--seed", "3", "--reports", str(tmp_path),
             "-k", "getContentCategories", "-p", "no:cacheprovider",
         )  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 1, (out[-2000:], err)
     written = "\n".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file())
     assert "Bearer [masked]" in written  # the echo was quoted, and masked
@@ -480,31 +466,18 @@ def test_an_expired_run_timeout_is_one_line_and_exit_2(
     assert verdict(tmp_path)["cut_short"] == "the run timeout of 3 s expired"
 
 
-class _NotFound(http.server.BaseHTTPRequestHandler):
+class _NotFound(Quiet):
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        body = b'{"error": "Not Found"}'
-        self.send_response(404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_json(404, {"error": "Not Found"})
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def answers_404() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api"
-    server.shutdown()
-    server.server_close()
+    with serving(_NotFound) as url:
+        yield f"{url}/api"
 
 
 @pytest.mark.slow
@@ -542,15 +515,10 @@ def https_404(tmp_path: Path) -> Iterator[tuple[str, Path]]:
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}/api", cert
-    server.shutdown()
-    server.server_close()
+    with serving(_NotFound, tls=context) as url:
+        yield f"{url}/api", cert
 
 
 @pytest.mark.slow
@@ -679,22 +647,22 @@ THINGS: dict[str, Any] = {
 _ROUTES = {"/auth/login": "POST", "/me": "GET", "/things": "GET"}
 
 
-class _Things(http.server.BaseHTTPRequestHandler):
-    def _answer(self) -> None:
+class _Things(AnyMethod):
+    def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         route = "/things" if self.path.startswith("/things/") else self.path.split("?")[0]
         if route not in _ROUTES:
-            return self._send(404, {"detail": "Not Found"})
+            return self.send_json(404, {"detail": "Not Found"})
         if self.command != _ROUTES[route]:
-            return self._send(405, {"detail": "Method Not Allowed"}, {"Allow": _ROUTES[route]})
+            return self.send_json(405, {"detail": "Method Not Allowed"}, Allow=_ROUTES[route])
         if route == "/auth/login":
             return self._login(raw)
         if self.headers.get("Authorization") != f"Bearer {THINGS_TOKEN}":
-            return self._send(401, {"detail": "Not authenticated"})
+            return self.send_json(401, {"detail": "Not authenticated"})
         if route == "/me":
-            return self._send(200, {"email": THINGS_ACCOUNT[0]})
-        return self._send(404, {"detail": "Not Found"})
+            return self.send_json(200, {"email": THINGS_ACCOUNT[0]})
+        return self.send_json(404, {"detail": "Not Found"})
 
     def _login(self, raw: bytes) -> None:
         try:
@@ -703,34 +671,15 @@ class _Things(http.server.BaseHTTPRequestHandler):
             body = None
         fields = (body.get("email"), body.get("password")) if isinstance(body, dict) else ()
         if not fields or not all(isinstance(field, str) for field in fields):
-            return self._send(422, {"detail": "invalid body"})
+            return self.send_json(422, {"detail": "invalid body"})
         if fields != THINGS_ACCOUNT:
-            return self._send(401, {"detail": "bad credentials"})
+            return self.send_json(401, {"detail": "bad credentials"})
         tokens = {
             "accessToken": THINGS_TOKEN,
             "refreshToken": "r-" + THINGS_TOKEN,
             "expiresIn": 900,
         }
-        return self._send(201, tokens)
-
-    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str] = {}) -> None:  # noqa: B006
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every method (QUERY too) reaches the routes: 405 or not
-            return self._answer
-        raise AttributeError(name)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        return self.send_json(201, tokens)
 
 
 @pytest.fixture
@@ -741,12 +690,8 @@ def things(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     spec.write_text(json.dumps(THINGS), encoding="utf-8")
     monkeypatch.setenv("CONFORMANCE_THINGS_USERNAME", THINGS_ACCOUNT[0])
     monkeypatch.setenv("CONFORMANCE_THINGS_PASSWORD", THINGS_ACCOUNT[1])
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Things)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", spec
-    server.shutdown()
-    server.server_close()
+    with serving(_Things) as url:
+        yield url, spec
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from conformance.masking import registered_forms
 from conformance.reference import Running, running
 from conformance.runner import embedded_settings
 from conformance.suite._engine import DEFAULT_NETWORK
-from conformance.suite._guard import Journal
+from conformance.suite._journal import Journal
 from conformance.suite.scenarios import RULES
 from conformance.suite.scenarios._accounts import Accounts, value_for
 from conformance.suite.scenarios._judge import RESPONSE_CHECKS

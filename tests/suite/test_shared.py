@@ -171,7 +171,7 @@ def test_an_interrupted_run_leaves_nothing_it_created(
 def test_the_next_run_removes_what_a_killed_run_left(tmp_path: Path, gloria: Running) -> None:
     import httpx
 
-    from conformance.suite._guard import Created, Journal
+    from conformance.suite._journal import Created, Journal
 
     url, token = signed_in(gloria)
     school = made_school(url, token, "Left by a killed run", "KILLED-1", "79123456")
@@ -208,13 +208,14 @@ def test_the_cleanup_renews_a_token_that_expired_or_was_revoked(
     tmp_path: Path, gloria: Running
 ) -> None:
     """A run's token may be dead by its end (a short expiry, a fuzzed logout): the cleanup's
-    probes and deletes are answered 401, and the resources would stay. The guard renews once."""
+    probes and deletes are answered 401, and the resources would stay. The run's client renews
+    once."""
     import httpx
 
-    from conformance.suite._guard import Created, Guard, Journal
+    from conformance.suite._client import RunClient
+    from conformance.suite._journal import Cleanup, Created, Journal
 
     url, token = signed_in(gloria)
-    spec = load_spec(bundled_spec("gloria"))
     school = made_school(url, token, "Made by a run whose token died", "DEAD-1", "79123457")
     journal = Journal(tmp_path / "gloria.jsonl")
     journal.created(Created("School", school, True))
@@ -225,16 +226,16 @@ def test_the_cleanup_renews_a_token_that_expired_or_was_revoked(
         return signed_in(gloria)[1]
 
     dead = "not-a-token-any-more"
-    stuck = Guard("gloria", spec, url, journal, lambda: dead)  # nothing to renew with
+    stuck = Cleanup(journal, RunClient(url, lambda: dead))  # nothing to renew with
     try:
-        assert stuck.cleanup().failed == {school: "DELETE answered 401"}
+        assert stuck.run().failed == {school: "DELETE answered 401"}
     finally:
         stuck.close()
-    guard = Guard("gloria", spec, url, journal, lambda: dead, renew=renew)
+    cleanup = Cleanup(journal, RunClient(url, lambda: dead, renew=renew))
     try:
-        report = guard.cleanup()
+        report = cleanup.run()
     finally:
-        guard.close()
+        cleanup.close()
     assert (report.failed, report.removed) == ({}, 1)
     assert renewed[:1] == [dead]
     gone = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
@@ -252,11 +253,15 @@ def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through
 
     import httpx
 
-    from conformance.suite._guard import Guard, Journal, RunEnding
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard, RunEnding
+    from conformance.suite._journal import Cleanup, Journal
 
     url, token = signed_in(gloria)
     spec = load_spec(bundled_spec("gloria"))
-    guard = Guard("gloria", spec, url, Journal(tmp_path / "gloria.jsonl"), lambda: token)
+    journal = Journal(tmp_path / "gloria.jsonl")
+    cleanup = Cleanup(journal, RunClient(url, lambda: token))
+    guard = Guard(spec, journal, cleanup.client)
     create = SimpleNamespace(
         operation=SimpleNamespace(method="POST", path="/schools"),
         path_parameters={},
@@ -279,12 +284,13 @@ def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through
     worker.start()
     assert sent.wait(10)
     try:
-        report = guard.finish()
+        guard.settle()
+        report = cleanup.run()
         with pytest.raises(RunEnding):
             guard.before_call(create)
     finally:
         worker.join(10)
-        guard.close()
+        cleanup.close()
     assert (report.removed, report.failed) == (1, {})
     gone = httpx.get(f"{url}{made[0]}", headers={"Authorization": f"Bearer {token}"})
     assert gone.status_code == 404
@@ -299,11 +305,15 @@ def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
 
     import httpx
 
-    from conformance.suite._guard import Guard, Journal
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Cleanup, Journal
 
     url, token = signed_in(gloria)
     spec = load_spec(bundled_spec("gloria"))
-    guard = Guard("gloria", spec, url, Journal(tmp_path / "gloria.jsonl"), lambda: token)
+    journal = Journal(tmp_path / "gloria.jsonl")
+    cleanup = Cleanup(journal, RunClient(url, lambda: token))
+    guard = Guard(spec, journal, cleanup.client)
 
     def case(method: str, path: str, mode: str, **parameters: str) -> Any:
         meta = SimpleNamespace(
@@ -339,5 +349,6 @@ def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
             assert kept.path_parameters == {"id": made_up}
         assert guard.own_aimed == 1
     finally:
-        guard.finish()
-        guard.close()
+        guard.settle()
+        cleanup.run()
+        cleanup.close()

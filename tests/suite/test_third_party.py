@@ -8,7 +8,6 @@ traceback it fails exactly those two operations, led by ``not_a_server_error`` a
 
 from __future__ import annotations
 
-import http.server
 import io
 import itertools
 import json
@@ -22,6 +21,7 @@ import jsonschema
 import pytest
 
 from conformance.cli import run
+from tests.servers import AnyMethod, serving
 
 TOKEN = "notes-secret-token-5f0c"  # the test app's own token
 JSON = "application/json"
@@ -199,7 +199,7 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
 VALIDATE = {name: _validator(name) for name in ("NoteIn", "NotePatch")}
 
 
-class Notes(http.server.BaseHTTPRequestHandler):
+class Notes(AnyMethod):
     """The Notes app, as FastAPI would serve it: 422 for what its schema refuses, 401 without
     the token, 404 ``{"detail": …}``, 405 with ``Allow``. ``planted`` turns on its two bugs."""
 
@@ -208,20 +208,8 @@ class Notes(http.server.BaseHTTPRequestHandler):
     planted: bool = False
     lock = threading.Lock()
 
-    def _send(self, status: int, body: Any = None, **headers: str) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        if body is not None:
-            self.send_header("Content-Type", JSON)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
     def _invalid(self, where: list[Any], message: str) -> None:
-        self._send(422, {"detail": [{"loc": where, "msg": message, "type": "value_error"}]})
+        self.send_json(422, {"detail": [{"loc": where, "msg": message, "type": "value_error"}]})
 
     def _json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -245,15 +233,15 @@ class Notes(http.server.BaseHTTPRequestHandler):
             routes = {"GET": self._get, "PATCH": self._patch, "DELETE": self._delete}
             args = (match.group(1),)
         else:
-            return self._send(404, {"detail": "Not Found"})
+            return self.send_json(404, {"detail": "Not Found"})
         if self.command not in routes:
-            return self._send(405, {"detail": "Method Not Allowed"}, Allow=", ".join(routes))
+            return self.send_json(405, {"detail": "Method Not Allowed"}, Allow=", ".join(routes))
         if path != "/health" and self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(401, {"detail": "Not authenticated"}, WWW_Authenticate="Bearer")
+            return self.send_json(401, {"detail": "Not authenticated"}, WWW_Authenticate="Bearer")
         return routes[self.command](*args)
 
     def _health(self) -> None:
-        self._send(200, {"status": "ok"})
+        self.send_json(200, {"status": "ok"})
 
     def _list(self, query: str) -> None:
         limit = 50
@@ -263,18 +251,18 @@ class Notes(http.server.BaseHTTPRequestHandler):
                     return self._invalid(["query", "limit"], "Input should be 1 to 100")
                 limit = int(value)
         with self.lock:
-            self._send(200, list(self.notes.values())[:limit])
+            self.send_json(200, list(self.notes.values())[:limit])
 
     def _create(self, _query: str) -> None:
         body = self._json()
         if not isinstance(body, dict) or not VALIDATE["NoteIn"].is_valid(body):
             return self._invalid(["body"], "Input should be a valid NoteIn")
         if self.planted and len(body["title"]) > 60:
-            return self._send(500, {"detail": "Internal Server Error"})
+            return self.send_json(500, {"detail": "Internal Server Error"})
         with self.lock:
             note = {"id": next(self.ids), "body": "", "done": False, **body}
             self.notes[note["id"]] = note
-        self._send(201, note, Location=f"/notes/{note['id']}")
+        self.send_json(201, note, Location=f"/notes/{note['id']}")
 
     def _note(self, raw: str, leaks: bool = False) -> int | None:
         if not re.fullmatch(r"-?\d+", raw):
@@ -282,14 +270,14 @@ class Notes(http.server.BaseHTTPRequestHandler):
             return None
         if int(raw) not in self.notes:
             detail = TRACEBACK.format(int(raw)) if leaks else "Note not found"
-            self._send(404, {"detail": detail})
+            self.send_json(404, {"detail": detail})
             return None
         return int(raw)
 
     def _get(self, raw: str) -> None:
         found = self._note(raw, leaks=self.planted)
         if found is not None:
-            self._send(200, self.notes[found])
+            self.send_json(200, self.notes[found])
 
     def _patch(self, raw: str) -> None:
         body = self._json()
@@ -300,22 +288,14 @@ class Notes(http.server.BaseHTTPRequestHandler):
             return self._invalid(["body"], "Input should be a valid NotePatch")
         with self.lock:
             self.notes[found].update(body)
-            self._send(200, self.notes[found])
+            self.send_json(200, self.notes[found])
 
     def _delete(self, raw: str) -> None:
         found = self._note(raw)
         if found is not None:
             with self.lock:
                 self.notes.pop(found, None)
-            self._send(204)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every method (schemathesis probes QUERY, TRACE …)
-            return self._handle
-        raise AttributeError(name)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.send_json(204)
 
 
 @pytest.fixture
@@ -333,11 +313,8 @@ def notes(request: pytest.FixtureRequest) -> Iterator[str]:
         (Notes,),
         {"notes": {}, "ids": itertools.count(1), "planted": request.param == "planted"},
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(handler) as url:
+        yield url
 
 
 def test_the_notes_spec_lints_clean(notes_spec: Path) -> None:

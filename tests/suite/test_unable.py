@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import collections
 import http
-import http.server
 import io
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from conformance.cli import run
 from conformance.contract import load_spec
 from conformance.suite._engine import EngineRun, OperationRecord, _events, could_not_generate
 from conformance.suite._verdict import OperationVerdict, judge, summary_lines
+from tests.servers import AnyMethod, house_headers, serving
 
 LABEL = "POST /counter/increments"
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -94,27 +93,15 @@ COUNTER: dict[str, Any] = {
 ECHOED = re.compile(r"^[!-~]{1,128}$")
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
+class _Counter(AnyMethod):
     """The Counter API: ``POST /counter/increments`` with a form body of 1 to 5."""
 
     count = 0
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
         sent = self.headers.get("X-Request-ID") or ""
-        self.send_response(status)
-        self.send_header("X-Request-ID", sent if ECHOED.match(sent) else str(uuid.uuid4()))
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("X-RateLimit-Limit", "1000")
-        self.send_header("X-RateLimit-Remaining", "999")
-        self.send_header("X-RateLimit-Reset", "60")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        house = house_headers(sent if ECHOED.match(sent) else str(uuid.uuid4()))
+        self.send_json(status, body, **house, **(headers or {}))
 
     def _error(self, status: int, code: str, message: str, **headers: str) -> None:
         body = {
@@ -140,14 +127,6 @@ class _Counter(http.server.BaseHTTPRequestHandler):
         type(self).count += int(raw)
         return self._send(200, {"count": type(self).count})
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("do_"):  # every method (schemathesis probes QUERY, TRACE …)
-            return self._handle
-        raise AttributeError(name)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture
 def counter_spec(tmp_path: Path) -> Path:
@@ -159,11 +138,8 @@ def counter_spec(tmp_path: Path) -> Path:
 @pytest.fixture
 def counter() -> Iterator[str]:
     """The Counter API on a free loopback port: its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Counter", (_Counter,), {}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(type("Counter", (_Counter,), {})) as url:
+        yield url
 
 
 def _error(error: Exception, phase: PhaseName | None = PhaseName.FUZZING) -> events.NonFatalError:

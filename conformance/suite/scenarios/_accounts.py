@@ -10,9 +10,11 @@ own credentials are the throwaway sessions: a token family of their own each.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +23,9 @@ import httpx
 from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
 from conformance.masking import SECRETS, register
 from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
-from conformance.suite._guard import Created, Journal
+from conformance.suite._journal import Created, Journal
 from conformance.suite._unique import from_pattern, padded
-from conformance.suite.scenarios._story import ScenarioSkipped, Story
+from conformance.suite.scenarios._story import ScenarioSkipped, StepRecord, Story
 
 
 @dataclass
@@ -243,6 +245,22 @@ class Accounts:
         targets = [(delete, p.path) for p in self.made if delete is not None and p.path]
         self.made.clear()
         return delete_all(self.story, self.journal, self.run_token, targets)
+
+
+@contextlib.contextmanager
+def throwaway_accounts(
+    story: Story, flow: AuthFlow, run_token: str | None, journal: Journal
+) -> Iterator[Accounts]:
+    """The accounts one scenario makes, removed when it ends however it ends; a removal that
+    fails is the scenario's failed cleanup step."""
+    accounts = Accounts(story, flow, run_token, journal)
+    try:
+        yield accounts
+    finally:
+        problems = accounts.remove()
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove the throwaway accounts", "failed",
+                                          "; ".join(problems)))  # fmt: skip
 
 
 def delete_all(

@@ -28,9 +28,19 @@ import time
 
 import httpx
 
-from conformance.contract import Operation
+from conformance.contract import Operation, Spec
 from conformance.masking import register
-from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
+from conformance.suite._journal import Journal
+from conformance.suite.scenarios._accounts import (
+    Accounts,
+    Pair,
+    Principal,
+    Sessions,
+    least_privileged_role,
+    own_principal,
+    throwaway_accounts,
+)
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
 from conformance.suite.scenarios._story import (
     PLAYS,
     Late,
@@ -59,6 +69,49 @@ CONCURRENT_REFRESHES = 4
 #: the clean scenario's requests (about 30), and room for parts played again (`Late`, at most
 #: 10 requests a play)
 MAX_REQUESTS = 80 + (PLAYS - 1) * 10
+
+
+def requires_refresh_flow(spec: Spec) -> None:
+    """The guard of the scenarios that log in and refresh: an ``x-auth-flow`` with both."""
+    flow = spec.declarations.auth_flow
+    if flow is None or flow.refresh is None:
+        raise ScenarioSkipped(
+            "the spec declares no x-auth-flow with a login and a refresh",
+            missing_declaration=True,
+        )
+
+
+@scenario(
+    "auth_refresh",
+    requires="`x-auth-flow` (login, refresh)",
+    guards=(requires_refresh_flow,),
+    max_requests=MAX_REQUESTS,
+    max_seconds=60,
+    waits=3,
+    order=10,
+)
+def auth_refresh(context: ScenarioContext, story: Story) -> None:
+    """The story as a throwaway account, or as fresh logins of the run's own credentials."""
+    flow = context.spec.declarations.auth_flow
+    assert flow is not None  # the guard
+    sessions = Sessions(story, flow)
+    journal = Journal(context.journal)
+    with throwaway_accounts(story, flow, context.run_token(), journal) as accounts:
+        principal = _principal(context, accounts, story)
+        AuthRefresh(story, sessions, principal, context.max_wait_s).run()
+
+
+def _principal(context: ScenarioContext, accounts: Accounts, story: Story) -> Principal:
+    if accounts.can_make:
+        with story.step("make a throwaway account"):
+            principal = accounts.make(least_privileged_role(context.spec))
+        return principal
+    own = own_principal(context.credentials)
+    if own is None:
+        raise ScenarioSkipped(
+            "no way to log in: the run has a static token and the spec no accounts step"
+        )
+    return own
 
 
 def _b64(data: bytes) -> str:

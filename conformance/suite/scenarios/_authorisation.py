@@ -19,7 +19,7 @@ import httpx
 
 from conformance.contract import Operation, Ownership
 from conformance.suite.scenarios._accounts import value_for
-from conformance.suite.scenarios._changes import Changes, absent_id
+from conformance.suite.scenarios._changes import Changes, absent_id, cast
 from conformance.suite.scenarios._makers import (
     Actor,
     Made,
@@ -27,7 +27,14 @@ from conformance.suite.scenarios._makers import (
     Snapshot,
     payload,
 )
-from conformance.suite.scenarios._story import StepSkipped, Story, Violation, scenario_rule
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
+from conformance.suite.scenarios._story import (
+    ScenarioSkipped,
+    StepSkipped,
+    Story,
+    Violation,
+    scenario_rule,
+)
 
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
 ROLE_403 = scenario_rule("role-403")
@@ -38,6 +45,32 @@ ADMIN_READS_ALL = scenario_rule("admin-reads-all")
 REJECTED_UNCHANGED = scenario_rule("rejected-unchanged")
 
 MAX_REQUESTS = 600
+
+
+@scenario(
+    "authorisation",
+    requires="`x-roles`, `x-owner`, `x-auth-flow` with `accounts`",
+    max_requests=MAX_REQUESTS,
+    max_seconds=300,
+    waits=3,
+    data=True,
+    order=50,
+)
+def authorisation(context: ScenarioContext, story: Story) -> None:
+    """The story with two throwaway accounts of the least privileged role, A and B."""
+    with cast(context, story) as players:
+        if not context.spec.declarations.roles:
+            raise ScenarioSkipped("the spec declares no x-roles", missing_declaration=True)
+        if players.accounts is None:
+            raise ScenarioSkipped(
+                "the spec declares no x-auth-flow (two throwaway principals are needed)",
+                missing_declaration=True,
+            )
+        if players.accounts.cannot_make is not None:
+            raise players.accounts.cannot_make
+        with story.step(f"make two throwaway {players.role} accounts, A and B, and log in"):
+            first, second = players.account("A"), players.account("B")
+        Authorisation(story, players.maker, players.run, first, second).run_all()
 
 
 class Authorisation:

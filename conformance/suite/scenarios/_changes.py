@@ -1,15 +1,27 @@
-"""What the data scenarios (rollback, conflicts, authorisation) share: who acts, how a change is
-sent, and the checks every one of them makes (the ETag is the version, a refused change leaves
-the resource as it was, an error answer carries the expected code)."""
+"""What the data scenarios (rollback, conflicts, authorisation) share: who acts (`Cast`, set up
+and cleared away around each of them), how a change is sent, and the checks every one of them
+makes (the ETag is the version, a refused change leaves the resource as it was, an error answer
+carries the expected code)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from conformance.contract import Operation, Resource
+from conformance.contract import AuthFlow, Operation, Resource
+from conformance.suite._journal import Journal
+from conformance.suite.scenarios._accounts import (
+    Accounts,
+    Pair,
+    Principal,
+    Sessions,
+    least_privileged_role,
+)
 from conformance.suite.scenarios._makers import (
     Actor,
     Made,
@@ -21,13 +33,91 @@ from conformance.suite.scenarios._makers import (
     payload,
     plain_fields,
 )
-from conformance.suite.scenarios._story import StepSkipped, Story, error_code, scenario_rule
+from conformance.suite.scenarios._registry import ScenarioContext
+from conformance.suite.scenarios._story import (
+    ScenarioSkipped,
+    StepRecord,
+    StepSkipped,
+    Story,
+    error_code,
+    scenario_rule,
+)
 
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
 ETAG_VERSION = scenario_rule("etag-version")
 VERSION_INCREMENTS = scenario_rule("version-increments")
 CONVERGES = scenario_rule("converges")
 REJECTED_UNCHANGED = scenario_rule("rejected-unchanged")
+
+
+@dataclass
+class Cast:
+    """Who acts in a data scenario: the run's own principal, the `Maker` of what it changes
+    (journaled), and throwaway accounts of the least privileged role where the spec's
+    ``x-auth-flow`` can make them."""
+
+    story: Story
+    run: Actor
+    maker: Maker
+    flow: AuthFlow | None
+    accounts: Accounts | None
+    role: str | None
+
+    def account(self, name: str) -> Actor:
+        """A throwaway account of `role`, made and logged in (``name``: as the story calls it)."""
+        assert self.accounts is not None
+        return logged_in(name, self.accounts.make(self.role), self.flow, self.story)
+
+
+@contextlib.contextmanager
+def cast(context: ScenarioContext, story: Story) -> Iterator[Cast]:
+    """A data scenario's cast. What it made and its accounts are removed when it ends, however it
+    ends: a removal that fails, and what the spec cannot delete, are its cleanup steps."""
+    journal = Journal(context.journal)
+    run = Actor("the run", None, context.run_token)
+    maker = Maker(story, run, journal)
+    flow = context.spec.declarations.auth_flow
+    accounts = Accounts(story, flow, context.run_token(), journal) if flow else None
+    role = least_privileged_role(context.spec)
+    try:
+        yield Cast(story, run, maker, flow, accounts, role)
+    finally:
+        problems = maker.remove() + (accounts.remove() if accounts is not None else [])
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove what the scenario made", "failed",
+                                          "; ".join(problems)))  # fmt: skip
+        for kind, count in sorted(maker.left.items()):
+            left = f"{count} left: the spec has no delete for a {kind}"
+            story.steps.append(StepRecord("cleanup", f"remove the {kind} made", "skipped", left))
+
+
+def logged_in(name: str, principal: Principal, flow: AuthFlow | None, story: Story) -> Actor:
+    """A throwaway account, logged in; its token is refreshed when near its end."""
+    assert flow is not None
+    sessions = Sessions(story, flow)
+    response = sessions.login(principal)
+    pair = sessions.pair(response) if response.status_code == 200 else None
+    if pair is None:
+        raise ScenarioSkipped(f"a throwaway account cannot log in: {response.status_code}")
+    held: list[Pair] = [pair]
+
+    def access() -> str | None:
+        if held[0].stale(0.6):
+            renewed = None
+            if flow.refresh is not None and held[0].refresh:
+                answer = sessions.refresh(held[0].refresh)
+                renewed = (
+                    sessions.pair(answer, refreshed=True) if answer.status_code == 200 else None
+                )
+            if renewed is None:
+                answer = sessions.login(principal)
+                renewed = sessions.pair(answer) if answer.status_code == 200 else None
+            if renewed is not None:
+                held[0] = renewed
+        return held[0].access
+
+    return Actor(f"{principal.role or 'user'} {name}", principal.role, access, principal.id,
+                 principal.path)  # fmt: skip
 
 
 def wrong_type(schema: Any) -> Any:

@@ -44,7 +44,7 @@ import httpx
 
 from conformance.contract import Operation
 from conformance.errors import ConformanceError
-from conformance.suite._guard import Journal
+from conformance.suite._journal import Journal
 from conformance.suite.scenarios._exercise import READS, Exerciser
 from conformance.suite.scenarios._latency import ENOUGH, call_path, percentile
 from conformance.suite.scenarios._story import (

@@ -16,8 +16,9 @@ import concurrent.futures
 
 from conformance.contract import Resource
 from conformance.suite._unique import unique_groups
-from conformance.suite.scenarios._changes import Changes, details
+from conformance.suite.scenarios._changes import Changes, cast, details
 from conformance.suite.scenarios._makers import Actor, Maker, item_schema, payload
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
 from conformance.suite.scenarios._rollback import targets
 from conformance.suite.scenarios._story import ScenarioSkipped, Story, error_code, scenario_rule
 
@@ -33,6 +34,21 @@ DUPLICATE_409 = scenario_rule("duplicate-409")
 #: concurrent updates from one version
 CONCURRENT_UPDATES = 4
 MAX_REQUESTS = 1500
+
+
+@scenario(
+    "conflicts",
+    requires="resources with a `version`, `x-unique`",
+    max_requests=MAX_REQUESTS,
+    max_seconds=300,
+    waits=2,
+    data=True,
+    order=40,
+)
+def conflicts(context: ScenarioContext, story: Story) -> None:
+    """The story on the kinds the rollback scenario changes, as the run's own principal."""
+    with cast(context, story) as players:
+        Conflicts(story, players.maker, players.run).run_all()
 
 
 class Conflicts:

@@ -44,7 +44,7 @@ import httpx
 
 from conformance.contract import Operation, Resource, resources, singletons
 from conformance.errors import ConformanceError
-from conformance.suite._guard import Journal
+from conformance.suite._journal import Journal
 from conformance.suite.scenarios._accounts import (
     Accounts,
     Principal,

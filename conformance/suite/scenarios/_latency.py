@@ -16,16 +16,28 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import functools
+import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import allure
 import httpx
 
-from conformance.contract import Operation, PointerError, follow, resources
+from conformance.contract import Operation, PointerError, Spec, follow, resources
+from conformance.suite._journal import Journal
+from conformance.suite.scenarios import _exercise
 from conformance.suite.scenarios._accounts import value_for
-from conformance.suite.scenarios._story import Exhausted, Story
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
+from conformance.suite.scenarios._story import (
+    LATENCY_BUDGET,
+    Exhausted,
+    ScenarioSkipped,
+    StepRecord,
+    Story,
+)
 
 ENOUGH = 20
 WARM_UP = 3
@@ -40,6 +52,74 @@ PER_WRITE_S = 20.0
 WRITE_MARGIN_S = 10.0
 #: reads take 43 requests each, writes about 70 a kind (made, changed, deleted): room for both
 MAX_REQUESTS = 10_000
+
+
+def requires_latency_budget(spec: Spec) -> None:
+    """A budget to judge by: the root's ``x-latency-budget-ms`` or an operation's."""
+    if spec.declarations.latency_budget_ms is None and not any(
+        operation.latency_budget_ms for operation in spec.operations
+    ):
+        raise ScenarioSkipped("the spec declares no x-latency-budget-ms", missing_declaration=True)
+
+
+@scenario(
+    "latency",
+    requires="`x-latency-budget-ms`",
+    guards=(requires_latency_budget,),
+    max_requests=MAX_REQUESTS,
+    max_seconds=600,
+    read_only=True,  # a read-only run measures the reads only
+    order=100,  # last on an API: it judges the 2xx answers of everything before it
+)
+def latency(context: ScenarioContext, story: Story) -> None:
+    """Measure the reads, then the writes still short of samples; judge every operation with a
+    budget by all its samples (`row`), and fail each budget exceeded."""
+    measurement = Measurement(story, context.run_token())
+    with (
+        story.part("measure the read operations"),
+        story.step(
+            f"{WARM_UP} to warm up, then {SEQUENTIAL} one by one and"
+            f" {CONCURRENT} from {CLIENTS} clients"
+        ),
+    ):
+        measurement.run()
+    seen = context.samples()
+    budgets = _budgets(context.spec)
+    reasons = dict(measurement.reasons)
+    written = _measure_writes(context, story, budgets, seen, measurement.samples, reasons)
+    story.table = [
+        row(
+            operation,
+            budgets[operation.label],
+            seen.get(operation.label, ()),
+            [*measurement.samples.get(operation.label, ()), *written.get(operation.label, ())],
+            reasons.get(operation.label, ""),
+        )
+        for operation in context.spec.operations
+        if operation.label in budgets
+    ]
+    allure.attach(
+        json.dumps(story.table, indent=2),
+        name="latency per operation",
+        attachment_type=allure.attachment_type.JSON,
+    )
+    for found in story.table:
+        if found["outcome"] == "exceeded":
+            with (
+                story.part(f"the budget of {found['operation']}"),
+                story.step(f"p95 within {found['budget_ms']} ms"),
+            ):
+                story.check(False, LATENCY_BUDGET, describe(found))
+
+
+def _budgets(spec: Spec) -> dict[str, int]:
+    """Operation label -> its budget in ms: its own ``x-latency-budget-ms``, else the root's."""
+    root = spec.declarations.latency_budget_ms
+    return {
+        operation.label: budget
+        for operation in spec.operations
+        if (budget := operation.latency_budget_ms or root) is not None
+    }
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -253,3 +333,71 @@ class Measurement:
             if self.story.remaining_s() < PER_OPERATION_S:
                 raise Exhausted("the measurement ran out of the scenario's seconds")
             self.samples[operation.label] = self.measure(operation, path)
+
+
+def _measure_writes(
+    context: ScenarioContext,
+    story: Story,
+    budgets: Mapping[str, int],
+    seen: Mapping[str, Sequence[float]],
+    reads: Mapping[str, Sequence[float]],
+    reasons: dict[str, str],
+) -> dict[str, list[float]]:
+    """Measure each operation with a budget that still has too few samples on what the
+    scenario makes for it (`_exercise.Exerciser`): operation label -> its samples (the first
+    `WARM_UP` of each left out). Why one stays short goes to ``reasons``."""
+    operations = [op for op in context.spec.operations if op.method not in _exercise.READS]
+
+    def have(label: str) -> int:
+        return len(seen.get(label, ())) + len(reads.get(label, ()))
+
+    short = [op for op in operations if op.label in budgets and have(op.label) < ENOUGH]
+    if not short:
+        return {}
+    if context.read_only:
+        for operation in short:
+            reasons[operation.label] = "a read-only run sends no writes"
+        return {}
+    base = {label: len(seconds) for label, seconds in story.samples.items()}
+
+    def written(label: str) -> list[float]:
+        return story.samples.get(label, [])[base.get(label, 0) :][WARM_UP:]
+
+    exerciser = _exercise.Exerciser(story, context.run_token, Journal(context.journal))
+    title = (
+        f"{len(short)} writes with fewer than {ENOUGH} samples: on resources made for them and"
+        f" deleted, and throwaway accounts ({WARM_UP} to warm up each)"
+    )
+    spent = ""
+    try:
+        with story.part("measure the writes"), story.step(title), story.unattached():
+            for operation in short:
+                label, need = operation.label, ENOUGH - have(operation.label)
+                if len(written(label)) >= need:
+                    continue
+                if spent or story.remaining_s() < WRITE_MARGIN_S:
+                    spent = spent or f"the scenario's {story.max_seconds:.0f} s were spent first"
+                    reasons[label] = spent
+                    continue
+                more = _exercise.wanted(
+                    functools.partial(_count, written, label), need, PER_WRITE_S
+                )
+                try:
+                    reason = exerciser.exercise(operation, more)
+                except Exhausted as error:
+                    spent = reason = f"not reached: {error}"
+                got = len(written(label))
+                if got < need:
+                    reasons[label] = reason or (
+                        f"{have(label) + got} successful answers in {PER_WRITE_S:.0f} s"
+                    )
+    finally:
+        problems = exerciser.remove()
+        if problems:
+            story.steps.append(StepRecord("cleanup", "remove what the measurement made",
+                                          "failed", "; ".join(problems)))  # fmt: skip
+    return {operation.label: written(operation.label) for operation in operations}
+
+
+def _count(samples: Callable[[str], list[float]], label: str) -> int:
+    return len(samples(label))

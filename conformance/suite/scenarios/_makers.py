@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources
-from conformance.suite._guard import Created, Journal, item_path_of
+from conformance.suite._journal import Created, Journal, item_path_of
 from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._accounts import delete_all, value_for
 from conformance.suite.scenarios._story import (
@@ -41,14 +41,13 @@ PAGE_SIZE = 100
 
 
 def payload(operation: Operation, response: httpx.Response) -> Any:
-    """The answer's resource: inside the ApiResponse envelope where the operation has one."""
+    """The answer's resource: inside the envelope where the spec declares one
+    (`Operation.payload`, the reading the guard's journal uses too)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    if operation.enveloped and isinstance(body, dict) and "data" in body:
-        return body["data"]
-    return body
+    return operation.payload(body)
 
 
 def list_items(body: Any) -> list[Any]:

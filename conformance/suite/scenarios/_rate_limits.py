@@ -21,10 +21,25 @@ import time
 
 import httpx
 
-from conformance.contract import Operation, RateLimit
-from conformance.suite.scenarios._accounts import Pair, Principal, Sessions
-from conformance.suite.scenarios._auth_refresh import probe_operation
-from conformance.suite.scenarios._story import Late, StepSkipped, Story, error_code, scenario_rule
+from conformance.contract import Operation, RateLimit, Spec
+from conformance.suite._journal import Journal
+from conformance.suite.scenarios._accounts import (
+    Pair,
+    Principal,
+    Sessions,
+    least_privileged_role,
+    throwaway_accounts,
+)
+from conformance.suite.scenarios._auth_refresh import probe_operation, requires_refresh_flow
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
+from conformance.suite.scenarios._story import (
+    Late,
+    ScenarioSkipped,
+    StepSkipped,
+    Story,
+    error_code,
+    scenario_rule,
+)
 
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
 TOKEN_WORKS = scenario_rule("token-works")
@@ -40,6 +55,37 @@ LOGIN_LIMIT = scenario_rule("login-limit")
 #: the most requests the scenario sends to reach a limit
 MAX_BURST = 400
 MAX_REQUESTS = MAX_BURST * 2 + 60
+
+
+def requires_rate_limit(spec: Spec) -> None:
+    """A limit to reach: the spec's root ``x-rate-limit`` (the deployment's headers may say
+    otherwise; the spec's is the default)."""
+    if spec.declarations.rate_limit is None:
+        raise ScenarioSkipped("the spec declares no x-rate-limit", missing_declaration=True)
+
+
+@scenario(
+    "rate_limits",
+    requires="`x-rate-limit`, `x-auth-flow` with `accounts`",
+    guards=(requires_refresh_flow, requires_rate_limit),
+    max_requests=MAX_REQUESTS,
+    max_seconds=60,
+    waits=2,
+    order=20,
+)
+def rate_limits(context: ScenarioContext, story: Story) -> None:
+    """The story with two throwaway accounts of the least privileged role."""
+    flow = context.spec.declarations.auth_flow
+    assert flow is not None  # the guard
+    sessions = Sessions(story, flow)
+    journal = Journal(context.journal)
+    with throwaway_accounts(story, flow, context.run_token(), journal) as accounts:
+        if accounts.cannot_make is not None:
+            raise accounts.cannot_make
+        role = least_privileged_role(context.spec)
+        with story.step("make two throwaway accounts"):
+            first, second = accounts.make(role), accounts.make(role)
+        RateLimits(story, sessions, first, second, context.max_wait_s).run()
 
 
 def _number(response: httpx.Response, name: str) -> int | None:

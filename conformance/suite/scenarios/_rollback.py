@@ -20,7 +20,13 @@ from typing import Any
 import httpx
 
 from conformance.contract import Operation, Resource
-from conformance.suite.scenarios._changes import Changes, absent_id, details, wrong_type
+from conformance.suite.scenarios._changes import (
+    Changes,
+    absent_id,
+    cast,
+    details,
+    wrong_type,
+)
 from conformance.suite.scenarios._makers import (
     Actor,
     Made,
@@ -34,6 +40,7 @@ from conformance.suite.scenarios._makers import (
     unkept,
     versioned,
 )
+from conformance.suite.scenarios._registry import ScenarioContext, scenario
 from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story, scenario_rule
 
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
@@ -47,6 +54,28 @@ STALE_409 = scenario_rule("stale-409")
 BULK_PER_ITEM = scenario_rule("bulk-per-item")
 
 MAX_REQUESTS = 1500
+
+
+@scenario(
+    "rollback",
+    requires="resources with a `version` (`x-references` for the 404, `x-auth-flow` `accounts`"
+    " for the 403)",
+    max_requests=MAX_REQUESTS,
+    max_seconds=300,
+    waits=2,
+    data=True,
+    order=30,
+)
+def rollback(context: ScenarioContext, story: Story) -> None:
+    """The story on every versioned kind; the role that may not change one (the 403) is a
+    throwaway account, where the spec can make one."""
+    with cast(context, story) as players:
+        other = None
+        accounts, role = players.accounts, players.role
+        if accounts is not None and accounts.can_make and role is not None:
+            with story.step(f"make a throwaway {role} account and log in"):
+                other = players.account(role)
+        Rollback(story, players.maker, players.run, other).run_all()
 
 
 def targets(maker: Maker) -> list[Resource]:
