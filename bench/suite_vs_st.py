@@ -11,7 +11,7 @@ them for its own backend, so that the policy does not throttle):
    (``CONFORMANCE_<API>_USERNAME`` / ``_PASSWORD``) and again after a 401;
 2. ``st run`` on each bundled spec with the same checks (``SCHEMATHESIS_HOOKS=conformance.checks
    st run SPEC --url URL --checks all``) and a generated ``schemathesis.toml`` (``--config-file``)
-   holding exactly what ``engine_config`` gives the engine for that profile, seed and choice of
+   holding exactly what ``engine_settings`` gives the engine for that profile, seed and choice of
    link inference (the dict is captured from it), authenticated as the same ``service``:
 
    - ``st (token)``: one access token from a login, sent as the ``Authorization`` header (the
@@ -69,13 +69,12 @@ from typing import Any
 from unittest import mock
 
 import httpx
+import tomlkit
 
 from conformance import reference
 from conformance.contract import BUNDLED_APIS, RateLimit, Spec, bundled_spec, load_spec
 from conformance.runner import EMBEDDED_RATE_LIMITS
-from conformance.suite import PROFILES, Credentials
-from conformance.suite import _engine as suite_engine
-from conformance.suite._auth import sign_in
+from conformance.suite import PROFILES, Credentials, engine_settings, link_sources, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "bench-suite"
@@ -415,27 +414,12 @@ def run_suite(
 # -- 2. st run ----------------------------------------------------------------------------------
 
 
-class _Captured:
-    """Stands in for SchemathesisConfig while ``engine_config`` runs: the dict it is built from."""
-
-    @staticmethod
-    def from_dict(data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return data
-
-
 def engine_dict(api: str, url: str, profile: str, seed: int) -> dict[str, Any]:
     """What the suite's engine is configured with for ``api`` (its first pass), as a dict."""
     spec = load_spec(bundled_spec(api))
     operations = [str(op.operation_id) for op in spec.operations]
-    infer = not suite_engine.link_sources(spec, operations)  # as run_engine decides
-    with mock.patch.object(suite_engine, "SchemathesisConfig", _Captured):
-        data: Any = suite_engine.engine_config(url, {}, profile, seed, infer_links=infer)
-    if not isinstance(data, dict):
-        raise BenchError(
-            "engine_config no longer builds its configuration with SchemathesisConfig.from_dict;"
-            " update engine_dict in bench/suite_vs_st.py"
-        )
-    return copy.deepcopy(data)
+    infer = not link_sources(spec, operations)  # as run_engine decides
+    return copy.deepcopy(engine_settings(url, {}, profile, seed, infer_links=infer))
 
 
 def _key(pointer: str) -> str:
@@ -474,38 +458,6 @@ def st_config(api: str, url: str, profile: str, seed: int, auth: str) -> dict[st
         }
     }
     return data
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise BenchError(f"cannot write {type(value).__name__} values to schemathesis.toml")
-
-
-def to_toml(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
-    """``data`` as TOML: its scalars, then a table for each nested dict."""
-    lines, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append(to_toml(value, (*prefix, key)))
-        else:
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    if prefix and (lines or not data):  # a table with nothing but tables needs no header
-        lines.insert(0, f"[{'.'.join(map(_toml_key, prefix))}]")
-    return "\n".join(filter(None, ["\n".join(lines), *tables]))
 
 
 ST_FINAL = re.compile(r"^=+ (.+?) =+$")
@@ -571,7 +523,7 @@ def run_st(
             else:
                 env[USERNAME_VAR], env[PASSWORD_VAR] = service.email, service.password
             config = st_config(api, url, args.profile, args.seed, auth)
-            text = to_toml(config) + "\n"
+            text = tomlkit.dumps(config)
             if tomllib.loads(text) != config:
                 raise BenchError(f"the schemathesis.toml written for {api} does not read back")
             path = OUT / f"st-{auth}-{api}.toml"

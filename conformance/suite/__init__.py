@@ -17,6 +17,8 @@ from conformance.suite._engine import (
     Failure,
     Network,
     OperationRecord,
+    engine_settings,
+    link_sources,
     run_engine,
 )
 from conformance.suite._junit import write_junit
@@ -57,9 +59,11 @@ __all__ = [
     "applied_rules",
     "assign",
     "crashed",
+    "engine_settings",
     "exit_code",
     "judge",
     "known_rules",
+    "link_sources",
     "merged_rules",
     "nothing_tested",
     "parse_waivers",

@@ -164,7 +164,7 @@ class EngineRun:
     cut_short: bool = False
 
 
-def engine_config(
+def engine_settings(
     url: str,
     headers: Mapping[str, str],
     profile: str,
@@ -176,10 +176,13 @@ def engine_config(
     network: Network = DEFAULT_NETWORK,
     read_only: bool = False,
     fail_fast: bool = False,
-) -> SchemathesisConfig:
-    """The engine's configuration. ``infer_links``: let schemathesis guess links from the
+) -> dict[str, Any]:
+    """The engine's settings, as the keys of ``schemathesis.toml`` (what `engine_config` reads,
+    and what ``bench/suite_vs_st.py`` hands ``st run``). ``infer_links``: let schemathesis guess
+    links from the
     response schemas (dependency analysis); off for a spec that declares its own, where a guess
-    only adds false alarms (a null ``positionId`` became ``DELETE /positions/None``, "rejected")."""
+    only adds false alarms (a null ``positionId`` became ``DELETE /positions/None``,
+    "rejected")."""
     numbers = PROFILES[profile]
     unit = not stateful_only
     algorithms = (
@@ -188,38 +191,41 @@ def engine_config(
     coverage: dict[str, Any] = {"enabled": unit}
     if read_only:  # its probes of undocumented methods would send POST, PUT, DELETE …
         coverage["unexpected-methods"] = []
-    return SchemathesisConfig.from_dict(
-        {
-            "seed": seed,
-            "base-url": url,
-            "headers": dict(headers),
-            "workers": workers,
-            "request-timeout": network.timeout_s,
-            "tls-verify": network.verify,
-            **({"proxy": network.proxy} if network.proxy else {}),
-            "continue-on-failure": True,
-            # fail fast: the engine stops at its first failure, and does not shrink it (a
-            # minimal example is worth seconds in a full run, not in one that wants a verdict)
-            "max-failures": 1 if fail_fast else 10_000,
-            "generation": {
-                "max-examples": numbers["max_examples"],
-                "database": "none",
-                "no-shrink": fail_fast,
+    return {
+        "seed": seed,
+        "base-url": url,
+        "headers": dict(headers),
+        "workers": workers,
+        "request-timeout": network.timeout_s,
+        "tls-verify": network.verify,
+        **({"proxy": network.proxy} if network.proxy else {}),
+        "continue-on-failure": True,
+        # fail fast: the engine stops at its first failure, and does not shrink it (a
+        # minimal example is worth seconds in a full run, not in one that wants a verdict)
+        "max-failures": 1 if fail_fast else 10_000,
+        "generation": {
+            "max-examples": numbers["max_examples"],
+            "database": "none",
+            "no-shrink": fail_fast,
+        },
+        "cache": {"enabled": False},
+        "phases": {
+            "examples": {"enabled": unit},
+            "coverage": coverage,
+            "fuzzing": {"enabled": unit},
+            "stateful": {
+                "enabled": True,
+                "inference": {"algorithms": algorithms},
+                "max-steps": numbers["max_steps"],
+                "generation": {"max-examples": numbers["scenarios"]},
             },
-            "cache": {"enabled": False},
-            "phases": {
-                "examples": {"enabled": unit},
-                "coverage": coverage,
-                "fuzzing": {"enabled": unit},
-                "stateful": {
-                    "enabled": True,
-                    "inference": {"algorithms": algorithms},
-                    "max-steps": numbers["max_steps"],
-                    "generation": {"max-examples": numbers["scenarios"]},
-                },
-            },
-        }
-    )
+        },
+    }
+
+
+def engine_config(settings: Mapping[str, Any]) -> SchemathesisConfig:
+    """The engine's configuration from its settings (`engine_settings`)."""
+    return SchemathesisConfig.from_dict(dict(settings))
 
 
 def link_sources(spec: Spec, targets: Iterable[str]) -> set[str]:
@@ -264,14 +270,16 @@ def run_engine(
     run = EngineRun(api, seed, records)
     infer = next(spec.links(), None) is None  # a spec that declares no links of its own
     config = engine_config(
-        url,
-        headers,
-        profile,
-        seed,
-        infer_links=infer,
-        network=network,
-        read_only=read_only,
-        fail_fast=fail_fast,
+        engine_settings(
+            url,
+            headers,
+            profile,
+            seed,
+            infer_links=infer,
+            network=network,
+            read_only=read_only,
+            fail_fast=fail_fast,
+        )
     )
     _execute(run, spec, config, wanted, prepare, progress, deadline)
     # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
@@ -304,15 +312,17 @@ def run_engine(
         sources &= set(wanted)
         progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
         focused = engine_config(
-            url,
-            headers,
-            profile,
-            seed + attempt,
-            stateful_only=True,
-            infer_links=infer,
-            network=network,
-            read_only=read_only,
-            fail_fast=fail_fast,
+            engine_settings(
+                url,
+                headers,
+                profile,
+                seed + attempt,
+                stateful_only=True,
+                infer_links=infer,
+                network=network,
+                read_only=read_only,
+                fail_fast=fail_fast,
+            )
         )
         _execute(run, spec, focused, sorted(sources), prepare, progress, deadline)
     return run

@@ -21,7 +21,7 @@ import pytest
 
 from conformance.cli import run
 from conformance.contract import Spec, bundled_spec, load_spec
-from conformance.suite._engine import EngineRun, OperationRecord, engine_config
+from conformance.suite._engine import EngineRun, OperationRecord, engine_config, engine_settings
 from conformance.suite._reach import PHASE, absent_value, malformed_value, plan, reach
 from tests.servers import AnyMethod, house_headers, serving
 
@@ -234,7 +234,15 @@ def reached(spec_path: Path, url: str, seen: dict[str, list[int]] | None = None)
         record.statuses.update((seen or {}).get(record.operation_id, []))
     run = EngineRun("things", 1, records)
     ids = [str(op.operation_id) for op in spec.operations]
-    reach(run, spec, engine_config(url, {}, "smoke", 1), ids, None, lambda line: None, seed=1)
+    reach(
+        run,
+        spec,
+        engine_config(engine_settings(url, {}, "smoke", 1)),
+        ids,
+        None,
+        lambda line: None,
+        seed=1,
+    )
     return run
 
 

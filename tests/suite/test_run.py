@@ -211,10 +211,10 @@ def test_two_apis_run_side_by_side_unless_the_arguments_choose() -> None:
 
 
 def test_fail_fast_asks_the_engine_for_one_failure_and_no_shrinking() -> None:
-    from conformance.suite._engine import engine_config
+    from conformance.suite._engine import engine_config, engine_settings
 
-    fast = engine_config("http://127.0.0.1:9/", {}, "gate", 1, fail_fast=True)
-    full = engine_config("http://127.0.0.1:9/", {}, "gate", 1)
+    fast = engine_config(engine_settings("http://127.0.0.1:9/", {}, "gate", 1, fail_fast=True))
+    full = engine_config(engine_settings("http://127.0.0.1:9/", {}, "gate", 1))
     assert (fast.max_failures, fast.projects.default.generation.no_shrink) == (1, True)
     assert (full.max_failures or 0) > 1
     assert not full.projects.default.generation.no_shrink
