@@ -398,22 +398,6 @@ RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset
 RATE_BODY = ("retryable", "retryAfter")
 
 
-def documented_response(spec: Spec, operation: Operation, status: int) -> tuple[str, Any] | None:
-    """The response the spec documents for ``status``: its own key, then ``4XX``, then
-    ``default``; ``(key, response)`` with refs followed, or None."""
-    found = {key.upper(): (key, response) for key, response, _ in spec.responses(operation)}
-    for key in (str(status), f"{str(status)[0]}XX", "DEFAULT"):
-        if key in found:
-            return found[key]
-    return None
-
-
-def response_headers(spec: Spec, response: Mapping[str, Any]) -> set[str]:
-    """The header names a response declares, lower case."""
-    headers = spec.deref(response.get("headers"))
-    return {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
-
-
 def body_members(spec: Spec, response: Mapping[str, Any]) -> set[str]:
     """The members a response's JSON body declares, with those of its ``data`` member (an
     envelope's); through ``$ref``, ``allOf``, ``oneOf`` and ``anyOf``."""
@@ -448,7 +432,7 @@ def applies(rule_id: str, spec: Spec, operation: Operation | None, status: int) 
         return Applies(True, STRICT_WHY)
     if operation is None:
         return Applies(False, "the spec does not document the operation")
-    documented = documented_response(spec, operation, status)
+    documented = spec.documented_response(operation, status)
     if rule_id == "rate_limit_headers" and operation.rate_limit is not None:
         return Applies(True, "the operation declares x-rate-limit")
     if documented is None:
@@ -458,7 +442,7 @@ def applies(rule_id: str, spec: Spec, operation: Operation | None, status: int) 
 
 
 def _declares(rule_id: str, spec: Spec, key: str, response: Mapping[str, Any]) -> Applies:
-    headers = response_headers(spec, response)
+    headers = spec.response_headers(response)
     if rule_id == "request_id":
         said = "x-request-id" in headers
         return Applies(said, f"response {key} {'declares' if said else 'has no'} X-Request-ID")
@@ -494,7 +478,7 @@ def declared_members(
     wanted = tuple(wanted)
     if spec.declarations.strict:
         return wanted
-    documented = documented_response(spec, operation, status) if operation else None
+    documented = spec.documented_response(operation, status) if operation else None
     if documented is None:
         return ()
     members = body_members(spec, documented[1])

@@ -185,8 +185,8 @@ def declared_rate_headers(spec: Spec, operation: Operation | None, status: int) 
     or an operation's ``x-rate-limit``, else the ones its documented response declares."""
     if spec.declarations.strict or (operation is not None and operation.rate_limit is not None):
         return rules.RATE_HEADERS
-    documented = catalogue.documented_response(spec, operation, status) if operation else None
-    said = catalogue.response_headers(spec, documented[1]) if documented else set()
+    documented = spec.documented_response(operation, status) if operation else None
+    said = spec.response_headers(documented[1]) if documented else set()
     return tuple(name for name in rules.RATE_HEADERS if name.lower() in said)
 
 

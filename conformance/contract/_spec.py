@@ -247,6 +247,22 @@ class Spec:
             if isinstance(resolved, Mapping):
                 yield str(status), resolved, pointer
 
+    def documented_response(
+        self, operation: Operation, status: int
+    ) -> tuple[str, Mapping[str, Any]] | None:
+        """The response the spec documents for ``status``: its own key, then its class
+        (``4XX``), then ``default``; ``(key, response)`` with refs followed, or None."""
+        found = {key.upper(): (key, response) for key, response, _ in self.responses(operation)}
+        for key in (str(status), f"{str(status)[0]}XX", "DEFAULT"):
+            if key in found:
+                return found[key]
+        return None
+
+    def response_headers(self, response: Mapping[str, Any]) -> set[str]:
+        """The header names a response declares, lower case."""
+        headers = self.deref(response.get("headers"))
+        return {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
+
     def json_schema(self, holder: Mapping[str, Any]) -> Any | None:
         """The ``application/json`` schema of a response or request body (not resolved)."""
         content = self.deref(holder).get("content")

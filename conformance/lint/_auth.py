@@ -10,7 +10,6 @@ from conformance.lint._predicates import (
     declaration_findings,
     missing_header,
     missing_status,
-    response_headers,
     success_responses,
 )
 
@@ -102,7 +101,7 @@ def token_no_store(ctx: LintContext) -> Iterator[Problem]:
         if operation is None:
             continue
         for status, response, pointer in success_responses(spec, operation):
-            if "cache-control" not in response_headers(spec, response):
+            if "cache-control" not in spec.response_headers(response):
                 yield Problem(
                     pointer,
                     f"the {status} of {operation.label} carries tokens but does not declare"

@@ -10,7 +10,6 @@ from conformance.lint._predicates import (
     changes_existing,
     declaration_findings,
     missing_status,
-    response_headers,
     single_resource_operations,
     success_responses,
     types,
@@ -47,7 +46,7 @@ def etag_header(ctx: LintContext) -> Iterator[Problem]:
     spec = ctx.spec
     for operation, name in single_resource_operations(ctx):
         for status, response, pointer in success_responses(spec, operation):
-            if status != "204" and "etag" not in response_headers(spec, response):
+            if status != "204" and "etag" not in spec.response_headers(response):
                 yield Problem(
                     pointer,
                     f"the {status} of {operation.label} carries a {name} but declares no ETag",

@@ -47,7 +47,7 @@ def missing_header(
 ) -> Iterator[Problem]:
     """A problem for each documented ``status`` response of the operation without ``header``."""
     for found, response, pointer in spec.responses(operation):
-        if found == status and header.lower() not in response_headers(spec, response):
+        if found == status and header.lower() not in spec.response_headers(response):
             yield Problem(
                 pointer, f"the {status} of {operation.label} does not declare {header}", fix
             )
@@ -58,7 +58,7 @@ def responses_without(
 ) -> Iterator[tuple[Operation, str, str, list[str]]]:
     """``(operation, status, pointer, missing)`` for each response lacking some of ``headers``."""
     for operation, status, response, pointer in all_responses(ctx):
-        declared = response_headers(ctx.spec, response)
+        declared = ctx.spec.response_headers(response)
         missing = [name for name in headers if name.lower() not in declared]
         if missing:
             yield operation, status, pointer, missing
@@ -79,12 +79,6 @@ def documents(operation: Operation, status: str) -> bool:
     responses = operation.definition.get("responses") or {}
     keys = {str(key).upper() for key in responses}
     return status in keys or f"{status[0]}XX" in keys
-
-
-def response_headers(spec: Spec, response: Mapping[str, Any]) -> set[str]:
-    """The header names a response declares, lower case."""
-    headers = response.get("headers")
-    return {str(name).lower() for name in headers} if isinstance(headers, Mapping) else set()
 
 
 def all_responses(ctx: LintContext) -> Iterator[tuple[Operation, str, Mapping[str, Any], str]]:

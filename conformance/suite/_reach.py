@@ -79,8 +79,7 @@ class Probe:
 def documents(spec: Spec, operation: Operation, status: int) -> bool:
     """Whether the operation documents ``status`` (itself, its class such as ``4XX``, or
     ``default``)."""
-    keys = {str(key).upper() for key, _, _ in spec.responses(operation)}
-    return str(status) in keys or f"{status // 100}XX" in keys or "DEFAULT" in keys
+    return spec.documented_response(operation, status) is not None
 
 
 def _validator(schema: Any) -> Any | None:
