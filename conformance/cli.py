@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from conformance import __version__
+from conformance.config import RUN_OPTIONS
 from conformance.contract import BUNDLED_APIS, bundled_spec
 from conformance.errors import ConformanceError, ExitCode, SpecError, UsageError
 
@@ -25,6 +26,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+#: the subcommands' parsers (argparse's own type, private in name only: typeshed spells it so)
+_Commands = argparse._SubParsersAction
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="conformance",
@@ -33,7 +38,19 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"conformance {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
+    for add in (
+        _lint_parser,
+        _run_parser,
+        _merge_parser,
+        _report_parser,
+        _selftest_parser,
+        _serve_parser,
+    ):
+        add(commands)
+    return parser
 
+
+def _lint_parser(commands: _Commands[_Parser]) -> None:
     lint = commands.add_parser(
         "lint",
         help="hold OpenAPI specs to the contract (exit 0 clean, 1 findings, 3 bad input)",
@@ -61,6 +78,10 @@ def _build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--verbose", action="store_true", help="show every note")
     lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
 
+
+def _run_parser(commands: _Commands[_Parser]) -> None:
+    """``conformance run``: the targets and the config file, then a flag for each run setting
+    that has one (`config.RUN_OPTIONS`, declared once), then ``--list-rules``."""
     run = commands.add_parser(
         "run",
         help="test backends against their specs and give the gate verdict (exit 0/1/2/3)",
@@ -91,100 +112,20 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="settings (default: ./conformance.toml when present; see conformance.example.toml)",
     )
-    run.add_argument(
-        "--profile",
-        choices=("smoke", "gate", "deep"),
-        default=None,
-        help="example budget (default gate)",
-    )
-    run.add_argument("--seed", type=int, default=None, help="the seed (default: a new one)")
-    run.add_argument("--reports", type=Path, default=None, metavar="DIR", help="(default: reports)")
-    run.add_argument(
-        "--read-only",
-        action="store_const",
-        const=True,
-        default=None,
-        help="send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
-    )
-    run.add_argument(
-        "--exclude-singletons",
-        action="store_const",
-        const=True,
-        default=None,
-        help="skip writes to singletons such as /system-config (default: restore them after)",
-    )
-    run.add_argument(
-        "--fail-fast",
-        action="store_const",
-        const=True,
-        default=None,
-        help="stop at the first failure: a sooner verdict (the scenarios run first; what is"
-        " not reached is reported as skipped)",
-    )
-    run.add_argument(
-        "--require-exercised",
-        action="store_const",
-        const=True,
-        default=None,
-        help="an operation never answered with a documented 2xx fails the gate on any spec"
-        " (default: only under x-contract: strict; elsewhere it is untested, with the reason)",
-    )
+    for option in RUN_OPTIONS:
+        if option.flag is not None:
+            run.add_argument(
+                option.flag, dest=option.key, help=option.help, **option.flag_arguments()
+            )
     run.add_argument(
         "--list-rules",
         action="store_true",
         help="print which rules apply to which operations of each API, and why, and which are"
         " off and why; then exit 0 (no backend started, no request sent)",
     )
-    run.add_argument(
-        "--request-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="per request (default 30)",
-    )
-    run.add_argument(
-        "--run-timeout",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="for the whole run; the reports so far stay (default: none)",
-    )
-    run.add_argument(
-        "--insecure",
-        action="store_const",
-        const=False,
-        default=None,
-        dest="tls_verify",
-        help="do not verify the targets' TLS certificates",
-    )
-    run.add_argument(
-        "--ca-bundle", type=Path, default=None, metavar="FILE", help="verify TLS with this CA"
-    )
-    run.add_argument("--proxy", default=None, metavar="URL", help="an HTTP(S) proxy")
-    run.add_argument(
-        "--no-html-report",
-        action="store_const",
-        const=False,
-        default=None,
-        dest="html_report",
-        help="do not generate the HTML report at the end (conformance report does it later)",
-    )
-    run.add_argument(
-        "--waivers",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="accepted failures, each with a rule, an operation or scenario, a reason, a ticket"
-        " and an expiry date (default: waivers.toml here, if any; bad entries: exit 3)",
-    )
-    run.add_argument(
-        "--shard",
-        default=None,
-        metavar="K/N",
-        help="test the K-th of N shares of the operations (one CI job each); join the reports"
-        " with conformance merge",
-    )
 
+
+def _merge_parser(commands: _Commands[_Parser]) -> None:
     merge = commands.add_parser(
         "merge",
         help="join the reports of the shards of a run into one verdict (exit 0/1/2/3)",
@@ -199,6 +140,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--reports", type=Path, default=Path("reports"), metavar="DIR", help="(default: reports)"
     )
 
+
+def _report_parser(commands: _Commands[_Parser]) -> None:
     report = commands.add_parser(
         "report",
         help="generate the HTML report from a run's Allure results (exit 0, or 3 with why not)",
@@ -224,6 +167,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--name", default="API conformance", help="the report's title (default: API conformance)"
     )
 
+
+def _selftest_parser(commands: _Commands[_Parser]) -> None:
     selftest = commands.add_parser(
         "selftest",
         help="prove the suite's teeth: the clean reference backend passes, each defect fails",
@@ -291,6 +236,8 @@ def _build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--job", default=None, help=argparse.SUPPRESS)  # inside a job's process
     selftest.add_argument("--api", default=None, help=argparse.SUPPRESS)
 
+
+def _serve_parser(commands: _Commands[_Parser]) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the embedded reference backend on loopback ports (Ctrl-C stops)",
@@ -349,7 +296,6 @@ def _build_parser() -> argparse.ArgumentParser:
             " principal:NAME (a seeded name or an email); repeatable"
         ),
     )
-    return parser
 
 
 def _port(text: str) -> int:
@@ -386,21 +332,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         targets=args.target,
         spec=args.spec,
         config=args.config,
-        profile=args.profile,
-        seed=args.seed,
-        reports=args.reports,
-        read_only=args.read_only,
-        exclude_singletons=args.exclude_singletons,
-        fail_fast=args.fail_fast,
-        require_exercised=args.require_exercised,
-        request_timeout_s=args.request_timeout,
-        run_timeout_s=args.run_timeout,
-        tls_verify=args.tls_verify,
-        ca_bundle=args.ca_bundle,
-        proxy=args.proxy,
-        shard=args.shard,
-        waivers=args.waivers,
-        html_report=args.html_report,
+        given={option.key: getattr(args, option.key) for option in RUN_OPTIONS if option.flag},
         list_rules=args.list_rules,
         pytest_args=args.pytest_args,
     )

@@ -6,12 +6,11 @@ Credentials never come from this file or from flags: from the environment
 ``credentials`` (TOML, a table per API with ``username``, ``password``, ``token``), which the
 environment overrides. A bad setting is a `ConfigError` naming the key and the fix (exit 3).
 
-Environment variables (each overrides its key): ``CONFORMANCE_PROFILE``, ``CONFORMANCE_SEED``,
-``CONFORMANCE_REPORTS``, ``CONFORMANCE_REQUEST_TIMEOUT``, ``CONFORMANCE_RUN_TIMEOUT``,
-``CONFORMANCE_TLS_VERIFY``, ``CONFORMANCE_CA_BUNDLE``, ``CONFORMANCE_PROXY``,
-``CONFORMANCE_READ_ONLY``, ``CONFORMANCE_EXCLUDE_SINGLETONS``, ``CONFORMANCE_FAIL_FAST``,
-``CONFORMANCE_REQUIRE_EXERCISED``, ``CONFORMANCE_HTML_REPORT``, ``CONFORMANCE_CREDENTIALS``,
-``CONFORMANCE_WAIVERS``, and ``CONFORMANCE_TARGET_<API>`` for a target's URL.
+Each setting of a run is declared once, on its `Settings` field (`option`: its ``[run]`` key,
+environment variable, flag, kind and help); `RUN_OPTIONS` lists them for everything that reads
+settings: this loader (the file's keys, the environment), ``conformance run``'s flags, the
+plugin's ``--conformance-`` options and the arguments the runner hands to pytest. A target's URL
+also comes from ``CONFORMANCE_TARGET_<API>``; `resolve_targets` is the one reading of targets.
 """
 
 from __future__ import annotations
@@ -20,11 +19,13 @@ import difflib
 import os
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from conformance.errors import ConfigError
+from conformance.errors import ConfigError, UsageError
+
+_T = TypeVar("_T")
 
 #: the file a run reads when it is there and no other is named
 DEFAULT_FILE = Path("conformance.toml")
@@ -43,32 +44,253 @@ class TargetSettings:
     spec: Path | None = None
 
 
+#: how a flag's text becomes a value, by kind (argparse's ``type``; the plugin's parser is argparse)
+_FLAG_TYPES: dict[str, Any] = {"seed": int, "seconds": float, "path": Path, "file": Path}
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting of ``conformance run``, declared once (`option`, on its `Settings` field) and
+    read by everything that takes settings: the ``[run]`` table of conformance.toml, the
+    environment, ``conformance run``'s flag, the plugin's ``--conformance-`` option, and the
+    runner, which hands the resolved value to pytest (so to every xdist worker) by that option."""
+
+    #: the `Settings` field, and the ``[run]`` key when `in_file`
+    key: str
+    #: how a value is read and checked (`_value`): profile, seed, seconds, bool, url, path (any),
+    #: file (one that exists), text
+    kind: str
+    #: ``conformance run --help``'s words (the plugin's too, unless `pytest_help`)
+    help: str
+    #: the `Settings` field's default (what neither the file, the environment nor a flag set)
+    default: Any = None
+    #: ``conformance run``'s flag; None: the file and the environment only
+    flag: str | None = None
+    #: the environment variable that overrides the file
+    variable: str | None = None
+    #: a key of conformance.toml's ``[run]``
+    in_file: bool = True
+    #: the flag is a switch that sets this value (``--insecure``: False); None: it takes a value
+    switch: bool | None = None
+    metavar: str | None = None
+    #: ``pytest --help``'s words, where they differ from `help`
+    pytest_help: str | None = None
+    #: whether the plugin has the option (``--conformance-`` and the flag's name)
+    in_pytest: bool = True
+
+    @property
+    def pytest_flag(self) -> str | None:
+        """The plugin's option, ``--conformance-read-only`` for ``--read-only``."""
+        if self.flag is None or not self.in_pytest:
+            return None
+        return "--conformance-" + self.flag.removeprefix("--")
+
+    @property
+    def pytest_dest(self) -> str:
+        """Where pytest keeps the option's value (``config.getoption``)."""
+        return f"conformance_{self.key}"
+
+    def flag_arguments(self) -> dict[str, Any]:
+        """How argparse (and pytest's parser, which is argparse) reads the flag, ``dest`` and
+        ``help`` aside. Its default is None, "not given": the file and the environment decide."""
+        if self.switch is not None:
+            return {"action": "store_const", "const": self.switch, "default": None}
+        arguments: dict[str, Any] = {"default": None, "metavar": self.metavar}
+        if self.kind in _FLAG_TYPES:
+            arguments["type"] = _FLAG_TYPES[self.kind]
+        if self.kind == "profile":
+            arguments["choices"] = PROFILES
+        return arguments
+
+
+def option(
+    default: _T,
+    kind: str,
+    help: str,
+    *,
+    flag: str | None = None,
+    variable: str | None = None,
+    in_file: bool = True,
+    switch: bool | None = None,
+    metavar: str | None = None,
+    pytest_help: str | None = None,
+    in_pytest: bool = True,
+) -> _T:
+    """A `Settings` field that is a setting of the run: its default, and its `Option`."""
+    declared = Option(
+        key="",  # the field's name, once `RUN_OPTIONS` reads it
+        kind=kind,
+        help=help,
+        default=default,
+        flag=flag,
+        variable=variable,
+        in_file=in_file,
+        switch=switch,
+        metavar=metavar,
+        pytest_help=pytest_help,
+        in_pytest=in_pytest,
+    )
+    return field(default=default, metadata={"option": declared})
+
+
+_FAIL_FAST = (
+    "stop at the first failure: a sooner verdict (the scenarios run first; what is not reached"
+    " is reported as skipped)"
+)
+
+
 @dataclass(frozen=True)
 class Settings:
+    """A run's settings. A field declared with `option` is a setting of ``conformance run``
+    (`RUN_OPTIONS`): a new one is that field and the code that uses it."""
+
     targets: dict[str, TargetSettings] = field(default_factory=dict)
-    profile: str = "gate"
-    seed: int | None = None
-    reports: Path = Path("reports")
-    #: seconds per request (connect and read)
-    request_timeout_s: float = 30.0
-    #: seconds for the whole run; None: no limit
-    run_timeout_s: float | None = None
-    tls_verify: bool = True
-    #: a CA bundle to verify the targets' certificates with (implies tls_verify)
-    ca_bundle: Path | None = None
-    proxy: str | None = None
-    read_only: bool = False
+    profile: str = option(
+        "gate",
+        "profile",
+        "example budget (default gate)",
+        flag="--profile",
+        variable="CONFORMANCE_PROFILE",
+        pytest_help="the example budget: smoke, gate (default) or deep",
+    )
+    seed: int | None = option(
+        None, "seed", "the seed (default: a new one)", flag="--seed", variable="CONFORMANCE_SEED"
+    )
+    reports: Path = option(
+        Path("reports"),
+        "path",
+        "(default: reports)",
+        flag="--reports",
+        variable="CONFORMANCE_REPORTS",
+        metavar="DIR",
+        pytest_help="where verdict.json and junit.xml go (default: reports)",
+    )
+    read_only: bool = option(
+        False,
+        "bool",
+        "send only GET, HEAD and OPTIONS (and the login); other operations are skipped",
+        flag="--read-only",
+        variable="CONFORMANCE_READ_ONLY",
+        switch=True,
+    )
     #: leave singletons (``/system-config``) alone: their writes are skipped, not just restored
-    exclude_singletons: bool = False
-    #: stop at the first failure (the scenarios first, then the fuzzing; no shrinking)
-    fail_fast: bool = False
-    #: an operation never answered with a documented 2xx fails the gate on every spec, not only
-    #: under ``x-contract: strict`` (elsewhere it is reported as untested, with the reason)
-    require_exercised: bool = False
-    credentials: Path | None = None
-    waivers: Path | None = None
-    #: generate the HTML report at the end of a run (needs Node and the Allure generator)
-    html_report: bool = True
+    exclude_singletons: bool = option(
+        False,
+        "bool",
+        "skip writes to singletons such as /system-config (default: restore them after)",
+        flag="--exclude-singletons",
+        variable="CONFORMANCE_EXCLUDE_SINGLETONS",
+        switch=True,
+    )
+    #: the scenarios first, then the fuzzing; pytest's ``-x``; no shrinking
+    fail_fast: bool = option(
+        False,
+        "bool",
+        _FAIL_FAST,
+        flag="--fail-fast",
+        variable="CONFORMANCE_FAIL_FAST",
+        switch=True,
+        pytest_help=f"{_FAIL_FAST} (with -x)",
+    )
+    #: elsewhere than under ``x-contract: strict`` an operation without a documented 2xx is
+    #: reported as untested, with the reason
+    require_exercised: bool = option(
+        False,
+        "bool",
+        "an operation never answered with a documented 2xx fails the gate on any spec (default:"
+        " only under x-contract: strict; elsewhere it is untested, with the reason)",
+        flag="--require-exercised",
+        variable="CONFORMANCE_REQUIRE_EXERCISED",
+        switch=True,
+    )
+    #: seconds per request (connect and read)
+    request_timeout_s: float = option(
+        30.0,
+        "seconds",
+        "per request (default 30)",
+        flag="--request-timeout",
+        variable="CONFORMANCE_REQUEST_TIMEOUT",
+        metavar="SECONDS",
+    )
+    #: seconds for the whole run; None: no limit
+    run_timeout_s: float | None = option(
+        None,
+        "seconds",
+        "for the whole run; the reports so far stay (default: none)",
+        flag="--run-timeout",
+        variable="CONFORMANCE_RUN_TIMEOUT",
+        metavar="SECONDS",
+        pytest_help="the whole run's time: the engine and the scenarios stop there, and what was"
+        " judged before is reported (the verdict says the run was cut short)",
+    )
+    tls_verify: bool = option(
+        True,
+        "bool",
+        "do not verify the targets' TLS certificates",
+        flag="--insecure",
+        variable="CONFORMANCE_TLS_VERIFY",
+        switch=False,
+    )
+    #: a CA bundle to verify the targets' certificates with (implies tls_verify)
+    ca_bundle: Path | None = option(
+        None,
+        "file",
+        "verify TLS with this CA",
+        flag="--ca-bundle",
+        variable="CONFORMANCE_CA_BUNDLE",
+        metavar="FILE",
+        pytest_help="verify the targets' certificates with this CA bundle",
+    )
+    proxy: str | None = option(
+        None,
+        "url",
+        "an HTTP(S) proxy",
+        flag="--proxy",
+        variable="CONFORMANCE_PROXY",
+        metavar="URL",
+        pytest_help="an HTTP(S) proxy for every request",
+    )
+    #: generate the HTML report at the end of a run (needs Node and the Allure generator); the
+    #: runner's alone: pytest is not told
+    html_report: bool = option(
+        True,
+        "bool",
+        "do not generate the HTML report at the end (conformance report does it later)",
+        flag="--no-html-report",
+        variable="CONFORMANCE_HTML_REPORT",
+        switch=False,
+        in_pytest=False,
+    )
+    #: None: ``waivers.toml`` in the current directory, when there is one (the runner's default)
+    waivers: Path | None = option(
+        None,
+        "file",
+        "accepted failures, each with a rule, an operation or scenario, a reason, a ticket and an"
+        " expiry date (default: waivers.toml here, if any; bad entries: exit 3)",
+        flag="--waivers",
+        variable="CONFORMANCE_WAIVERS",
+        metavar="FILE",
+        pytest_help="accepted failures with a reason, a ticket and an expiry date (waivers.toml)",
+    )
+    #: "K/N": this run tests the K-th of N shares of the operations (checked by the suite)
+    shard: str | None = option(
+        None,
+        "text",
+        "test the K-th of N shares of the operations (one CI job each); join the reports with"
+        " conformance merge",
+        flag="--shard",
+        in_file=False,
+        metavar="K/N",
+        pytest_help="test the K-th of N shares of the operations (merge the reports with"
+        " conformance merge)",
+    )
+    #: a TOML file of credentials, a table per API (never a flag: it names where secrets are)
+    credentials: Path | None = option(
+        None,
+        "file",
+        "the credentials file: a table per API with username and password, or token",
+        variable="CONFORMANCE_CREDENTIALS",
+    )
     #: ``[scenarios]``: scenario -> switched on, for every scenario `load`'s caller names (the
     #: suite's registry, which this layer may not import); a name missing here is on
     scenarios: dict[str, bool] = field(default_factory=dict)
@@ -86,24 +308,12 @@ class Settings:
         return str(self.ca_bundle) if self.ca_bundle is not None else True
 
 
-#: key -> (kind, environment variable)
-RUN_KEYS: dict[str, tuple[str, str]] = {
-    "profile": ("profile", "CONFORMANCE_PROFILE"),
-    "seed": ("seed", "CONFORMANCE_SEED"),
-    "reports": ("path", "CONFORMANCE_REPORTS"),
-    "request_timeout_s": ("seconds", "CONFORMANCE_REQUEST_TIMEOUT"),
-    "run_timeout_s": ("seconds", "CONFORMANCE_RUN_TIMEOUT"),
-    "tls_verify": ("bool", "CONFORMANCE_TLS_VERIFY"),
-    "ca_bundle": ("file", "CONFORMANCE_CA_BUNDLE"),
-    "proxy": ("url", "CONFORMANCE_PROXY"),
-    "read_only": ("bool", "CONFORMANCE_READ_ONLY"),
-    "exclude_singletons": ("bool", "CONFORMANCE_EXCLUDE_SINGLETONS"),
-    "fail_fast": ("bool", "CONFORMANCE_FAIL_FAST"),
-    "require_exercised": ("bool", "CONFORMANCE_REQUIRE_EXERCISED"),
-    "credentials": ("file", "CONFORMANCE_CREDENTIALS"),
-    "waivers": ("file", "CONFORMANCE_WAIVERS"),
-    "html_report": ("bool", "CONFORMANCE_HTML_REPORT"),
-}
+#: every setting of a run, in `Settings`' order (``conformance run --help`` lists them so)
+RUN_OPTIONS: tuple[Option, ...] = tuple(
+    replace(each.metadata["option"], key=each.name, default=each.default)
+    for each in fields(Settings)
+    if "option" in each.metadata
+)
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -145,6 +355,8 @@ def _value(where: str, key: str, kind: str, raw: Any, base: Path) -> Any:
         raise ConfigError(f"{name} = {raw!r}: use true or false")
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(f"{name} = {raw!r}: use a non-empty string")
+    if kind == "text":
+        return raw
     if kind == "url":
         if not raw.startswith(("http://", "https://")):
             raise ConfigError(f"{name} = {raw!r}: the URL must start with http:// or https://")
@@ -178,12 +390,13 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
     run = data.get("run", {})
     if not isinstance(run, Mapping):
         raise ConfigError(f"{path}: [run] must be a table")
+    keys = {option.key: option for option in RUN_OPTIONS if option.in_file}
     for key, raw in run.items():
-        if key not in RUN_KEYS:
+        if key not in keys:
             if any(secret in key for secret in SECRET_KEYS):
                 raise _secret(path, f"run.{key}")
-            raise _unknown(f"{path} [run]", key, list(RUN_KEYS))
-        changes[key] = _value(f"{path} [run]", key, RUN_KEYS[key][0], raw, base)
+            raise _unknown(f"{path} [run]", key, list(keys))
+        changes[key] = _value(f"{path} [run]", key, keys[key].kind, raw, base)
     targets = dict(settings.targets)
     tables = data.get("targets", {})
     if not isinstance(tables, Mapping):
@@ -228,10 +441,11 @@ def _secret(path: Path, key: str) -> ConfigError:
 
 def _from_environment(environ: Mapping[str, str], settings: Settings) -> Settings:
     changes: dict[str, Any] = {}
-    for key, (kind, variable) in RUN_KEYS.items():
-        raw = environ.get(variable)
+    for option in RUN_OPTIONS:
+        raw = environ.get(option.variable) if option.variable else None
         if raw:
-            changes[key] = _value(f"environment {variable}", key, kind, raw, Path.cwd())
+            where = f"environment {option.variable}"
+            changes[option.key] = _value(where, option.key, option.kind, raw, Path.cwd())
     targets = dict(settings.targets)
     for variable, raw in environ.items():
         if variable.startswith("CONFORMANCE_TARGET_") and raw:
@@ -275,6 +489,42 @@ def load(
             "ca_bundle is set but tls_verify is false: drop one (a CA bundle is for verifying)"
         )
     return settings
+
+
+def resolve_targets(
+    settings: Settings,
+    urls: Mapping[str, str],
+    specs: Mapping[str, Path],
+    *,
+    bundled: Mapping[str, Path],
+    flag: str,
+    spec_hint: str,
+) -> dict[str, tuple[str, Path]]:
+    """name -> (url, spec): the run's targets, resolved once for ``conformance run`` and the
+    plugin. The config's targets (the file, then the environment), then the URLs and the specs
+    the flags give by API (a spec given for an API without a URL is no target); a target's spec
+    is its own, else the bundled spec of its name (``bundled``: this layer reads no spec).
+    ``flag`` and ``spec_hint`` (``{name}``: the API) are how the caller's messages say it."""
+    found = {name: (target.url, target.spec) for name, target in settings.targets.items()}
+    for name, url in urls.items():
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"{flag} {name}={url}: the URL must start with http:// or https://")
+        found[name] = (url.rstrip("/"), found.get(name, (url, None))[1])
+    targets = {}
+    for name, (url, own) in found.items():
+        spec = specs.get(name, own) or bundled.get(name)
+        if spec is None and name in urls:
+            raise UsageError(
+                f"{flag} {name}=…: no bundled spec is called {name!r}; "
+                + spec_hint.format(name=name)
+            )
+        if spec is None:
+            raise UsageError(
+                f"{settings.source}: target {name!r} has no spec and no bundled spec is called"
+                f' {name!r}; add spec = "FILE" to [targets.{name}]'
+            )
+        targets[name] = (url, spec)
+    return targets
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ reached or broke the run (wins over 1); 3 usage, configuration or spec error.
 from __future__ import annotations
 
 import _thread
-import collections
 import contextlib
 import json
 import os
@@ -22,11 +21,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
-from conformance import config
-from conformance.config import Settings
+from conformance import config, verdict
+from conformance.config import RUN_OPTIONS, Settings
 from conformance.contract import BUNDLED_APIS, RateLimit, Spec, bundled_spec, load_spec
 from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
 from conformance.reporting import plural
+from conformance.verdict import RuleUse, Run, Target
 
 if TYPE_CHECKING:
     from conformance.reference import Settings as ReferenceSettings
@@ -52,52 +52,25 @@ class TargetUnreachable(ConformanceError):
 
 @dataclass
 class RunOptions:
-    """What the command line said; None: not given (the config file or the environment may)."""
+    """What the command line said: the targets, the config file, and the run settings it gave
+    (``given``: keys of `config.RUN_OPTIONS`; None or absent: not given, so the config file or
+    the environment may)."""
 
     targets: list[str] = field(default_factory=list)
     spec: Path | None = None
     config: Path | None = None
-    profile: str | None = None
-    seed: int | None = None
-    reports: Path | None = None
-    read_only: bool | None = None
-    exclude_singletons: bool | None = None
-    fail_fast: bool | None = None
-    require_exercised: bool | None = None
-    request_timeout_s: float | None = None
-    run_timeout_s: float | None = None
-    tls_verify: bool | None = None
-    ca_bundle: Path | None = None
-    proxy: str | None = None
-    #: "K/N": this run tests the K-th of N shares of the operations
-    shard: str | None = None
-    #: the waivers file (None: ``waivers.toml`` in the current directory, when there is one)
-    waivers: Path | None = None
-    html_report: bool | None = None
+    given: dict[str, Any] = field(default_factory=dict)
     #: print which rules apply to which operations, and exit (no backend, no request)
     list_rules: bool = False
     pytest_args: list[str] = field(default_factory=list)
 
     def settings(self) -> Settings:
+        """The run's settings: the config file, the environment, then ``given``; the waivers
+        default to ``waivers.toml`` here, when there is one."""
         from conformance.suite.scenarios import NAMES
 
-        return config.load(
-            self.config,
-            known_scenarios=NAMES,
-            profile=self.profile,
-            seed=self.seed,
-            reports=self.reports,
-            read_only=self.read_only,
-            exclude_singletons=self.exclude_singletons,
-            fail_fast=self.fail_fast,
-            require_exercised=self.require_exercised,
-            request_timeout_s=self.request_timeout_s,
-            run_timeout_s=self.run_timeout_s,
-            tls_verify=self.tls_verify,
-            ca_bundle=self.ca_bundle,
-            proxy=self.proxy,
-            html_report=self.html_report,
-        )
+        settings = config.load(self.config, known_scenarios=NAMES, **self.given)
+        return replace(settings, waivers=waivers_file(settings))
 
 
 def _name_of(spec: Path) -> str:
@@ -107,17 +80,18 @@ def _name_of(spec: Path) -> str:
 
 def resolve_targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Path]]:
     """name -> (url, spec): the config's targets, then ``--target`` and ``--spec``."""
-    targets: dict[str, tuple[str, Path]] = {}
-    for name, target in settings.targets.items():
-        if target.spec is None and name not in BUNDLED_APIS:
-            raise UsageError(
-                f"{settings.source}: target {name!r} has no spec and no bundled spec is called"
-                f' {name!r}; add spec = "FILE" to [targets.{name}]'
-            )
-        spec = target.spec or bundled_spec(name)
-        load_spec(spec)
-        targets[name] = (target.url, spec)
-    given: set[str] = set()
+    targets = _targets(options, settings)
+    if options.spec is not None and not any(spec == options.spec for _, spec in targets.values()):
+        raise UsageError("--spec FILE needs the URL of its backend: --target URL")
+    return targets
+
+
+def _targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Path]]:
+    """`config.resolve_targets` over ``--target`` (``API=URL``, or a bare URL: the API of
+    ``--spec FILE``); each spec is read here, so that one that cannot be read ends the run in
+    one line."""
+    urls: dict[str, str] = {}
+    specs: dict[str, Path] = {}
     for value in options.targets:
         name, sep, url = value.partition("=")
         if not sep:  # a bare URL: the target of --spec
@@ -127,24 +101,16 @@ def resolve_targets(options: RunOptions, settings: Settings) -> dict[str, tuple[
                     " give its spec with --spec FILE"
                 )
             name, url = _name_of(options.spec), value
-        if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--target {value}: the URL must start with http:// or https://")
-        if name in given:
+            specs[name] = options.spec
+        if name in urls:
             raise UsageError(f"--target {name} is given twice")
-        given.add(name)
-        if options.spec is not None and not sep:
-            spec = options.spec
-        elif name in BUNDLED_APIS:
-            spec = bundled_spec(name)
-        else:
-            raise UsageError(
-                f"--target {name}=…: no bundled spec is called {name!r}; use --spec FILE --target"
-                " URL for any other OpenAPI API"
-            )
-        load_spec(spec)  # a spec that cannot be read ends the run here, in one line
-        targets[name] = (url.rstrip("/"), spec)
-    if options.spec is not None and not any(spec == options.spec for _, spec in targets.values()):
-        raise UsageError("--spec FILE needs the URL of its backend: --target URL")
+        urls[name] = url
+    targets = config.resolve_targets(
+        settings, urls, specs, bundled={api: bundled_spec(api) for api in BUNDLED_APIS},
+        flag="--target", spec_hint="use --spec FILE --target URL for any other OpenAPI API",
+    )  # fmt: skip
+    for _, spec in targets.values():
+        load_spec(spec)
     return targets
 
 
@@ -258,20 +224,21 @@ def embedded(
             yield targets
 
 
-def waivers_file(options: RunOptions) -> Path | None:
-    """The waivers of the run: ``--waivers FILE``, else ``waivers.toml`` here, if any."""
+def waivers_file(settings: Settings) -> Path | None:
+    """The waivers of the run: ``--waivers FILE`` (or ``waivers`` in the config, or
+    ``CONFORMANCE_WAIVERS``), else ``waivers.toml`` here, if any."""
     from conformance.suite import DEFAULT_WAIVERS_FILE
 
-    if options.waivers is not None:
-        return options.waivers
+    if settings.waivers is not None:
+        return settings.waivers
     return DEFAULT_WAIVERS_FILE if DEFAULT_WAIVERS_FILE.is_file() else None
 
 
-def check_waivers(options: RunOptions) -> None:
+def check_waivers(settings: Settings) -> None:
     """A bad waivers file is a config error before anything runs (exit 3)."""
     from conformance.suite import known_rules, parse_waivers
 
-    path = waivers_file(options)
+    path = settings.waivers
     if path is None:
         return
     if not path.is_file():
@@ -289,12 +256,10 @@ def pytest_arguments(
         str(TESTS_DIR),
         "-c", str(TESTS_DIR / "pytest.ini"),
         "--rootdir", str(Path.cwd()),
-        "--conformance-profile", settings.profile,
-        "--conformance-reports", str(settings.reports),
-        "--conformance-request-timeout", str(settings.request_timeout_s),
+        *setting_arguments(settings),
     ]  # fmt: skip
-    if settings.run_timeout_s is not None:  # the engine and scenarios stop there (workers too)
-        arguments += ["--conformance-run-timeout", str(settings.run_timeout_s)]
+    if settings.fail_fast:  # pytest stops after the first failed test too
+        arguments.append("-x")
     if options.config is not None or config.DEFAULT_FILE.is_file():
         # the credentials file and the scenario switches come from there
         arguments += ["--conformance-config", str(options.config or config.DEFAULT_FILE)]
@@ -305,32 +270,26 @@ def pytest_arguments(
             "--conformance-spec",
             f"{name}={spec}",
         ]
-    if settings.seed is not None:
-        arguments += ["--conformance-seed", str(settings.seed)]
-    if settings.read_only:
-        arguments.append("--conformance-read-only")
-    if settings.exclude_singletons:
-        arguments.append("--conformance-exclude-singletons")
-    if settings.fail_fast:  # pytest stops after the first failed test too
-        arguments += ["--conformance-fail-fast", "-x"]
-    if settings.require_exercised:
-        arguments.append("--conformance-require-exercised")
-    if not settings.tls_verify:
-        arguments.append("--conformance-insecure")
-    if settings.ca_bundle is not None:
-        arguments += ["--conformance-ca-bundle", str(settings.ca_bundle)]
-    if settings.proxy:
-        arguments += ["--conformance-proxy", settings.proxy]
-    if options.shard:
-        arguments += ["--conformance-shard", options.shard]
-    waivers = waivers_file(options)
-    if waivers is not None:
-        arguments += ["--conformance-waivers", str(waivers)]
     if not _own_alluredir(options):
         # Allure results of this run only (the HTML report keeps the history)
         results = settings.reports / "allure-results"
         arguments += ["--alluredir", str(results), "--clean-alluredir"]
     return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
+
+
+def setting_arguments(settings: Settings) -> list[str]:
+    """The run's settings as the plugin's options (`config.RUN_OPTIONS`), so that pytest and
+    every xdist worker parse the same: a switch when it is on, a value when there is one."""
+    arguments: list[str] = []
+    for option in RUN_OPTIONS:
+        value = getattr(settings, option.key)
+        if option.pytest_flag is None or value is None or value == "":
+            continue
+        if option.switch is None:
+            arguments += [option.pytest_flag, str(value)]
+        elif value == option.switch:
+            arguments.append(option.pytest_flag)
+    return arguments
 
 
 def workers(apis: int, pytest_args: list[str], cpus: int | None = None) -> list[str]:
@@ -389,149 +348,6 @@ def deadline(seconds: float | None) -> Iterator[threading.Event]:
         timer.cancel()
 
 
-def read_verdict(reports: Path) -> dict[str, Any] | None:
-    """The run's verdict.json; None when it was not written (or cannot be read)."""
-    try:
-        document: dict[str, Any] = json.loads(
-            (reports / "verdict.json").read_text(encoding="utf-8")
-        )
-    except (OSError, ValueError):
-        return None
-    return document
-
-
-def why(reports: Path) -> str:
-    """One sentence on the verdict.json of the run."""
-    document = read_verdict(reports)
-    if document is None:
-        return "no verdict was written"
-    counts = document["counts"]
-    parts = []
-    if document.get("cut_short"):
-        unjudged = sum(
-            1
-            for entry in [*document["operations"], *document.get("scenarios", [])]
-            if str(entry.get("reason", "")).startswith("not reached")
-        )
-        parts.append(
-            f"{document['cut_short']} ({unjudged} not reached; what was judged before is reported)"
-        )
-    for error in document.get("errors", []):
-        if "crashed:" in error:
-            parts.append(error)
-    if counts["failed"]:
-        # by_rule counts the scenarios' rules too: these are the operations' checks
-        checks = {f["check"] for op in document["operations"] for f in op["failures"]}
-        rules = ", ".join(
-            f"{name} ({n})" for name, n in counts["by_rule"].items() if name in checks
-        )
-        parts.append(f"{plural(counts['failed'], 'operation')} broke the contract ({rules})")
-    if document["not_exercised"]:
-        untried = len(document["not_exercised"])
-        parts.append(
-            f"{untried} {'was' if untried == 1 else 'were'} never answered with a documented 2xx"
-            + _only_404(document)
-        )
-    if counts["error"]:
-        first = next(
-            (error for op in document["operations"] for error in op["errors"]),
-            (document.get("errors") or ["?"])[0],
-        )
-        parts.append(f"{counts['error']} could not be tested ({first})")
-    scenarios = document.get("scenarios", [])
-    for scenario in scenarios:
-        if scenario["outcome"] == "failed":
-            broken = sorted({f["rule"] for f in scenario["failures"]})
-            parts.append(
-                f"scenario {scenario['api']} {scenario['name']} failed"
-                + (f" ({', '.join(broken)})" if broken else f": {scenario['reason']}")
-            )
-        elif scenario["outcome"] == "error":
-            parts.append(
-                f"scenario {scenario['api']} {scenario['name']} could not finish"
-                f" ({scenario['reason']})"
-            )
-    for waiver in document.get("waivers", {}).get("expired", []):
-        parts.append(f"{waiver['name']} expired on {waiver['expires']}")
-    untested = counts.get("untested", 0)
-    summary = "; ".join(parts) or (
-        f"{plural(counts['passed'], 'operation')} passed, {untested} untested (never answered"
-        " with a documented 2xx; --require-exercised makes that a failure)"
-        if untested
-        else "every operation conforms"
-        if counts["operations"]
-        else "every scenario passed"
-    )
-    if parts and untested:
-        summary += f"; {untested} untested"
-    waived = counts.get("waived", 0) + counts.get("scenarios", {}).get("waived", 0)
-    if waived:
-        summary += f" ({waived} waived)"
-    stale = len(document.get("waivers", {}).get("stale", []))
-    if stale:
-        summary += f" ({stale} waiver{'s' if stale > 1 else ''} matched nothing)"
-    skipped = counts.get("skipped", 0)
-    tested = (
-        f"of {plural(counts['operations'], 'operation')}"
-        if not skipped
-        else f"of {plural(counts['operations'] - skipped, 'operation')} tested ({skipped} skipped)"
-    )
-    ran = counts.get("scenarios", {})
-    if scenarios:
-        tested += f" and {plural(len(scenarios) - ran.get('skipped', 0), 'scenario')}"
-        if ran.get("skipped"):
-            tested += f" ({ran['skipped']} skipped)"
-    return (
-        f"{document['verdict'].upper()}: {summary}, {tested}"
-        f" (seed {document['seed']}; {reports / 'verdict.json'})"
-    )
-
-
-def _only_404(document: dict[str, Any]) -> str:
-    """A hint when an API answered almost nothing but 404 (9 in 10, and never a 2xx): its URL
-    is likely not its base."""
-    seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for operation in document.get("operations", []):
-        seen[str(operation.get("api"))].update(
-            {str(k): int(n) for k, n in operation.get("statuses", {}).items()}
-        )
-    urls = [
-        str(target.get("url"))
-        for target in document.get("targets", [])
-        if (answers := seen.get(str(target.get("api"))))
-        and answers["404"] >= 0.9 * answers.total()
-        and not any(status.startswith("2") for status in answers)
-    ]
-    if not urls:
-        return ""
-    return f" (almost every answer was 404: is {' and '.join(urls)} the API's base URL?)"
-
-
-def nothing_tested(reports: Path) -> str | None:
-    """One sentence when the run skipped every operation and scenario it selected."""
-    from conformance.suite import nothing_tested as skipped_everything
-
-    document = read_verdict(reports)
-    if document is None or not skipped_everything(document):
-        return None
-    operations = document.get("operations", [])
-    scenarios = document.get("scenarios", [])
-    reasons = sorted({str(entry.get("reason") or "?") for entry in [*operations, *scenarios]})
-    untested = sum(1 for entry in operations if entry.get("outcome") == "untested")
-    if not untested:
-        what, fix = "skipped", "widen the selection (-k, -m)"
-    else:
-        what = (
-            "untested" if untested == len(operations) and not scenarios else "skipped or untested"
-        )
-        fix = "check the target's URL and the run's credentials, or widen the selection (-k, -m)"
-    return (
-        f"nothing was tested: the {plural(len(operations), 'operation')} and"
-        f" {plural(len(scenarios), 'scenario')}"
-        f" selected were all {what} ({'; '.join(reasons)[:300]}); {fix}"
-    )
-
-
 #: operations named on a line of ``--list-rules`` (the rest are counted)
 LISTED_OPERATIONS = 4
 
@@ -541,10 +357,8 @@ def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
     bundled ones), which rules apply to which operations and why, which are off and why; no
     backend is started and no request sent. ``--spec FILE`` needs no ``--target`` here."""
     settings = options.settings()
-    bare = options.spec is not None and all("=" in value for value in options.targets)
-    resolved = resolve_targets(replace(options, spec=None) if bare else options, settings)
-    specs = {name: spec for name, (_, spec) in resolved.items()}
-    if bare and options.spec is not None:
+    specs = {name: spec for name, (_, spec) in _targets(options, settings).items()}
+    if options.spec is not None and options.spec not in specs.values():
         specs[_name_of(options.spec)] = options.spec
     if not specs:
         specs = {api: bundled_spec(api) for api in BUNDLED_APIS}
@@ -632,12 +446,12 @@ STOP_GRACE_S = 60.0
 def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     import pytest
 
-    from conformance.suite import exit_code, sigterm_interrupts
+    from conformance.suite import sigterm_interrupts
 
     if options.list_rules:
         return list_rules(options, out)
     settings = options.settings()
-    check_waivers(options)
+    check_waivers(settings)
     targets = resolve_targets(options, settings)
     reports = settings.reports
     stack = contextlib.ExitStack()
@@ -647,8 +461,7 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         for name, (url, spec) in targets.items():
             check_reachable(name, url, settings)
             check_credentials(name, url, spec, settings)
-        verdict = reports / "verdict.json"
-        verdict.unlink(missing_ok=True)
+        (reports / "verdict.json").unlink(missing_ok=True)
         stack.enter_context(sigterm_interrupts())
         # the run stops itself at its timeout (the plugin's deadline, in every xdist worker);
         # this interrupt is the last resort for a run that cannot
@@ -667,101 +480,81 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
         return ExitCode.BAD_INPUT
     if settings.html_report and not _own_alluredir(options):
         html_report(reports, out, err)
-    document = read_verdict(reports)
-    result = exit_code(document)  # the verdict decides, whatever pytest's own status was
-    if document is None:
+    run = verdict.read(reports)
+    if run is None:  # the run broke before it could judge
         what = "interrupted" if code == pytest.ExitCode.INTERRUPTED else f"pytest exit {int(code)}"
         err.write(
             f"conformance: BROKEN: the run ended before a verdict was written ({what}); see the"
             " output above\n"
         )
-    elif result == ExitCode.BAD_INPUT:  # every item skipped: the gate has no verdict to give
-        err.write(f"conformance: {nothing_tested(reports)}\n")
-    else:
-        (out if result == ExitCode.OK else err).write(f"conformance: {why(reports)}\n")
+        return ExitCode.TARGET_BROKEN
+    result = run.exit_code()  # the verdict decides, whatever pytest's own status was
+    said = verdict.last_line(run, reports)
+    (out if result == ExitCode.OK else err).write(f"conformance: {said}\n")
     return result
 
 
 def merge(directories: list[Path], out: Path, stdout: TextIO, stderr: TextIO) -> ExitCode:
     """``conformance merge``: the reports of several shards (or runs) as one verdict."""
-    from conformance.reporting import write_summary
-    from conformance.suite import (
-        OperationVerdict,
-        exit_code,
-        merged_rules,
-        verdict_document,
-        write_junit,
-        write_verdict,
-    )
-    from conformance.suite.scenarios import ScenarioVerdict
+    from conformance.reporting import write_reports
+    from conformance.suite import merged_rules
 
-    documents = []
+    runs = []
     for directory in directories:
         path = directory / "verdict.json"
         try:
-            documents.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
+            runs.append(Run.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             raise UsageError(f"conformance merge: {path} cannot be read ({exc})") from None
-    verdicts: dict[tuple[str, str], OperationVerdict] = {}
-    scenarios: dict[tuple[str, str], ScenarioVerdict] = {}
-    targets: dict[str, dict[str, object]] = {}
-    errors: list[str] = []
-    cleanup: dict[str, object] = {}
-    shards: list[str] = []
-    for document in documents:
-        for data in document["operations"]:
-            verdict = OperationVerdict.from_json(data)
-            verdicts[(verdict.api, verdict.operation_id)] = verdict
-        for data in document.get("scenarios", []):
-            scenario = ScenarioVerdict.from_json(data)
-            scenarios[(scenario.api, scenario.name)] = scenario
-        for target in document.get("targets", []):
-            targets.setdefault(str(target["api"]), target)
-        errors += [error for error in document.get("errors", []) if error not in errors]
-        cleanup.update(document.get("cleanup", {}))
-        shards += document.get("shards", [])
-    merged = [verdicts[key] for key in sorted(verdicts)]
-    told = [scenarios[key] for key in sorted(scenarios)]
-    seeds = sorted({document["seed"] for document in documents})
-    # every shard judged the same waivers: the first one's report stands for the run, with
-    # each waiver used if a shard used it
-    waivers = documents[0].get("waivers") or {"in_force": [], "expired": [], "stale": []}
-    used = {
-        w["name"] for d in documents for w in d.get("waivers", {}).get("in_force", []) if w["used"]
-    }
-    for entry in waivers["in_force"]:
-        entry["used"] = entry["name"] in used
-    waivers["stale"] = [entry for entry in waivers["in_force"] if not entry["used"]]
-    cut_short = "; ".join(dict.fromkeys(d["cut_short"] for d in documents if d.get("cut_short")))
-    result = verdict_document(
-        merged, [], seed=seeds[0], profile=documents[0].get("profile", "?"), errors=errors,
-        scenarios=told, waivers=waivers, cut_short=cut_short,
-        rules=merged_rules(document.get("rules", {}) for document in documents),
-    )  # fmt: skip
-    result["targets"] = list(targets.values())
-    result["cleanup"] = cleanup
-    result["merged_from"] = [str(directory) for directory in directories]
-    if len(seeds) > 1:
-        result["seeds"] = seeds
-    counts = {shard.partition("/")[2] for shard in shards}
-    missing = []
-    if shards and len(counts) == 1:
-        count = int(counts.pop())
-        missing = [f"{k}/{count}" for k in range(1, count + 1) if f"{k}/{count}" not in shards]
+    merged = _merged(runs, merged_rules(run.rules for run in runs))
+    merged.merged_from = [str(directory) for directory in directories]
+    missing = _missing_shards(merged.shards or [])
     if missing:
-        result["verdict"] = "broken"
-        result["errors"] = [*errors, f"shards missing: {', '.join(missing)}"]
-    result["shards"] = sorted(shards)
-    write_verdict(out / "verdict.json", result)
-    write_junit(
-        out / "junit.xml", merged, seed=seeds[0], scenarios=told, errors=result["errors"],
-        cut_short=cut_short, expired=result["waivers"]["expired"],
-    )  # fmt: skip
-    write_summary(out, result)
-    sentence = why(out)
+        merged.errors.append(f"shards missing: {', '.join(missing)}")
+    write_reports(out, merged)
+    sentence = verdict.last_line(merged, out)
     if missing:
         stderr.write(f"conformance: BROKEN: shards {', '.join(missing)} are missing; {sentence}\n")
         return ExitCode.TARGET_BROKEN
-    code = exit_code(result)
+    code = merged.exit_code()
     (stdout if code == ExitCode.OK else stderr).write(f"conformance: {sentence}\n")
     return code
+
+
+def _merged(runs: list[Run], rules: dict[str, list[RuleUse]]) -> Run:
+    """Several runs as one: an operation or scenario judged in several is the last one's; every
+    shard judged the same waivers, so the first one's stand, each used if a shard used it."""
+    operations = {(v.api, v.operation_id): v for run in runs for v in run.operations}
+    scenarios = {(s.api, s.name): s for run in runs for s in run.scenarios}
+    targets: dict[str, Target] = {}
+    for target in (target for run in runs for target in run.targets):
+        targets.setdefault(target.api, target)
+    waivers = runs[0].waivers
+    used = {w.name for run in runs for w in run.waivers.in_force if w.used}
+    for entry in waivers.in_force:
+        entry.used = entry.name in used
+    waivers.stale = [entry for entry in waivers.in_force if not entry.used]
+    seeds = sorted({run.seed for run in runs})
+    return Run(
+        [operations[key] for key in sorted(operations)],
+        list(targets.values()),
+        seeds[0],
+        runs[0].profile,
+        errors=list(dict.fromkeys(error for run in runs for error in run.errors)),
+        scenarios=[scenarios[key] for key in sorted(scenarios)],
+        waivers=waivers,
+        cut_short="; ".join(dict.fromkeys(run.cut_short for run in runs if run.cut_short)),
+        rules=rules,
+        cleanup={api: report for run in runs for api, report in run.cleanup.items()},
+        shards=sorted(shard for run in runs for shard in run.shards or []),
+        seeds=seeds if len(seeds) > 1 else None,
+    )
+
+
+def _missing_shards(shards: list[str]) -> list[str]:
+    """The shards of a sharded run that are not among ``shards`` (``k/n`` each)."""
+    counts = {shard.partition("/")[2] for shard in shards}
+    if not shards or len(counts) != 1:
+        return []
+    count = int(counts.pop())
+    return [f"{k}/{count}" for k in range(1, count + 1) if f"{k}/{count}" not in shards]

@@ -50,10 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from conformance import catalogue
+from conformance import catalogue, verdict
 from conformance.busy import Busy
 from conformance.contract import BUNDLED_APIS
 from conformance.errors import ConformanceError, ExitCode, UsageError
+from conformance.verdict import LatencyOutcome, Outcome, Run
 
 SCHEMA = "conformance-selftest/1"
 #: the profile every job runs (the same for the clean runs and every defect)
@@ -138,10 +139,10 @@ def jobs(defects: Sequence[Any], apis: Sequence[str] = BUNDLED_APIS, repeat: int
     return [dataclasses.replace(job, repeat=i) for i in range(repeat) for job in once]
 
 
-def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) -> Row:
+def judge(job: Job, code: int, run: Run | None, seconds: float) -> Row:
     """A job's row from its exit code and its verdict.json: a defect is caught only by a failure
     of one of its own rules (`Job.rules`)."""
-    rules, where = fired(document) if document is not None else ([], [])
+    rules, where = fired(run) if run is not None else ([], [])
     expected = list(job.rules)
     caught_by = [rule for rule in rules if rule in expected]
     others = [rule for rule in rules if rule not in expected] if job.defect else []
@@ -150,7 +151,7 @@ def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) 
         outcome = "passed" if job.defect is None else "missed"
         if job.defect is not None:
             reason = f"the verdict passed: no failure of {', '.join(expected)}"
-    elif code == ExitCode.FAILED and document is not None:
+    elif code == ExitCode.FAILED and run is not None:
         outcome = "failed" if job.defect is None else "caught" if caught_by else "stray"
         if outcome == "stray":
             own = ", ".join(expected)
@@ -167,7 +168,7 @@ def judge(job: Job, code: int, document: dict[str, Any] | None, seconds: float) 
     )  # fmt: skip
 
 
-def fired(document: dict[str, Any]) -> tuple[list[str], list[str]]:
+def fired(run: Run) -> tuple[list[str], list[str]]:
     """The rules a verdict's failures name (waived ones left out), in its order, and where: an
     operation's failures by ``check``, ``exercised`` for an operation that was not, a
     scenario's failures by ``rule``, and ``latency-budget`` for a latency row over budget."""
@@ -178,25 +179,22 @@ def fired(document: dict[str, Any]) -> tuple[list[str], list[str]]:
         if rule not in rules:
             rules.append(rule)
 
-    for operation in document.get("operations", []):
-        failed = [f for f in operation.get("failures", []) if not f.get("waived")]
+    for operation in run.operations:
+        failed = [f for f in operation.failures if not f.waived]
         for failure in failed:
-            add(str(failure["check"]))
-        if operation.get("outcome") == "not_exercised":
+            add(failure.check)
+        if operation.outcome == Outcome.NOT_EXERCISED:
             add(EXERCISED)
-        if failed or operation.get("outcome") == "not_exercised":
-            where.append(str(operation.get("label") or operation.get("operation_id")))
-    waived: set[tuple[Any, Any]] = set()
-    for scenario in document.get("scenarios", []):
-        failed = [f for f in scenario.get("failures", []) if not f.get("waived")]
-        for failure in failed:
-            add(str(failure["rule"]))
-        if failed:
-            where.append(f"scenario {scenario['name']}")
-        if scenario.get("outcome") == "waived":
-            waived.add((scenario.get("api"), scenario.get("name")))
-    for row in document.get("latency", []):
-        if row.get("outcome") == "exceeded" and (row.get("api"), "latency") not in waived:
+        if failed or operation.outcome == Outcome.NOT_EXERCISED:
+            where.append(operation.label or operation.operation_id)
+    for scenario in run.scenarios:
+        failed_rules = [f for f in scenario.failures if not f.waived]
+        for scenario_failure in failed_rules:
+            add(scenario_failure.rule)
+        if failed_rules:
+            where.append(f"scenario {scenario.name}")
+        over = any(row.outcome == LatencyOutcome.EXCEEDED for row in scenario.latency)
+        if over and scenario.outcome != Outcome.WAIVED:
             add(LATENCY_BUDGET)
     return rules, where
 
@@ -235,9 +233,7 @@ def run_job(
             code = int(ExitCode.TARGET_BROKEN)
             log.write(f"selftest: stopped after {JOB_TIMEOUT_S:.0f} s\n")
     seconds = time.monotonic() - began
-    from conformance.runner import read_verdict
-
-    row = judge(job, code, read_verdict(reports), seconds)
+    row = judge(job, code, verdict.read(reports), seconds)
     row.seed, row.run_id = seed, job.run_id
     return row
 
@@ -289,13 +285,10 @@ def one(name: str, api: str, options: Options, out: TextIO, err: TextIO) -> Exit
         settings = dataclasses.replace(settings, defects=frozenset({name}))
     with runner.embedded(out, [api], settings) as targets:
         url, _spec = targets[api]
+        given = {"profile": profile, "seed": seed, "reports": options.reports}
         run = runner.RunOptions(
             targets=[f"{api}={url}"],
-            profile=profile,
-            seed=seed,
-            reports=options.reports,
-            html_report=False,
-            fail_fast=not options.thorough,
+            given={**given, "html_report": False, "fail_fast": not options.thorough},
             pytest_args=["-p", "no:cacheprovider", "-q", *options.selection],
         )
         return runner.execute(run, out, err)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from conformance.cli import run
+from conformance.config import RUN_OPTIONS, Option
 from conformance.contract import bundled_spec
 from tests.conftest import FIXTURES, SpecCopy
+from tests.options import given, no_setting_in_the_environment
 
 PETSTORE = FIXTURES / "specs" / "petstore.yaml"
 
@@ -216,3 +218,26 @@ def test_cli_run_list_rules_defaults_to_the_bundled_specs_under_the_strict_opt_i
         # strict: every rule is one line, on for every operation
         assert all(" on for all " in line for line in block.splitlines()[1:]), block
         assert len(block.splitlines()) <= 25  # one screen an API
+
+
+@pytest.mark.parametrize(
+    "option", [option for option in RUN_OPTIONS if option.flag], ids=lambda option: option.flag
+)
+def test_cli_run_hands_each_setting_s_flag_to_the_run(
+    option: Option, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import runner
+
+    monkeypatch.chdir(tmp_path)  # no conformance.toml, no waivers.toml
+    no_setting_in_the_environment(monkeypatch)
+    words, value = given(option, tmp_path)
+    told: list[runner.RunOptions] = []
+
+    def execute(options: runner.RunOptions, out: object, err: object) -> int:
+        told.append(options)
+        return 0
+
+    monkeypatch.setattr(runner, "execute", execute)
+    assert run(["run", *words], io.StringIO(), io.StringIO()) == 0
+    (options,) = told
+    assert getattr(options.settings(), option.key) == value

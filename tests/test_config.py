@@ -3,12 +3,13 @@ setting, naming the key and the fix."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from conformance import config
-from conformance.errors import ConfigError, ExitCode
+from conformance.errors import ConfigError, ExitCode, UsageError
 from conformance.suite.scenarios import MAX_WAIT_S, NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +152,71 @@ def test_require_exercised_comes_from_the_file_the_environment_or_a_flag(tmp_pat
     assert not config.load(None, {}, discover=False).require_exercised
     with pytest.raises(ConfigError, match=r"CONFORMANCE_REQUIRE_EXERCISED.*use true or false"):
         config.load(None, {"CONFORMANCE_REQUIRE_EXERCISED": "perhaps"}, discover=False)
+
+
+def test_the_example_file_names_every_setting_with_its_variable_and_flag() -> None:
+    # the one place besides the table that lists the settings: held to the table here
+    lines = (ROOT / "conformance.example.toml").read_text(encoding="utf-8").splitlines()
+    for option in config.RUN_OPTIONS:
+        if not option.in_file:
+            continue
+        (line,) = [line for line in lines if re.match(rf"#? ?{option.key} = ", line)]
+        assert f"env {option.variable}" in line, line
+        assert option.flag is None or f"flag {option.flag}" in line, line
+
+
+def test_each_setting_is_declared_once_on_its_field() -> None:
+    keys = [option.key for option in config.RUN_OPTIONS]
+    assert len(set(keys)) == len(keys)
+    flags = [option.flag for option in config.RUN_OPTIONS if option.flag]
+    variables = [option.variable for option in config.RUN_OPTIONS if option.variable]
+    assert len(set(flags)) == len(flags)
+    assert len(set(variables)) == len(variables)
+    defaults = config.Settings()
+    assert all(getattr(defaults, option.key) == option.default for option in config.RUN_OPTIONS)
+
+
+BUNDLED = {"gloria": Path("gloria.yaml"), "tchat": Path("tchat.yaml")}
+
+
+def resolve(settings: config.Settings, urls: dict[str, str], specs: dict[str, Path]) -> object:
+    return config.resolve_targets(
+        settings, urls, specs, bundled=BUNDLED, flag="--target", spec_hint="give {name}'s spec"
+    )
+
+
+def test_targets_are_the_config_s_then_the_flags_each_with_its_spec(tmp_path: Path) -> None:
+    spec = write(tmp_path, "", "billing.yaml")
+    path = write(
+        tmp_path,
+        f'[targets.billing]\nurl = "http://127.0.0.1:1"\nspec = "{spec.name}"\n'
+        '[targets.tchat]\nurl = "http://127.0.0.1:2/api"\n',
+    )
+    settings = config.load(path, {})
+    urls = {"billing": "http://127.0.0.1:3/", "gloria": "https://gloria.example/api"}
+    assert resolve(settings, urls, {"tchat": tmp_path / "mine.yaml"}) == {
+        # a flag's URL keeps the config's spec; a flag's spec wins; else the bundled one
+        "billing": ("http://127.0.0.1:3", spec),
+        "tchat": ("http://127.0.0.1:2/api", tmp_path / "mine.yaml"),
+        "gloria": ("https://gloria.example/api", BUNDLED["gloria"]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("table", "urls", "says"),
+    [
+        ("", {"nope": "http://127.0.0.1:9"}, "--target nope=…: no bundled spec is called 'nope';"
+         " give nope's spec"),
+        ('[targets.nope]\nurl = "http://127.0.0.1:9"\n', {}, "conformance.toml: target 'nope' has"
+         ' no spec and no bundled spec is called \'nope\'; add spec = "FILE" to [targets.nope]'),
+        ("", {"tchat": "ftp://x"}, "--target tchat=ftp://x: the URL must start with http://"),
+    ],
+    ids=["flag", "config", "scheme"],
+)  # fmt: skip
+def test_a_target_without_a_spec_or_a_url_is_one_line_naming_the_fix(
+    tmp_path: Path, table: str, urls: dict[str, str], says: str
+) -> None:
+    settings = config.load(write(tmp_path, table), {})
+    with pytest.raises(UsageError) as raised:
+        resolve(settings, urls, {})
+    assert says in str(raised.value)

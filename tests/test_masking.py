@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from conformance import verdict as verdicts
 from conformance.contract import bundled_spec, load_spec
 from conformance.masking import MASK, Masker, encodings, registered_forms
-from conformance.suite._engine import Failure, OperationRecord
-from conformance.suite._junit import write_junit
-from conformance.suite._verdict import judge, verdict_document, write_verdict
+from conformance.reporting import write_junit
+from conformance.suite._engine import OperationRecord
+from conformance.suite._verdict import judge
+from conformance.verdict import Failure, Run
 
 PASSWORD = "correct-horse-battery"
 TOKEN = "opaque_token_0123456789"
@@ -69,8 +71,8 @@ def test_the_reports_hold_no_form_of_a_secret_a_backend_echoed(
     tmp_path: Path, masker: Masker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("conformance.masking.SECRETS", masker)
-    monkeypatch.setattr("conformance.suite._verdict.mask", masker.mask)
-    monkeypatch.setattr("conformance.suite._junit.mask", masker.mask)
+    monkeypatch.setattr("conformance.verdict.mask", masker.mask)
+    monkeypatch.setattr("conformance.reporting._junit.mask", masker.mask)
     record = OperationRecord("GET /content", "getContentItems")
     record.statuses[200] = 1
     encoded = base64.b64encode(PASSWORD.encode()).decode()
@@ -86,9 +88,9 @@ def test_the_reports_hold_no_form_of_a_secret_a_backend_echoed(
         )
     )
     verdict = judge("tchat", load_spec(bundled_spec("tchat")), record)
-    document = verdict_document([verdict], [], seed=1, profile="smoke")
-    write_verdict(tmp_path / "verdict.json", document)
-    write_junit(tmp_path / "junit.xml", [verdict], seed=1)
+    run = Run([verdict], [], 1, "smoke")
+    verdicts.write(tmp_path / "verdict.json", run)
+    write_junit(tmp_path / "junit.xml", run)
     written = "".join(path.read_text() for path in tmp_path.iterdir())
     assert "the body says" in written  # the failure is there, its secrets are not
     forms = registered_forms([PASSWORD, TOKEN])

@@ -5,6 +5,8 @@ from importlib.metadata import entry_points
 import pytest
 
 from conformance import plugin
+from conformance.config import RUN_OPTIONS, Option
+from tests.options import given, no_setting_in_the_environment
 
 
 def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
@@ -165,3 +167,23 @@ def test_plugin_reads_the_scenario_switches_and_the_longest_wait(
         "-p", "no:cacheprovider",
     )  # fmt: skip
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [option for option in RUN_OPTIONS if option.pytest_flag],
+    ids=lambda option: option.pytest_flag,
+)
+def test_plugin_reads_each_setting_back_as_the_runner_hands_it_to_pytest(
+    option: Option, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `conformance run` resolved reaches pytest, and every xdist worker, unchanged."""
+    from conformance import config
+    from conformance.runner import setting_arguments
+    from conformance.suite.scenarios import NAMES
+
+    no_setting_in_the_environment(monkeypatch)
+    _, value = given(option, pytester.path)
+    settings = config.load(None, {}, discover=False, known_scenarios=NAMES, **{option.key: value})
+    parsed = pytester.parseconfig(*setting_arguments(settings))
+    assert plugin._settings(parsed) == settings

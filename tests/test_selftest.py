@@ -9,7 +9,6 @@ import dataclasses
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,24 +16,49 @@ from conformance.cli import run
 from conformance.errors import ConformanceError, ExitCode
 from conformance.reference import DEFECTS
 from conformance.selftest import Job, check_defect_rules, exit_code, jobs, judge, line
+from conformance.verdict import (
+    Failure,
+    LatencyOutcome,
+    LatencyRow,
+    OperationVerdict,
+    Outcome,
+    Run,
+    ScenarioFailure,
+    ScenarioVerdict,
+)
 
-FAILED_DOCUMENT: dict[str, Any] = {
-    "operations": [
-        {"operation_id": "getUserStats", "label": "GET /users/stats", "outcome": "failed",
-         "failures": [{"check": "response_schema_conformance", "waived": ""}]},
-        {"operation_id": "getHealth", "label": "GET /auth/health", "outcome": "passed",
-         "failures": []},
-        {"operation_id": "getSchool", "label": "GET /schools/{id}", "outcome": "not_exercised",
-         "failures": []},
+
+def failure(check: str, waived: str = "") -> Failure:
+    return Failure(check, check, "", "fuzzing", 500, "curl", waived=waived)
+
+
+def scenario_failure(rule: str, waived: str = "") -> ScenarioFailure:
+    return ScenarioFailure(rule, "", "part", "step", "message", waived=waived)
+
+
+def run_of(
+    operations: list[OperationVerdict] = (),  # type: ignore[assignment]
+    scenarios: list[ScenarioVerdict] = (),  # type: ignore[assignment]
+) -> Run:
+    return Run(list(operations), [], 1, "gate", scenarios=list(scenarios))
+
+
+OVER_BUDGET = LatencyRow("GET /positions", "getPositions", 200, 40, 40, 0, LatencyOutcome.EXCEEDED)
+FAILED_DOCUMENT = run_of(
+    [
+        OperationVerdict("gloria", "getUserStats", "GET /users/stats", Outcome.FAILED,
+                         failures=[failure("response_schema_conformance")]),
+        OperationVerdict("gloria", "getHealth", "GET /auth/health", Outcome.PASSED),
+        OperationVerdict("gloria", "getSchool", "GET /schools/{id}", Outcome.NOT_EXERCISED),
     ],
-    "scenarios": [
-        {"api": "gloria", "name": "conflicts", "outcome": "failed",
-         "failures": [{"rule": "stale-409", "waived": ""}]},
-        {"api": "gloria", "name": "latency", "outcome": "waived",
-         "failures": [{"rule": "latency-budget", "waived": "GLO-1"}]},
+    [
+        ScenarioVerdict("gloria", "conflicts", Outcome.FAILED,
+                        failures=[scenario_failure("stale-409")]),
+        ScenarioVerdict("gloria", "latency", Outcome.WAIVED,
+                        failures=[scenario_failure("latency-budget", "GLO-1")],
+                        latency=[dataclasses.replace(OVER_BUDGET)]),
     ],
-    "latency": [{"api": "gloria", "operation": "GET /positions", "outcome": "exceeded"}],
-}  # fmt: skip
+)  # fmt: skip
 
 
 def defect(name: str, *rules: str) -> Job:
@@ -72,13 +96,13 @@ def test_a_defect_failed_only_by_other_rules_is_stray_and_fails_the_selftest() -
     )
     assert "STRAY" in line(stray)
     assert "failed by other rules: response_schema_conformance" in line(stray)
-    clean = judge(Job("clean-gloria", "gloria"), 0, {"operations": []}, 1.0)
+    clean = judge(Job("clean-gloria", "gloria"), 0, run_of(), 1.0)
     assert exit_code([clean, stray]) == ExitCode.FAILED
     # a failure of its rule that a waiver covers catches nothing, nor does the latency row it
     # waived
     waived = judge(defect("slow-operation", "latency-budget"), 1, FAILED_DOCUMENT, 1.0)
     assert waived.outcome == "stray"
-    nothing = judge(defect("slow-operation", "latency-budget"), 1, {"operations": []}, 1.0)
+    nothing = judge(defect("slow-operation", "latency-budget"), 1, run_of(), 1.0)
     assert (nothing.outcome, nothing.reason) == (
         "stray",
         "failed, but by no rule (not by its own: latency-budget)",
@@ -86,13 +110,9 @@ def test_a_defect_failed_only_by_other_rules_is_stray_and_fails_the_selftest() -
 
 
 def test_a_latency_row_over_budget_is_a_failure_of_the_latency_budget() -> None:
-    document = {
-        "scenarios": [{"api": "gloria", "name": "latency", "outcome": "failed", "failures": []}],
-        "latency": [
-            {"api": "gloria", "operation": "GET /positions", "outcome": "exceeded"},
-            {"api": "gloria", "operation": "GET /schools", "outcome": "met"},
-        ],
-    }
+    met = LatencyRow("GET /schools", "listSchools", 200, 40, 40, 0, LatencyOutcome.MET)
+    latency = [ScenarioVerdict("gloria", "latency", Outcome.FAILED, latency=[OVER_BUDGET, met])]
+    document = run_of(scenarios=latency)
     row = judge(defect("slow-operation", "latency-budget"), 1, document, 1.0)
     assert (row.outcome, row.caught_by, row.others) == ("caught", ["latency-budget"], [])
 
@@ -100,16 +120,16 @@ def test_a_latency_row_over_budget_is_a_failure_of_the_latency_budget() -> None:
 def test_missed_broken_and_clean_runs_are_judged_by_exit_code_and_verdict() -> None:
     wrong_type = defect("wrong-type", "response_schema_conformance")
     clean = Job("clean-gloria", "gloria")
-    missed = judge(wrong_type, 0, {"operations": []}, 1.0)
+    missed = judge(wrong_type, 0, run_of(), 1.0)
     assert missed.outcome == "missed"
     assert missed.reason == "the verdict passed: no failure of response_schema_conformance"
     assert "MISSED" in line(missed)
     assert judge(wrong_type, 2, FAILED_DOCUMENT, 1.0).outcome == "broken"  # not a verdict
     assert judge(wrong_type, 1, None, 1.0).outcome == "broken"  # no verdict.json
-    assert judge(clean, 0, {"operations": []}, 1.0).outcome == "passed"
+    assert judge(clean, 0, run_of(), 1.0).outcome == "passed"
     failed = judge(clean, 1, FAILED_DOCUMENT, 1.0)
     assert (failed.outcome, failed.others, failed.caught_by) == ("failed", [], [])
-    rows = [judge(clean, 0, {}, 1.0), judge(wrong_type, 1, FAILED_DOCUMENT, 1.0)]
+    rows = [judge(clean, 0, run_of(), 1.0), judge(wrong_type, 1, FAILED_DOCUMENT, 1.0)]
     assert exit_code(rows) == ExitCode.OK
     assert exit_code([*rows, missed]) == ExitCode.FAILED
     assert exit_code([*rows, judge(wrong_type, 2, None, 1.0)]) == ExitCode.TARGET_BROKEN

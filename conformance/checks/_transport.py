@@ -2,10 +2,11 @@
 suite drives schemathesis", point 4).
 
 `RetryAfter429` is a ``requests`` transport adapter: a 429 is answered by waiting its
-``Retry-After`` and sending again, bounded in tries, in the longest single wait and in the total
-wait, so a throttled backend slows a run down but never fails a check by itself. The response
-that comes out carries the time of its own attempt as ``elapsed``, so latency samples leave the
-waiting out. A 429 that remains after the bounds is passed on (and recorded as throttled).
+``Retry-After`` and sending again, as `ENGINE_WAITS` allows (the shared policy of `_patience`:
+bounded in tries, in the longest single wait and in the total wait), so a throttled backend
+slows a run down but never fails a check by itself. The response that comes out carries the
+time of its own attempt as ``elapsed``, so latency samples leave the waiting out. A 429 that
+remains after the bounds is passed on (and recorded as throttled).
 
 `install()` mounts it on every session schemathesis's engine makes, by wrapping
 ``schemathesis.engine.context.make_session``: the engine, its probes and the checks' own
@@ -15,7 +16,6 @@ requests all take their session from there (schemathesis 4.32; a test guards the
 from __future__ import annotations
 
 import datetime
-import email.utils
 import threading
 import time
 import urllib.parse
@@ -24,8 +24,11 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-#: tries per request, the longest single wait and the total wait per request (seconds)
-TRIES, LONGEST_WAIT_S, TOTAL_WAIT_S = 5, 10.0, 30.0
+from conformance.checks._patience import WaitPolicy
+
+#: the engine's requests: 5 tries, 10 s the longest single wait, 30 s the waits in all; a
+#: ``Retry-After`` may be an HTTP date
+ENGINE_WAITS = WaitPolicy(tries=5, longest_wait_s=10.0, total_wait_s=30.0, dates=True)
 
 
 class Throttling:
@@ -51,25 +54,11 @@ class Throttling:
 THROTTLING = Throttling()
 
 
-def retry_after_s(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.datetime.now(datetime.UTC)).total_seconds())
-
-
 class Pacer:
     """Keeps a run inside the windows the backend announces: when an answer said no request
-    remains (``X-RateLimit-Remaining: 0``) and the window resets within `LONGEST_WAIT_S`, the
-    next request of the same kind waits for ``X-RateLimit-Reset`` instead of drawing a 429.
+    remains (``X-RateLimit-Remaining: 0``) and the window resets within the longest wait of
+    `ENGINE_WAITS`, the next request of the same kind waits for ``X-RateLimit-Reset`` instead
+    of drawing a 429.
 
     A backend has several windows (per principal; login its own, per account), and a request
     does not say which it counts in, so the state is kept per host, ``Authorization`` value and
@@ -99,7 +88,7 @@ class Pacer:
             until = self._spent_until.pop(key, None)
         if until is None:
             return
-        wait = min(until - time.monotonic(), LONGEST_WAIT_S)
+        wait = min(until - time.monotonic(), ENGINE_WAITS.longest_wait_s)
         if wait > 0:
             time.sleep(wait)
             with self._lock:
@@ -109,7 +98,7 @@ class Pacer:
     def after(self, request: Any, response: requests.Response) -> None:
         remaining = response.headers.get("X-RateLimit-Remaining", "").strip()
         reset = response.headers.get("X-RateLimit-Reset", "").strip()
-        if remaining == "0" and reset.isdigit() and int(reset) <= LONGEST_WAIT_S:
+        if remaining == "0" and reset.isdigit() and int(reset) <= ENGINE_WAITS.longest_wait_s:
             with self._lock:
                 self._spent_until[self.key(request)] = time.monotonic() + int(reset)
 
@@ -122,29 +111,21 @@ class RetryAfter429(HTTPAdapter):
     by the backend's ``X-RateLimit-*`` headers (`Pacer`)."""
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:
-        waited = 0.0
-        for attempt in range(1, TRIES + 1):
+        patience = ENGINE_WAITS.patience()
+        while True:  # at most ENGINE_WAITS.tries sends
             PACER.before(request)
             began = time.perf_counter()
             response = super().send(request, *args, **kwargs)
             PACER.after(request, response)
             response._attempt_elapsed = time.perf_counter() - began  # type: ignore[attr-defined]
-            if response.status_code != 429:
-                return response
-            wait = retry_after_s(response)
-            if (
-                attempt == TRIES
-                or wait is None
-                or wait > LONGEST_WAIT_S
-                or waited + wait > TOTAL_WAIT_S
-            ):
-                THROTTLING.give_up()
+            wait = patience.wait_s(response)
+            if wait is None:
+                if response.status_code == 429:
+                    THROTTLING.give_up()
                 return response
             response.close()
             time.sleep(wait)
-            waited += wait
             THROTTLING.waited(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def own_elapsed(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:

@@ -36,6 +36,16 @@ from typing import Any
 from conformance import catalogue
 from conformance.contract import Operation, Spec
 from conformance.masking import mask
+from conformance.verdict import (
+    Confirmed,
+    Failure,
+    LatencyOutcome,
+    LatencyRow,
+    OperationVerdict,
+    Outcome,
+    Run,
+    ScenarioVerdict,
+)
 
 #: a rule id as it may stand in a regex unescaped (Python's escape of ``-`` is not valid
 #: JavaScript under its ``u`` flag, so ids are kept plain rather than escaped)
@@ -157,19 +167,18 @@ def executor(environ: Mapping[str, str]) -> dict[str, Any] | None:
     }
 
 
-def _properties(document: Mapping[str, Any]) -> list[str]:
+def _properties(run: Run) -> list[str]:
     lines = [
-        f"suite.version={document.get('suite_version', '')}",
-        f"seed={document.get('seed', '')}",
-        f"profile={document.get('profile', '')}",
+        f"suite.version={run.suite_version}",
+        f"seed={run.seed}",
+        f"profile={run.profile}",
     ]
-    for target in document.get("targets", []):
-        api = target.get("api", "")
+    for target in run.targets:
         lines += [
-            f"{api}.target={target.get('url', '')}",
-            f"{api}.spec={target.get('spec', '')}",
-            f"{api}.spec.version={target.get('spec_version', '')}",
-            f"{api}.spec.sha256={target.get('spec_sha256', '')}",
+            f"{target.api}.target={target.url}",
+            f"{target.api}.spec={target.spec}",
+            f"{target.api}.spec.version={target.spec_version}",
+            f"{target.api}.spec.sha256={target.spec_sha256}",
         ]
     # a properties file escapes backslashes and reads ':' and '=' in keys as separators
     return [line.replace("\\", "\\\\") for line in lines]
@@ -185,35 +194,34 @@ def _first_line(text: str, limit: int = 300) -> str:
 
 
 def check_results(
-    document: Mapping[str, Any],
+    run: Run,
     labels: Mapping[tuple[str, str], Mapping[str, str]],
     *,
     now_ms: int | None = None,
     attachments: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One Allure result per operation and check of the run ``document`` describes, with the
-    operation's ``labels`` (by ``(api, operation_id)``). A check fails when a failure of it is
-    not waived; it is skipped when waived, or when no case reached it; ``exercised`` fails when
-    no documented 2xx came back (skipped, with the reason, for an ``untested`` operation). The
-    first `STEPS_SHOWN` failures of a check are its steps, each with the request, the response
-    and the curl attached: their files' contents go into ``attachments`` (file name -> text)
-    for the caller to write."""
+    """One Allure result per operation and check of ``run``, with the operation's ``labels``
+    (by ``(api, operation_id)``). A check fails when a failure of it is not waived; it is
+    skipped when waived, or when no case reached it; ``exercised`` fails when no documented 2xx
+    came back (skipped, with the reason, for an ``untested`` operation). The first
+    `STEPS_SHOWN` failures of a check are its steps, each with the request, the response and
+    the curl attached: their files' contents go into ``attachments`` (file name -> text) for
+    the caller to write."""
     stamp = int(time.time() * 1000) if now_ms is None else now_ms
     files: dict[str, str] = {} if attachments is None else attachments
     made: list[dict[str, Any]] = []
-    for operation in document.get("operations", []):
-        if operation.get("outcome") == "skipped":
+    for operation in run.operations:
+        if operation.outcome == Outcome.SKIPPED:
             continue
-        api, operation_id = str(operation["api"]), str(operation["operation_id"])
-        label = str(operation.get("label") or operation_id)
-        found = labels.get((api, operation_id), {})
-        by_check: dict[str, list[Mapping[str, Any]]] = {}
-        for failure in operation.get("failures", []):
-            by_check.setdefault(str(failure["check"]), []).append(failure)
-        judged: dict[str, int] = dict(operation.get("checks", {}))
+        api, operation_id = operation.api, operation.operation_id
+        label = operation.label or operation_id
+        where = (api, operation_id, label, labels.get((api, operation_id), {}), stamp)
+        by_check: dict[str, list[Failure]] = {}
+        for failure in operation.failures:
+            by_check.setdefault(failure.check, []).append(failure)
+        judged = dict(operation.checks)
         for check in by_check:
             judged.setdefault(check, 0)
-        where = (api, operation_id, label, found, stamp)
         for check, cases in sorted(judged.items()):
             failures = by_check.get(check)
             told = _check_status(operation, check, cases, failures)
@@ -221,44 +229,41 @@ def check_results(
             if failures and told[0] != "broken":
                 result["steps"] = _failure_steps(failures, stamp, files)
             made.append(result)
-        statuses = ", ".join(f"{code} x{n}" for code, n in operation.get("statuses", {}).items())
-        answers = f"answers to generated cases: {statuses or 'none'}"
-        if operation.get("outcome") == "error":
-            errors = "; ".join(operation.get("errors", [])) or "not tested"
-            made.append(_result(where, "exercised", "broken", errors, answers))
-        elif operation.get("documented_2xx_seen"):
-            made.append(_result(where, "exercised", "passed", "", answers))
-        elif operation.get("outcome") == "untested" or not operation.get(
-            "exercise_required", True
-        ):  # no failure without x-contract: strict (or --require-exercised)
-            untested = f"untested: {operation.get('reason') or 'no documented 2xx came back'}"
-            made.append(_result(where, "exercised", "skipped", untested, answers))
-        elif operation.get("outcome") == "waived":  # a waiver of rule "exercised"
-            waived = f"waived: {operation.get('reason', '')} ([exercised] no documented 2xx)"
-            made.append(_result(where, "exercised", "skipped", waived, answers))
-        else:
-            told_none = f"[exercised] no documented 2xx came back ({answers})"
-            made.append(_result(where, "exercised", "failed", told_none, answers))
+        made.append(_result(where, "exercised", *_exercised(operation)))
     return made
 
 
+def _exercised(operation: OperationVerdict) -> tuple[str, str, str]:
+    """Allure's status, message and trace for the rule ``exercised`` of an operation."""
+    statuses = ", ".join(f"{code} x{n}" for code, n in operation.statuses.items())
+    answers = f"answers to generated cases: {statuses or 'none'}"
+    if operation.outcome == Outcome.ERROR:
+        return "broken", "; ".join(operation.errors) or "not tested", answers
+    if operation.documented_2xx_seen:
+        return "passed", "", answers
+    if operation.outcome == Outcome.UNTESTED or not operation.exercise_required:
+        # no failure without x-contract: strict (or --require-exercised)
+        untested = f"untested: {operation.reason or 'no documented 2xx came back'}"
+        return "skipped", untested, answers
+    if operation.outcome == Outcome.WAIVED:  # a waiver of rule "exercised"
+        return "skipped", f"waived: {operation.reason} ([exercised] no documented 2xx)", answers
+    return "failed", f"[exercised] no documented 2xx came back ({answers})", answers
+
+
 def _check_status(
-    operation: Mapping[str, Any],
+    operation: OperationVerdict,
     check: str,
     cases: int,
-    failures: list[Mapping[str, Any]] | None,
+    failures: list[Failure] | None,
 ) -> tuple[str, str, str]:
-    if operation.get("outcome") == "error":
-        return "broken", "; ".join(operation.get("errors", [])) or "not tested", ""
+    if operation.outcome == Outcome.ERROR:
+        return "broken", "; ".join(operation.errors) or "not tested", ""
     if failures:
         first = failures[0]
-        trace = "\n\n".join(
-            f"{f.get('title', '')}: {f.get('message', '')}\n{f.get('curl', '')}".strip()
-            for f in failures
-        )
-        told = f"[{check}] {first.get('title', '')}: {_first_line(str(first.get('message', '')))}"
-        if all(f.get("waived") for f in failures):
-            return "skipped", f"waived: {first['waived']} ({told})", trace
+        trace = "\n\n".join(f"{f.title}: {f.message}\n{f.curl}".strip() for f in failures)
+        told = f"[{check}] {first.title}: {_first_line(first.message)}"
+        if all(f.waived for f in failures):
+            return "skipped", f"waived: {first.waived} ({told})", trace
         return "failed", f"{told} ({len(failures)} cases)", trace
     if not cases:
         return "skipped", "no generated case reached this check", ""
@@ -270,49 +275,49 @@ STEPS_SHOWN = 5
 
 
 def _failure_steps(
-    failures: Sequence[Mapping[str, Any]], stamp: int, files: dict[str, str]
+    failures: Sequence[Failure], stamp: int, files: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """A step per failure (the first `STEPS_SHOWN`): the request as data, the requests a
-    stateful failure needed before it, the response and the curl that reproduces it."""
+    """A step per failure (the first `STEPS_SHOWN`), its `_evidence` attached: each file's
+    text goes into ``files`` (file name -> text)."""
     steps = []
     for failure in failures[:STEPS_SHOWN]:
-        texts: list[tuple[str, str, str]] = []  # name, text, media type
-        if failure.get("example"):
-            texts.append(("request", json.dumps(failure["example"], indent=2), "application/json"))
-        if failure.get("steps"):
-            texts.append(
-                ("the requests before it", "\n".join(failure["steps"]) + "\n", "text/plain")
-            )
-        response = failure.get("response")
-        if response:
-            head = f"HTTP {response.get('status')} ({response.get('elapsed_ms')} ms)"
-            headers = "".join(f"{k}: {v}\n" for k, v in dict(response.get("headers", {})).items())
-            texts.append(
-                ("response", f"{head}\n{headers}\n{response.get('body', '')}\n", "text/plain")
-            )
-        if failure.get("curl"):
-            texts.append(("curl", f"{failure['curl']}\n", "text/plain"))
         attached = []
-        for name, text, kind in texts:
+        for name, text, kind in _evidence(failure):
             source = f"{uuid.uuid4()}-attachment.{'json' if kind == 'application/json' else 'txt'}"
             files[source] = text
             attached.append({"name": name, "source": source, "type": kind})
-        message = str(failure.get("message", ""))
         steps.append(
             {
-                "name": f"[{failure.get('phase', '')}] {failure.get('title', '')}:"
-                f" {_first_line(message, 200)}",
-                "status": "skipped" if failure.get("waived") else "failed",
+                "name": f"[{failure.phase}] {failure.title}: {_first_line(failure.message, 200)}",
+                "status": "skipped" if failure.waived else "failed",
                 "stage": "finished",
                 "start": stamp,
                 "stop": stamp,
-                "statusDetails": {"message": message},
+                "statusDetails": {"message": failure.message},
                 "attachments": attached,
                 "steps": [],
                 "parameters": [],
             }
         )
     return steps
+
+
+def _evidence(failure: Failure) -> list[tuple[str, str, str]]:
+    """What reproduces a failure, as (name, text, media type): the request as data, the
+    requests a stateful failure needed before it, the response and the curl."""
+    texts: list[tuple[str, str, str]] = []
+    if failure.example:
+        texts.append(("request", json.dumps(failure.example, indent=2), "application/json"))
+    if failure.steps:
+        texts.append(("the requests before it", "\n".join(failure.steps) + "\n", "text/plain"))
+    if response := failure.response:
+        head = f"HTTP {response.get('status')} ({response.get('elapsed_ms')} ms)"
+        headers = "".join(f"{k}: {v}\n" for k, v in dict(response.get("headers", {})).items())
+        body = f"{head}\n{headers}\n{response.get('body', '')}\n"
+        texts.append(("response", body, "text/plain"))
+    if failure.curl:
+        texts.append(("curl", f"{failure.curl}\n", "text/plain"))
+    return texts
 
 
 def allure_result(
@@ -413,34 +418,32 @@ def _scenario_result(results: Path, api: str, name: str) -> tuple[Path, dict[str
     return path, data
 
 
-def _scenario_status(scenario: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Allure's status, message and trace for a scenario's verdict in the document."""
-    lines = [
-        f"[{f.get('rule', '')}] {f.get('part', '')} / {f.get('step', '')}: {f.get('message', '')}"
-        + (f" (waived: {f['waived']})" if f.get("waived") else "")
-        for f in scenario.get("failures", [])
-    ]
+def _scenario_status(scenario: ScenarioVerdict) -> tuple[str, str, str]:
+    """Allure's status, message and trace for a scenario's verdict."""
+    lines = [failure.line() for failure in scenario.failures]
     trace = "\n".join(lines)
-    outcome, reason = scenario.get("outcome"), str(scenario.get("reason", ""))
-    if outcome == "failed":
+    outcome, reason = scenario.outcome, scenario.reason
+    if outcome == Outcome.FAILED:
         return "failed", lines[0] if lines else reason, trace
-    if outcome == "waived":
+    if outcome == Outcome.WAIVED:
         return "skipped", f"waived: {reason}", trace
-    if outcome == "passed":
+    if outcome == Outcome.PASSED:
         return "passed", reason, trace
-    return ("broken" if outcome == "error" else "skipped"), reason, trace
+    return ("broken" if outcome == Outcome.ERROR else "skipped"), reason, trace
 
 
-def _remeasured(row: Mapping[str, Any]) -> str:
+def _remeasured(row: LatencyRow) -> str:
     """One line on a latency row re-measured alone after the run."""
-    first = f"{row['operation']}: p95 {_ms(row.get('p95_ms'))} ms in the run"
-    if row.get("confirmation") == "not_possible":
-        return f"{first}; not re-measured ({row.get('confirmation_reason', '')}): it stands"
+    first = f"{row.operation}: p95 {_ms(row.p95_ms)} ms in the run"
+    confirmation = row.confirmation
+    if confirmation is None or confirmation.outcome == Confirmed.NOT_POSSIBLE:
+        why = confirmation.reason if confirmation is not None else ""
+        return f"{first}; not re-measured ({why}): it stands"
     alone = (
-        f"{_ms(row.get('confirmed_p95_ms'))} ms alone ({row.get('confirmation_samples', 0)}"
-        f" samples), budget {row['budget_ms']} ms"
+        f"{_ms(confirmation.p95_ms)} ms alone ({confirmation.samples}"
+        f" samples), budget {row.budget_ms} ms"
     )
-    verb = "confirmed" if row.get("confirmation") == "confirmed" else "not confirmed"
+    verb = "confirmed" if confirmation.outcome == Confirmed.CONFIRMED else "not confirmed"
     return f"{first}, {alone}: {verb}"
 
 
@@ -448,19 +451,19 @@ def _ms(value: Any) -> str:
     return f"{value:.0f}" if isinstance(value, (int, float)) else "?"
 
 
-def amend_latency_results(results: Path, document: Mapping[str, Any]) -> int:
+def amend_latency_results(results: Path, run: Run) -> int:
     """allure-pytest wrote the latency scenario's result on the worker, from the run's own
     measurement (an expected failure while a breach waited to be re-measured). The controller
-    re-measured the breaches alone afterwards, and verdict.json's latency rows say how; that
-    result is brought in line with the document: its status and message, the budget steps of the
+    re-measured the breaches alone afterwards, and the run's latency rows say how; that result
+    is brought in line with the run's verdict: its status and message, the budget steps of the
     breaches not confirmed (passed now, saying so), and a step per operation re-measured. The
     number of results amended."""
     amended = 0
-    for scenario in document.get("scenarios", []):
-        if scenario.get("name") != "latency":
+    for scenario in run.scenarios:
+        if scenario.name != "latency":
             continue
-        rows = [row for row in scenario.get("latency", []) if row.get("confirmation")]
-        found = _scenario_result(results, str(scenario.get("api")), "latency") if rows else None
+        rows = [row for row in scenario.latency if row.confirmation is not None]
+        found = _scenario_result(results, scenario.api, "latency") if rows else None
         if found is None:
             continue
         path, result = found
@@ -470,65 +473,72 @@ def amend_latency_results(results: Path, document: Mapping[str, Any]) -> int:
         stamp = int(result.get("stop") or time.time() * 1000)
         for step in result.get("steps", []):
             row = next(
-                (r for r in rows if step.get("name") == f"the budget of {r['operation']}"), None
+                (r for r in rows if step.get("name") == f"the budget of {r.operation}"), None
             )
-            if row is not None and row.get("confirmation") == "not_confirmed":
+            if (
+                row is not None
+                and row.confirmation is not None
+                and row.confirmation.outcome == Confirmed.NOT_CONFIRMED
+            ):
                 for inner in [step, *step.get("steps", [])]:
                     inner["status"] = "passed"
                     inner["statusDetails"] = {"message": _remeasured(row)}
-        kept = [row for row in rows if row.get("outcome") == "exceeded"]
-        result.setdefault("steps", []).append(
-            {
-                "name": "re-measured alone after the run (warmed, one request at a time)",
-                "status": "failed" if kept else "passed",
-                "stage": "finished",
-                "start": stamp,
-                "stop": stamp,
-                "statusDetails": {"message": "\n".join(_remeasured(row) for row in rows)},
-                "steps": [
-                    {
-                        "name": _remeasured(row),
-                        "status": "failed" if row.get("outcome") == "exceeded" else "passed",
-                        "stage": "finished",
-                        "start": stamp,
-                        "stop": stamp,
-                        "steps": [],
-                        "attachments": [],
-                        "parameters": [],
-                    }
-                    for row in rows
-                ],
-                "attachments": [],
-                "parameters": [],
-            }
-        )
+        result.setdefault("steps", []).append(_remeasured_step(rows, stamp))
         path.write_text(json.dumps(result), encoding="utf-8")
         amended += 1
     return amended
 
 
+def _remeasured_step(rows: Sequence[LatencyRow], stamp: int) -> dict[str, Any]:
+    """The step that tells the re-measurement: one inner step per operation re-measured."""
+    kept = [row for row in rows if row.outcome == LatencyOutcome.EXCEEDED]
+    return {
+        "name": "re-measured alone after the run (warmed, one request at a time)",
+        "status": "failed" if kept else "passed",
+        "stage": "finished",
+        "start": stamp,
+        "stop": stamp,
+        "statusDetails": {"message": "\n".join(_remeasured(row) for row in rows)},
+        "steps": [
+            {
+                "name": _remeasured(row),
+                "status": "failed" if row.outcome == LatencyOutcome.EXCEEDED else "passed",
+                "stage": "finished",
+                "start": stamp,
+                "stop": stamp,
+                "steps": [],
+                "attachments": [],
+                "parameters": [],
+            }
+            for row in rows
+        ],
+        "attachments": [],
+        "parameters": [],
+    }
+
+
 def write_run_files(
     results: Path,
-    document: Mapping[str, Any],
+    run: Run,
     environ: Mapping[str, str] | None = None,
     labels: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
 ) -> None:
     """Write environment.properties, categories.json, (in CI) executor.json and a result per
-    operation and check into the Allure results folder, for the run ``document``
-    (verdict.json) describes; bring the latency scenario's own result in line with the
-    re-measurement of its breaches (`amend_latency_results`); then mask the folder's text
-    files, these among them (`scrub`)."""
+    operation and check into the Allure results folder, for ``run``; bring the latency
+    scenario's own result in line with the re-measurement of its breaches
+    (`amend_latency_results`); then mask the folder's text files, these among them
+    (`scrub`)."""
     results.mkdir(parents=True, exist_ok=True)
     attachments: dict[str, str] = {}
-    for result in check_results(document, labels or {}, attachments=attachments):
+    for result in check_results(run, labels or {}, attachments=attachments):
         path = results / f"{result['uuid']}-result.json"
         path.write_text(json.dumps(result), encoding="utf-8")
     for name, text in attachments.items():
         (results / name).write_text(text, encoding="utf-8")
-    amend_latency_results(results, document)
+    amend_latency_results(results, run)
     environ = os.environ if environ is None else environ
     (results / "environment.properties").write_text(
-        "\n".join(_properties(document)) + "\n", encoding="utf-8"
+        "\n".join(_properties(run)) + "\n", encoding="utf-8"
     )
     (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n")
     found = executor(environ)

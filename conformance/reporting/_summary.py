@@ -2,21 +2,21 @@
 (GitHub's ``$GITHUB_STEP_SUMMARY``), and the same content as ``reports/summary.html``, one
 self-contained file (inline CSS, the plot as inline SVG, nothing fetched from anywhere).
 
-Read from the verdict document alone (``verdict.json``, described in
-`conformance.suite._verdict`), so a merged verdict gets the same summary. It leads with what
-matters. In order: the verdict and why; the operations ``untested`` (never answered with a
-documented 2xx on a spec without ``x-contract: strict``: no failure, but the reader should know
-first), with their reasons; the run; counts; failures by rule, worst first, in the catalogue's
-words; the failures, worst first (the rule's severity in `conformance.catalogue`, then the
-count), those that differ only in generated values (`without_values`) one row with a count and
-the first examples' reproductions; latency per operation against its budget (a text bar in
-markdown, a plot as well in HTML); coverage of operations and of status codes; the rules that
-applied to each API's operations and those that were off, and why (when verdict.json says);
-scenarios; waivers; cleanup.
+Read from the run's verdict alone (a `conformance.verdict.Run`, what ``verdict.json`` holds), so
+a merged verdict gets the same summary. It leads with what matters. In order: the verdict and
+why (`conformance.verdict.explain`, the one explanation of a verdict); the operations
+``untested`` (never answered with a documented 2xx on a spec without ``x-contract: strict``: no
+failure, but the reader should know first), with their reasons; the run; counts; failures by
+rule, worst first, in the catalogue's words; the failures, worst first (the rule's severity in
+`conformance.catalogue`, then the count), those that differ only in generated values
+(`without_values`) one row with a count and the first examples' reproductions; latency per
+operation against its budget (a text bar in markdown, a plot as well in HTML); coverage of
+operations and of status codes; the rules that applied to each API's operations and those that
+were off, and why (when verdict.json says); scenarios; waivers; cleanup.
 
 Both files, and the terminal's lines (`terminal_lines`), are rendered from one model (`Summary`,
 a list of sections of blocks), so they cannot say different things. Everything is masked twice:
-the document before it is read, the text before it is written.
+the run before it is read, the text before it is written.
 """
 
 from __future__ import annotations
@@ -32,31 +32,59 @@ from typing import Any
 
 from conformance import catalogue
 from conformance.masking import SECRETS, mask
+from conformance.verdict import (
+    Confirmed,
+    LatencyOutcome,
+    LatencyRow,
+    OperationVerdict,
+    Outcome,
+    Run,
+    Verdict,
+    WaiverUse,
+    explain,
+    named,
+    not_reached,
+    one_line,
+    plural,
+)
 
 #: failures listed; verdict.json has them all
 SHOWN_FAILURES = 50
 #: a failure's reason, at most
 REASON_CHARS = 160
-#: names listed in a sentence before "and N more"
-NAMED = 3
 #: text bar cells that stand for the budget
 BAR_BUDGET = 10
 #: text bar cells at most (twice the budget)
 BAR_MAX = 20
 
-_ICONS = {"pass": "✅", "fail": "❌", "broken": "⛔"}
+_ICONS = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.BROKEN: "⛔"}
 _OUTCOME = {
-    "passed": "✅ passed",
-    "failed": "❌ failed",
-    "waived": "waived",
-    "not_exercised": "❌ not exercised",
-    "error": "⛔ error",
-    "skipped": "skipped",
-    "untested": "untested",
+    Outcome.PASSED: "✅ passed",
+    Outcome.FAILED: "❌ failed",
+    Outcome.WAIVED: "waived",
+    Outcome.NOT_EXERCISED: "❌ not exercised",
+    Outcome.ERROR: "⛔ error",
+    Outcome.SKIPPED: "skipped",
+    Outcome.UNTESTED: "untested",
 }
-_LATENCY = {"met": "✅ met", "exceeded": "❌ exceeded", "not_measured": "not measured"}
-_ORDER = {"error": 0, "failed": 1, "not_exercised": 2, "waived": 3, "skipped": 4, "passed": 5}
-
+_LATENCY = {
+    LatencyOutcome.MET: "✅ met",
+    LatencyOutcome.EXCEEDED: "❌ exceeded",
+    LatencyOutcome.NOT_MEASURED: "not measured",
+}
+_MEASURED = (LatencyOutcome.MET, LatencyOutcome.EXCEEDED)
+#: what the result of a latency row re-measured alone adds
+_CONFIRMED = {
+    Confirmed.CONFIRMED: " (confirmed alone)",
+    Confirmed.NOT_CONFIRMED: " (breach not confirmed alone)",
+    Confirmed.NOT_POSSIBLE: " (could not be re-measured)",
+}
+#: a latency row with its API (`Run.latency`)
+ApiLatency = tuple[str, LatencyRow]
+_ORDER = {
+    Outcome.ERROR: 0, Outcome.FAILED: 1, Outcome.NOT_EXERCISED: 2, Outcome.WAIVED: 3,
+    Outcome.SKIPPED: 4, Outcome.PASSED: 5,
+}  # fmt: skip
 
 # -- blocks: what both renderers draw -----------------------------------------------------------
 
@@ -137,7 +165,7 @@ class Plot:
     """Latency per operation against its budget (HTML only: the markdown table's bar column
     says the same)."""
 
-    rows: Sequence[Mapping[str, Any]]
+    rows: Sequence[ApiLatency]
 
 
 Block = Para | Bullets | Table | Snippet | Details | Plot
@@ -152,39 +180,30 @@ class Section:
 
 @dataclass(frozen=True)
 class Summary:
-    verdict: str
+    verdict: Verdict
     why: str
     sections: Sequence[Section]
 
 
-# -- reading the document ----------------------------------------------------------------------
+# -- reading the run ---------------------------------------------------------------------------
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (many or word + 's')}"
-
-
-def _named(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:NAMED])
-    return shown + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
-
-
-def _one_line(text: str, limit: int = REASON_CHARS) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+def _sentence(said: str) -> str:
+    """A clause as the summary shows it: a capital first, a stop last."""
+    return said[:1].upper() + said[1:] + "."
 
 
 def _reason(message: str, title: str = "") -> str:
     """The first line of a message (after its title, when the message only repeats it)."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if not lines:
-        return _one_line(title)
+        return one_line(title, REASON_CHARS)
     first = lines[0]
     if title and first.rstrip(".:") == title.rstrip(".:") and len(lines) > 1:
         first = f"{title.rstrip('.:')}: {lines[1]}"
     elif first.endswith(":") and len(lines) > 1:  # "… missing from the response:" and a list
         first = f"{first} {lines[1]}"
-    return _one_line(first)
+    return one_line(first, REASON_CHARS)
 
 
 def _ms(value: Any) -> str:
@@ -193,159 +212,74 @@ def _ms(value: Any) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def _statuses(seen: Mapping[str, int]) -> str:
+def _statuses(seen: Mapping[int, int]) -> str:
     return ", ".join(f"{n} x {status}" for status, n in sorted(seen.items()))
 
 
 #: statuses no operation documents but every one may answer: a 405 is the answer to a method
 #: its path does not support, which schemathesis's coverage phase sends on purpose (and its
 #: ``unsupported_method`` check judges)
-NOT_THE_OPERATIONS = frozenset({"405"})
+NOT_THE_OPERATIONS = frozenset({405})
 
 
-def _covered(status: str, documented: Sequence[str]) -> bool:
+def _covered(status: int, documented: Sequence[str]) -> bool:
     """Whether the spec documents a status: exactly, by range (``4XX``) or by ``default``."""
     keys = {key.upper() for key in documented}
+    code = str(status)
     return (
-        status in keys
-        or f"{status[:1]}XX" in keys
-        or "DEFAULT" in keys
-        or status in NOT_THE_OPERATIONS
+        code in keys or f"{code[:1]}XX" in keys or "DEFAULT" in keys or status in NOT_THE_OPERATIONS
     )
 
 
-def _undocumented(operation: Mapping[str, Any]) -> list[str]:
-    documented = operation.get("documented")
-    if not documented:  # an older verdict.json, or a spec without responses: nothing to say
+def _undocumented(operation: OperationVerdict) -> list[int]:
+    if not operation.documented:  # an older verdict.json, or a spec without responses
         return []
-    return [s for s in sorted(operation.get("statuses", {})) if not _covered(s, documented)]
+    return [s for s in sorted(operation.statuses) if not _covered(s, operation.documented)]
 
 
-def _where(operation: Mapping[str, Any]) -> str:
-    return f"{operation['api']} {operation['label']}"
-
-
-def _why(document: Mapping[str, Any]) -> str:
-    """One sentence: why the verdict is what it is."""
-    verdict = str(document.get("verdict", "?"))
-    operations = document.get("operations", [])
-    scenarios = document.get("scenarios", [])
-    expired = (document.get("waivers") or {}).get("expired", [])
-
-    def ops(outcome: str) -> list[str]:
-        return [_where(o) for o in operations if o["outcome"] == outcome]
-
-    def scens(outcome: str) -> list[str]:
-        return [f"{s['api']} {s['name']}" for s in scenarios if s["outcome"] == outcome]
-
-    reasons = []
-    if document.get("cut_short"):
-        unreached = _not_reached(document)
-        reasons.append(
-            f"the run was cut short ({_one_line(str(document['cut_short']), 200)}):"
-            f" {len(unreached)} not reached; what was judged before the stop follows"
-        )
-    errors = list(document.get("errors", []))
-    if errors:
-        more = f" (and {plural(len(errors) - 1, 'more error')})" if len(errors) > 1 else ""
-        reasons.append(f"the run broke: {_one_line(errors[0], 200)}{more}")
-    if found := ops("error"):
-        reasons.append(f"{plural(len(found), 'operation')} could not be tested ({_named(found)})")
-    if found := scens("error"):
-        reasons.append(f"{plural(len(found), 'scenario')} broke off ({_named(found)})")
-    if found := ops("failed"):
-        reasons.append(f"{plural(len(found), 'operation')} broke the contract ({_named(found)})")
-    if found := scens("failed"):
-        reasons.append(f"{plural(len(found), 'scenario')} failed ({_named(found)})")
-    if found := ops("not_exercised"):
-        reasons.append(
-            f"{plural(len(found), 'operation')} never answered with a documented 2xx"
-            f" ({_named(found)})"
-        )
-    if expired:
-        names = [str(w.get("name", "?")) for w in expired]
-        reasons.append(f"{plural(len(names), 'waiver')} expired ({_named(names)})")
-    if verdict == "pass":
-        tested = [o for o in operations if o["outcome"] not in ("skipped", "untested")]
-        ran = [s for s in scenarios if s["outcome"] != "skipped"]
-        waived = sum(o["outcome"] == "waived" for o in operations) + sum(
-            s["outcome"] == "waived" for s in scenarios
-        )
-        said = (
-            "the one operation tested conforms"
-            if len(tested) == 1
-            else f"all {len(tested)} operations tested conform"
-            if tested
-            else "no operation broke the contract"
-        )
-        if ran:
-            said += (
-                " and the one scenario run passed"
-                if len(ran) == 1
-                else f" and all {len(ran)} scenarios run passed"
-            )
-        if waived:
-            said += f" ({waived} with every failure waived)"
-        if untested := ops("untested"):
-            said += (
-                f"; {plural(len(untested), 'operation')} untested, never answered with a"
-                f" documented 2xx ({_named(untested)}): listed first"
-            )
-        return said[0].upper() + said[1:] + "."
-    if not reasons:
-        reasons.append("nothing was tested")
-    said = "; ".join(reasons)
-    if verdict == "broken":
-        return f"The verdict cannot be trusted: {said}."
-    return said[0].upper() + said[1:] + "."
+def _masked(run: Run) -> Run:
+    """The run with every registered secret masked wherever it stands: what the summary reads
+    (its text is masked again as it is written)."""
+    return Run.from_json(SECRETS.mask_data(run.as_json()))
 
 
 # -- the sections ------------------------------------------------------------------------------
 
 
-def _run(document: Mapping[str, Any]) -> Section:
+def _run(run: Run) -> Section:
     parts: list[Inline] = []
-    for target in document.get("targets", []):
-        version = f" (spec {target['spec_version']})" if target.get("spec_version") else ""
-        parts += [Code(str(target.get("api", "?"))), f"{version} at {target.get('url', '?')}; "]
-    seeds = document.get("seeds")
-    seed = f"seeds {', '.join(map(str, seeds))}" if seeds else f"seed {document.get('seed')}"
-    parts.append(
-        f"{seed}, profile {document.get('profile', '?')},"
-        f" conformance {document.get('suite_version', '?')}."
-    )
-    if document.get("merged_from"):
-        shards = document.get("shards") or []
+    for target in run.targets:
+        version = f" (spec {target.spec_version})" if target.spec_version else ""
+        parts += [Code(target.api), f"{version} at {target.url}; "]
+    seed = f"seeds {', '.join(map(str, run.seeds))}" if run.seeds else f"seed {run.seed}"
+    parts.append(f"{seed}, profile {run.profile}, conformance {run.suite_version}.")
+    if run.merged_from:
+        shards = run.shards or []
         parts.append(
-            f" Merged from {plural(len(document['merged_from']), 'report')}"
+            f" Merged from {plural(len(run.merged_from), 'report')}"
             + (f" (shards {', '.join(shards)})" if shards else "")
             + "."
         )
     blocks: list[Block] = [Para(parts)]
-    errors = list(document.get("errors", []))
-    errors += [
-        f"{_where(o)}: {o['errors'][0]}"
-        for o in document.get("operations", [])
-        if o["outcome"] == "error" and o.get("errors")
-    ]
-    errors += [
-        f"{s['api']} scenario {s['name']}: {s.get('reason') or 'error'}"
-        for s in document.get("scenarios", [])
-        if s["outcome"] == "error"
+    errors = [
+        *run.errors,
+        *(f"{o.where}: {o.errors[0]}" for o in run.of(Outcome.ERROR) if o.errors),
+        *(
+            f"{s.api} scenario {s.name}: {s.reason or 'error'}"
+            for s in run.scenarios_of(Outcome.ERROR)
+        ),
     ]
     if errors:
         blocks.append(Para(["What broke the run (the verdict cannot be trusted):"]))
-        blocks.append(Bullets([[Flag(_one_line(e, 300))] for e in errors[:SHOWN_FAILURES]]))
+        blocks.append(Bullets([[Flag(one_line(e, 300))] for e in errors[:SHOWN_FAILURES]]))
     return Section("Run", "run", blocks)
 
 
-def _counts(document: Mapping[str, Any]) -> Section:
-    counts = document.get("counts", {})
-    scenarios = counts.get("scenarios", {})
-    operations = document.get("operations", [])
-    untested = int(counts.get("untested", sum(o["outcome"] == "untested" for o in operations)))
+def _counts(run: Run) -> Section:
+    counts = run.counts()
+    scenarios: Mapping[str, int] = counts["scenarios"]
     names: tuple[str, ...] = ("passed", "failed", "waived", "not_exercised", "error", "skipped")
-    if untested:  # a column only when the run has some (a spec without x-contract: strict)
+    if counts["untested"]:  # a column only when the run has some (no x-contract: strict)
         names = ("passed", "failed", "waived", "untested", *names[3:])
     head = ["", *(n.replace("_", " ") for n in names), "total"]
 
@@ -355,39 +289,35 @@ def _counts(document: Mapping[str, Any]) -> Section:
         return Flag(str(n)) if n and name in ("failed", "not_exercised", "error") else str(n)
 
     rows: list[list[Cell]] = [
+        ["operations", *(cell(int(counts[n]), n) for n in names), str(counts["operations"])],
         [
-            "operations",
-            *(cell(untested if n == "untested" else int(counts.get(n, 0)), n) for n in names),
-            str(counts.get("operations", 0)),
+            "scenarios",
+            *(
+                "—" if n in ("not_exercised", "untested") else cell(int(scenarios.get(n, 0)), n)
+                for n in names
+            ),
+            str(sum(scenarios.values())),
         ],
     ]
-    if scenarios:
-        rows.append(
+    blocks: list[Block] = [Table(head, rows, frozenset(range(1, len(head))))]
+    return Section("Counts", "counts", [*blocks, *_throttled(run)])
+
+
+def _throttled(run: Run) -> list[Block]:
+    """The answers that stayed 429 after every retry: not judged, so the reader should know."""
+    throttled = sorted((o for o in run.operations if o.throttled), key=lambda o: -o.throttled)
+    if not throttled:
+        return []
+    where = named([f"{o.where} ({o.throttled})" for o in throttled])
+    total = sum(o.throttled for o in throttled)
+    return [
+        Para(
             [
-                "scenarios",
-                *(
-                    "—" if n in ("not_exercised", "untested") else cell(int(scenarios.get(n, 0)), n)
-                    for n in names
-                ),
-                str(sum(scenarios.values())),
+                f"{plural(total, 'answer')} stayed 429 (rate limited) after every retry and were"
+                f" not judged: {where}."
             ]
         )
-    blocks: list[Block] = [Table(head, rows, frozenset(range(1, len(head))))]
-    if counts.get("throttled"):
-        throttled = sorted(
-            (op for op in operations if op.get("throttled")),
-            key=lambda op: -int(op["throttled"]),
-        )
-        where = _named([f"{_where(op)} ({op['throttled']})" for op in throttled])
-        blocks.append(
-            Para(
-                [
-                    f"{plural(counts['throttled'], 'answer')} stayed 429 (rate limited) after"
-                    f" every retry and were not judged: {where}."
-                ]
-            )
-        )
-    return Section("Counts", "counts", blocks)
+    ]
 
 
 def _severity(rule: str) -> catalogue.Severity:
@@ -406,29 +336,17 @@ def _words(rule: str) -> str:
     return found.words if found is not None else "—"
 
 
-def _by_rule(document: Mapping[str, Any]) -> Section:
+def _by_rule(run: Run) -> Section:
     where: dict[str, list[str]] = {}
-    seen: Counter[str] = Counter()  # for a hand-made or older document without by_rule
-    places = [
-        (_where(operation), str(failure["check"]))
-        for operation in document.get("operations", [])
-        for failure in operation.get("failures", [])
-    ] + [
-        (f"{scenario['api']} scenario {scenario['name']}", str(failure["rule"]))
-        for scenario in document.get("scenarios", [])
-        for failure in scenario.get("failures", [])
+    places = [(o.where, f.check) for o in run.operations for f in o.failures] + [
+        (f"{s.api} scenario {s.name}", f.rule) for s in run.scenarios for f in s.failures
     ]
     for place, rule in places:
         found = where.setdefault(rule, [])
         if place not in found:
             found.append(place)
-        seen[rule] += 1
-    counted = Counter(
-        {str(k): int(v) for k, v in document.get("counts", {}).get("by_rule", {}).items()}
-    )
-    for rule, n in seen.items():
-        counted.setdefault(rule, n)
-    missing = [_where(o) for o in document.get("operations", []) if o["outcome"] == "not_exercised"]
+    counted = Counter(run.by_rule())
+    missing = [o.where for o in run.of(Outcome.NOT_EXERCISED)]
     if missing:
         counted["exercised"] = len(missing)
         where["exercised"] = missing
@@ -436,7 +354,7 @@ def _by_rule(document: Mapping[str, Any]) -> Section:
         return Section("Failures by rule", "by-rule", [Para(["No rule was broken."])])
     ordered = sorted(counted.items(), key=lambda item: (_severity(item[0]).rank, -item[1], item[0]))
     rows: list[list[Cell]] = [
-        [Code(rule), _severity_cell(rule), str(n), _named(sorted(set(where.get(rule, [])))),
+        [Code(rule), _severity_cell(rule), str(n), named(sorted(set(where.get(rule, [])))),
          _words(rule)]
         for rule, n in ordered
     ]  # fmt: skip
@@ -536,54 +454,62 @@ def _grouped(found: Sequence[_Failure]) -> list[_Row]:
     return sorted(rows, key=lambda row: row.order)
 
 
-def _failures_found(document: Mapping[str, Any]) -> list[_Failure]:
+def _scenario_failures(run: Run) -> list[_Failure]:
     found = []
-    for scenario in document.get("scenarios", []):
-        api, name = str(scenario["api"]), str(scenario["name"])
-        for failure in scenario.get("failures", []):
-            where = f"{failure.get('part', '')} / {failure.get('step', '')}".strip(" /")
-            rule, message = str(failure["rule"]), str(failure.get("message", ""))
-            waived = str(failure.get("waived", ""))
-            step, said = without_values(where), without_values(message)
-            shape = ("scenario", api, name, rule, step, said, waived)
+    for scenario in run.scenarios:
+        api, name = scenario.api, scenario.name
+        for failure in scenario.failures:
+            where = f"{failure.part} / {failure.step}".strip(" /")
+            step, said = without_values(where), without_values(failure.message)
+            shape = ("scenario", api, name, failure.rule, step, said, failure.waived)
             found.append(
                 _Failure(
                     api,
                     [f"scenario {name}: ", where],
-                    rule,
-                    _reason(message),
-                    waived,
-                    str(failure.get("curl", "")),
+                    failure.rule,
+                    _reason(failure.message),
+                    failure.waived,
+                    failure.curl,
                     0,
                     shape,
                 )
             )
-    for operation in document.get("operations", []):
-        api, label = str(operation["api"]), str(operation["label"])
-        for failure in operation.get("failures", []):
-            steps = [str(step) for step in failure.get("steps", [])]
-            repro = str(failure.get("curl", ""))
-            if steps:
-                repro = "\n".join(["# first, the requests before it:", *steps, "# then:", repro])
-            title, message = str(failure.get("title", "")), str(failure.get("message", ""))
-            rule, status = str(failure["check"]), str(failure.get("status", ""))
-            waived = str(failure.get("waived", ""))
-            said = without_values(f"{title}\n{message}")
-            shape = ("check", api, label, rule, status, said, waived)
-            found.append(
-                _Failure(api, [Code(label)], rule, _reason(message, title), waived, repro, 1, shape)
-            )
-        if operation["outcome"] == "not_exercised":
-            seen = _statuses(operation.get("statuses", {})) or "no answer"
-            reason = f"no documented 2xx came back (seen: {seen})"
-            found.append(
-                _Failure(api, [Code(label)], "exercised", reason, "", "", 2, ("gate", api, label))
-            )
     return found
 
 
-def _failures(document: Mapping[str, Any]) -> Section:
-    found = _failures_found(document)
+def _operation_failures(operation: OperationVerdict) -> list[_Failure]:
+    api, label = operation.api, operation.label
+    found = []
+    for failure in operation.failures:
+        repro = failure.curl
+        if failure.steps:
+            repro = "\n".join(
+                ["# first, the requests before it:", *failure.steps, "# then:", repro]
+            )
+        said = without_values(f"{failure.title}\n{failure.message}")
+        shape = ("check", api, label, failure.check, str(failure.status), said, failure.waived)
+        reason = _reason(failure.message, failure.title)
+        found.append(
+            _Failure(api, [Code(label)], failure.check, reason, failure.waived, repro, 1, shape)
+        )
+    if operation.outcome == Outcome.NOT_EXERCISED:
+        seen = _statuses(operation.statuses) or "no answer"
+        reason = f"no documented 2xx came back (seen: {seen})"
+        found.append(
+            _Failure(api, [Code(label)], "exercised", reason, "", "", 2, ("gate", api, label))
+        )
+    return found
+
+
+def _failures_found(run: Run) -> list[_Failure]:
+    return [
+        *_scenario_failures(run),
+        *(failure for operation in run.operations for failure in _operation_failures(operation)),
+    ]
+
+
+def _failures(run: Run) -> Section:
+    found = _failures_found(run)
     if not found:
         return Section("Failures", "failures", [Para(["None."])])
     grouped = _grouped(found)
@@ -636,14 +562,11 @@ def _failures(document: Mapping[str, Any]) -> Section:
     return Section("Failures", "failures", blocks)
 
 
-def _untested(document: Mapping[str, Any]) -> Section | None:
+def _untested(run: Run) -> Section | None:
     """The operations never answered with a documented 2xx on a spec without ``x-contract:
     strict``: nothing they answered was judged as a success, and the reader should know first.
     They do not fail the gate (``--require-exercised`` makes them ``not_exercised``)."""
-    untested = sorted(
-        (o for o in document.get("operations", []) if o["outcome"] == "untested"),
-        key=lambda o: (o["api"], o["label"]),
-    )
+    untested = sorted(run.of(Outcome.UNTESTED), key=lambda o: (o.api, o.label))
     if not untested:
         return None
     said = (
@@ -651,15 +574,7 @@ def _untested(document: Mapping[str, Any]) -> Section | None:
         " nothing shows that they work. The spec does not declare x-contract: strict, so this"
         " does not fail the gate (--require-exercised makes it fail)."
     )
-    rows: list[list[Cell]] = [
-        [
-            str(o["api"]),
-            Code(str(o["label"])),
-            _one_line(str(o.get("reason") or "no documented 2xx came back"), 300),
-            _statuses(o.get("statuses", {})) or "—",
-        ]
-        for o in untested
-    ]
+    rows = _without_2xx(untested, "no documented 2xx came back")
     return Section(
         "Untested",
         "untested",
@@ -670,41 +585,49 @@ def _untested(document: Mapping[str, Any]) -> Section | None:
     )
 
 
-def _applied_rules(document: Mapping[str, Any]) -> Section | None:
+def _without_2xx(operations: Sequence[OperationVerdict], why: str) -> list[list[Cell]]:
+    """A row per operation no documented 2xx came back from: why, and what came back."""
+    return [
+        [o.api, Code(o.label), one_line(o.reason or why, 300), _statuses(o.statuses) or "—"]
+        for o in operations
+    ]
+
+
+def _applied_rules(run: Run) -> Section | None:
     """Which rules applied to how many operations of each API, and which were off where, and
     why (verdict.json's ``rules``: the catalogue's answer for the spec); absent without it."""
-    rules = document.get("rules")
+    rules = run.rules
     if not rules:
         return None
     blocks: list[Block] = []
-    for api, entries in sorted(rules.items()):
-        applied = [e for e in entries if e.get("applies")]
-        off = [e for e in entries if e.get("off")]
+    for api, uses in sorted(rules.items()):
+        applied = [use for use in uses if use.applies]
+        off = [use for use in uses if use.off]
         said = (
-            f"{plural(len(applied), 'rule')} of {len(entries)} applied to at least one"
+            f"{plural(len(applied), 'rule')} of {len(uses)} applied to at least one"
             f" operation; {len(off)} {'was' if len(off) == 1 else 'were'} off somewhere"
             + (":" if off else ".")
         )
         blocks.append(Para([Code(str(api)), f": {said}"]))
         if off:
             items: list[Sequence[Inline]] = []
-            for entry in off:
-                where = [str(label) for label in entry["off"]]
-                first = _one_line(str(next(iter(entry["off"].values()))), 200)
+            for use in off:
+                where = list(use.off)
+                first = one_line(next(iter(use.off.values())), 200)
                 items.append(
-                    [Code(str(entry["id"])), f" off for {plural(len(where), 'operation')}"
-                     f" ({_named(where)}): {first}"]
+                    [Code(use.id), f" off for {plural(len(where), 'operation')}"
+                     f" ({named(where)}): {first}"]
                 )  # fmt: skip
             blocks.append(Bullets(items))
         rows: list[list[Cell]] = [
             [
-                Code(str(e["id"])),
-                str(e.get("kind", "")),
-                str(e.get("severity", "")),
-                str(len(e.get("applies") or [])),
-                str(len(e.get("off") or {})),
+                Code(use.id),
+                str(use.kind),
+                str(use.severity),
+                str(len(use.applies)),
+                str(len(use.off)),
             ]
-            for e in entries
+            for use in uses
         ]
         blocks.append(
             Details(
@@ -721,29 +644,28 @@ def _applied_rules(document: Mapping[str, Any]) -> Section | None:
     return Section("Rules", "rules", blocks)
 
 
-def _latency_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    order = {"exceeded": 0, "met": 1, "not_measured": 2}
+def _latency_rows(run: Run) -> list[ApiLatency]:
+    order = {LatencyOutcome.EXCEEDED: 0, LatencyOutcome.MET: 1, LatencyOutcome.NOT_MEASURED: 2}
 
-    def ratio(row: Mapping[str, Any]) -> float:
-        budget, p95 = row.get("budget_ms"), row.get("p95_ms")
-        if isinstance(budget, (int, float)) and budget > 0 and isinstance(p95, (int, float)):
-            return float(p95) / float(budget)
+    def ratio(row: LatencyRow) -> float:
+        if row.budget_ms > 0 and row.p95_ms is not None:
+            return row.p95_ms / row.budget_ms
         return 0.0
 
     return sorted(
-        document.get("latency", []),
-        key=lambda r: (order.get(r.get("outcome", ""), 3), -ratio(r), r["api"], r["operation"]),
+        run.latency,
+        key=lambda found: (order[found[1].outcome], -ratio(found[1]), found[0], found[1].operation),
     )
 
 
-def _latency(document: Mapping[str, Any]) -> Section:
-    rows = _latency_rows(document)
+def _latency(run: Run) -> Section:
+    rows = _latency_rows(run)
     if not rows:
         return Section(
             "Latency", "latency", [Para(["Not measured: the latency scenario did not run."])]
         )
-    measured = [r for r in rows if r.get("outcome") in ("met", "exceeded")]
-    exceeded = [r for r in measured if r["outcome"] == "exceeded"]
+    measured = [(api, row) for api, row in rows if row.outcome in _MEASURED]
+    exceeded = [row for _, row in measured if row.outcome == LatencyOutcome.EXCEEDED]
     short = len(rows) - len(measured)
     said = (
         f"{len(measured)} of {plural(len(rows), 'operation')} measured,"
@@ -755,30 +677,26 @@ def _latency(document: Mapping[str, Any]) -> Section:
             " table)."
         )
     cells: list[list[Cell]] = []
-    for row in rows:
-        outcome = str(row.get("outcome", ""))
-        budget = row.get("budget_ms")
+    for api, row in rows:
+        over = row.outcome == LatencyOutcome.EXCEEDED
         bar: Cell = "—"
-        if outcome in ("met", "exceeded") and isinstance(budget, (int, float)) and budget > 0:
-            bar = Bar(float(row["p95_ms"]) / float(budget), outcome == "exceeded")
-        result = _LATENCY.get(outcome, outcome)
-        if row.get("confirmation"):  # a breach of the run, re-measured alone after it
-            result += {
-                "confirmed": " (confirmed alone)",
-                "not_confirmed": " (breach not confirmed alone)",
-            }.get(str(row["confirmation"]), " (could not be re-measured)")
+        if row.outcome in _MEASURED and row.budget_ms > 0 and row.p95_ms is not None:
+            bar = Bar(row.p95_ms / row.budget_ms, over)
+        result = _LATENCY[row.outcome]
+        if row.confirmation is not None:  # a breach of the run, re-measured alone after it
+            result += _CONFIRMED[row.confirmation.outcome]
         cells.append(
             [
-                str(row["api"]),
-                Code(str(row["operation"])),
-                _ms(row.get("p50_ms")),
-                _ms(row.get("p95_ms")),
-                _ms(row.get("p99_ms")),
-                _ms(row.get("max_ms")),
-                str(row.get("samples", 0)),
-                _ms(budget),
+                api,
+                Code(row.operation),
+                _ms(row.p50_ms),
+                _ms(row.p95_ms),
+                _ms(row.p99_ms),
+                _ms(row.max_ms),
+                str(row.samples),
+                _ms(row.budget_ms),
                 bar,
-                Flag(result) if outcome == "exceeded" else result,
+                Flag(result) if over else result,
             ]
         )
     return Section(
@@ -809,7 +727,7 @@ def _latency(document: Mapping[str, Any]) -> Section:
                 ],
                 cells,
                 frozenset({2, 3, 4, 5, 6, 7}),
-                [str(r.get("outcome", "")) for r in rows],
+                [str(row.outcome) for _, row in rows],
             ),
             *_remeasured(rows),
             *_unmeasured(rows),
@@ -817,29 +735,28 @@ def _latency(document: Mapping[str, Any]) -> Section:
     )
 
 
-def _remeasured(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _remeasured(rows: Sequence[ApiLatency]) -> list[Block]:
     """The breaches of the run re-measured alone after it: both measurements, side by side."""
-    again = [row for row in rows if row.get("confirmation")]
+    again = [(api, row, row.confirmation) for api, row in rows if row.confirmation is not None]
     if not again:
         return []
     cells: list[list[Cell]] = []
-    for row in again:
-        confirmation = str(row["confirmation"])
-        if confirmation == "not_possible":
-            result: Cell = Flag(f"stands: {row.get('confirmation_reason', '')}")
-        elif confirmation == "confirmed":
+    for api, row, alone in again:
+        if alone.outcome == Confirmed.NOT_POSSIBLE:
+            result: Cell = Flag(f"stands: {alone.reason}")
+        elif alone.outcome == Confirmed.CONFIRMED:
             result = Flag("confirmed: over budget")
         else:
             result = "not confirmed: within budget"
         cells.append(
             [
-                str(row["api"]),
-                Code(str(row["operation"])),
-                _ms(row.get("budget_ms")),
-                _ms(row.get("p95_ms")),
-                str(row.get("samples", 0)),
-                _ms(row.get("confirmed_p95_ms")),
-                str(row.get("confirmation_samples", 0)),
+                api,
+                Code(row.operation),
+                _ms(row.budget_ms),
+                _ms(row.p95_ms),
+                str(row.samples),
+                _ms(alone.p95_ms),
+                str(alone.samples),
                 result,
             ]
         )
@@ -850,57 +767,61 @@ def _remeasured(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
         " re-measurement confirms, or one that could not be re-measured, fails the run."
     )
     head = ["API", "operation", "budget", "p95, run", "samples", "p95, alone", "samples", "result"]
-    classes = ["met" if row.get("outcome") == "met" else "exceeded" for row in again]
+    classes = ["met" if row.outcome == LatencyOutcome.MET else "exceeded" for _, row, _ in again]
     return [Para([said]), Table(head, cells, frozenset({2, 3, 4, 5, 6}), classes)]
 
 
-def _unmeasured(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _unmeasured(rows: Sequence[ApiLatency]) -> list[Block]:
     """The operations not measured, each with the reason its row gives."""
-    short = [row for row in rows if row.get("outcome") == "not_measured"]
+    short = [(api, row) for api, row in rows if row.outcome == LatencyOutcome.NOT_MEASURED]
     if not short:
         return []
     items: list[Sequence[Inline]] = [
-        [Code(f"{row['api']} {row['operation']}"), f": {row.get('reason') or 'too few samples'}"]
-        for row in short
+        [Code(f"{api} {row.operation}"), f": {row.reason or 'too few samples'}"]
+        for api, row in short
     ]
     return [Details(f"Not measured: {plural(len(short), 'operation')}, and why", [Bullets(items)])]
 
 
-def _not_reached(document: Mapping[str, Any]) -> list[str]:
-    """The operations and scenarios a run cut short did not reach."""
-    entries = [*document.get("operations", []), *document.get("scenarios", [])]
-    return [
-        f"{entry['api']} {entry.get('label') or entry.get('name')}"
-        for entry in entries
-        if entry.get("outcome") == "skipped"
-        and str(entry.get("reason", "")).startswith("not reached")
-    ]
-
-
-def _cut_short(document: Mapping[str, Any]) -> Section | None:
-    if not document.get("cut_short"):
+def _cut_short(run: Run) -> Section | None:
+    if not run.cut_short:
         return None
-    unreached = _not_reached(document)
+    unreached = not_reached(run)
     said = (
-        f"The run was cut short: {document['cut_short']}. What it judged before the stop is in"
+        f"The run was cut short: {run.cut_short}. What it judged before the stop is in"
         " this report. Not reached: "
-        + (_named(unreached) if unreached else "none")
+        + (named(unreached) if unreached else "none")
         + f" ({plural(len(unreached), 'operation or scenario', 'operations and scenarios')})."
     )
     return Section("Cut short", "cut-short", [Para([said])])
 
 
-def _unable(operations: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _not_exercised(run: Run) -> list[Block]:
+    """The operations the gate required a documented 2xx of and got none (a failure of rule
+    ``exercised``), each with why and what came back instead."""
+    missing = sorted(run.of(Outcome.NOT_EXERCISED), key=lambda o: (o.api, o.label))
+    if not missing:
+        return []
+    said = (
+        f"{plural(len(missing), 'operation')} never answered with a documented 2xx where the"
+        " gate requires one (not exercised: a failure):"
+    )
+    rows = _without_2xx(missing, "no documented 2xx came back")
+    return [
+        Para([Flag(said)]),
+        Table(["API", "operation", "why", "seen"], rows, classes=["failed"] * len(rows)),
+    ]
+
+
+def _unable(operations: Sequence[OperationVerdict]) -> list[Block]:
     """The phases that could not generate data for an operation (a hypothesis health check, an
     unsatisfiable schema), each with the engine's reason: they sent nothing, and the operation
     was judged on its other phases (no error, as in ``st run``)."""
-    affected = sorted(
-        (o for o in operations if o.get("unable")), key=lambda o: (o["api"], o["label"])
-    )
+    affected = sorted((o for o in operations if o.unable), key=lambda o: (o.api, o.label))
     rows: list[list[Cell]] = [
-        [str(o["api"]), Code(str(o["label"])), _one_line(str(line).splitlines()[0])]
+        [o.api, Code(o.label), one_line(line.splitlines()[0], REASON_CHARS)]
         for o in affected
-        for line in o["unable"]
+        for line in o.unable
     ]
     if not rows:
         return []
@@ -915,53 +836,29 @@ def _unable(operations: Sequence[Mapping[str, Any]]) -> list[Block]:
     ]
 
 
-def _coverage(document: Mapping[str, Any]) -> Section:
-    operations = document.get("operations", [])
-    exercised = [o for o in operations if o.get("documented_2xx_seen")]
-    skipped = [o for o in operations if o["outcome"] == "skipped"]
-    said = (
-        f"{len(exercised)} of {plural(len(operations), 'operation')} exercised"
-        " (a documented 2xx came back)."
-    )
-    if skipped:
-        said += f" {len(skipped)} skipped ({skipped[0].get('reason') or 'not sent'})."
-    blocks: list[Block] = [Para([said]), *_unable(operations)]
-    known = any(o.get("documented") for o in operations)
+def _undocumented_seen(operations: Sequence[OperationVerdict]) -> list[Block]:
+    """The statuses that came back which the spec does not document, per operation."""
+    known = any(o.documented for o in operations)
+    blocks: list[Block] = []
     if not known and operations:
         blocks.append(Para(["This verdict.json does not say which statuses the spec documents."]))
-    odd = [o for o in operations if _undocumented(o)]
+    odd = sorted((o for o in operations if _undocumented(o)), key=lambda o: (o.api, o.label))
     if odd:
-        blocks.append(
-            Para(
-                [
-                    Flag(
-                        f"{plural(len(odd), 'operation')} answered with a status the spec"
-                        " does not document:",
-                        "warn",
-                    )
-                ]
-            )
-        )
-        blocks.append(
-            Table(
-                ["API", "operation", "undocumented statuses seen", "documented"],
-                [
-                    [
-                        o["api"],
-                        Code(o["label"]),
-                        Flag(
-                            ", ".join(f"{o['statuses'][s]} x {s}" for s in _undocumented(o)),
-                            "warn",
-                        ),
-                        ", ".join(o.get("documented", [])),
-                    ]
-                    for o in sorted(odd, key=lambda o: (o["api"], o["label"]))
-                ],
-            )
-        )
+        said = f"{plural(len(odd), 'operation')} answered with a status the spec does not document:"
+        rows: list[list[Cell]] = [
+            [
+                o.api,
+                Code(o.label),
+                Flag(", ".join(f"{o.statuses[s]} x {s}" for s in _undocumented(o)), "warn"),
+                ", ".join(o.documented),
+            ]
+            for o in odd
+        ]
+        blocks.append(Para([Flag(said, "warn")]))
+        blocks.append(Table(["API", "operation", "undocumented statuses seen", "documented"], rows))
     elif known:
         blocks.append(Para(["Every status seen is documented in the spec."]))
-    if any("405" in o.get("statuses", {}) for o in operations):
+    if any(405 in o.statuses for o in operations):
         blocks.append(
             Para(
                 [
@@ -970,73 +867,97 @@ def _coverage(document: Mapping[str, Any]) -> Section:
                 ]
             )
         )
+    return blocks
 
-    def order(o: Mapping[str, Any]) -> tuple[Any, ...]:
-        first = 0 if not o.get("documented_2xx_seen") else 1 if _undocumented(o) else 2
-        return (o["outcome"] == "skipped", first, o["api"], o["label"])
+
+def _statuses_per_operation(operations: Sequence[OperationVerdict]) -> list[Block]:
+    """Every operation's documented statuses and those seen (folded away): the not exercised
+    first, then those with an undocumented status."""
+
+    def order(o: OperationVerdict) -> tuple[Any, ...]:
+        first = 0 if not o.documented_2xx_seen else 1 if _undocumented(o) else 2
+        return (o.outcome == Outcome.SKIPPED, first, o.api, o.label)
 
     rows: list[list[Cell]] = []
     for operation in sorted(operations, key=order):
-        odd_ones = set(_undocumented(operation))
+        odd = set(_undocumented(operation))
         seen: list[Inline] = []
-        for status, n in sorted(operation.get("statuses", {}).items()):
+        for status, n in sorted(operation.statuses.items()):
             if seen:
                 seen.append(", ")
-            seen.append(
-                Flag(f"{n} x {status} (undocumented)", "warn")
-                if status in odd_ones
-                else f"{n} x {status}"
-            )
-        if operation["outcome"] == "skipped":
-            mark: Cell = "not sent"
-        elif operation.get("documented_2xx_seen"):
-            mark = "✅ yes"
-        elif operation["outcome"] == "untested":
-            mark = Flag("untested", "warn")
-        else:
-            mark = Flag("❌ no")
+            told = f"{n} x {status}"
+            seen.append(Flag(f"{told} (undocumented)", "warn") if status in odd else told)
         rows.append(
             [
-                operation["api"],
-                Code(operation["label"]),
-                mark,
-                ", ".join(operation.get("documented", [])) or "?",
+                operation.api,
+                Code(operation.label),
+                _exercised_mark(operation),
+                ", ".join(operation.documented) or "?",
                 seen or "—",
             ]
         )
-    if rows:
-        blocks.append(
-            Details(
-                f"Statuses per operation ({len(rows)}): documented and seen",
-                [Table(["API", "operation", "exercised", "documented", "seen"], rows)],
-            )
+    if not rows:
+        return []
+    return [
+        Details(
+            f"Statuses per operation ({len(rows)}): documented and seen",
+            [Table(["API", "operation", "exercised", "documented", "seen"], rows)],
         )
+    ]
+
+
+def _exercised_mark(operation: OperationVerdict) -> Cell:
+    if operation.outcome == Outcome.SKIPPED:
+        return "not sent"
+    if operation.documented_2xx_seen:
+        return "✅ yes"
+    if operation.outcome == Outcome.UNTESTED:
+        return Flag("untested", "warn")
+    return Flag("❌ no")
+
+
+def _coverage(run: Run) -> Section:
+    operations = run.operations
+    exercised = [o for o in operations if o.documented_2xx_seen]
+    skipped = run.of(Outcome.SKIPPED)
+    said = (
+        f"{len(exercised)} of {plural(len(operations), 'operation')} exercised"
+        " (a documented 2xx came back)."
+    )
+    if skipped:
+        said += f" {len(skipped)} skipped ({skipped[0].reason or 'not sent'})."
+    blocks: list[Block] = [
+        Para([said]),
+        *_not_exercised(run),
+        *_unable(operations),
+        *_undocumented_seen(operations),
+        *_statuses_per_operation(operations),
+    ]
     return Section("Coverage", "coverage", blocks)
 
 
-def _scenarios(document: Mapping[str, Any]) -> Section:
-    scenarios = document.get("scenarios", [])
-    if not scenarios:
+def _scenarios(run: Run) -> Section:
+    if not run.scenarios:
         return Section("Scenarios", "scenarios", [Para(["No scenario ran."])])
     rows: list[list[Cell]] = []
-    ordered = sorted(scenarios, key=lambda s: (_ORDER.get(s["outcome"], 9), s["api"], s["name"]))
+    ordered = sorted(run.scenarios, key=lambda s: (_ORDER.get(s.outcome, 9), s.api, s.name))
     for scenario in ordered:
         broken: list[Inline] = []
-        for failure in scenario.get("failures", []):
-            step = f"{failure.get('part', '')} / {failure.get('step', '')}".strip(" /")
-            waived = " (waived)" if failure.get("waived") else ""
-            broken += ["; " if broken else "", f"{_one_line(step, 160)} ", Code(failure["rule"])]
-            broken += [waived] if waived else []
-        if scenario.get("reason"):
-            broken += ["; " if broken else "", _one_line(str(scenario["reason"]), 300)]
-        outcome = _OUTCOME.get(scenario["outcome"], scenario["outcome"])
+        for failure in scenario.failures:
+            step = f"{failure.part} / {failure.step}".strip(" /")
+            broken += ["; " if broken else "", f"{one_line(step, 160)} ", Code(failure.rule)]
+            broken += [" (waived)"] if failure.waived else []
+        if scenario.reason:
+            broken += ["; " if broken else "", one_line(scenario.reason, 300)]
+        outcome = _OUTCOME.get(scenario.outcome, str(scenario.outcome))
+        failed = scenario.outcome in (Outcome.FAILED, Outcome.ERROR)
         rows.append(
             [
-                scenario["api"],
-                Code(scenario["name"]),
-                Flag(outcome) if scenario["outcome"] in ("failed", "error") else outcome,
-                str(scenario.get("requests", 0)),
-                f"{float(scenario.get('seconds', 0.0)):.1f}",
+                scenario.api,
+                Code(scenario.name),
+                Flag(outcome) if failed else outcome,
+                str(scenario.requests),
+                f"{scenario.seconds:.1f}",
                 [part for part in broken if part] or "—",
             ]
         )
@@ -1048,105 +969,106 @@ def _scenarios(document: Mapping[str, Any]) -> Section:
                 ["API", "scenario", "result", "requests", "seconds", "failed steps"],
                 rows,
                 frozenset({3, 4}),
-                [s["outcome"] for s in ordered],
+                [str(s.outcome) for s in ordered],
             )
         ],
     )
 
 
-def _waivers(document: Mapping[str, Any]) -> Section:
-    waivers = document.get("waivers") or {}
-    in_force = list(waivers.get("in_force", []))
-    expired = list(waivers.get("expired", []))
-    stale = {w.get("name") for w in waivers.get("stale", [])}
+def _waiver_row(waiver: WaiverUse, state: Cell) -> list[Cell]:
+    where = waiver.operation or f"scenario {waiver.scenario}"
+    if waiver.api:
+        where = f"{waiver.api} {where}"
+    return [
+        state,
+        Code(waiver.rule),
+        where,
+        waiver.ticket,
+        waiver.expires,
+        "yes" if waiver.used else "no",
+        one_line(waiver.reason, 200),
+    ]
+
+
+def _waivers(run: Run) -> Section:
+    waivers = run.waivers
+    in_force, expired = waivers.in_force, waivers.expired
+    stale = {w.name for w in waivers.stale}
     if not in_force and not expired:
         return Section("Waivers", "waivers", [Para(["No waivers."])])
-    expiring = [w for w in in_force if w.get("expiring")]
-    said = f"{len(in_force)} in force ({len(expiring)} expiring within 14 days)"
+    expiring = [w for w in in_force if w.expiring]
+    used = sum(1 for w in in_force if w.used)
+    said = f"{len(in_force)} in force ({used} used, {len(expiring)} expiring within 14 days)"
     said += f", {len(expired)} expired" + (" (an expired waiver fails the gate)" if expired else "")
     said += f", {len(stale)} stale" + (" (matched nothing: remove them?)" if stale else "") + "."
+    to_do: list[Sequence[Inline]] = [
+        [Flag(f"EXPIRED {w.name} on {w.expires}: renew it or fix the failure")] for w in expired
+    ]
+    to_do += [[Flag(f"stale {w.name}: matched nothing in this run", "warn")] for w in waivers.stale]
     rows: list[list[Cell]] = []
-
-    def row(waiver: Mapping[str, Any], state: Cell) -> list[Cell]:
-        where = waiver.get("operation") or f"scenario {waiver.get('scenario')}"
-        if waiver.get("api"):
-            where = f"{waiver['api']} {where}"
-        return [
-            state,
-            Code(str(waiver.get("rule", "?"))),
-            where,
-            str(waiver.get("ticket", "")),
-            str(waiver.get("expires", "")),
-            "yes" if waiver.get("used") else "no",
-            _one_line(str(waiver.get("reason", "")), 200),
-        ]
-
     classes = []
     for waiver in expired:
-        rows.append(row(waiver, Flag("❌ expired")))
+        rows.append(_waiver_row(waiver, Flag("❌ expired")))
         classes.append("expired")
-    for waiver in sorted(in_force, key=lambda w: (not w.get("expiring"), str(w.get("expires")))):
-        if waiver.get("expiring"):
+    for waiver in sorted(in_force, key=lambda w: (not w.expiring, w.expires)):
+        if waiver.expiring:
             state: Cell = Flag("⚠️ expiring", "warn")
             classes.append("expiring")
         else:
             state = "in force"
             classes.append("in-force")
-        if waiver.get("name") in stale:
+        if waiver.name in stale:
             state = [state, " (stale)"] if isinstance(state, Flag) else "in force (stale)"
-        rows.append(row(waiver, state))
+        rows.append(_waiver_row(waiver, state))
+    head = ["state", "rule", "where", "ticket", "expires", "used", "reason"]
     return Section(
         "Waivers",
         "waivers",
-        [
-            Para([said]),
-            Table(
-                ["state", "rule", "where", "ticket", "expires", "used", "reason"],
-                rows,
-                classes=classes,
-            ),
-        ],
+        [Para([said]), *([Bullets(to_do)] if to_do else []), Table(head, rows, classes=classes)],
     )
 
 
-def _cleanup(document: Mapping[str, Any]) -> Section | None:
-    cleanup = document.get("cleanup") or {}
-    if not cleanup:
+def _cleanup(run: Run) -> Section | None:
+    if not run.cleanup:
         return None
     items: list[list[Inline]] = []
-    for api, report in sorted(cleanup.items()):
-        line = f"{api}: removed {plural(int(report.get('removed', 0)), 'resource')} the run created"
-        if report.get("restored"):
-            line += f"; restored {', '.join(report['restored'])}"
+    for api, report in sorted(run.cleanup.items()):
+        line = f"{api}: removed {plural(report.removed, 'resource')} the run created"
+        if report.restored:
+            line += f"; restored {', '.join(report.restored)}"
         parts: list[Inline] = [line]
-        if report.get("left"):
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report["left"].items()))
+        if report.left:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.left.items()))
             parts.append(f"; left behind (the API cannot delete them): {kinds}")
-        if report.get("failed"):
-            parts.append(Flag(f"; could not remove {len(report['failed'])}"))
+        if report.failed:
+            parts.append(Flag(f"; could not remove {len(report.failed)}"))
         items.append([*parts, "."])
     return Section("Cleanup", "cleanup", [Bullets(items)])
 
 
-def _summary(document: Mapping[str, Any]) -> Summary:
-    document = SECRETS.mask_data(dict(document))
-    cut = _cut_short(document)
-    untested, rules, cleanup = _untested(document), _applied_rules(document), _cleanup(document)
+def _summary(run: Run) -> Summary:
+    run = _masked(run)
+    cut, untested, rules, cleanup = (
+        _cut_short(run),
+        _untested(run),
+        _applied_rules(run),
+        _cleanup(run),
+    )
     sections = [
         *([untested] if untested is not None else []),
-        _run(document),
+        _run(run),
         *([cut] if cut is not None else []),
-        _counts(document),
-        _by_rule(document),
-        _failures(document),
-        _latency(document),
-        _coverage(document),
+        _counts(run),
+        _by_rule(run),
+        _failures(run),
+        _latency(run),
+        _coverage(run),
         *([rules] if rules is not None else []),
-        _scenarios(document),
-        _waivers(document),
+        _scenarios(run),
+        _waivers(run),
         *([cleanup] if cleanup is not None else []),
     ]
-    return Summary(str(document.get("verdict", "?")), _why(document), sections)
+    return Summary(run.verdict, _sentence(explain(run)), sections)
 
 
 # -- markdown ----------------------------------------------------------------------------------
@@ -1223,9 +1145,9 @@ def _md_block(block: Block) -> list[str]:
     return []  # a Plot: the table's bar column says it in markdown
 
 
-def summary_markdown(document: Mapping[str, Any]) -> str:
+def summary_markdown(run: Run) -> str:
     """The summary as GitHub-flavoured markdown (a job summary renders it as it is)."""
-    summary = _summary(document)
+    summary = _summary(run)
     icon = _ICONS.get(summary.verdict, "")
     lines = [f"## {icon} Conformance: {summary.verdict.upper()}".replace("#  ", "# "), ""]
     lines += [_md_text(summary.why), ""]
@@ -1238,8 +1160,15 @@ def summary_markdown(document: Mapping[str, Any]) -> str:
 
 # -- the terminal ------------------------------------------------------------------------------
 
-#: the sections the terminal shows, from the same model as the files (which have them all)
-TERMINAL = ("untested", "cut-short", "by-rule", "failures")
+#: the sections the terminal shows, from the same model as the files (which have them all): all
+#: but latency (the scenarios' table says whether it met its budgets), the rules and cleanup
+TERMINAL = (
+    "untested", "run", "cut-short", "counts", "by-rule", "failures", "coverage", "scenarios",
+    "waivers",
+)  # fmt: skip
+#: sections the terminal leaves out when they have only their one line of nothing to say ("No
+#: waivers."): the files keep them
+QUIET = ("by-rule", "failures", "scenarios", "waivers")
 #: a table's rows the terminal shows
 TERMINAL_ROWS = 20
 #: a table cell's characters in the terminal, at most
@@ -1256,7 +1185,7 @@ def _plain(part: Inline) -> str:
 
 def _plain_cell(cell: Cell) -> str:
     parts = [cell] if isinstance(cell, (str, Code, Flag, Bar)) else list(cell)
-    return _one_line("".join(_plain(part) for part in parts), TERMINAL_CELL)
+    return one_line("".join(_plain(part) for part in parts), TERMINAL_CELL)
 
 
 def _text_block(block: Block) -> list[str]:
@@ -1283,16 +1212,21 @@ def _text_block(block: Block) -> list[str]:
     return lines
 
 
-def terminal_lines(document: Mapping[str, Any]) -> list[str]:
-    """The summary for the terminal: the verdict and why, then what matters first (the
-    untested operations, failures by rule and the failures, worst first), drawn from the same
-    model as ``summary.md`` and ``summary.html`` so that the three cannot disagree."""
-    summary = _summary(document)
+def terminal_lines(run: Run) -> list[str]:
+    """The terminal summary of a run: the verdict and why, then the `TERMINAL` sections (the
+    untested operations first; what broke the run; the counts and throttling; failures by rule
+    and the failures, worst first; the operations not exercised, the phases that could not
+    generate data; the scenarios; the waivers, expired and stale ones with what to do), drawn
+    from the same model as ``summary.md`` and ``summary.html`` so that the three cannot
+    disagree. Reproductions, folded details and the plot stay in the files."""
+    summary = _summary(run)
     lines = [f"verdict: {summary.verdict.upper()}: {summary.why}"]
     for section in summary.sections:
-        if section.anchor in TERMINAL:
-            lines.append(f"{section.title.lower()}:")
-            lines += [f"  {line}" for block in section.blocks for line in _text_block(block)]
+        said = [line for block in section.blocks for line in _text_block(block)]
+        if section.anchor not in TERMINAL or (len(said) <= 1 and section.anchor in QUIET):
+            continue
+        lines.append(f"{section.title.lower()}:")
+        lines += [f"  {line}" for line in said]
     return [mask(line) for line in lines]
 
 
@@ -1393,22 +1327,18 @@ def _html_block(block: Block) -> str:
     return _svg(block.rows)
 
 
-def _svg(rows: Sequence[Mapping[str, Any]]) -> str:
+def _svg(rows: Sequence[ApiLatency]) -> str:
     """Horizontal bars of p95 per measured operation as a share of its budget (the dashed
     line), p50 as a tick and p99 as a dot; over budget in red."""
     drawn = [
-        r
-        for r in rows
-        if isinstance(r.get("budget_ms"), (int, float))
-        and r["budget_ms"] > 0
-        and isinstance(r.get("p95_ms"), (int, float))
+        (api, row, row.p95_ms) for api, row in rows if row.budget_ms > 0 and row.p95_ms is not None
     ]
     if not drawn:
         return ""
-    labels = [f"{r['api']} {r['operation']}" for r in drawn]
+    labels = [f"{api} {row.operation}" for api, row, _ in drawn]
     label_w = min(420, max(120, 7 * max(len(label) for label in labels) + 16))
     plot_w, note_w, row_h, top = 480, 200, 20, 46
-    ratios = [float(r.get("p99_ms") or r["p95_ms"]) / float(r["budget_ms"]) for r in drawn]
+    ratios = [(row.p99_ms or p95_ms) / row.budget_ms for _, row, p95_ms in drawn]
     axis = max(1.25, min(4.0, math.ceil(max(ratios) * 4) / 4 + 0.25))
     width = label_w + plot_w + note_w
     height = top + row_h * len(drawn) + 10
@@ -1434,16 +1364,16 @@ def _svg(rows: Sequence[Mapping[str, Any]]) -> str:
             f'<text class="note" x="{xt:.1f}" y="{top - 10}" text-anchor="middle">{name}</text>'
         )
         tick += step
-    for index, (row, label) in enumerate(zip(drawn, labels, strict=True)):
+    for index, ((_, row, p95_ms), label) in enumerate(zip(drawn, labels, strict=True)):
         y = top + index * row_h
-        budget = float(row["budget_ms"])
-        state = "exceeded" if row.get("outcome") == "exceeded" else "met"
-        p95 = float(row["p95_ms"]) / budget
+        budget = float(row.budget_ms)
+        state = "exceeded" if row.outcome == LatencyOutcome.EXCEEDED else "met"
+        p95 = p95_ms / budget
         end = x(p95)
         tip = (
-            f"{label}: p95 {_ms(row['p95_ms'])} ms, budget {_ms(row['budget_ms'])} ms"
-            f" ({state}; p50 {_ms(row.get('p50_ms'))}, p99 {_ms(row.get('p99_ms'))},"
-            f" max {_ms(row.get('max_ms'))} ms; {row.get('samples', 0)} samples)"
+            f"{label}: p95 {_ms(p95_ms)} ms, budget {_ms(row.budget_ms)} ms"
+            f" ({state}; p50 {_ms(row.p50_ms)}, p99 {_ms(row.p99_ms)},"
+            f" max {_ms(row.max_ms)} ms; {row.samples} samples)"
         )
         out.append(
             f'<text class="label" x="{label_w - 8}" y="{y + 14}"'
@@ -1454,16 +1384,16 @@ def _svg(rows: Sequence[Mapping[str, Any]]) -> str:
             f' y="{y + 4}" width="{max(1.0, end - label_w):.1f}" height="12">'
             f"<title>{_h(tip)}</title></rect>"
         )
-        if isinstance(row.get("p50_ms"), (int, float)):
-            xp = x(float(row["p50_ms"]) / budget)
+        if row.p50_ms is not None:
+            xp = x(row.p50_ms / budget)
             out.append(
                 f'<line class="p50" x1="{xp:.1f}" y1="{y + 2}" x2="{xp:.1f}" y2="{y + 18}" />'
             )
-        if isinstance(row.get("p99_ms"), (int, float)):
-            xp = x(float(row["p99_ms"]) / budget)
+        if row.p99_ms is not None:
+            xp = x(row.p99_ms / budget)
             out.append(f'<circle class="p99" cx="{xp:.1f}" cy="{y + 10}" r="3" />')
         over = " »" if p95 > axis else ""
-        note = f"p95 {_ms(row['p95_ms'])} of {_ms(row['budget_ms'])} ms{over}"
+        note = f"p95 {_ms(p95_ms)} of {_ms(row.budget_ms)} ms{over}"
         out.append(
             f'<text class="note {state}" x="{label_w + plot_w + 8}" y="{y + 14}">{_h(note)}</text>'
         )
@@ -1475,9 +1405,9 @@ def _svg(rows: Sequence[Mapping[str, Any]]) -> str:
     return "".join(out)
 
 
-def summary_html(document: Mapping[str, Any]) -> str:
+def summary_html(run: Run) -> str:
     """The summary as one HTML file that needs nothing else: no script, no font, no request."""
-    summary = _summary(document)
+    summary = _summary(run)
     verdict = summary.verdict.upper()
     icon = _ICONS.get(summary.verdict, "")
     body = [
@@ -1512,11 +1442,11 @@ def summary_html(document: Mapping[str, Any]) -> str:
     return mask("\n".join(page) + "\n")
 
 
-def write_summary(reports: Path, document: Mapping[str, Any]) -> tuple[Path, Path]:
+def write_summary(reports: Path, run: Run) -> tuple[Path, Path]:
     """``summary.md`` and ``summary.html`` in ``reports``, masked: the last gate before the
     disk."""
     reports.mkdir(parents=True, exist_ok=True)
     markdown, page = reports / "summary.md", reports / "summary.html"
-    markdown.write_text(mask(summary_markdown(document)), encoding="utf-8")
-    page.write_text(mask(summary_html(document)), encoding="utf-8")
+    markdown.write_text(mask(summary_markdown(run)), encoding="utf-8")
+    page.write_text(mask(summary_html(run)), encoding="utf-8")
     return markdown, page

@@ -14,27 +14,20 @@ from conformance.suite._auth import AuthError, Credentials, sign_in
 from conformance.suite._engine import (
     PROFILES,
     EngineRun,
-    Failure,
     Network,
     OperationRecord,
     engine_settings,
-    link_sources,
-    run_engine,
 )
-from conformance.suite._junit import write_junit
+from conformance.suite._fuzzing import link_sources, run_engine
 from conformance.suite._session import SuiteSession, Target
 from conformance.suite._shard import Shard, assign
 from conformance.suite._signals import sigterm_interrupts
 from conformance.suite._verdict import (
-    OperationVerdict,
     applied_rules,
-    exit_code,
     judge,
     merged_rules,
-    nothing_tested,
+    rules_document,
     settle,
-    verdict_document,
-    write_verdict,
 )
 from conformance.suite._waivers import DEFAULT_WAIVERS_FILE, known_rules, parse_waivers
 from conformance.suite.scenarios._story import crashed
@@ -49,10 +42,8 @@ __all__ = [
     "AuthError",
     "Credentials",
     "EngineRun",
-    "Failure",
     "Network",
     "OperationRecord",
-    "OperationVerdict",
     "Shard",
     "SuiteSession",
     "Target",
@@ -60,18 +51,14 @@ __all__ = [
     "assign",
     "crashed",
     "engine_settings",
-    "exit_code",
     "judge",
     "known_rules",
     "link_sources",
     "merged_rules",
-    "nothing_tested",
     "parse_waivers",
+    "rules_document",
     "run_engine",
     "settle",
     "sign_in",
     "sigterm_interrupts",
-    "verdict_document",
-    "write_junit",
-    "write_verdict",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from conformance.checks import NO_WAIT, WaitPolicy
 from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
@@ -27,6 +28,13 @@ from conformance.suite._engine import DEFAULT_NETWORK, Network
 
 #: the longest the login waits out 429s, in all
 LOGIN_PATIENCE_S = 60.0
+#: the run's own login and refresh wait out 429s for `LOGIN_PATIENCE_S` in all, with as many
+#: sends as it has seconds, and one (so a ``Retry-After: 0`` cannot make them spin)
+LOGIN_WAITS = WaitPolicy(
+    tries=int(LOGIN_PATIENCE_S) + 1,
+    longest_wait_s=LOGIN_PATIENCE_S,
+    total_wait_s=LOGIN_PATIENCE_S,
+)
 
 
 class AuthError(ConformanceError):
@@ -144,10 +152,11 @@ class SignedIn:
 
 
 def _call(
-    api: str, method: str, target: str, deadline: float, network: Network, **kwargs: Any
+    api: str, method: str, target: str, waits: WaitPolicy, network: Network, **kwargs: Any
 ) -> tuple[httpx.Response, float]:
-    """One call of the run's own, waiting out 429s until ``deadline``."""
-    while True:
+    """One call of the run's own, waiting out 429s as ``waits`` allows."""
+    patience = waits.patience()
+    while True:  # at most waits.tries sends
         began = time.perf_counter()
         try:
             with httpx.Client(**network.httpx_options()) as client:
@@ -155,12 +164,12 @@ def _call(
         except httpx.HTTPError as exc:
             raise AuthError(f"{api}: {method} {target} failed: {exc}") from None
         took = time.perf_counter() - began
-        wait = response.headers.get("Retry-After", "")
-        if response.status_code != 429 or not wait.isdigit():
-            return response, took
-        if time.monotonic() + int(wait) > deadline:
+        wait = patience.wait_s(response)
+        if wait is None and patience.gave_up:
             raise AuthError(f"{api}: {method} {target} stays rate limited (429)")
-        time.sleep(int(wait))
+        if wait is None:
+            return response, took
+        time.sleep(wait)
 
 
 def sign_in(
@@ -168,10 +177,11 @@ def sign_in(
     url: str,
     credentials: Credentials,
     network: Network = DEFAULT_NETWORK,
-    patience_s: float = LOGIN_PATIENCE_S,
+    waits: WaitPolicy = LOGIN_WAITS,
 ) -> SignedIn:
     """Log in through the spec's login step; the tokens, and the call as evidence: the run's
-    own login counts as an answer of the login operation (a documented 2xx exercises it)."""
+    own login counts as an answer of the login operation (a documented 2xx exercises it).
+    ``waits``: how its 429s are waited out."""
     flow = spec.declarations.auth_flow
     operation = spec.operation(flow.login.operation_id) if flow is not None else None
     if flow is None or operation is None:
@@ -183,9 +193,8 @@ def sign_in(
     assert credentials.password is not None
     body = login_body(flow.login, credentials.username, credentials.password)
     target = url.rstrip("/") + operation.path
-    deadline = time.monotonic() + patience_s
     response, took = _call(
-        credentials.api, operation.method.upper(), target, deadline, network, json=body
+        credentials.api, operation.method.upper(), target, waits, network, json=body
     )
     if response.status_code in (404, 405):  # no login there: most likely not the API's base
         base = spec.base_path
@@ -293,11 +302,11 @@ class RunSession:
             if self._throwaway_tries < THROWAWAY_LOGINS:
                 self._throwaway_tries += 1
                 with contextlib.suppress(AuthError):  # throttled, say: no waiting for it
-                    self._throwaways.append(self._login(evidence=False, patience_s=0))
+                    self._throwaways.append(self._login(evidence=False, waits=NO_WAIT))
             return self._throwaways[-1] if self._throwaways else None
 
-    def _login(self, *, evidence: bool = True, patience_s: float = LOGIN_PATIENCE_S) -> SignedIn:
-        signed = sign_in(self.spec, self.url, self.credentials, self.network, patience_s)
+    def _login(self, *, evidence: bool = True, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
+        signed = sign_in(self.spec, self.url, self.credentials, self.network, waits)
         self.logins += 1
         if evidence:
             self.exchanged.append(signed.exchanged)
@@ -310,12 +319,11 @@ class RunSession:
             return None
         target = self.url.rstrip("/") + operation.path
         kwargs = refresh_request(step, signed.refresh_token)
-        deadline = time.monotonic() + LOGIN_PATIENCE_S
         response, took = _call(
             self.credentials.api,
             operation.method.upper(),
             target,
-            deadline,
+            LOGIN_WAITS,
             self.network,
             **kwargs,
         )

@@ -1,4 +1,5 @@
-"""One run of schemathesis's engine over one API, folded into a record per operation.
+"""One pass of schemathesis's engine over one API, folded into a record per operation
+(`_fuzzing` runs the passes: the first, the reach, the focused stateful ones).
 
 ARCHITECTURE.md ("How the suite drives schemathesis") says why: the engine is what ``st run``
 runs, all phases and the stateful links included, and its events carry what each operation's
@@ -24,8 +25,10 @@ from schemathesis.core import NotSet
 from schemathesis.engine import Status, events, from_schema
 
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
+from conformance.checks import throttled
 from conformance.contract import Spec
 from conformance.masking import SECRETS, mask
+from conformance.verdict import Failure
 
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
 #: targets leaves the stateful phase nothing to do
@@ -49,9 +52,6 @@ def could_not_generate(error: BaseException, title: str) -> bool:
 #: schemathesis swallows a KeyboardInterrupt that lands while a phase joins its worker threads
 #: and goes on with the next phase, so the event loop checks this after every event
 STOPPING = threading.Event()
-
-#: how many links back a focused pass follows (school -> department -> position -> its delete)
-LINK_DEPTH = 3
 
 #: max examples per operation and phase; the stateful phase's steps per scenario and scenarios;
 #: the focused stateful passes at most, for operations the first run did not answer with a 2xx
@@ -95,32 +95,6 @@ class Network:
 
 
 DEFAULT_NETWORK = Network()
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One failed check on one case."""
-
-    check: str
-    title: str
-    message: str
-    phase: str
-    status: int | None
-    #: the curl command that reproduces it (schemathesis masks credentials)
-    curl: str
-    #: the failing case as data (method, path, path_parameters, query, headers, body), the
-    #: smallest hypothesis found for it, secrets masked
-    example: dict[str, Any] = field(default_factory=dict)
-    #: for a stateful failure, the curl lines of the steps before it, oldest first
-    steps: tuple[str, ...] = ()
-    #: the response that failed the check (status, headers, body cut at `BODY_KEPT`, elapsed
-    #: ms), secrets masked; kept for the first `RESPONSES_KEPT` failures of a check only
-    response: dict[str, Any] | None = None
-    #: the waiver in force that covers it (`conformance.suite._waivers`), if any
-    waived: str = ""
-    #: the problems found, one each: a contract rule's own (`ContractFailure.lines`), or the
-    #: non-empty lines of a schemathesis check's message; secrets masked
-    lines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -228,107 +202,7 @@ def engine_config(settings: Mapping[str, Any]) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(dict(settings))
 
 
-def link_sources(spec: Spec, targets: Iterable[str]) -> set[str]:
-    """The operations whose responses link to one of ``targets`` (operationIds)."""
-    wanted = set(targets)
-    return {str(source.operation_id) for source, target in spec.links() if target in wanted}
-
-
-def run_engine(
-    api: str,
-    spec: Spec,
-    url: str,
-    headers: Mapping[str, str],
-    operation_ids: Iterable[str],
-    *,
-    profile: str = "gate",
-    seed: int = 0,
-    prepare: Callable[[Any], AbstractContextManager[None]] | None = None,
-    progress: Callable[[str], None] = lambda line: None,
-    evidence: Iterable[tuple[str, int, float]] = (),
-    network: Network = DEFAULT_NETWORK,
-    read_only: bool = False,
-    fail_fast: bool = False,
-    deadline: float | None = None,
-) -> EngineRun:
-    """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
-    ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
-    ``prepare(schema)``: what the run adds to each schema the engine runs (auth, the guard's
-    hooks), as a context around the engine's run. ``fail_fast``: stop at the first failure.
-    ``deadline`` (``time.time()``): the run timeout; the engine is stopped there as schemathesis
-    stops itself (its last events still come), and the run says it was cut short."""
-    wanted = sorted(set(operation_ids))
-    by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
-    records = {
-        label: OperationRecord(label, str(op.operation_id)) for label, op in by_label.items()
-    }
-    by_id = {record.operation_id: record for record in records.values()}
-    for operation_id, status, seconds in evidence:
-        if operation_id in by_id:
-            by_id[operation_id].statuses[status] += 1
-            by_id[operation_id].latencies.append((status, seconds))
-    run = EngineRun(api, seed, records)
-    infer = next(spec.links(), None) is None  # a spec that declares no links of its own
-    config = engine_config(
-        engine_settings(
-            url,
-            headers,
-            profile,
-            seed,
-            infer_links=infer,
-            network=network,
-            read_only=read_only,
-            fail_fast=fail_fast,
-        )
-    )
-    _execute(run, spec, config, wanted, prepare, progress, deadline)
-    # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
-    # malformed one) that the first pass did not see, earned by one request (`_reach`).
-    from conformance.suite._reach import reach  # it imports this module
-
-    reach(run, spec, config, wanted, prepare, progress, seed=seed, read_only=read_only,
-          fail_fast=fail_fast, deadline=deadline)  # fmt: skip
-    # A create that needs an id from another resource is reached by the stateful phase only,
-    # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
-    # seed) over just the operations not yet answered with a 2xx and those whose links lead to
-    # them, up to ``LINK_DEPTH`` links back.
-    for attempt in range(1, PROFILES[profile]["focused_passes"] + 1):
-        if STOPPING.is_set():
-            raise KeyboardInterrupt
-        if fail_fast and any(record.failures for record in records.values()):
-            break  # the verdict is in
-        if run.cut_short:
-            break
-        missing = [
-            record.operation_id
-            for record in records.values()
-            if not any(200 <= status < 300 for status in record.statuses)
-        ]
-        if not missing:
-            break
-        sources = set(missing)
-        for _ in range(LINK_DEPTH):
-            sources |= link_sources(spec, sources)
-        sources &= set(wanted)
-        progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
-        focused = engine_config(
-            engine_settings(
-                url,
-                headers,
-                profile,
-                seed + attempt,
-                stateful_only=True,
-                infer_links=infer,
-                network=network,
-                read_only=read_only,
-                fail_fast=fail_fast,
-            )
-        )
-        _execute(run, spec, focused, sorted(sources), prepare, progress, deadline)
-    return run
-
-
-def _execute(
+def run_pass(
     run: EngineRun,
     spec: Spec,
     config: SchemathesisConfig,
@@ -337,6 +211,8 @@ def _execute(
     progress: Callable[[str], None],
     deadline: float | None = None,
 ) -> None:
+    """One pass of the engine over ``operation_ids``, its events folded into ``run``'s records
+    (`conformance.suite._fuzzing` runs the passes of a run)."""
     if deadline is not None and time.time() >= deadline:
         run.cut_short = True
         return
@@ -522,13 +398,11 @@ def response_of(response: Any) -> dict[str, Any]:
 
 
 def _is_throttled(response: Any) -> bool:
-    """A 429 that says when to come back: the transport waited what it may and gave up. (A 429
-    without a readable ``Retry-After`` is the backend's fault, and is judged.)"""
-    if int(response.status_code) != 429:
-        return False
+    """A 429 that says when to come back, which the transport gave up waiting for
+    (`conformance.checks.throttled`), on schemathesis's response (headers as lists)."""
     values = response.headers.get("retry-after") or []
-    value = (values[0] if isinstance(values, list) and values else str(values)).strip()
-    return value.isdigit()
+    value = values[0] if isinstance(values, list) and values else str(values)
+    return throttled(int(response.status_code), value)
 
 
 def example_of(case: Any) -> dict[str, Any]:

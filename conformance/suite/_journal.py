@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import httpx
 from conformance.contract import Resource
 from conformance.suite._client import RunClient
 from conformance.suite._singletons import Singletons
+from conformance.verdict import Cleanup as CleanupReport
 
 #: requests the cleanup may spend, and seconds, per API
 CLEANUP_REQUESTS, CLEANUP_SECONDS = 2_000, 120.0
@@ -35,27 +36,6 @@ class Created:
     #: the concrete item path (``/schools/7f3c…``), relative to the API's base URL
     path: str
     deletable: bool
-
-
-@dataclass
-class CleanupReport:
-    removed: int = 0
-    #: kind -> how many could not be removed because the API has no delete for them
-    left: dict[str, int] = field(default_factory=dict)
-    #: path -> why its removal failed
-    failed: dict[str, str] = field(default_factory=dict)
-    restored: list[str] = field(default_factory=list)
-
-    def lines(self, api: str) -> list[str]:
-        found = [f"{api}: cleanup removed {self.removed} resources the run created"]
-        if self.restored:
-            found.append(f"{api}: restored {', '.join(self.restored)}")
-        if self.left:
-            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.left.items()))
-            found.append(f"{api}: left behind (the API cannot delete them): {kinds}")
-        for path, why in list(self.failed.items())[:5]:
-            found.append(f"{api}: could not remove {path}: {why}")
-        return found
 
 
 class Journal:

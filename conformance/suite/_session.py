@@ -22,22 +22,16 @@ from conformance.suite._engine import (
     EngineRun,
     Network,
     OperationRecord,
-    run_engine,
 )
+from conformance.suite._fuzzing import run_engine
 from conformance.suite._guard import Guard, installed
-from conformance.suite._journal import Cleanup, CleanupReport, Journal
-from conformance.suite._junit import write_junit
+from conformance.suite._journal import Cleanup, Journal
 from conformance.suite._singletons import Singletons
 from conformance.suite._verdict import (
-    OperationVerdict,
-    TargetInfo,
     documented_statuses,
     judge,
     rules_document,
     skipped,
-    summary_lines,
-    verdict_document,
-    write_verdict,
 )
 from conformance.suite._waivers import (
     Waiver,
@@ -49,11 +43,13 @@ from conformance.suite._waivers import report as waiver_report
 from conformance.suite.scenarios import (
     MAX_WAIT_S,
     ScenarioContext,
-    ScenarioVerdict,
     run_scenario,
 )
 from conformance.suite.scenarios._confirm import confirm_breaches
 from conformance.suite.scenarios._story import crashed
+from conformance.verdict import Cleanup as CleanupReport
+from conformance.verdict import OperationVerdict, Outcome, RuleUse, Run, ScenarioVerdict, Waivers
+from conformance.verdict import Target as VerdictTarget
 
 #: why fail fast leaves an operation unjudged
 NOT_REACHED = "not reached: the run stopped at its first failure (fail fast)"
@@ -106,6 +102,8 @@ class SuiteSession:
     #: the longest a scenario waits for a token's expiry or a rate-limit window
     max_wait_s: float = MAX_WAIT_S
     scenarios: dict[tuple[str, str], ScenarioVerdict] = field(default_factory=dict)
+    #: the verdict, once the reports are written (`finish`, then the plugin)
+    run: Run | None = None
     #: api -> operation label -> seconds of the 2xx answers the scenarios saw
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     #: the waivers of the run (``waivers.toml``) and the day they are judged on
@@ -337,7 +335,7 @@ class SuiteSession:
             return self.scenarios[key]
         if not self.switches.get(name, True):
             verdict = ScenarioVerdict(
-                api, name, "skipped", f"switched off ([scenarios] {name} = false)"
+                api, name, Outcome.SKIPPED, f"switched off ([scenarios] {name} = false)"
             )
             self.scenarios[key] = verdict
             return verdict
@@ -345,14 +343,14 @@ class SuiteSession:
             self.verdict_for(api, sorted(self.selected[api])[0])  # fuzzing first: its samples
         if self.timed_out():
             self._cut_short_by_timeout()
-            verdict = ScenarioVerdict(api, name, "skipped", NOT_REACHED_IN_TIME)
+            verdict = ScenarioVerdict(api, name, Outcome.SKIPPED, NOT_REACHED_IN_TIME)
             self.scenarios[key] = verdict
             return verdict
         self.progress(f"{api}: scenario {name}")
         try:
             self._session(api)
         except ConformanceError as error:
-            verdict = ScenarioVerdict(api, name, "error", str(error))
+            verdict = ScenarioVerdict(api, name, Outcome.ERROR, str(error))
             self.scenarios[key] = verdict
             return verdict
         verdict, story = run_scenario(name, self._context(api))
@@ -446,27 +444,14 @@ class SuiteSession:
         found = [error for run in self.runs.values() for error in run.errors] + self.crashes
         return list(dict.fromkeys(found))
 
-    def summary(self) -> list[str]:
-        """The terminal summary of what ran."""
-        verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
-        return summary_lines(
-            verdicts,
-            seed=self.seed,
-            profile=self.profile,
-            errors=self._errors(),
-            scenarios=self._scenarios(),
-            waivers=self.waiver_report(),
-            cut_short=self.cut_short,
-        )
-
-    def waiver_report(self) -> dict[str, list[dict[str, Any]]]:
+    def waiver_report(self) -> Waivers:
         used = used_names(self.verdicts.values(), self.scenarios.values(), self.waivers, self.today)
         return waiver_report(self.waivers, used, self.today)
 
     def _scenarios(self) -> list[ScenarioVerdict]:
         return [self.scenarios[key] for key in sorted(self.scenarios)]
 
-    def _rules(self) -> dict[str, list[dict[str, Any]]]:
+    def _rules(self) -> dict[str, list[RuleUse]]:
         """verdict.json's ``rules``: for each API, the catalogue's rules on the operations the
         run judged (those of the verdicts: on the xdist controller, which collects nothing,
         ``selected`` is empty)."""
@@ -480,30 +465,20 @@ class SuiteSession:
                 )
         return found
 
-    def finish(self) -> dict[str, object] | None:
-        """Write verdict.json and junit.xml for what ran; the document, or None when nothing
-        ran (and nothing went wrong)."""
+    def finish(self) -> Run | None:
+        """The run's verdict for what ran (`reporting.write_reports` writes it); None when
+        nothing ran (and nothing went wrong)."""
         if not self.verdicts and not self.scenarios and not self.cut_short and not self.crashes:
             return None
-        infos = [
-            TargetInfo(api, target.url, Path(target.spec.path), target.spec.version)
+        targets = [
+            VerdictTarget.of(api, target.url, Path(target.spec.path), target.spec.version)
             for api, target in self.targets.items()
             if api in self.runs or any(key[0] == api for key in self.scenarios)
         ]
-        errors = self._errors()
-        verdicts = [self.verdicts[key] for key in sorted(self.verdicts)]
-        scenarios = self._scenarios()
-        document = verdict_document(
-            verdicts, infos, seed=self.seed, profile=self.profile, errors=errors,
-            scenarios=scenarios, waivers=self.waiver_report(), cut_short=self.cut_short,
-            rules=self._rules(),
+        return Run(
+            [self.verdicts[key] for key in sorted(self.verdicts)], targets, self.seed,
+            self.profile, errors=self._errors(), scenarios=self._scenarios(),
+            waivers=self.waiver_report(), cut_short=self.cut_short, rules=self._rules(),
+            cleanup=dict(sorted(self.cleanups.items())),
+            shards=[self.shard] if self.shard else None,
         )  # fmt: skip
-        document["cleanup"] = {api: asdict(report) for api, report in sorted(self.cleanups.items())}
-        if self.shard:
-            document["shards"] = [self.shard]
-        write_verdict(self.reports / "verdict.json", document)
-        write_junit(
-            self.reports / "junit.xml", verdicts, seed=self.seed, scenarios=scenarios,
-            errors=errors, cut_short=self.cut_short, expired=document["waivers"]["expired"],
-        )  # fmt: skip
-        return document

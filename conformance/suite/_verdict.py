@@ -1,4 +1,5 @@
-"""Judging each operation from its record, and the run's verdict (``reports/verdict.json``).
+"""Judging each operation from its record; the JSON form of the run's verdict
+(``reports/verdict.json``, `conformance.verdict.Run`).
 
 An operation *passes* when no check failed and at least one documented 2xx came back; it
 *failed* when a check failed; it is in *error* when the engine could not test it. One without a
@@ -8,7 +9,7 @@ everything cannot pass), and *untested* elsewhere, with the reason (`why_unteste
 and no pass either. The run is ``pass`` when every selected operation passed or is untested,
 ``broken`` when any was in error (a verdict that cannot be trusted), ``fail`` otherwise; a run
 that exercised nothing at all (every operation skipped or untested, no scenario run) has no
-verdict to give (`nothing_tested`: exit 3). A phase that could not generate data for an
+verdict to give (`Run.nothing_tested`: exit 3). A phase that could not generate data for an
 operation (a hypothesis health check, an unsatisfiable schema) is no error, as in ``st run``: it
 is listed in the operation's ``unable``, with the engine's reason, and the operation is judged on
 what its other phases found.
@@ -38,12 +39,13 @@ then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "faile
 [{"rule", "contract", "part", "step", "message", "curl"}], "requests", "seconds", "latency"}]``,
 ``counts.scenarios`` by outcome, and ``"latency": [{"api", "operation", "operation_id",
 "budget_ms", "samples", "from_run", "measured", "p50_ms", "p95_ms", "p99_ms", "max_ms", "outcome":
-"met" | "exceeded" | "not_measured", "reason"}]``, the run's numbers (``reason``: why a row is
-not measured, on every such row); a row the run found over budget was
-re-measured alone after it (`scenarios._confirm`) and also has ``"confirmation": "confirmed" |
-"not_confirmed" | "not_possible"``, ``"confirmation_samples"``, ``"confirmation_s"``,
-``"confirmed_p50_ms"``, ``"confirmed_p95_ms"``, ``"confirmed_max_ms"`` (from its samples) and
-``"confirmation_reason"`` (not possible): only a confirmed or unconfirmable breach stays
+"met" | "exceeded" | "not_measured", "reason"}]`` (`verdict.LatencyRow`), the run's numbers
+(``p50_ms`` … ``max_ms`` when it has samples; ``reason``: why a row is not measured, on every
+such row and no other); a row the run found over budget was re-measured alone after it
+(`scenarios._confirm`) and also has ``"confirmation": "confirmed" | "not_confirmed" |
+"not_possible"``, ``"confirmation_samples"``, ``"confirmation_s"``, ``"confirmed_p50_ms"``,
+``"confirmed_p95_ms"``, ``"confirmed_max_ms"`` (from its samples) and ``"confirmation_reason"``
+(not possible), `verdict.Confirmation`: only a confirmed or unconfirmable breach stays
 ``exceeded``, a breach not confirmed is ``met``. A failed scenario fails the verdict; one in
 error breaks it.
 
@@ -70,10 +72,10 @@ each operation and check (null for the rest), its body cut at 2,000 characters, 
 (whatever else went wrong with it), ``untested`` the operations whose outcome is ``untested``;
 an operation's ``reason`` says why it is skipped, waived, untested or not exercised, and
 ``exercise_required`` whether the gate required its documented 2xx (``x-contract: strict`` or
-``--require-exercised``). ``rules`` says, for each API of the run, which of the catalogue's
-checks and gate rules (`conformance.catalogue.operation_rules`) applied to which operations the
-run selected, and where one was off, why (``request_id``: "response 200 has no X-Request-ID");
-``conformance run --list-rules`` prints the same before a run.
+``--require-exercised``). ``rules`` (`verdict.RuleUse`) says, for each API of the run, which
+of the catalogue's checks and gate rules (`conformance.catalogue.operation_rules`) applied to
+which operations the run selected, and where one was off, why (``request_id``: "response 200
+has no X-Request-ID"); ``conformance run --list-rules`` prints the same before a run.
 ``unable`` says, one sentence a phase, which phases could not generate data for the operation
 and why ("the fuzzing phase could not generate data: Failed Health Check: Too many generated
 examples are filtered out …"); those phases sent nothing, and nothing was judged from them.
@@ -81,104 +83,20 @@ examples are filtered out …"); those phases sent nothing, and nothing was judg
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from conformance import __version__, catalogue
-from conformance.catalogue import severity_of
+from conformance import catalogue
 from conformance.contract import Operation, PointerError, Spec, follow
-from conformance.errors import ExitCode
-from conformance.masking import mask
-from conformance.suite._engine import Failure, OperationRecord
-from conformance.suite.scenarios._story import ScenarioVerdict
-
-SCHEMA = "conformance-verdict/1"
-#: failures shown per check in a test's failure text
-SHOWN = 3
-
-
-@dataclass
-class OperationVerdict:
-    api: str
-    operation_id: str
-    label: str
-    outcome: str  #: passed | failed | waived | not_exercised | untested | error | skipped
-    statuses: dict[int, int] = field(default_factory=dict)
-    documented_2xx_seen: list[int] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    #: check -> cases it judged
-    checks: dict[str, int] = field(default_factory=dict)
-    #: 429s the transport gave up waiting for: not judged
-    throttled: int = 0
-    #: why a skipped operation was not tested (an untested or not exercised one: why no
-    #: documented 2xx came back, `why_untested`; a waived one: by which waivers)
-    reason: str = ""
-    #: the response keys the spec documents ("200", "4XX", "default"), in the spec's order
-    documented: list[str] = field(default_factory=list)
-    #: the phases that could not generate data for it, and why (not errors: `could_not_generate`)
-    unable: list[str] = field(default_factory=list)
-    #: the gate requires a documented 2xx of it (``x-contract: strict``, ``--require-exercised``)
-    exercise_required: bool = True
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "statuses": {str(k): n for k, n in self.statuses.items()}}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> OperationVerdict:
-        """The inverse of `as_json` (how an xdist worker's verdicts reach the controller)."""
-        failures = [
-            Failure(**{**failure, **{k: tuple(failure.get(k, ())) for k in ("steps", "lines")}})
-            for failure in data.get("failures", [])
-        ]
-        return cls(
-            **{
-                **data,
-                "statuses": {int(k): n for k, n in data.get("statuses", {}).items()},
-                "failures": failures,
-            }
-        )
-
-    def explain(self) -> str:
-        """What a failing pytest item says: the rules broken, with a reproduction each."""
-        lines = [f"{self.api} {self.label}: {self.outcome}"]
-        if self.outcome in ("not_exercised", "untested"):
-            seen = ", ".join(f"{n} x {s}" for s, n in sorted(self.statuses.items())) or "nothing"
-            lines.append(f"  no documented 2xx came back (seen: {seen})")
-            if self.reason:
-                lines.append(f"  why: {self.reason}")
-            if self.outcome == "untested":
-                lines.append(
-                    "  not a failure: the spec does not declare x-contract: strict"
-                    " (--require-exercised makes it one)"
-                )
-        for error in self.errors:
-            lines.append(f"  error: {error}")
-        for unable in self.unable:
-            lines.append("  " + "\n    ".join(line for line in unable.splitlines() if line.strip()))
-        by_check: dict[str, list[Failure]] = collections.defaultdict(list)
-        for failure in self.failures:
-            by_check[failure.check].append(failure)
-        for check, found in sorted(by_check.items()):
-            waived = f" (waived: {found[0].waived})" if all(f.waived for f in found) else ""
-            lines.append(f"  {check}: {found[0].title} ({len(found)} cases){waived}")
-            for failure in found[:SHOWN]:
-                said = failure.lines or tuple(failure.message.strip().splitlines()[:1])
-                lines.append(f"    [{failure.phase}] {'; '.join(said)}")
-                for step in failure.steps:
-                    lines.append(f"      (after) {step}")
-                lines.append(f"      {failure.curl}")
-                if failure.example:
-                    lines.append(f"      example: {json.dumps(failure.example, sort_keys=True)}")
-        if self.throttled:
-            lines.append(f"  throttled: {self.throttled} answers were 429 after every retry")
-        return mask("\n".join(lines))
+from conformance.suite._engine import OperationRecord
+from conformance.verdict import (
+    LatencyOutcome,
+    OperationVerdict,
+    Outcome,
+    RuleUse,
+    ScenarioVerdict,
+)
 
 
 def settle(verdict: OperationVerdict | ScenarioVerdict) -> None:
@@ -186,11 +104,11 @@ def settle(verdict: OperationVerdict | ScenarioVerdict) -> None:
     fail with the verdict's own explanation."""
     import pytest
 
-    if verdict.outcome == "skipped":
+    if verdict.outcome == Outcome.SKIPPED:
         pytest.skip(verdict.reason)
-    if verdict.outcome == "waived":
+    if verdict.outcome == Outcome.WAIVED:
         pytest.skip(f"waived: {verdict.reason}")
-    if verdict.outcome == "untested":
+    if verdict.outcome == Outcome.UNTESTED:
         pytest.skip(f"untested: {verdict.reason}")
     if isinstance(verdict, ScenarioVerdict) and verdict.pending:
         # a breach measured under the run's own load is a claim until the controller has
@@ -198,10 +116,10 @@ def settle(verdict: OperationVerdict | ScenarioVerdict) -> None:
         # stop for -x; verdict.json, JUnit, the summary, this test's Allure result and the exit
         # status then say what came of it
         breached = ", ".join(
-            str(row["operation"]) for row in verdict.latency if row.get("outcome") == "exceeded"
+            row.operation for row in verdict.latency if row.outcome == LatencyOutcome.EXCEEDED
         )
         pytest.xfail(f"over budget in the run, to be re-measured alone after it: {breached}")
-    if verdict.outcome != "passed":
+    if verdict.outcome != Outcome.PASSED:
         pytest.fail(verdict.explain(), pytrace=False)
 
 
@@ -230,7 +148,7 @@ def skipped(
     """An operation the run chose not to test (a read-only run's writes): neither a pass nor a
     failure."""
     return OperationVerdict(
-        api, operation_id, label, "skipped", errors=[], reason=reason, documented=list(documented)
+        api, operation_id, label, Outcome.SKIPPED, reason=reason, documented=list(documented)
     )
 
 
@@ -245,14 +163,14 @@ def judge(
     required = spec.declarations.strict or require_exercised
     reason = ""
     if record.errors:
-        outcome = "error"
+        outcome = Outcome.ERROR
     elif record.failures:
-        outcome = "failed"
+        outcome = Outcome.FAILED
     elif not seen:
-        outcome = "not_exercised" if required else "untested"
+        outcome = Outcome.NOT_EXERCISED if required else Outcome.UNTESTED
         reason = why_untested(spec, record)
     else:
-        outcome = "passed"
+        outcome = Outcome.PASSED
     return OperationVerdict(
         api,
         record.operation_id,
@@ -352,308 +270,33 @@ def applied_rules(
 
 def rules_document(
     spec: Spec, operations: Iterable[Operation], *, require_exercised: bool = False
-) -> list[dict[str, Any]]:
+) -> list[RuleUse]:
     """verdict.json's ``rules`` of one API: each rule, the operations it applied to, and why it
     was off for the others."""
-    rows: dict[str, dict[str, Any]] = {}
+    uses: dict[str, RuleUse] = {}
     for operation in operations:
         for rule, applies in applied_rules(spec, operation, require_exercised=require_exercised):
-            row = rows.setdefault(
-                rule.id,
-                {"id": rule.id, "kind": str(rule.kind), "severity": str(rule.severity),
-                 "applies": [], "off": {}},
-            )  # fmt: skip
+            use = uses.setdefault(rule.id, RuleUse(rule.id, rule.kind, rule.severity))
             if applies:
-                row["applies"].append(operation.label)
+                use.applies.append(operation.label)
             else:
-                row["off"][operation.label] = applies.why
-    return list(rows.values())
+                use.off[operation.label] = applies.why
+    return list(uses.values())
 
 
-def merged_rules(
-    tables: Iterable[Mapping[str, list[dict[str, Any]]]],
-) -> dict[str, list[dict[str, Any]]]:
+def merged_rules(tables: Iterable[Mapping[str, Sequence[RuleUse]]]) -> dict[str, list[RuleUse]]:
     """The ``rules`` of several verdict documents (the shards of a run) as one: a rule applies
     to an operation where any of them says it does."""
-    merged: dict[str, dict[str, dict[str, Any]]] = {}
+    merged: dict[str, dict[str, RuleUse]] = {}
     for table in tables:
-        for api, rows in table.items():
-            for row in rows:
+        for api, uses in table.items():
+            for use in uses:
                 into = merged.setdefault(api, {}).setdefault(
-                    row["id"], {**row, "applies": [], "off": {}}
+                    use.id, RuleUse(use.id, use.kind, use.severity)
                 )
-                into["applies"] += [
-                    label for label in row["applies"] if label not in into["applies"]
-                ]
-                into["off"].update(row["off"])
-    for rows_by_id in merged.values():
-        for row in rows_by_id.values():
-            row["off"] = {k: why for k, why in row["off"].items() if k not in row["applies"]}
-    return {api: list(rows.values()) for api, rows in sorted(merged.items())}
-
-
-@dataclass(frozen=True, slots=True)
-class TargetInfo:
-    api: str
-    url: str
-    spec: Path
-    #: the spec's info.version
-    version: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        digest = hashlib.sha256(self.spec.read_bytes()).hexdigest()
-        return {
-            "api": self.api,
-            "url": self.url,
-            "spec": str(self.spec),
-            "spec_version": self.version,
-            "spec_sha256": digest,
-        }
-
-
-def overall(
-    verdicts: Sequence[OperationVerdict],
-    errors: Iterable[str] = (),
-    scenarios: Sequence[ScenarioVerdict] = (),
-    expired_waivers: bool = False,
-    cut_short: str = "",
-) -> str:
-    if (
-        cut_short
-        or list(errors)
-        or any(v.outcome == "error" for v in verdicts)
-        or any(s.outcome == "error" for s in scenarios)
-    ):
-        return "broken"
-    if any(s.outcome == "failed" for s in scenarios):
-        return "fail"
-    if expired_waivers:
-        return "fail"
-    # an untested operation is no failure, and no pass either: a run with nothing else has
-    # nothing to say (`nothing_tested`)
-    judged = [v for v in verdicts if v.outcome not in ("skipped", "untested")]
-    ran = [s for s in scenarios if s.outcome != "skipped"]
-    if not judged and not ran:
-        return "fail"
-    return "pass" if all(v.outcome in ("passed", "waived") for v in judged) else "fail"
-
-
-def verdict_document(
-    verdicts: Sequence[OperationVerdict],
-    targets: Sequence[TargetInfo],
-    *,
-    seed: int,
-    profile: str,
-    errors: Sequence[str] = (),
-    scenarios: Sequence[ScenarioVerdict] = (),
-    waivers: dict[str, list[dict[str, Any]]] | None = None,
-    cut_short: str = "",
-    rules: Mapping[str, list[dict[str, Any]]] | None = None,
-) -> dict[str, Any]:
-    """verdict.json (the module's docstring); ``rules``: `rules_document` of each API."""
-    outcomes = collections.Counter(v.outcome for v in verdicts)
-    expired = bool(waivers and waivers["expired"])
-    by_rule = collections.Counter(f.check for v in verdicts for f in v.failures)
-    by_rule.update(f.rule for s in scenarios for f in s.failures)
-    scenario_outcomes = collections.Counter(s.outcome for s in scenarios)
-    return {
-        "schema": SCHEMA,
-        "verdict": overall(verdicts, errors, scenarios, expired, cut_short),
-        "suite_version": __version__,
-        "seed": seed,
-        "profile": profile,
-        "targets": [target.as_json() for target in targets],
-        "errors": list(errors),
-        "cut_short": cut_short,
-        "counts": {
-            "operations": len(verdicts),
-            **{
-                name: outcomes.get(name, 0)
-                for name in ("passed", "failed", "waived", "not_exercised", "untested")
-            },
-            "error": outcomes.get("error", 0),
-            "skipped": outcomes.get("skipped", 0),
-            "throttled": sum(v.throttled for v in verdicts),
-            "by_rule": dict(sorted(by_rule.items())),
-            "scenarios": {
-                name: scenario_outcomes.get(name, 0)
-                for name in ("passed", "failed", "waived", "skipped", "error")
-            },
-        },
-        "waivers": waivers or {"in_force": [], "expired": [], "stale": []},
-        # every operation the gate required a documented 2xx of and got none, whatever else
-        # went wrong with it
-        "not_exercised": [
-            v.label
-            for v in verdicts
-            if not v.documented_2xx_seen
-            and v.exercise_required
-            and v.outcome not in ("error", "skipped", "waived")
-        ],
-        "untested": [v.label for v in verdicts if v.outcome == "untested"],
-        "rules": dict(rules or {}),
-        "operations": [v.as_json() for v in verdicts],
-        "scenarios": [s.as_json() for s in scenarios],
-        "latency": [
-            {"api": s.api, **row} for s in scenarios if s.name == "latency" for row in s.latency
-        ],
-    }
-
-
-def nothing_tested(document: Mapping[str, Any]) -> bool:
-    """Whether the run skipped every operation and scenario it selected (or selected none), or
-    left every operation untested (no documented 2xx, on a spec that does not require one) and
-    ran no scenario: it exercised nothing, and a backend answering 401 to everything cannot
-    pass."""
-    entries = [*document.get("operations", []), *document.get("scenarios", [])]
-    return all(entry.get("outcome") in ("skipped", "untested") for entry in entries)
-
-
-def exit_code(document: Mapping[str, Any] | None) -> ExitCode:
-    """The run's exit code, from its verdict document alone (DESIGN.md's exit codes). Every way a
-    run ends (a pass, findings, a crash, fail fast under xdist, the run timeout, an interrupt, an
-    expired waiver) is decided here, so the code, verdict.json, JUnit, the summary and the last
-    line cannot disagree. No document: the run broke before it could judge."""
-    if document is None:
-        return ExitCode.TARGET_BROKEN
-    verdict = document.get("verdict")
-    if verdict == "broken":
-        return ExitCode.TARGET_BROKEN
-    if nothing_tested(document) and not document.get("waivers", {}).get("expired"):
-        return ExitCode.BAD_INPUT  # a selection that skipped everything: no verdict to give
-    return ExitCode.OK if verdict == "pass" else ExitCode.FAILED
-
-
-#: entries shown per list in the terminal summary
-LISTED = 20
-
-
-def summary_lines(
-    verdicts: Sequence[OperationVerdict],
-    *,
-    seed: int,
-    profile: str,
-    errors: Sequence[str] = (),
-    scenarios: Sequence[ScenarioVerdict] = (),
-    waivers: dict[str, list[dict[str, Any]]] | None = None,
-    cut_short: str = "",
-) -> list[str]:
-    """The terminal summary: the verdict, failures grouped by rule (with the operations), what
-    is untested and why, what was not exercised or could not be tested, the phases that could
-    not generate data, throttling, and the scenarios."""
-    outcomes = collections.Counter(v.outcome for v in verdicts)
-    expired = bool(waivers and waivers["expired"])
-    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
-    ran = collections.Counter(s.outcome for s in scenarios)
-    told = ", ".join(f"{n} {outcome}" for outcome, n in sorted(ran.items()))
-    lines = [
-        f"verdict: {overall(verdicts, errors, scenarios, expired, cut_short).upper()}"
-        f" ({len(verdicts)}"
-        " operations:"
-        f" {counts or 'none'}"
-        + (f"; {len(scenarios)} scenarios: {told}" if scenarios else "")
-        + f"); seed {seed}, profile {profile}"
-    ]
-    if cut_short:
-        lines.append(f"cut short: {cut_short}; what was judged before the stop is below")
-    if errors:
-        lines.append("errors:")
-        lines += _listed([f"  {error}" for error in errors])
-    by_rule: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for verdict in verdicts:
-        for failure in verdict.failures:
-            by_rule[failure.check][f"{verdict.api} {verdict.label}"] += 1
-    if by_rule:
-        lines.append("failures by rule (worst first):")
-        for rule, operations in sorted(
-            by_rule.items(),
-            key=lambda item: (severity_of(item[0]).rank, -sum(item[1].values()), item[0]),
-        ):
-            lines.append(f"  {rule} ({severity_of(rule)}, {sum(operations.values())} cases):")
-            lines += _listed([f"    {label} ({n})" for label, n in sorted(operations.items())])
-    untested = [v for v in verdicts if v.outcome == "untested"]
-    if untested:
-        lines.append(
-            "untested (no documented 2xx came back; no failure without x-contract: strict,"
-            " --require-exercised makes it one):"
-        )
-        lines += _listed([f"  {v.api} {v.label}: {v.reason}" for v in untested])
-    missing = [v for v in verdicts if v.outcome == "not_exercised"]
-    if missing:
-        lines.append("not exercised (no documented 2xx came back):")
-        lines += _listed(
-            [
-                f"  {v.api} {v.label} (seen: "
-                + (", ".join(f"{n} x {s}" for s, n in sorted(v.statuses.items())) or "nothing")
-                + ")"
-                for v in missing
-            ]
-        )
-    broken = [v for v in verdicts if v.outcome == "error"]
-    if broken:
-        lines.append("could not be tested:")
-        lines += _listed([f"  {v.api} {v.label}: {v.errors[0]}" for v in broken])
-    unable = [f"  {v.api} {v.label}: {line.splitlines()[0]}" for v in verdicts for line in v.unable]
-    if unable:
-        lines.append("phases that could not generate data (the other phases were judged):")
-        lines += _listed(unable)
-    throttled = sorted((v for v in verdicts if v.throttled), key=lambda v: -v.throttled)
-    if throttled:
-        where = ", ".join(f"{v.api} {v.label} ({v.throttled})" for v in throttled[:3])
-        more = f" and {len(throttled) - 3} more" if len(throttled) > 3 else ""
-        lines.append(
-            f"throttled: {sum(v.throttled for v in throttled)} answers stayed 429 after every"
-            f" retry (not judged): {where}{more}"
-        )
-    if scenarios:
-        lines.append("scenarios:")
-    for scenario in scenarios:
-        lines.append(
-            f"  {scenario.api} {scenario.name}: {scenario.outcome.upper()}"
-            f" ({scenario.requests} requests, {scenario.seconds:.1f} s)"
-            + (f": {scenario.reason}" if scenario.reason else "")
-        )
-        lines += [f"    {failure.line()}" for failure in scenario.failures]
-        lines += [
-            f"    skipped: {step.part} / {step.title}: {step.detail}"
-            for step in scenario.steps
-            if step.outcome == "skipped"
-        ]
-        measured = [row for row in scenario.latency if row["outcome"] != "not_measured"]
-        if scenario.latency:
-            again = [row for row in scenario.latency if row.get("confirmation")]
-            lines.append(
-                f"    latency: {len(measured)} of {len(scenario.latency)} operations measured,"
-                f" {sum(row['outcome'] == 'exceeded' for row in measured)} over budget"
-                + (
-                    f" ({len(again)} re-measured alone after the run, of them"
-                    f" {sum(row['confirmation'] == 'not_confirmed' for row in again)} within it)"
-                    if again
-                    else ""
-                )
-            )
-    if waivers and any(waivers.values()):
-        used = sum(1 for w in waivers["in_force"] if w["used"])
-        expiring = sum(1 for w in waivers["in_force"] if w.get("expiring"))
-        lines.append(
-            f"waivers: {len(waivers['in_force'])} in force ({used} used, {expiring} expiring),"
-            f" {len(waivers['expired'])} expired, {len(waivers['stale'])} stale"
-        )
-        lines += [
-            f"  EXPIRED {w['name']} on {w['expires']}: renew it or fix the failure"
-            for w in waivers["expired"]
-        ]
-        lines += [f"  stale {w['name']}: matched nothing in this run" for w in waivers["stale"]]
-    return lines
-
-
-def _listed(lines: list[str]) -> list[str]:
-    if len(lines) <= LISTED:
-        return lines
-    return [*lines[:LISTED], f"  … and {len(lines) - LISTED} more (verdict.json has them all)"]
-
-
-def write_verdict(path: Path, document: dict[str, Any]) -> None:
-    """Written masked: the last gate before the disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(mask(json.dumps(document, indent=2)) + "\n", encoding="utf-8")
+                into.applies += [label for label in use.applies if label not in into.applies]
+                into.off.update(use.off)
+    for uses_by_id in merged.values():
+        for use in uses_by_id.values():
+            use.off = {label: why for label, why in use.off.items() if label not in use.applies}
+    return {api: list(uses.values()) for api, uses in sorted(merged.items())}

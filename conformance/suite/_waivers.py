@@ -28,6 +28,13 @@ from typing import Any
 from conformance import catalogue
 from conformance.catalogue import Kind
 from conformance.errors import ConfigError
+from conformance.verdict import (
+    OperationVerdict,
+    Outcome,
+    ScenarioVerdict,
+    Waivers,
+    WaiverUse,
+)
 
 #: the file a run reads when there is one in the current directory
 DEFAULT_WAIVERS_FILE = Path("waivers.toml")
@@ -134,29 +141,27 @@ def _waiver(path: Path, number: int, entry: Mapping[str, Any], known: set[str]) 
     )  # fmt: skip
 
 
-def report(
-    waivers: Iterable[Waiver], used: Iterable[str], today: dt.date
-) -> dict[str, list[dict[str, Any]]]:
+def report(waivers: Iterable[Waiver], used: Iterable[str], today: dt.date) -> Waivers:
     """verdict.json's ``waivers``: in force (and whether each was used), expiring, expired,
     stale (in force, matched nothing)."""
     names = set(used)
-    found: dict[str, list[dict[str, Any]]] = {"in_force": [], "expired": [], "stale": []}
+    found = Waivers()
     for waiver in waivers:
-        entry = {**waiver.as_json(), "used": waiver.name in names}
+        entry = WaiverUse(**waiver.as_json(), used=waiver.name in names)
         if not waiver.in_force(today):
-            found["expired"].append(entry)
+            found.expired.append(entry)
             continue
-        entry["expiring"] = (waiver.expires - today).days <= EXPIRING_DAYS
-        found["in_force"].append(entry)
-        if not entry["used"]:
-            found["stale"].append(entry)
+        entry.expiring = (waiver.expires - today).days <= EXPIRING_DAYS
+        found.in_force.append(entry)
+        if not entry.used:
+            found.stale.append(entry)
     return found
 
 
-def waive_operation(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> None:
+def waive_operation(verdict: OperationVerdict, waivers: Iterable[Waiver], today: dt.date) -> None:
     """Mark the failures of an `OperationVerdict` that a waiver in force covers; an operation
     left with nothing but waived failures is ``waived``."""
-    if verdict.outcome not in ("failed", "not_exercised") or verdict.errors:
+    if verdict.outcome not in (Outcome.FAILED, Outcome.NOT_EXERCISED) or verdict.errors:
         return
     active = [waiver for waiver in waivers if waiver.in_force(today)]
 
@@ -178,12 +183,12 @@ def waive_operation(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> 
         exercised = True
         used.add(found.name)
     if exercised and all(failure.waived for failure in verdict.failures):
-        verdict.outcome, verdict.reason = "waived", "; ".join(sorted(used))
+        verdict.outcome, verdict.reason = Outcome.WAIVED, "; ".join(sorted(used))
 
 
-def waive_scenario(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> None:
+def waive_scenario(verdict: ScenarioVerdict, waivers: Iterable[Waiver], today: dt.date) -> None:
     """The same for a `ScenarioVerdict`: its failures by rule."""
-    if verdict.outcome != "failed" or not verdict.failures:
+    if verdict.outcome != Outcome.FAILED or not verdict.failures:
         return
     active = [waiver for waiver in waivers if waiver.in_force(today)]
     for failure in verdict.failures:
@@ -194,12 +199,15 @@ def waive_scenario(verdict: Any, waivers: Iterable[Waiver], today: dt.date) -> N
         if found is not None:
             failure.waived = found.name
     if all(failure.waived for failure in verdict.failures):
-        verdict.outcome = "waived"
+        verdict.outcome = Outcome.WAIVED
         verdict.reason = "; ".join(sorted({failure.waived for failure in verdict.failures}))
 
 
 def used_names(
-    verdicts: Iterable[Any], scenarios: Iterable[Any], waivers: Iterable[Waiver], today: dt.date
+    verdicts: Iterable[OperationVerdict],
+    scenarios: Iterable[ScenarioVerdict],
+    waivers: Iterable[Waiver],
+    today: dt.date,
 ) -> set[str]:
     """The waivers that covered something in a run (from its verdicts, merged from workers):
     those its failures name, and the ``exercised`` ones of waived operations without a 2xx."""
@@ -207,7 +215,7 @@ def used_names(
     names = {f.waived for v in verdicts for f in v.failures if f.waived}
     names |= {f.waived for s in scenarios for f in s.failures if f.waived}
     unexercised = [
-        v for v in verdicts if v.outcome == "waived" and not v.documented_2xx_seen
+        v for v in verdicts if v.outcome == Outcome.WAIVED and not v.documented_2xx_seen
     ]  # fmt: skip
     names |= {
         waiver.name

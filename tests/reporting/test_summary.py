@@ -1,8 +1,8 @@
-"""The one-page summary (``summary.md``, ``summary.html``, the terminal's lines), on verdict
-documents written here in the shape of verdict.json (`conformance.suite._verdict`): every
+"""The one-page summary (``summary.md``, ``summary.html``, the terminal's lines), on runs
+written here in the shape of verdict.json and read back as a `Run` (`Run.from_json`): every
 section with its numbers, failures worst first and those alike in all but generated values as
 one row, untested operations first, the rules applied, latency against the budget, coverage,
-waivers, a self-contained page, and no secret in either file."""
+waivers, what the terminal shows, a self-contained page, and no secret in either file."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from conformance.reporting import (
     without_values,
     write_summary,
 )
+from conformance.verdict import Run
 
 TOKEN = "tok-Zq8fW3xK9pLmN2vR7sT4"
 PASSWORD = "S3cret-pass!word"
@@ -36,6 +37,21 @@ def document() -> dict[str, Any]:
     """A failed run: one operation breaking a check (its curl carries a bearer token and a
     password), one not exercised, one answering an undocumented status, a failed scenario,
     latency met and exceeded, and waivers of every kind."""
+    measured = [
+        latency("getSchool", "GET /schools/{id}", 200, 40.0, 180.0, 190.0, "met"),
+        latency("listSchools", "GET /schools", 200, 150.0, 450.0, 900.0, "exceeded"),
+        {
+            "api": "gloria",
+            "operation": "DELETE /users/{id}",
+            "operation_id": "deleteUser",
+            "budget_ms": 200,
+            "samples": 0,
+            "from_run": 0,
+            "measured": 0,
+            "outcome": "not_measured",
+            "reason": "a read-only run sends no writes",
+        },
+    ]
     return {
         "schema": "conformance-verdict/1",
         "verdict": "fail",
@@ -138,24 +154,10 @@ def document() -> dict[str, Any]:
                 "failures": [],
                 "requests": 300,
                 "seconds": 4.0,
-                "latency": [],
+                "latency": measured,
             },
         ],
-        "latency": [
-            latency("getSchool", "GET /schools/{id}", 200, 40.0, 180.0, 190.0, "met"),
-            latency("listSchools", "GET /schools", 200, 150.0, 450.0, 900.0, "exceeded"),
-            {
-                "api": "gloria",
-                "operation": "DELETE /users/{id}",
-                "operation_id": "deleteUser",
-                "budget_ms": 200,
-                "samples": 0,
-                "from_run": 0,
-                "measured": 0,
-                "outcome": "not_measured",
-                "reason": "a read-only run sends no writes",
-            },
-        ],
+        "latency": measured,
         "cleanup": {
             "gloria": {"removed": 12, "left": {"AuditEntry": 3}, "failed": {}, "restored": []}
         },
@@ -245,13 +247,14 @@ def row(text: str, *cells: str) -> str:
 
 
 def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order() -> None:
-    markdown = summary_markdown(document())
+    markdown = summary_markdown(Run.from_json(document()))
     first, why = markdown.splitlines()[0], markdown.splitlines()[2]
     assert first == "## ❌ Conformance: FAIL"
-    assert "1 operation broke the contract (gloria POST /schools)" in why
+    assert "1 operation broke the contract (gloria POST /schools): not_a_server_error (1)" in why
     assert "1 scenario failed (gloria conflicts)" in why
     assert "1 operation never answered with a documented 2xx (gloria PATCH /users/{id})" in why
-    assert "1 waiver expired (waiver #4" in why
+    assert "waiver #4 (no_leaks on gloria getUser, GLO-4) expired on 2020-01-01" in why
+    assert why.endswith(" (1 waiver matched nothing).")
     titles = re.findall(r"^### (.+)$", markdown, re.M)
     assert titles == SECTIONS
     run = section(markdown, "Run")
@@ -280,7 +283,7 @@ def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order()
 
 
 def test_summary_failures_name_the_operation_rule_and_reason_with_a_reproduction() -> None:
-    markdown = summary_markdown(document())
+    markdown = summary_markdown(Run.from_json(document()))
     failures = section(markdown, "Failures")
     scenario = row(failures, "stale-delete-409")
     assert "scenario conflicts: schools / a DELETE with a stale If-Match: 409" in scenario
@@ -302,7 +305,7 @@ def test_summary_lists_at_most_fifty_failures_and_says_where_the_rest_are() -> N
         operation(f"getThing{n}", f"GET /things/{n}", "failed", {"500": 1}, [200], [failure])
         for n in range(60)
     ]
-    failures = section(summary_markdown(many), "Failures")
+    failures = section(summary_markdown(Run.from_json(many)), "Failures")
     assert "| 50 |" in failures
     assert "| 51 |" not in failures
     assert "… and 13 more in verdict.json" in failures  # 61 5xx, 1 scenario, 1 not exercised
@@ -313,19 +316,19 @@ def test_summary_lists_at_most_fifty_failures_and_says_where_the_rest_are() -> N
 def test_summary_counts_the_same_failure_of_one_place_once() -> None:
     many = document()
     many["operations"][0]["failures"] *= 26  # a missing header fails every case the same way
-    failures = section(summary_markdown(many), "Failures")
+    failures = section(summary_markdown(Run.from_json(many)), "Failures")
     assert failures.count("| `not_a_server_error` |") == 1
     assert "The server answered 500 to a valid school. | 26 | #1 |" in failures
     assert "28 failures in 3 rows: failures of one rule, place and status that differ" in failures
     # a first line that only introduces a list takes the list's first item along
     listing = document()
     listing["operations"][0]["failures"][0]["message"] = "Missing headers:\n- `X-Frame`\n"
-    failures = section(summary_markdown(listing), "Failures")
+    failures = section(summary_markdown(Run.from_json(listing)), "Failures")
     assert "Missing headers: - \\`X-Frame\\` | 1 | #1 |" in failures
 
 
 def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budget() -> None:
-    markdown = summary_markdown(document())
+    markdown = summary_markdown(Run.from_json(document()))
     latency = section(markdown, "Latency")
     assert "2 of 3 operations measured, 1 over budget" in latency
     rows = [line for line in latency.splitlines() if line.startswith("| gloria")]
@@ -344,7 +347,7 @@ def test_summary_latency_puts_the_exceeded_row_first_with_its_bar_past_the_budge
 
 
 def test_summary_coverage_counts_operations_exercised_and_flags_undocumented_statuses() -> None:
-    coverage = section(summary_markdown(document()), "Coverage")
+    coverage = section(summary_markdown(Run.from_json(document())), "Coverage")
     assert "2 of 4 operations exercised (a documented 2xx came back)." in coverage
     assert "1 skipped (read-only run: not sent)" in coverage
     assert "**2 operations answered with a status the spec does not document:**" in coverage
@@ -362,25 +365,31 @@ def test_summary_coverage_counts_operations_exercised_and_flags_undocumented_sta
 
 
 def test_summary_scenarios_and_waivers_say_what_needs_doing() -> None:
-    markdown = summary_markdown(document())
+    markdown = summary_markdown(Run.from_json(document()))
     scenarios = section(markdown, "Scenarios")
     failed = row(scenarios, "`conflicts`")
     assert failed.startswith("| gloria | `conflicts` | **❌ failed** | 41 | 1.2 |")
     assert "schools / a DELETE with a stale If-Match: 409 `stale-delete-409` |" in failed
     assert scenarios.index("`conflicts`") < scenarios.index("`latency`")
     waivers = section(markdown, "Waivers")
-    assert "3 in force (1 expiring within 14 days), 1 expired" in waivers
+    assert "3 in force (2 used, 1 expiring within 14 days), 1 expired" in waivers
     assert "1 stale (matched nothing" in waivers
     assert row(waivers, "GLO-4").startswith("| **❌ expired** | `no_leaks` |")
     assert row(waivers, "GLO-2").startswith("| **⚠️ expiring** | `request_id` |")
     assert row(waivers, "GLO-3").startswith("| in force (stale) | `pagination` |")
+    # what to do about each: renew or fix an expired one, remove a stale one
+    assert (
+        "- **EXPIRED waiver #4 (no_leaks on gloria getUser, GLO-4) on 2020-01-01: renew it or"
+        " fix the failure**" in waivers
+    )
+    assert "- **stale waiver #3 (pagination on gloria listUsers, GLO-3): matched nothing" in waivers
 
 
 def test_summary_of_a_passing_run_says_so_in_a_sentence() -> None:
     passing = document()
     passing.update(verdict="pass", scenarios=[], latency=[], waivers={})
     passing["operations"] = [passing["operations"][1]]
-    markdown = summary_markdown(passing)
+    markdown = summary_markdown(Run.from_json(passing))
     assert markdown.startswith("## ✅ Conformance: PASS\n\nThe one operation tested conforms.")
     assert "No waivers." in markdown
     assert "No scenario ran." in markdown
@@ -389,7 +398,7 @@ def test_summary_of_a_passing_run_says_so_in_a_sentence() -> None:
 def test_summary_of_a_broken_run_says_the_verdict_cannot_be_trusted() -> None:
     broken = document()
     broken.update(verdict="broken", errors=["gloria: the target could not be reached"])
-    markdown = summary_markdown(broken)
+    markdown = summary_markdown(Run.from_json(broken))
     assert markdown.startswith("## ⛔ Conformance: BROKEN\n\nThe verdict cannot be trusted:")
     assert "the run broke: gloria: the target could not be reached" in markdown
     assert "**gloria: the target could not be reached**" in section(markdown, "Run")
@@ -413,7 +422,7 @@ class _Page(HTMLParser):
 
 
 def test_summary_html_is_one_self_contained_page_with_the_same_content() -> None:
-    page = summary_html(document())
+    page = summary_html(Run.from_json(document()))
     root = ET.fromstring(page)  # well-formed: XHTML-compatible, inline SVG included
     parser = _Page()
     parser.feed(page)
@@ -436,7 +445,7 @@ def test_summary_html_is_one_self_contained_page_with_the_same_content() -> None
 
 
 def test_summary_html_plot_marks_the_exceeded_bar_against_the_budget_line() -> None:
-    root = ET.fromstring(summary_html(document()))
+    root = ET.fromstring(summary_html(Run.from_json(document())))
     svg = next(root.iter("svg"))
     bars = {rect.get("data-operation"): rect.get("class") for rect in svg.iter("rect")}
     assert bars == {"gloria GET /schools": "p95 exceeded", "gloria GET /schools/{id}": "p95 met"}
@@ -454,6 +463,54 @@ def test_summary_html_plot_marks_the_exceeded_bar_against_the_budget_line() -> N
     assert "❌ exceeded" in exceeded[0]
 
 
+def test_the_terminal_says_what_broke_what_failed_and_what_needs_doing() -> None:
+    broken = document()
+    broken["operations"][1]["unable"] = [
+        "the fuzzing phase could not generate data: Failed Health Check\n\nUnable to generate."
+    ]
+    broken["operations"].append(
+        {
+            **operation("getThing", "GET /things", "error", {}, []),
+            "errors": ["the engine broke: boom"],
+        }
+    )
+    lines = terminal_lines(Run.from_json(broken))
+    assert lines[0].startswith("verdict: BROKEN: The verdict cannot be trusted: 1 operation could")
+    assert lines[1:3] == [
+        "run:",
+        f"  gloria (spec 1.0.0) at {URL}; seed 5, profile smoke, conformance 0.1.0.",
+    ]
+    assert "  - gloria GET /things: the engine broke: boom" in lines  # could not be tested
+    told = "\n".join(lines)
+    assert "2 answers stayed 429 (rate limited) after every retry and were not judged" in told
+    # not exercised, with what came back instead; a phase that could not generate data
+    assert re.search(r"\n  gloria +PATCH /users/\{id\} .* 5 x 400, 2 x 422\n", told)
+    assert re.search(
+        r"\n  gloria +GET /schools/\{id\} +the fuzzing phase could not .*Check\n", told
+    )
+    # a row per scenario, with its outcome and why
+    scenarios = lines[lines.index("scenarios:") + 1 : lines.index("waivers:")]
+    assert [line.split()[:3] for line in scenarios[1:]] == [
+        ["gloria", "conflicts", "❌"],
+        ["gloria", "latency", "✅"],
+    ]
+    assert scenarios[1].endswith("a DELETE with a stale If-Match: 409 stale-delete-409")
+    # the waivers: in force, used, expiring; an expired one to renew; a stale one
+    waivers = lines[lines.index("waivers:") + 1 :]
+    assert waivers[0].startswith("  3 in force (2 used, 1 expiring within 14 days), 1 expired")
+    assert waivers[1] == (
+        "  - EXPIRED waiver #4 (no_leaks on gloria getUser, GLO-4) on 2020-01-01: renew it or"
+        " fix the failure"
+    )
+    assert waivers[2] == (
+        "  - stale waiver #3 (pagination on gloria listUsers, GLO-3): matched nothing in this run"
+    )
+    # what only the files show
+    assert "Reproductions" not in told
+    assert "curl" not in told
+    assert "latency:" not in lines
+
+
 def test_write_summary_writes_both_files_with_no_form_of_a_registered_secret(
     tmp_path: Path,
 ) -> None:
@@ -468,7 +525,7 @@ def test_write_summary_writes_both_files_with_no_form_of_a_registered_secret(
     leaky["operations"][0]["failures"].append(failure)
     leaky["scenarios"][0]["failures"][0]["step"] = f"logged in with {PASSWORD}"
     leaky["waivers"]["in_force"][0]["reason"] = f"token {TOKEN} is a test one"
-    markdown, page = write_summary(tmp_path / "reports", leaky)
+    markdown, page = write_summary(tmp_path / "reports", Run.from_json(leaky))
     assert (markdown.name, page.name) == ("summary.md", "summary.html")
     written = markdown.read_text(encoding="utf-8") + page.read_text(encoding="utf-8")
     assert "the body echoed [masked] back" in written  # the failure is there, its secret not
@@ -535,7 +592,7 @@ def test_summary_lists_a_5xx_and_a_leak_before_missing_headers_that_outnumber_th
         operation("getItem", "GET /items/{id}", "failed", {"200": 4, "404": 2}, [200], [leak]),
         operation("createItem", "POST /items", "failed", {"500": 1}, [], [server]),
     )
-    markdown = summary_markdown(run)
+    markdown = summary_markdown(Run.from_json(run))
     # in verdict.json the header failures come first and outnumber the rest 210 to 2
     assert failure_rows(markdown) == ["not_a_server_error", "no_leaks", "request_id", "nosniff"]
     failures = section(markdown, "Failures")
@@ -549,7 +606,7 @@ def test_summary_lists_a_5xx_and_a_leak_before_missing_headers_that_outnumber_th
     ]
     assert by_rule == ["not_a_server_error", "no_leaks", "request_id", "nosniff"]
     # the terminal's lines come from the same model, in the same order
-    lines = terminal_lines(run)
+    lines = terminal_lines(Run.from_json(run))
     assert lines[0].startswith("verdict: FAIL: 3 operations broke the contract")
     table = lines[lines.index("failures:") :]
     rules = [
@@ -578,7 +635,7 @@ def test_failures_that_differ_only_in_generated_values_are_one_row_with_their_co
             [*echoed, other_status, other_words],
         )
     )  # fmt: skip
-    failures = section(summary_markdown(run), "Failures")
+    failures = section(summary_markdown(Run.from_json(run)), "Failures")
     assert "307 failures in 3 rows: failures of one rule, place and status that differ" in failures
     first = row(failures, "| 305 |")
     assert f"X-Request-ID '{uuid_of(0)}' was sent but '{uuid_of(1)}' came back" in first
@@ -608,10 +665,11 @@ def test_untested_operations_come_first_with_their_reason_and_the_run_still_pass
     }
     run = run_of(passed, untested, verdict="pass")
     run["counts"] = {"operations": 2, "passed": 1, "untested": 1, "by_rule": {}}
-    markdown = summary_markdown(run)
+    markdown = summary_markdown(Run.from_json(run))
     assert markdown.startswith(
         "## ✅ Conformance: PASS\n\nThe one operation tested conforms; 1 operation untested,"
-        " never answered with a documented 2xx (shop DELETE /items/{id}): listed first."
+        " never answered with a documented 2xx (shop DELETE /items/{id}; --require-exercised"
+        " makes that a failure)."
     )
     titles = re.findall(r"^### (.+)$", markdown, re.M)
     assert titles[:2] == ["Untested", "Run"]
@@ -628,16 +686,18 @@ def test_untested_operations_come_first_with_their_reason_and_the_run_still_pass
         "| operations | 1 | 0 | 0 | **1** | 0 | 0 | 0 | 2 |"
     )
     assert "| `DELETE /items/{id}` | **untested** |" in section(markdown, "Coverage")
-    page = ET.fromstring(summary_html(run))
+    page = ET.fromstring(summary_html(Run.from_json(run)))
     assert [h.text for h in page.iter("h2")][:2] == ["Untested", "Run"]
-    lines = terminal_lines(run)
+    lines = terminal_lines(Run.from_json(run))
     assert lines[0].startswith("verdict: PASS: The one operation tested conforms;")
     assert lines[1] == "untested:"
     assert "no producer: nothing the run made gave it an id" in lines[4]
     # a strict spec's operation without a 2xx stays a failure
     strict = run_of(passed, {**untested, "outcome": "not_exercised"})
-    assert "Untested" not in re.findall(r"^### (.+)$", summary_markdown(strict), re.M)
-    assert failure_rows(summary_markdown(strict)) == ["exercised"]
+    assert "Untested" not in re.findall(
+        r"^### (.+)$", summary_markdown(Run.from_json(strict)), re.M
+    )
+    assert failure_rows(summary_markdown(Run.from_json(strict))) == ["exercised"]
 
 
 def test_summary_says_which_rules_applied_to_each_api_and_why_the_others_were_off() -> None:
@@ -653,7 +713,7 @@ def test_summary_says_which_rules_applied_to_each_api_and_why_the_others_were_of
              "off": {"GET /items": "response 200's schema lacks the page members"}},
         ]
     }  # fmt: skip
-    markdown = summary_markdown(run)
+    markdown = summary_markdown(Run.from_json(run))
     rules = section(markdown, "Rules")
     assert "`shop`: 2 rules of 3 applied to at least one operation; 2 were off somewhere:" in rules
     assert (
@@ -664,6 +724,6 @@ def test_summary_says_which_rules_applied_to_each_api_and_why_the_others_were_of
     assert "`no_leaks` off" not in rules
     assert row(rules, "`no_leaks`") == "| `no_leaks` | check | critical | 3 | 0 |"
     assert row(rules, "`request_id`") == "| `request_id` | check | minor | 1 | 2 |"
-    assert "Rules" in [h.text for h in ET.fromstring(summary_html(run)).iter("h2")]
+    assert "Rules" in [h.text for h in ET.fromstring(summary_html(Run.from_json(run))).iter("h2")]
     del run["rules"]
-    assert "### Rules" not in summary_markdown(run)
+    assert "### Rules" not in summary_markdown(Run.from_json(run))

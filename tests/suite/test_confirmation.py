@@ -27,7 +27,14 @@ from conformance.suite._journal import Journal
 from conformance.suite.scenarios import ScenarioContext
 from conformance.suite.scenarios._confirm import SAMPLES, WARM_UP, confirm_breaches
 from conformance.suite.scenarios._latency import ENOUGH
-from conformance.suite.scenarios._story import ScenarioFailure, ScenarioVerdict, StepRecord
+from conformance.verdict import (
+    LatencyOutcome,
+    LatencyRow,
+    Outcome,
+    ScenarioFailure,
+    ScenarioVerdict,
+    StepRecord,
+)
 from tests.servers import Quiet, house_headers, serving
 
 #: the list's budget, and how long a slow list takes: far apart, so that a loaded machine (two
@@ -292,14 +299,13 @@ def test_a_backend_that_stays_slow_fails_with_both_measurements(
 
 def _verdict(*operations: tuple[str, str]) -> ScenarioVerdict:
     """A latency verdict as a worker hands it over: each (operation, operation id) over budget."""
-    verdict = ScenarioVerdict("things", "latency", "failed")
+    verdict = ScenarioVerdict("things", "latency", Outcome.FAILED)
     for label, operation_id in operations:
         part, title = f"the budget of {label}", f"p95 within {BUDGET_MS} ms"
         message = f"{label}: p95 140 ms, over its budget of {BUDGET_MS} ms"
         verdict.latency.append(
-            {"operation": label, "operation_id": operation_id, "budget_ms": BUDGET_MS,
-             "samples": 25, "p50_ms": 120.0, "p95_ms": 140.0, "p99_ms": 145.0, "max_ms": 149.0,
-             "outcome": "exceeded"}
+            LatencyRow(label, operation_id, BUDGET_MS, 25, 25, 0, LatencyOutcome.EXCEEDED,
+                       p50_ms=120.0, p95_ms=140.0, p99_ms=145.0, max_ms=149.0)
         )  # fmt: skip
         verdict.steps.append(StepRecord(part, title, "failed", message))
         verdict.failures.append(ScenarioFailure("latency-budget", "§7", part, title, message))
@@ -326,13 +332,15 @@ def test_writes_are_re_measured_with_what_the_run_makes_and_removes_or_stand(
     assert pending
     began = time.monotonic()
     confirm_breaches(verdict, context)
-    rows = {row["operation_id"]: row for row in verdict.latency}
+    rows = {row.operation_id: row for row in verdict.latency}
     # a create, a delete and a change (`_exercise`): on things made for them, timed, and every
     # one removed again
     for operation_id in ("createThing", "deleteThing", "renameThing"):
-        assert rows[operation_id]["confirmation"] == "not_confirmed", rows[operation_id]
-        assert rows[operation_id]["outcome"] == "met"
-        assert rows[operation_id]["confirmation_samples"] == SAMPLES
+        confirmation = rows[operation_id].confirmation
+        assert confirmation is not None
+        assert confirmation.outcome == "not_confirmed", rows[operation_id]
+        assert rows[operation_id].outcome == "met"
+        assert confirmation.samples == SAMPLES
     assert state.created == 2 * (WARM_UP + SAMPLES) + 1  # the change needs one thing
     assert list(state.items) == ["first"]
     assert not Journal(journal).pending()
@@ -343,8 +351,9 @@ def test_writes_are_re_measured_with_what_the_run_makes_and_removes_or_stand(
     verdict = _verdict(("POST /things", "createThing"))
     confirm_breaches(verdict, dataclasses.replace(context, read_only=True))
     (row,) = verdict.latency
-    assert (row["outcome"], row["confirmation"]) == ("exceeded", "not_possible")
-    assert row["confirmation_reason"] == "a read-only run sends no writes"
+    assert row.confirmation is not None
+    assert (row.outcome, row.confirmation.outcome) == ("exceeded", "not_possible")
+    assert row.confirmation.reason == "a read-only run sends no writes"
     (failure,) = verdict.failures
     assert failure.part == "the budget of POST /things"
     assert "not re-measured alone after the run, so the breach stands" in failure.message
@@ -360,8 +369,9 @@ def test_a_run_cut_short_confirms_nothing_and_its_breaches_stand(tmp_path: Path)
     )  # fmt: skip
     confirm_breaches(verdict, context, why_not="the run was interrupted")
     (row,) = verdict.latency
-    assert (row["outcome"], row["confirmation"]) == ("exceeded", "not_possible")
-    assert row["confirmation_reason"] == "the run was interrupted"
+    assert row.confirmation is not None
+    assert (row.outcome, row.confirmation.outcome) == ("exceeded", "not_possible")
+    assert row.confirmation.reason == "the run was interrupted"
     assert verdict.outcome == "failed"
 
 

@@ -18,9 +18,9 @@ from conformance.suite._engine import (
     _events,
     example_of,
     response_of,
-    run_engine,
 )
-from conformance.suite._verdict import OperationVerdict
+from conformance.suite._fuzzing import run_engine
+from conformance.verdict import OperationVerdict, Outcome
 from tests.servers import Quiet, serving
 
 
@@ -120,6 +120,6 @@ def test_a_failure_keeps_its_problems_one_each_ours_and_schemathesis_s(tmp_path:
     )
     server_error = failures["not_a_server_error"]  # no message: its title
     assert (server_error.message, server_error.lines) == ("", ("Server error",))
-    verdict = OperationVerdict("crash", "boom", "GET /boom", "failed", failures=[leak])
+    verdict = OperationVerdict("crash", "boom", "GET /boom", Outcome.FAILED, failures=[leak])
     again = OperationVerdict.from_json(json.loads(json.dumps(verdict.as_json())))
     assert again.failures == [leak]

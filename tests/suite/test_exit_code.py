@@ -1,5 +1,5 @@
-"""One function decides a run's exit code from its verdict document (`_verdict.exit_code`), and
-every way a run ends goes through it: a pass, findings, a crash of the suite's own code, fail
+"""One function decides a run's exit code from its verdict (`conformance.verdict.Run.exit_code`),
+and every way a run ends goes through it: a pass, findings, a crash of the suite's own code, fail
 fast under xdist, the run timeout, an expired waiver. Each path is run for real, and the exit
 code, verdict.json, JUnit, the summary and the last line must agree."""
 
@@ -25,7 +25,7 @@ from conformance.errors import ExitCode
 from conformance.reference import Settings, running
 from conformance.runner import embedded_settings
 from conformance.suite._session import NOT_REACHED
-from conformance.suite._verdict import exit_code
+from conformance.verdict import OperationVerdict, Outcome, Run, Waivers, WaiverUse
 from tests.servers import Quiet, serving
 from tests.suite.helpers import as_service
 
@@ -41,7 +41,7 @@ def conformance(*argv: str) -> tuple[int, str, str]:
 def assert_agree(code: int, out: str, err: str, reports: Path) -> dict[str, Any]:
     """The exit code, verdict.json, JUnit, the summary and the last line say the same."""
     document: dict[str, Any] = json.loads((reports / "verdict.json").read_text())
-    assert code == exit_code(document), (code, document["verdict"], err[-2000:])
+    assert code == Run.from_json(document).exit_code(), (code, document["verdict"], err[-2000:])
     word = WORD[ExitCode(code)]
     assert document["verdict"] == word.lower()
     last = (out if code == 0 else err).strip().splitlines()[-1]
@@ -60,21 +60,19 @@ def assert_agree(code: int, out: str, err: str, reports: Path) -> dict[str, Any]
     return document
 
 
-def test_exit_code_is_read_off_the_document_alone() -> None:
-    def document(verdict: str, *outcomes: str, expired: bool = False) -> dict[str, Any]:
-        return {
-            "verdict": verdict,
-            "operations": [{"outcome": outcome} for outcome in outcomes],
-            "scenarios": [],
-            "waivers": {"expired": [{"name": "w"}] if expired else []},
-        }
+def test_exit_code_is_read_off_the_verdict_alone() -> None:
+    def exit_code(*outcomes: Outcome, expired: bool = False) -> ExitCode:
+        operations = [
+            OperationVerdict("api", f"op{n}", f"GET /{n}", o) for n, o in enumerate(outcomes)
+        ]
+        gone = [WaiverUse("w", "rule", "why", "T-1", "2020-01-01")] if expired else []
+        return Run(operations, [], 1, "gate", waivers=Waivers(expired=gone)).exit_code()
 
-    assert exit_code(None) == ExitCode.TARGET_BROKEN  # nothing judged: cannot be trusted
-    assert exit_code(document("pass", "passed")) == ExitCode.OK
-    assert exit_code(document("fail", "failed", "passed")) == ExitCode.FAILED
-    assert exit_code(document("broken", "failed", "error")) == ExitCode.TARGET_BROKEN
-    assert exit_code(document("fail", "skipped")) == ExitCode.BAD_INPUT  # nothing tested
-    assert exit_code(document("fail", "skipped", expired=True)) == ExitCode.FAILED
+    assert exit_code(Outcome.PASSED) == ExitCode.OK
+    assert exit_code(Outcome.FAILED, Outcome.PASSED) == ExitCode.FAILED
+    assert exit_code(Outcome.FAILED, Outcome.ERROR) == ExitCode.TARGET_BROKEN
+    assert exit_code(Outcome.SKIPPED) == ExitCode.BAD_INPUT  # nothing tested
+    assert exit_code(Outcome.SKIPPED, expired=True) == ExitCode.FAILED
 
 
 @pytest.mark.slow

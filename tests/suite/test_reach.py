@@ -23,51 +23,36 @@ from conformance.cli import run
 from conformance.contract import Spec, bundled_spec, load_spec
 from conformance.suite._engine import EngineRun, OperationRecord, engine_config, engine_settings
 from conformance.suite._reach import PHASE, absent_value, malformed_value, plan, reach
+from tests.plain_specs import ERROR_SCHEMA, document, json_answer, ref, written
 from tests.servers import AnyMethod, house_headers, serving
 
 SEEDED = "5b1c6f4e-2a3d-4c8e-9f10-000000000001"
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+    return json_answer(ref("Error"), description)
 
 
 def _thing(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}},
-    }
+    return json_answer(ref("Thing"), description)
 
 
 #: a third-party style spec: plain OpenAPI, a standard link, no ``x-`` declaration
-THINGS: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "Things", "version": "1.0.0"},
-    "paths": {
+THINGS: dict[str, Any] = document(
+    "Things",
+    {
         "/things": {
             "get": {
                 "operationId": "listThings",
                 "responses": {
-                    "200": {
-                        "description": "the things",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["items"],
-                                    "properties": {
-                                        "items": {
-                                            "type": "array",
-                                            "items": {"$ref": "#/components/schemas/Thing"},
-                                        }
-                                    },
-                                }
-                            }
+                    "200": json_answer(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {"items": {"type": "array", "items": ref("Thing")}},
                         },
-                    }
+                        "the things",
+                    )
                 },
             },
             "post": {
@@ -121,7 +106,7 @@ THINGS: dict[str, Any] = {
             }
         },
     },
-    "components": {
+    {
         "schemas": {
             "Thing": {
                 "type": "object",
@@ -131,19 +116,10 @@ THINGS: dict[str, Any] = {
                     "name": {"type": "string"},
                 },
             },
-            "Error": {
-                "type": "object",
-                "required": ["error", "code", "message", "statusCode"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "statusCode": {"type": "integer"},
-                },
-            },
+            "Error": ERROR_SCHEMA,
         }
     },
-}
+)
 
 ECHOED = re.compile(r"^[!-~]{1,128}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -204,9 +180,7 @@ class _Things(AnyMethod):
 
 @pytest.fixture
 def things_spec(tmp_path: Path) -> Path:
-    path = tmp_path / "things.json"  # the API is named after the file
-    path.write_text(json.dumps(THINGS), encoding="utf-8")
-    return path
+    return written(tmp_path, "things", THINGS)
 
 
 @pytest.fixture
@@ -301,10 +275,7 @@ def test_a_third_party_api_whose_404_breaks_its_schema_fails_and_the_correct_one
 
 
 def _spec(tmp_path: Path, paths: dict[str, Any]) -> Spec:
-    document = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths}
-    path = tmp_path / "t.json"
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return load_spec(path)
+    return load_spec(written(tmp_path, "t", document("t", paths, version="1")))
 
 
 def _operation(operation_id: str, statuses: list[str], schema: Any = None) -> dict[str, Any]:

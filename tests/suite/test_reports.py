@@ -23,6 +23,7 @@ from conformance.reference import running
 from conformance.reporting import CATEGORIES, check_results, executor, severity
 from conformance.reporting._allure import STEPS_SHOWN
 from conformance.runner import embedded_settings
+from conformance.verdict import Run
 from tests.suite.helpers import as_service
 
 CI_VARIABLES = ("GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_URL")
@@ -178,7 +179,7 @@ def test_an_untested_operation_is_no_failed_result_but_says_why() -> None:
              "failures": []},
         ]
     }  # fmt: skip
-    results = {r["name"]: r for r in check_results(document, {}, now_ms=1)}
+    results = {r["name"]: r for r in check_results(Run.from_json(document), {}, now_ms=1)}
     exercised = results["DELETE /x/{id} · exercised"]
     assert exercised["status"] == "skipped"
     message = exercised["statusDetails"]["message"]
@@ -189,7 +190,7 @@ def test_an_untested_operation_is_no_failed_result_but_says_why() -> None:
 
 def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     failure = {"check": "not_a_server_error", "title": "Server error", "message": "500\nboom",
-               "curl": "curl -X GET http://h/x", "waived": "", "phase": "fuzzing",
+               "curl": "curl -X GET http://h/x", "waived": "", "phase": "fuzzing", "status": 500,
                "example": {"method": "GET", "path": "/x"},
                "response": {"status": 500, "headers": {"content-type": "text/plain"},
                             "body": "Traceback (most recent call last)",
@@ -210,7 +211,8 @@ def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     }  # fmt: skip
     labels = {("a", "getX"): {"epic": "A 1", "subSuite": "GET /x"}}
     files: dict[str, str] = {}
-    results = {r["name"]: r for r in check_results(document, labels, now_ms=1, attachments=files)}
+    run = Run.from_json(document)
+    results = {r["name"]: r for r in check_results(run, labels, now_ms=1, attachments=files)}
     assert set(results) == {
         "GET /x · not_a_server_error", "GET /x · no_leaks", "GET /x · use_after_free",
         "GET /x · exercised", "GET /y · no_leaks", "GET /y · exercised",
@@ -241,7 +243,7 @@ def test_each_check_of_an_operation_is_a_result_of_its_own() -> None:
     assert results["GET /y · exercised"]["status"] == "failed"
     assert "404 x5" in results["GET /y · exercised"]["statusDetails"]["message"]
     # each its own history, the same in the next run
-    again = {r["name"]: r["historyId"] for r in check_results(document, labels, now_ms=2)}
+    again = {r["name"]: r["historyId"] for r in check_results(run, labels, now_ms=2)}
     assert again == {name: r["historyId"] for name, r in results.items()}
     assert len(set(again.values())) == len(again)
 

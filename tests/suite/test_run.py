@@ -50,7 +50,7 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         "--seed", "1", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-n", "2"
     )  # fmt: skip
     assert code == 0, (out[-3000:], err)
-    assert "PASS: every operation conforms, of 98 operations and 12 scenarios" in out
+    assert "PASS: all 98 operations tested conform and all 12 scenarios run passed (seed 1;" in out
     document = verdict(tmp_path)
     # every scenario of both APIs ran (a skip on the project's own specs would fail) and passed,
     # each step of it (short windows and tokens), but the cleanup of Tchat's content items, which
@@ -145,8 +145,8 @@ def test_a_defect_fuzzing_catches_fails_the_gate_naming_rule_and_operation(
     assert code == 1, out[-3000:]
     assert err.startswith("conformance: FAIL:"), err
     terminal = capfd.readouterr().out  # pytest's own output (ours goes to ``out``)
-    summary = terminal[terminal.index("failures by rule (worst first):") :]
-    assert f"\n  {check} (" in summary
+    summary = terminal[terminal.index("\nfailures by rule:\n") :]
+    assert f"\n  {check} " in summary.split("\nfailures:\n")[0]
     document = verdict(tmp_path)
     assert document["verdict"] == "fail"
     by_operation = {op["operation_id"]: op for op in document["operations"]}  # type: ignore[attr-defined]
@@ -257,7 +257,10 @@ def test_a_read_only_run_sends_no_mutating_request(
         )  # fmt: skip
     methods = collections.Counter(f"{method} {path}" for method, path, _ in seen)
     assert code == 0, (out[-3000:], err)
-    assert "of 8 operations tested (12 skipped)" in out
+    assert (
+        "PASS: all 8 operations tested conform and the one scenario run passed"
+        " (12 operations skipped)" in out
+    )
     sent = {key.split()[0] for key in methods}
     assert "GET" in sent
     writes = {key: n for key, n in methods.items() if key.split()[0] not in SAFE}
@@ -462,7 +465,10 @@ def test_an_expired_run_timeout_is_one_line_and_exit_2(
         )  # fmt: skip
     assert code == 2, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("conformance: BROKEN: the run timeout of 3 s expired ("), last
+    assert last.startswith(
+        "conformance: BROKEN: the verdict cannot be trusted: the run was cut short (the run"
+        " timeout of 3 s expired): "
+    ), last
     assert verdict(tmp_path)["cut_short"] == "the run timeout of 3 s expired"
 
 
@@ -497,7 +503,8 @@ def test_a_backend_that_answers_404_to_everything_does_not_pass(
         "GET /content/sync",
     ]
     assert (
-        "2 were never answered with a documented 2xx (almost every answer was 404: is"
+        "2 operations never answered with a documented 2xx (tchat GET /content/categories,"
+        " tchat GET /content/sync) (almost every answer was 404: is"
         f" {answers_404} the API's base URL?)" in err
     )
 
@@ -717,13 +724,13 @@ def test_the_runs_own_login_exercises_its_login_and_an_untested_operation_is_no_
         assert code == 0, (out, err)
         assert thing["outcome"] == "untested"
         assert (document["untested"], document["not_exercised"]) == (["GET /things/{id}"], [])
-        assert "PASS: 2 operations passed, 1 untested (never answered" in out
+        assert "PASS: all 2 operations tested conform; 1 operation untested, never answered" in out
         assert "2 passed, 1 skipped" in capsys.readouterr().out
     else:
         assert code == 1, (out, err)
         assert thing["outcome"] == "not_exercised"
         assert document["not_exercised"] == ["GET /things/{id}"]
-        assert "1 was never answered with a documented 2xx" in err
+        assert "1 operation never answered with a documented 2xx (things GET /things/{id})" in err
     rules = {row["id"]: row for row in document["rules"]["things"]}  # type: ignore[index]
     assert rules["request_id"]["off"]["GET /me"] == "response 200 has no X-Request-ID"
     assert rules["exercised"]["applies"] == (

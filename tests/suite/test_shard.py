@@ -75,7 +75,7 @@ def test_the_shards_reports_merge_into_the_whole_runs_verdict(
     merged = json.loads((tmp_path / "all" / "verdict.json").read_text())
     assert merged["counts"]["operations"] == 20
     assert merged["shards"] == ["1/2", "2/2"]
-    assert "PASS: every operation conforms, of 20 operations" in out.getvalue()
+    assert "conformance: PASS: all 20 operations tested conform (seed" in out.getvalue()
     summary = (tmp_path / "all" / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("## ✅ Conformance: PASS\n")
     assert "Merged from 2 reports (shards 1/2, 2/2)." in summary

@@ -21,18 +21,14 @@ import jsonschema
 import pytest
 
 from conformance.cli import run
+from tests.plain_specs import JSON, document, json_answer, ref, written
 from tests.servers import AnyMethod, serving
 
 TOKEN = "notes-secret-token-5f0c"  # the test app's own token
-JSON = "application/json"
 
 
 def _body(schema: dict[str, Any], description: str = "Successful Response") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return json_answer(schema, description)
 
 
 NOTE_ID = {
@@ -41,9 +37,9 @@ NOTE_ID = {
     "required": True,
     "schema": {"type": "integer", "title": "Note Id"},
 }
-INVALID = _body(_ref("HTTPValidationError"), "Validation Error")
-UNAUTHORIZED = _body(_ref("HTTPError"), "Not authenticated")
-NOT_FOUND = _body(_ref("HTTPError"), "Not Found")
+INVALID = _body(ref("HTTPValidationError"), "Validation Error")
+UNAUTHORIZED = _body(ref("HTTPError"), "Not authenticated")
+NOT_FOUND = _body(ref("HTTPError"), "Not Found")
 
 
 def _operation(operation_id: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
@@ -57,21 +53,20 @@ def _operation(operation_id: str, responses: dict[str, Any], **more: Any) -> dic
 
 
 #: what FastAPI publishes for the app below (with its 401 and 404 answers documented)
-NOTES: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Notes", "version": "0.1.0"},
-    "paths": {
+NOTES: dict[str, Any] = document(
+    "Notes",
+    {
         "/health": {
             "get": {
                 "summary": "Health",
                 "operationId": "health_health_get",
-                "responses": {"200": _body(_ref("Health"))},
+                "responses": {"200": _body(ref("Health"))},
             }
         },
         "/notes": {
             "get": _operation(
                 "list_notes_notes_get",
-                {"200": _body({"type": "array", "items": _ref("Note"), "title": "Response"})},
+                {"200": _body({"type": "array", "items": ref("Note"), "title": "Response"})},
                 parameters=[
                     {
                         "name": "limit",
@@ -89,21 +84,21 @@ NOTES: dict[str, Any] = {
             ),
             "post": _operation(
                 "create_note_notes_post",
-                {"201": _body(_ref("Note"))},
-                requestBody={"required": True, "content": {JSON: {"schema": _ref("NoteIn")}}},
+                {"201": _body(ref("Note"))},
+                requestBody={"required": True, "content": {JSON: {"schema": ref("NoteIn")}}},
             ),
         },
         "/notes/{note_id}": {
             "get": _operation(
                 "get_note_notes__note_id__get",
-                {"200": _body(_ref("Note")), "404": NOT_FOUND},
+                {"200": _body(ref("Note")), "404": NOT_FOUND},
                 parameters=[NOTE_ID],
             ),
             "patch": _operation(
                 "update_note_notes__note_id__patch",
-                {"200": _body(_ref("Note")), "404": NOT_FOUND},
+                {"200": _body(ref("Note")), "404": NOT_FOUND},
                 parameters=[NOTE_ID],
-                requestBody={"required": True, "content": {JSON: {"schema": _ref("NotePatch")}}},
+                requestBody={"required": True, "content": {JSON: {"schema": ref("NotePatch")}}},
             ),
             "delete": _operation(
                 "delete_note_notes__note_id__delete",
@@ -112,7 +107,7 @@ NOTES: dict[str, Any] = {
             ),
         },
     },
-    "components": {
+    {
         "schemas": {
             "Health": {
                 "type": "object",
@@ -129,7 +124,7 @@ NOTES: dict[str, Any] = {
             "HTTPValidationError": {
                 "type": "object",
                 "properties": {
-                    "detail": {"type": "array", "items": _ref("ValidationError"), "title": "Detail"}
+                    "detail": {"type": "array", "items": ref("ValidationError"), "title": "Detail"}
                 },
                 "title": "HTTPValidationError",
             },
@@ -180,7 +175,9 @@ NOTES: dict[str, Any] = {
         },
         "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
     },
-}
+    openapi="3.1.0",
+    version="0.1.0",
+)
 
 SCHEMAS = NOTES["components"]["schemas"]
 #: a traceback as a careless app leaks it in a 404
@@ -300,9 +297,7 @@ class Notes(AnyMethod):
 
 @pytest.fixture
 def notes_spec(tmp_path: Path) -> Path:
-    path = tmp_path / "notes.json"  # the API is named after the file
-    path.write_text(json.dumps(NOTES, indent=2), encoding="utf-8")
-    return path
+    return written(tmp_path, "notes", NOTES)
 
 
 @pytest.fixture

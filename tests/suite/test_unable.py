@@ -30,18 +30,19 @@ from schemathesis.errors import InvalidSchema
 
 from conformance.cli import run
 from conformance.contract import load_spec
+from conformance.reporting import terminal_lines
 from conformance.suite._engine import EngineRun, OperationRecord, _events, could_not_generate
-from conformance.suite._verdict import OperationVerdict, judge, summary_lines
+from conformance.suite._verdict import judge
+from conformance.verdict import OperationVerdict, Run
+from tests.plain_specs import ERROR_SCHEMA, document, json_answer, ref, written
 from tests.servers import AnyMethod, house_headers, serving
 
 LABEL = "POST /counter/increments"
-ERROR = {"$ref": "#/components/schemas/Error"}
 
 #: a third-party style spec: plain OpenAPI, no ``x-`` declaration
-COUNTER: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "Counter", "version": "1.0.0"},
-    "paths": {
+COUNTER: dict[str, Any] = document(
+    "Counter",
+    {
         "/counter/increments": {
             "post": {
                 "operationId": "increment",
@@ -54,41 +55,21 @@ COUNTER: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": {
-                        "description": "the count after the increment",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["count"],
-                                    "properties": {"count": {"type": "integer"}},
-                                }
-                            }
+                    "200": json_answer(
+                        {
+                            "type": "object",
+                            "required": ["count"],
+                            "properties": {"count": {"type": "integer"}},
                         },
-                    },
-                    "400": {
-                        "description": "not an increment of 1 to 5",
-                        "content": {"application/json": {"schema": ERROR}},
-                    },
+                        "the count after the increment",
+                    ),
+                    "400": json_answer(ref("Error"), "not an increment of 1 to 5"),
                 },
             }
         }
     },
-    "components": {
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error", "code", "message", "statusCode"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "statusCode": {"type": "integer"},
-                },
-            }
-        }
-    },
-}
+    {"schemas": {"Error": ERROR_SCHEMA}},
+)
 
 ECHOED = re.compile(r"^[!-~]{1,128}$")
 
@@ -130,9 +111,7 @@ class _Counter(AnyMethod):
 
 @pytest.fixture
 def counter_spec(tmp_path: Path) -> Path:
-    path = tmp_path / "counter.json"  # the API is named after the file
-    path.write_text(json.dumps(COUNTER), encoding="utf-8")
-    return path
+    return written(tmp_path, "counter", COUNTER)
 
 
 @pytest.fixture
@@ -208,13 +187,16 @@ def test_an_operation_a_phase_could_not_generate_for_is_judged_on_the_other_phas
     assert verdict.outcome == "passed"
     assert verdict.unable == [unable]
     assert OperationVerdict.from_json(json.loads(json.dumps(verdict.as_json()))) == verdict
-    lines = summary_lines([verdict], seed=1, profile="smoke")
+    lines = terminal_lines(Run([verdict], [], 1, "smoke"))
     assert lines[0].startswith("verdict: PASS")
-    assert lines[1:] == [
-        "phases that could not generate data (the other phases were judged):",
-        "  counter POST /counter/increments: the fuzzing phase could not generate data: Failed"
-        " Health Check: Too many generated examples are filtered out for this operation",
-    ]
+    coverage = lines[lines.index("coverage:") + 1 :]
+    assert "  1 phase could not generate data for 1 operation:" in "\n".join(coverage)
+    assert any(
+        "counter" in line
+        and "POST /counter/increments" in line
+        and "the fuzzing phase could not generate data: Failed Health Check" in line
+        for line in coverage
+    ), coverage
     # nothing else came back: not exercised where required (a failure, not an error), and the
     # phase says why
     record.statuses = collections.Counter({400: 9})
@@ -258,7 +240,7 @@ def test_a_health_check_in_one_phase_leaves_the_run_judged_on_the_others_and_say
         " examples are filtered out for this operation"
     ), unable
     said = capsys.readouterr().out  # pytest's terminal summary, from the run's pytest
-    assert "phases that could not generate data (the other phases were judged):" in said
+    assert "1 phase could not generate data for 1 operation" in said
     summary = (reports / "summary.md").read_text()
     assert "1 phase could not generate data for 1 operation" in summary
     assert "the fuzzing phase could not generate data: Failed Health Check" in summary

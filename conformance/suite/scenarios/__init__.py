@@ -45,13 +45,12 @@ from conformance.suite.scenarios._registry import (
 from conformance.suite.scenarios._story import (
     RULES,
     Exhausted,
-    ScenarioFailure,
     ScenarioSkipped,
-    ScenarioVerdict,
     Story,
     Violation,
     crashed,
 )
+from conformance.verdict import Outcome, ScenarioFailure, ScenarioVerdict
 
 #: the scenarios this version runs, in the order they run on an API (latency last)
 NAMES = tuple(entry.name for entry in registered())
@@ -66,30 +65,38 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
     """Run one scenario on one API; its verdict, and the story (for its latency samples)."""
     began = time.monotonic()
     story: Story | None = None
-    outcome, reason = "", ""
+    outcome: Outcome | None = None
+    reason = ""
     try:
         entry = lookup(name)
         story = _start(entry, context)
         with contextlib.suppress(Violation):  # a step outside any part: recorded already
             _play(entry, context, story)
     except ScenarioSkipped as skip:
-        outcome, reason = "skipped", skip.reason
+        outcome, reason = Outcome.SKIPPED, skip.reason
         if skip.missing_declaration and context.own_spec:
-            outcome, reason = "failed", reason + " (the project's own spec must declare it)"
+            outcome, reason = Outcome.FAILED, reason + " (the project's own spec must declare it)"
     except (Exhausted, httpx.HTTPError) as error:
-        outcome, reason = "error", f"{type(error).__name__}: {error}"
+        outcome, reason = Outcome.ERROR, f"{type(error).__name__}: {error}"
     except Exception as error:  # our own bug: this scenario cannot judge, and says so
-        outcome, reason = "error", crashed("the scenario", error)
+        outcome, reason = Outcome.ERROR, crashed("the scenario", error)
     finally:
         if story is not None:
             story.close()
-    verdict = ScenarioVerdict(context.api, name, outcome, reason)
+    verdict = ScenarioVerdict(context.api, name, outcome or Outcome.PASSED, reason)
     if story is not None:
-        verdict.outcome = outcome or ("failed" if story.failures else "passed")
+        verdict.outcome = outcome or (Outcome.FAILED if story.failures else Outcome.PASSED)
         claims = [step for step in story.steps if step.part not in ("setup", "cleanup")]
-        if verdict.outcome == "passed" and claims and all(s.outcome == "skipped" for s in claims):
+        if (
+            verdict.outcome == Outcome.PASSED
+            and claims
+            and all(s.outcome == "skipped" for s in claims)
+        ):
             # nothing was checked: not a pass (a target that refuses the run's token …)
-            verdict.outcome, verdict.reason = "skipped", f"every step skipped: {claims[0].detail}"
+            verdict.outcome, verdict.reason = (
+                Outcome.SKIPPED,
+                f"every step skipped: {claims[0].detail}",
+            )
         verdict.steps, verdict.failures = story.steps, story.failures
         verdict.requests, verdict.latency = story.requests, story.table
     verdict.seconds = round(time.monotonic() - began, 2)

@@ -25,7 +25,8 @@ from conformance.masking import SECRETS, register
 from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
 from conformance.suite._journal import Created, Journal
 from conformance.suite._unique import from_pattern, padded
-from conformance.suite.scenarios._story import ScenarioSkipped, StepRecord, Story
+from conformance.suite.scenarios._story import ScenarioSkipped, Story
+from conformance.verdict import StepRecord
 
 
 @dataclass

@@ -36,12 +36,12 @@ from conformance.suite.scenarios._makers import (
 from conformance.suite.scenarios._registry import ScenarioContext
 from conformance.suite.scenarios._story import (
     ScenarioSkipped,
-    StepRecord,
     StepSkipped,
     Story,
     error_code,
     scenario_rule,
 )
+from conformance.verdict import StepRecord
 
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
 ETAG_VERSION = scenario_rule("etag-version")

@@ -23,13 +23,13 @@ What can be re-measured:
 What the exerciser cannot send (a read-only run's write, a kind the spec cannot delete, a
 singleton, an auth operation without an accounts step …) is not: its breach stands, saying why.
 
-The row (verdict.json's ``latency``) keeps the run's numbers (``p50_ms`` … ``max_ms``,
-``samples``) and adds ``confirmation``: ``confirmed`` (over again; the row stays ``exceeded``),
-``not_confirmed`` (within; the row becomes ``met``) or ``not_possible`` (it stays
-``exceeded``), with ``confirmation_reason``, ``confirmation_samples``, ``confirmation_s`` and,
-from its samples, ``confirmed_p50_ms``, ``confirmed_p95_ms`` and ``confirmed_max_ms``. The
-budget's step and failure say both measurements; a scenario whose every failure was an
-unconfirmed breach passes.
+The row (`verdict.LatencyRow`, verdict.json's ``latency``) keeps the run's numbers (``p50_ms``
+… ``max_ms``, ``samples``) and adds its ``confirmation`` (`verdict.Confirmation`): ``confirmed``
+(over again; the row stays ``exceeded``), ``not_confirmed`` (within; the row becomes ``met``) or
+``not_possible`` (it stays ``exceeded``), with ``confirmation_reason``,
+``confirmation_samples``, ``confirmation_s`` and, from its samples, ``confirmed_p50_ms``,
+``confirmed_p95_ms`` and ``confirmed_max_ms``. The budget's step and failure say both
+measurements; a scenario whose every failure was an unconfirmed breach passes.
 """
 
 from __future__ import annotations
@@ -38,23 +38,29 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from conformance.contract import Operation
 from conformance.errors import ConformanceError
-from conformance.suite._journal import Journal
-from conformance.suite.scenarios._exercise import READS, Exerciser
+from conformance.suite.scenarios._exercise import READS, Exerciser, Measuring
 from conformance.suite.scenarios._latency import ENOUGH, call_path, percentile
 from conformance.suite.scenarios._story import (
     Exhausted,
     ScenarioSkipped,
-    ScenarioVerdict,
-    StepRecord,
     StepSkipped,
     Story,
     Violation,
+)
+from conformance.verdict import (
+    Confirmation,
+    Confirmed,
+    LatencyOutcome,
+    LatencyRow,
+    Outcome,
+    ScenarioVerdict,
+    StepRecord,
 )
 
 if TYPE_CHECKING:
@@ -71,14 +77,19 @@ PER_OPERATION_S = 30.0
 MAX_SECONDS = 120.0
 MAX_REQUESTS = 2_000
 
-CONFIRMED, NOT_CONFIRMED, NOT_POSSIBLE = "confirmed", "not_confirmed", "not_possible"
+CONFIRMED, NOT_CONFIRMED, NOT_POSSIBLE = (
+    Confirmed.CONFIRMED,
+    Confirmed.NOT_CONFIRMED,
+    Confirmed.NOT_POSSIBLE,
+)
 
 
 @dataclass
-class Confirmation:
-    """One operation re-measured alone."""
+class Remeasurement:
+    """One operation re-measured alone: its samples, until the row keeps what they showed
+    (`confirmation`)."""
 
-    outcome: str  #: confirmed | not_confirmed | not_possible
+    outcome: Confirmed
     samples: list[float] = field(default_factory=list)
     seconds: float = 0.0
     #: why it could not be re-measured (not_possible)
@@ -87,22 +98,15 @@ class Confirmation:
     def p95_ms(self) -> float:
         return percentile(sorted(self.samples), 0.95) * 1000
 
-    def fields(self) -> dict[str, Any]:
-        """The keys it adds to the operation's latency row."""
-        found: dict[str, Any] = {
-            "confirmation": self.outcome,
-            "confirmation_samples": len(self.samples),
-            "confirmation_s": round(self.seconds, 2),
-        }
+    def confirmation(self) -> Confirmation:
+        """What the operation's latency row keeps of it."""
+        found = Confirmation(self.outcome, len(self.samples), round(self.seconds, 2),
+                             reason=self.reason)  # fmt: skip
         if self.samples:
             ordered = sorted(self.samples)
-            found.update(
-                confirmed_p50_ms=round(percentile(ordered, 0.50) * 1000, 1),
-                confirmed_p95_ms=round(percentile(ordered, 0.95) * 1000, 1),
-                confirmed_max_ms=round(ordered[-1] * 1000, 1),
-            )
-        if self.reason:
-            found["confirmation_reason"] = self.reason
+            found.p50_ms = round(percentile(ordered, 0.50) * 1000, 1)
+            found.p95_ms = round(percentile(ordered, 0.95) * 1000, 1)
+            found.max_ms = round(ordered[-1] * 1000, 1)
         return found
 
     def said(self, budget_ms: int) -> str:
@@ -124,23 +128,17 @@ class Confirmation:
 
 
 class Confirmer:
-    """Re-measures breaching operations of one API, one at a time, with the run's token."""
+    """Re-measures breaching operations of one API, one at a time, with the run's token; a
+    write through an `Exerciser` of its own, with the same means."""
 
-    def __init__(
-        self,
-        story: Story,
-        token: Callable[[], str | None],
-        journal: Journal | None,
-        *,
-        read_only: bool = False,
-    ) -> None:
-        self.story, self.token, self.journal = story, token, journal
-        self.read_only = read_only
+    def __init__(self, measuring: Measuring) -> None:
+        self.measuring = measuring
+        self.story, self.token = measuring.story, measuring.token
         #: what the cleanup of made resources could not remove, one line each
         self.problems: list[str] = []
         self._began = 0.0
 
-    def confirm(self, operation: Operation, budget_ms: int) -> Confirmation:
+    def confirm(self, operation: Operation, budget_ms: int) -> Remeasurement:
         self._began = time.monotonic()
         label = operation.label
         self.story.samples.pop(label, None)
@@ -154,9 +152,9 @@ class Confirmer:
         seconds = time.monotonic() - self._began
         if len(samples) < ENOUGH:
             said = f"{len(samples)} successful answers in {seconds:.0f} s, fewer than {ENOUGH}"
-            return Confirmation(NOT_POSSIBLE, samples, seconds, reason or said)
+            return Remeasurement(NOT_POSSIBLE, samples, seconds, reason or said)
         over = percentile(sorted(samples), 0.95) * 1000 > budget_ms
-        return Confirmation(CONFIRMED if over else NOT_CONFIRMED, samples, seconds)
+        return Remeasurement(CONFIRMED if over else NOT_CONFIRMED, samples, seconds)
 
     def _done(self, operation: Operation, budget_ms: int) -> bool:
         """Whether to stop: the time is up, or the breach is certain (`DECIDED`)."""
@@ -182,7 +180,7 @@ class Confirmer:
                     break
                 self.story.send(operation, token=self.token(), path=path, attached=False)
             return ""
-        exerciser = Exerciser(self.story, self.token, self.journal, read_only=self.read_only)
+        exerciser = Exerciser(self.measuring)
         label = operation.label
 
         def more() -> bool:
@@ -195,14 +193,14 @@ class Confirmer:
             self.problems += exerciser.remove()  # what is left: its deletes are timed too
 
 
-def amend(verdict: ScenarioVerdict, row: dict[str, Any], found: Confirmation) -> None:
+def amend(verdict: ScenarioVerdict, row: LatencyRow, found: Remeasurement) -> None:
     """Write what the re-measurement showed into the row, and into the step and the failure of
     that operation's budget (a breach not confirmed is no failure any more)."""
-    row.update(found.fields())
-    part = f"the budget of {row['operation']}"
-    said = found.said(int(row["budget_ms"]))
+    row.confirmation = found.confirmation()
+    part = f"the budget of {row.operation}"
+    said = found.said(row.budget_ms)
     if found.outcome == NOT_CONFIRMED:
-        row["outcome"] = "met"
+        row.outcome = LatencyOutcome.MET
         verdict.failures = [failure for failure in verdict.failures if failure.part != part]
     else:
         for failure in verdict.failures:
@@ -217,22 +215,22 @@ def amend(verdict: ScenarioVerdict, row: dict[str, Any], found: Confirmation) ->
 
 def settle(verdict: ScenarioVerdict) -> None:
     """The latency verdict's outcome once its breaches were re-measured."""
-    if verdict.outcome not in ("failed", "waived"):
+    if verdict.outcome not in (Outcome.FAILED, Outcome.WAIVED):
         return
     if not verdict.failures:
         cleared = [
-            f"{row['operation']} (p95 {row['p95_ms']:.0f} ms in the run,"
-            f" {row['confirmed_p95_ms']:.0f} ms alone)"
+            f"{row.operation} (p95 {row.p95_ms:.0f} ms in the run,"
+            f" {row.confirmation.p95_ms:.0f} ms alone)"
             for row in verdict.latency
-            if row.get("confirmation") == NOT_CONFIRMED
+            if row.confirmation is not None and row.confirmation.outcome == NOT_CONFIRMED
         ]
-        verdict.outcome = "passed"
+        verdict.outcome = Outcome.PASSED
         verdict.reason = "no breach of the run confirmed alone after it: " + ", ".join(cleared)
     elif all(failure.waived for failure in verdict.failures):
-        verdict.outcome = "waived"
+        verdict.outcome = Outcome.WAIVED
         verdict.reason = "; ".join(sorted({failure.waived for failure in verdict.failures}))
     else:
-        verdict.outcome = "failed"
+        verdict.outcome = Outcome.FAILED
 
 
 def confirm_breaches(
@@ -245,16 +243,12 @@ def confirm_breaches(
     """Re-measure each breach of the latency ``verdict`` not yet confirmed, alone, and amend the
     verdict. ``why_not``: why that cannot be done (an interrupt, the run timeout): every breach
     then stands, saying so."""
-    rows = [
-        row
-        for row in verdict.latency
-        if row.get("outcome") == "exceeded" and "confirmation" not in row
-    ]
+    rows = [row for row in verdict.latency if row.awaits_confirmation]
     if not rows:
         return
     if why_not:
         for row in rows:
-            amend(verdict, row, Confirmation(NOT_POSSIBLE, reason=why_not))
+            amend(verdict, row, Remeasurement(NOT_POSSIBLE, reason=why_not))
         settle(verdict)
         return
     seconds = MAX_SECONDS
@@ -266,22 +260,21 @@ def confirm_breaches(
         context.api, "latency", context.spec, context.url, context.network,
         max_requests=MAX_REQUESTS, max_seconds=seconds,
     )  # fmt: skip
-    journal = None if context.read_only else Journal(context.journal)
-    confirmer = Confirmer(story, context.run_token, journal, read_only=context.read_only)
+    confirmer = Confirmer(Measuring.of(context, story))
     try:
         with story.unattached():
             for row in rows:
-                operation = context.spec.operation(str(row.get("operation_id")))
+                operation = context.spec.operation(str(row.operation_id))
                 if operation is None:
-                    found = Confirmation(NOT_POSSIBLE, reason="the spec has no such operation")
+                    found = Remeasurement(NOT_POSSIBLE, reason="the spec has no such operation")
                 else:
                     progress(
-                        f"{context.api}: re-measuring {row['operation']} alone (p95"
-                        f" {row['p95_ms']:.0f} ms in the run, budget {row['budget_ms']} ms)"
+                        f"{context.api}: re-measuring {row.operation} alone (p95"
+                        f" {row.p95_ms:.0f} ms in the run, budget {row.budget_ms} ms)"
                     )
-                    found = confirmer.confirm(operation, int(row["budget_ms"]))
+                    found = confirmer.confirm(operation, row.budget_ms)
                 amend(verdict, row, found)
-                progress(f"{context.api}: {row['operation']}: {found.said(int(row['budget_ms']))}")
+                progress(f"{context.api}: {row.operation}: {found.said(row.budget_ms)}")
     finally:
         story.close()
         verdict.requests += story.requests

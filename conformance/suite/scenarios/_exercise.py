@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -61,6 +62,7 @@ from conformance.suite.scenarios._makers import (
     payload,
     references,
 )
+from conformance.suite.scenarios._registry import ScenarioContext
 from conformance.suite.scenarios._story import (
     ScenarioSkipped,
     StepSkipped,
@@ -104,20 +106,34 @@ def refused(operation: Operation, response: httpx.Response, what: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Measuring:
+    """What a measurement of the run's own sends with, taken from the run once for the latency
+    scenario's writes (`Exerciser`) and the re-measurement after the run (`_confirm.Confirmer`):
+    the story its requests are told in, the run's token, the journal of what it makes (None: it
+    may make nothing), and whether the run is read-only."""
+
+    story: Story
+    token: Callable[[], str | None]
+    journal: Journal | None
+    read_only: bool = False
+
+    @classmethod
+    def of(cls, context: ScenarioContext, story: Story) -> Measuring:
+        """The run's means on ``context``'s API, its requests told in ``story`` (a read-only
+        run keeps no journal: it makes nothing)."""
+        journal = None if context.read_only else Journal(context.journal)
+        return cls(story, context.run_token, journal, read_only=context.read_only)
+
+
 class Exerciser:
     """Sends operations of one API on resources and throwaway accounts of its own, with the
     run's token; journaled, and removed again (`remove`)."""
 
-    def __init__(
-        self,
-        story: Story,
-        token: Callable[[], str | None],
-        journal: Journal | None,
-        *,
-        read_only: bool = False,
-    ) -> None:
+    def __init__(self, measuring: Measuring) -> None:
+        story, token, journal = measuring.story, measuring.token, measuring.journal
         self.story, self.spec, self.token, self.journal = story, story.spec, token, journal
-        self.read_only = read_only
+        self.read_only = measuring.read_only
         self.run = Actor("the run", None, token)
         self.maker = Maker(story, self.run, journal)
         self.changes = Changes(story, self.maker, self.run)

@@ -22,7 +22,7 @@ import httpx
 import schemathesis
 from schemathesis.checks import CHECKS, load_all_checks
 
-from conformance.checks import CHECK_NAMES
+from conformance.checks import CHECK_NAMES, throttled
 from conformance.contract import Operation
 
 #: schemathesis's checks that judge one answer and send nothing, then the contract's
@@ -72,8 +72,8 @@ class ResponseJudge:
         self.schema = _schema(str(spec_path))
 
     def judge(self, operation: Operation, response: httpx.Response) -> list[Finding]:
-        if response.status_code == 429 and response.headers.get("Retry-After", "").isdigit():
-            return []  # throttled: the fuzzing leaves these unjudged too
+        if throttled(response.status_code, response.headers.get("Retry-After")):
+            return []  # the fuzzing leaves these unjudged too
         found = self.schema.find_operation_by_label(operation.label)
         if found is None:
             return []

@@ -27,7 +27,6 @@ import allure
 import httpx
 
 from conformance.contract import Operation, PointerError, Spec, follow, resources
-from conformance.suite._journal import Journal
 from conformance.suite.scenarios import _exercise
 from conformance.suite.scenarios._accounts import value_for
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
@@ -35,9 +34,9 @@ from conformance.suite.scenarios._story import (
     LATENCY_BUDGET,
     Exhausted,
     ScenarioSkipped,
-    StepRecord,
     Story,
 )
+from conformance.verdict import LatencyOutcome, LatencyRow, StepRecord
 
 ENOUGH = 20
 WARM_UP = 3
@@ -99,15 +98,15 @@ def latency(context: ScenarioContext, story: Story) -> None:
         if operation.label in budgets
     ]
     allure.attach(
-        json.dumps(story.table, indent=2),
+        json.dumps([found.as_json() for found in story.table], indent=2),
         name="latency per operation",
         attachment_type=allure.attachment_type.JSON,
     )
     for found in story.table:
-        if found["outcome"] == "exceeded":
+        if found.outcome == LatencyOutcome.EXCEEDED:
             with (
-                story.part(f"the budget of {found['operation']}"),
-                story.step(f"p95 within {found['budget_ms']} ms"),
+                story.part(f"the budget of {found.operation}"),
+                story.step(f"p95 within {found.budget_ms} ms"),
             ):
                 story.check(False, LATENCY_BUDGET, describe(found))
 
@@ -134,40 +133,34 @@ def row(
     run: Sequence[float],
     measured: Sequence[float],
     reason: str = "",
-) -> dict[str, Any]:
+) -> LatencyRow:
     """An operation's row of the latency table; ``reason``: why it has too few samples, when
     it has (the row of an operation not measured always says why)."""
     samples = sorted([*run, *measured])
-    found: dict[str, Any] = {
-        "operation": operation.label,
-        "operation_id": operation.operation_id,
-        "budget_ms": budget_ms,
-        "samples": len(samples),
-        "from_run": len(run),
-        "measured": len(measured),
-    }
+    found = LatencyRow(
+        operation.label, operation.operation_id, budget_ms, len(samples), len(run), len(measured),
+        LatencyOutcome.NOT_MEASURED,
+    )  # fmt: skip
     if samples:
-        found.update(
-            p50_ms=round(percentile(samples, 0.50) * 1000, 1),
-            p95_ms=round(percentile(samples, 0.95) * 1000, 1),
-            p99_ms=round(percentile(samples, 0.99) * 1000, 1),
-            max_ms=round(samples[-1] * 1000, 1),
-        )
+        found.p50_ms = round(percentile(samples, 0.50) * 1000, 1)
+        found.p95_ms = round(percentile(samples, 0.95) * 1000, 1)
+        found.p99_ms = round(percentile(samples, 0.99) * 1000, 1)
+        found.max_ms = round(samples[-1] * 1000, 1)
     if len(samples) < ENOUGH:
-        found["outcome"] = "not_measured"
-        found["reason"] = reason or (
+        found.reason = reason or (
             f"{len(samples)} successful answers, fewer than the {ENOUGH} a p95 needs"
         )
     else:
-        found["outcome"] = "met" if found["p95_ms"] <= budget_ms else "exceeded"
+        over = found.p95_ms is not None and found.p95_ms > budget_ms
+        found.outcome = LatencyOutcome.EXCEEDED if over else LatencyOutcome.MET
     return found
 
 
-def describe(found: Mapping[str, Any]) -> str:
+def describe(found: LatencyRow) -> str:
     return (
-        f"{found['operation']}: p95 {found['p95_ms']:.0f} ms, over its budget of"
-        f" {found['budget_ms']} ms (p50 {found['p50_ms']:.0f}, p99 {found['p99_ms']:.0f}, max"
-        f" {found['max_ms']:.0f} ms; {found['samples']} samples)"
+        f"{found.operation}: p95 {found.p95_ms:.0f} ms, over its budget of"
+        f" {found.budget_ms} ms (p50 {found.p50_ms:.0f}, p99 {found.p99_ms:.0f}, max"
+        f" {found.max_ms:.0f} ms; {found.samples} samples)"
     )
 
 
@@ -363,7 +356,7 @@ def _measure_writes(
     def written(label: str) -> list[float]:
         return story.samples.get(label, [])[base.get(label, 0) :][WARM_UP:]
 
-    exerciser = _exercise.Exerciser(story, context.run_token, Journal(context.journal))
+    exerciser = _exercise.Exerciser(_exercise.Measuring.of(context, story))
     title = (
         f"{len(short)} writes with fewer than {ENOUGH} samples: on resources made for them and"
         f" deleted, and throwaway accounts ({WARM_UP} to warm up each)"

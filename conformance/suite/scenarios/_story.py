@@ -17,7 +17,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,12 @@ import allure
 import httpx
 
 from conformance.catalogue import Kind, of_kind
+from conformance.checks import NO_WAIT, WaitPolicy
 from conformance.contract import Operation, Spec
 from conformance.masking import mask, register
 from conformance.suite._engine import Network
 from conformance.suite.scenarios._judge import ResponseJudge
+from conformance.verdict import LatencyRow, ScenarioFailure, StepRecord
 
 #: rule -> the contract's words for it (CONTRACT.md's section first): the catalogue's scenario
 #: rules, the only ones a scenario may name
@@ -106,31 +107,9 @@ class Late(Exception):
 #: plays of a part whose answers came `Late`, before the story gives up (an error, no verdict)
 PLAYS = 3
 
-
-@dataclass
-class StepRecord:
-    part: str
-    title: str
-    outcome: str  #: passed | failed | skipped
-    detail: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class ScenarioFailure:
-    rule: str
-    contract: str
-    part: str
-    step: str
-    message: str
-    #: the request that showed it, as curl (masked)
-    curl: str = ""
-    #: the waiver in force that covers it, if any
-    waived: str = ""
-
-    def line(self) -> str:
-        waived = f" (waived: {self.waived})" if self.waived else ""
-        return f"[{self.rule}] {self.part} / {self.step}: {self.message}{waived}"
+#: a story's requests wait out each ``Retry-After`` (and a tenth of a second more), bounded by
+#: the story's own requests and seconds (`Exhausted`), not by a bound of their own
+STORY_WAITS = WaitPolicy(margin_s=0.1)
 
 
 def curl(request: httpx.Request) -> str:
@@ -178,7 +157,7 @@ class Story:
         #: the last request sent: a failure's reproduction
         self.last: httpx.Request | None = None
         #: a table the scenario reports (the latency scenario's rows)
-        self.table: list[dict[str, Any]] = []
+        self.table: list[LatencyRow] = []
         self._part = ""
         self._step = ""
         self._lock = threading.Lock()
@@ -325,12 +304,13 @@ class Story:
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         url = self.url + (path if path is not None else operation.path)
-        while True:
+        patience = (STORY_WAITS if retry_429 else NO_WAIT).patience()
+        while True:  # bounded by the story's requests and seconds (`Exhausted`)
             response = self.request(operation, url, sent, json_body, attached)
-            wait = response.headers.get("Retry-After", "")
-            if response.status_code != 429 or not retry_429 or not wait.isdigit():
+            wait = patience.wait_s(response)
+            if wait is None:
                 return response
-            self.sleep(int(wait) + 0.1)
+            self.sleep(wait)
 
     def request(
         self,
@@ -420,63 +400,3 @@ def _members(response: httpx.Response, name: str) -> Iterator[str]:
                     stack.append(inner)
         elif isinstance(value, list):
             stack.extend(value)
-
-
-@dataclass
-class ScenarioVerdict:
-    """What a scenario found on one API (verdict.json's ``scenarios``)."""
-
-    api: str
-    name: str
-    outcome: str  #: passed | failed | waived | skipped | error
-    reason: str = ""
-    steps: list[StepRecord] = field(default_factory=list)
-    failures: list[ScenarioFailure] = field(default_factory=list)
-    requests: int = 0
-    seconds: float = 0.0
-    #: the latency scenario's table: one row per operation
-    latency: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def awaits_confirmation(self) -> bool:
-        """A latency verdict with budget breaches of the run not yet re-measured alone: the
-        controller (or the only process) confirms them once every worker has finished
-        (`_confirm`), and only then is the verdict final."""
-        return self.outcome in ("failed", "waived") and any(
-            row.get("outcome") == "exceeded" and "confirmation" not in row for row in self.latency
-        )
-
-    @property
-    def pending(self) -> bool:
-        """Awaiting confirmation with nothing else against it: its test can neither pass nor
-        fail yet."""
-        return self.awaits_confirmation and all(
-            failure.rule == LATENCY_BUDGET for failure in self.failures
-        )
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ScenarioVerdict:
-        return cls(
-            **{
-                **data,
-                "steps": [StepRecord(**step) for step in data.get("steps", [])],
-                "failures": [ScenarioFailure(**f) for f in data.get("failures", [])],
-            }
-        )
-
-    def explain(self) -> str:
-        lines = [f"{self.api} scenario {self.name}: {self.outcome}"]
-        if self.reason:
-            lines.append(f"  {self.reason}")
-        for failure in self.failures:
-            lines.append(f"  {failure.contract}")
-            lines.append(f"    {failure.line()}")
-            if failure.curl:
-                lines.append(f"      {failure.curl}")
-        skipped = [step for step in self.steps if step.outcome == "skipped"]
-        for step in skipped:
-            lines.append(f"  skipped: {step.part} / {step.title}: {step.detail}")
-        return mask("\n".join(lines))

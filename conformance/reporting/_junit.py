@@ -12,15 +12,12 @@ from __future__ import annotations
 import collections
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from conformance import catalogue
 from conformance.catalogue import Kind
 from conformance.masking import mask
-from conformance.suite._verdict import OperationVerdict
-from conformance.suite.scenarios import ScenarioFailure, ScenarioVerdict
+from conformance.verdict import OperationVerdict, Run, ScenarioFailure, ScenarioVerdict
 
 #: failures written into one case's text
 SHOWN = 5
@@ -30,37 +27,29 @@ EXERCISED = catalogue.rule("exercised").id
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def junit_tree(
-    verdicts: Sequence[OperationVerdict],
-    *,
-    seed: int,
-    scenarios: Sequence[ScenarioVerdict] = (),
-    errors: Sequence[str] = (),
-    cut_short: str = "",
-    expired: Sequence[Mapping[str, Any]] = (),
-) -> ET.ElementTree:
+def junit_tree(run: Run) -> ET.ElementTree:
     """The cases of each API, and the run's own errors, its cut short and its expired waivers
     (a suite ``run``), so that a pipeline reading JUnit alone sees what the verdict says."""
     root = ET.Element("testsuites", name="conformance")
     by_api: dict[str, list[tuple[str, str, str, str]]] = collections.defaultdict(list)
-    for waiver in expired:
-        said = f"expired on {waiver.get('expires')}: renew it or fix the failure"
-        by_api["run"].append(("run", f"waiver {waiver.get('name')}", "failure", said))
-    if cut_short:
-        by_api["run"].append(("run", "cut short", "error", cut_short))
-    for n, error in enumerate(errors, 1):
+    for waiver in run.waivers.expired:
+        said = f"expired on {waiver.expires}: renew it or fix the failure"
+        by_api["run"].append(("run", f"waiver {waiver.name}", "failure", said))
+    if run.cut_short:
+        by_api["run"].append(("run", "cut short", "error", run.cut_short))
+    for n, error in enumerate(run.errors, 1):
         by_api["run"].append(("run", f"error {n}", "error", error))
-    for verdict in verdicts:
+    for verdict in run.operations:
         for name, outcome, text in _cases(verdict):
             by_api[verdict.api].append((verdict.operation_id, name, outcome, text))
-    for scenario in scenarios:
+    for scenario in run.scenarios:
         for name, outcome, text in _scenario_cases(scenario):
             by_api[scenario.api].append((f"scenario.{scenario.name}", name, outcome, text))
     totals = collections.Counter[str]()
     for api, found in sorted(by_api.items()):
         suite = ET.SubElement(root, "testsuite", name=api)
         properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", name="seed", value=str(seed))
+        ET.SubElement(properties, "property", name="seed", value=str(run.seed))
         counts = collections.Counter[str]()
         for owner, name, outcome, text in sorted(found, key=lambda case: case[0]):
             case = ET.SubElement(suite, "testcase", classname=f"{api}.{owner}", name=name)
@@ -180,22 +169,10 @@ def check_case(rule_id: str) -> str:
     return f"{'rule' if _is_scenario_rule(rule_id) else 'check'} {rule_id}"
 
 
-def write_junit(
-    path: Path,
-    verdicts: Sequence[OperationVerdict],
-    *,
-    seed: int,
-    scenarios: Sequence[ScenarioVerdict] = (),
-    errors: Sequence[str] = (),
-    cut_short: str = "",
-    expired: Sequence[Mapping[str, Any]] = (),
-) -> None:
+def write_junit(path: Path, run: Run) -> None:
     """Written masked: the last gate before the disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = junit_tree(
-        verdicts, seed=seed, scenarios=scenarios, errors=errors, cut_short=cut_short,
-        expired=expired,
-    )  # fmt: skip
+    tree = junit_tree(run)
     root = tree.getroot()
     assert root is not None
     text = ET.tostring(root, encoding="unicode")

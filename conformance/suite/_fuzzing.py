@@ -1,0 +1,133 @@
+"""The fuzzing of one API: the engine's first pass over the selected operations (`_engine`), the
+reach for the error answers it did not see (`_reach`), then focused stateful passes for the
+operations still without a 2xx. Above both modules it runs, so that neither imports the other
+back (ARCHITECTURE.md, "How the suite drives schemathesis", points 2 and 8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from schemathesis.config import SchemathesisConfig
+
+from conformance.contract import Spec
+from conformance.suite._engine import (
+    DEFAULT_NETWORK,
+    PROFILES,
+    STOPPING,
+    EngineRun,
+    Network,
+    OperationRecord,
+    engine_config,
+    engine_settings,
+    run_pass,
+)
+from conformance.suite._reach import reach
+
+#: how many links back a focused pass follows (school -> department -> position -> its delete)
+LINK_DEPTH = 3
+
+
+def link_sources(spec: Spec, targets: Iterable[str]) -> set[str]:
+    """The operations whose responses link to one of ``targets`` (operationIds)."""
+    wanted = set(targets)
+    return {str(source.operation_id) for source, target in spec.links() if target in wanted}
+
+
+def run_engine(
+    api: str,
+    spec: Spec,
+    url: str,
+    headers: Mapping[str, str],
+    operation_ids: Iterable[str],
+    *,
+    profile: str = "gate",
+    seed: int = 0,
+    prepare: Callable[[Any], AbstractContextManager[None]] | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+    evidence: Iterable[tuple[str, int, float]] = (),
+    network: Network = DEFAULT_NETWORK,
+    read_only: bool = False,
+    fail_fast: bool = False,
+    deadline: float | None = None,
+) -> EngineRun:
+    """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
+    ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
+    ``prepare(schema)``: what the run adds to each schema the engine runs (auth, the guard's
+    hooks), as a context around the engine's run. ``fail_fast``: stop at the first failure.
+    ``deadline`` (``time.time()``): the run timeout; the engine is stopped there as schemathesis
+    stops itself (its last events still come), and the run says it was cut short."""
+    wanted = sorted(set(operation_ids))
+    run = EngineRun(api, seed, _records(spec, wanted, evidence))
+    infer = next(spec.links(), None) is None  # a spec that declares no links of its own
+
+    def config(seed: int, stateful_only: bool = False) -> SchemathesisConfig:
+        return engine_config(
+            engine_settings(
+                url,
+                headers,
+                profile,
+                seed,
+                stateful_only=stateful_only,
+                infer_links=infer,
+                network=network,
+                read_only=read_only,
+                fail_fast=fail_fast,
+            )
+        )
+
+    first = config(seed)
+    run_pass(run, spec, first, wanted, prepare, progress, deadline)
+    # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
+    # malformed one) that the first pass did not see, earned by one request (`_reach`).
+    reach(run, spec, first, wanted, prepare, progress, seed=seed, read_only=read_only,
+          fail_fast=fail_fast, deadline=deadline)  # fmt: skip
+    # A create that needs an id from another resource is reached by the stateful phase only,
+    # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
+    # seed) over just the operations not yet answered with a 2xx and those whose links lead to
+    # them, up to ``LINK_DEPTH`` links back.
+    for attempt in range(1, PROFILES[profile]["focused_passes"] + 1):
+        if STOPPING.is_set():
+            raise KeyboardInterrupt
+        if fail_fast and any(record.failures for record in run.records.values()):
+            break  # the verdict is in
+        if run.cut_short:
+            break
+        missing = _without_2xx(run)
+        if not missing:
+            break
+        sources = set(missing)
+        for _ in range(LINK_DEPTH):
+            sources |= link_sources(spec, sources)
+        sources &= set(wanted)
+        progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
+        focused = config(seed + attempt, stateful_only=True)
+        run_pass(run, spec, focused, sorted(sources), prepare, progress, deadline)
+    return run
+
+
+def _records(
+    spec: Spec, wanted: list[str], evidence: Iterable[tuple[str, int, float]]
+) -> dict[str, OperationRecord]:
+    """A record per operation in ``wanted``, the run's own calls (``evidence``) counted first."""
+    by_label = {op.label: op for op in spec.operations if op.operation_id in wanted}
+    records = {
+        label: OperationRecord(label, str(op.operation_id)) for label, op in by_label.items()
+    }
+    by_id = {record.operation_id: record for record in records.values()}
+    for operation_id, status, seconds in evidence:
+        if operation_id in by_id:
+            by_id[operation_id].statuses[status] += 1
+            by_id[operation_id].latencies.append((status, seconds))
+    return records
+
+
+def _without_2xx(run: EngineRun) -> list[str]:
+    """The operations no 2xx has come back for yet."""
+    return [
+        record.operation_id
+        for record in run.records.values()
+        if not any(200 <= status < 300 for status in record.statuses)
+    ]
