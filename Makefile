@@ -91,7 +91,9 @@ bench: install
 	$(BIN)/python bench/reference_load.py
 	$(BIN)/python bench/suite_vs_st.py
 
-lock: install
+# not after `install`: its `pip check` fails while pyproject names a package the lock lacks yet
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install uv==0.13.9
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --no-header --quiet -o requirements/lock.txt

@@ -255,6 +255,9 @@ _LINT: tuple[tuple[str, str, Scope, str], ...] = (
     ("CT004", "unknown-keyword", Scope.EVERYWHERE,
      "a schema uses only JSON Schema and OpenAPI keywords (and x- extensions): validators "
      "ignore anything else"),
+    ("CT005", "overlay-action", Scope.EVERYWHERE,
+     "every action of an OpenAPI Overlay applied to the spec changes it: its target is "
+     "JSONPath that selects a part of the spec, and its update fits what it selects"),
     ("CT101", "error-schema", Scope.STRICT,
      "components/schemas/ErrorResponse has the contract's fields and codes, and nothing else"),
     ("CT102", "error-responses", Scope.STRICT,

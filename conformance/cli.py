@@ -7,6 +7,7 @@ whose message is printed as one line. A traceback is shown only with ``CONFORMAN
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     for add in (
+        _init_parser,
         _lint_parser,
         _run_parser,
         _merge_parser,
@@ -48,6 +50,46 @@ def _build_parser() -> argparse.ArgumentParser:
     ):
         add(commands)
     return parser
+
+
+def _init_parser(commands: _Commands[_Parser]) -> None:
+    init = commands.add_parser(
+        "init",
+        help="draft an OpenAPI Overlay of the contract's declarations from a spec (exit 0, 3)",
+        description=(
+            "Read a spec without (or with few) x- declarations and draft the ones it lacks as an"
+            " OpenAPI Overlay 1.0 file: the auth flow, the roles, latency budgets, references,"
+            " unique values and owners, each action saying why it was inferred, and what could"
+            " not be inferred listed at its end. With --target, the drafted login is tried once"
+            " (login, refresh, logout of that session) with the credentials of"
+            " CONFORMANCE_<NAME>_USERNAME and _PASSWORD or the credentials file. Prints what was"
+            " drafted and the conformance run command to use it with. Exit 0, or 3 for bad"
+            " input (an unreadable spec, an existing file without --force)."
+        ),
+    )
+    init.add_argument("--spec", type=Path, required=True, metavar="FILE", help="the spec")
+    init.add_argument(
+        "--target",
+        default=None,
+        metavar="[NAME=]URL",
+        help="the API's base URL, to confirm the login against; NAME picks the credential"
+        " variables (default: the spec file's name up to its first dot)",
+    )
+    init.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="where to write the overlay (default: conformance.overlay.yaml)",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing --out file")
+    init.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="settings naming a credentials file (default: ./conformance.toml when present)",
+    )
 
 
 def _lint_parser(commands: _Commands[_Parser]) -> None:
@@ -74,6 +116,14 @@ def _lint_parser(commands: _Commands[_Parser]) -> None:
         default=[],
         metavar="RULE",
         help="skip a rule, by id or name (repeatable, or comma separated)",
+    )
+    lint.add_argument(
+        "--overlay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an OpenAPI Overlay 1.0 file applied to the SPEC first (its x- declarations);"
+        " an action that changes nothing is a finding (CT005)",
     )
     lint.add_argument("--verbose", action="store_true", help="show every note")
     lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
@@ -104,6 +154,14 @@ def _run_parser(commands: _Commands[_Parser]) -> None:
     )
     run.add_argument(
         "--spec", type=Path, default=None, metavar="FILE", help="the spec of --target URL"
+    )
+    run.add_argument(
+        "--overlay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an OpenAPI Overlay 1.0 file applied to the --spec FILE before anything reads it"
+        ' (a target of conformance.toml: overlay = "FILE" in its table)',
     )
     run.add_argument(
         "--config",
@@ -250,6 +308,14 @@ def _serve_parser(commands: _Commands[_Parser]) -> None:
     serve.add_argument(
         "api", nargs="?", default="all", choices=(*BUNDLED_APIS, "all"), help="what to serve"
     )
+    serve.add_argument(
+        "--overlay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="an OpenAPI Overlay 1.0 file applied to the API's spec before it is served"
+        " (one API: conformance serve tchat --overlay FILE)",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=0, help="the first port (default: free ones)")
     serve.add_argument(
@@ -321,6 +387,13 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         settings = reference.Settings.from_file(args.config)
     flags = reference.Settings.from_flags(args.rate_limit, args.token_lifetime, args.defect)
     settings = settings.merged(flags)
+    if args.overlay is not None:
+        if len(apis) != 1:
+            raise UsageError(
+                "conformance serve --overlay FILE: an overlay is written for one API's spec; name"
+                f" it (conformance serve {BUNDLED_APIS[-1]} --overlay FILE)"
+            )
+        settings = dataclasses.replace(settings, overlays={apis[0]: args.overlay})
     reference.serve(apis, args.host, args.port, args.db, out, settings)
     return ExitCode.OK
 
@@ -331,6 +404,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     options = runner.RunOptions(
         targets=args.target,
         spec=args.spec,
+        overlay=args.overlay,
         config=args.config,
         given={option.key: getattr(args, option.key) for option in RUN_OPTIONS if option.flag},
         list_rules=args.list_rules,
@@ -373,6 +447,19 @@ def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return selftest.command(options, out, err)
 
 
+def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import drafting
+
+    options = drafting.InitOptions(
+        spec=args.spec,
+        target=args.target,
+        out=args.out or drafting.DEFAULT_OUT,
+        force=args.force,
+        config=args.config,
+    )
+    return drafting.command(options, out)
+
+
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import lint
 
@@ -388,11 +475,17 @@ def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
                 " them"
             )
     paths = args.specs or [bundled_spec(api) for api in BUNDLED_APIS]
+    if args.overlay is not None and len(args.specs) != 1:
+        raise UsageError(
+            "conformance lint --overlay FILE: an overlay is written for one spec; give that one"
+            " (conformance lint SPEC --overlay FILE)"
+        )
+    overlays = [args.overlay] if args.overlay is not None else []
     results: list[lint.LintResult] = []
     errors: list[str] = []
     for path in paths:
         try:
-            results.append(lint.lint_path(path, ignore=ignore))
+            results.append(lint.lint_path(path, ignore=ignore, overlays=overlays))
         except SpecError as exc:
             errors.append(str(exc))
             err.write(f"conformance lint: {exc}\n")
@@ -421,6 +514,7 @@ def run(
             )
         args.pytest_args = extra
         command = {
+            "init": _init,
             "lint": _lint,
             "serve": _serve,
             "run": _run,

@@ -2,9 +2,12 @@
 one before). ``conformance.example.toml`` at the repository's root is the commented reference.
 
 Credentials never come from this file or from flags: from the environment
-(``CONFORMANCE_<API>_USERNAME`` / ``_PASSWORD`` / ``_TOKEN``) or from the file named by
-``credentials`` (TOML, a table per API with ``username``, ``password``, ``token``), which the
-environment overrides. A bad setting is a `ConfigError` naming the key and the fix (exit 3).
+(``CONFORMANCE_<API>_USERNAME`` / ``_PASSWORD`` / ``_TOKEN`` / ``_TOKEN_PREFIX`` / ``_CLIENT_ID``
+/ ``_CLIENT_SECRET``, and ``CONFORMANCE_<API>_<PRINCIPAL>_…`` for named principals) or from the
+file named by ``credentials`` (TOML, a table per API, a sub-table per named principal), which
+the environment overrides (`credentials`). Names of things are not secrets: how the run logs in
+(``[targets.<API>.login]``: the operation, its fields, where the token is) and an apiKey's
+prefix belong here. A bad setting is a `ConfigError` naming the key and the fix (exit 3).
 
 Each setting of a run is declared once, on its `Settings` field (`option`: its ``[run]`` key,
 environment variable, flag, kind and help); `RUN_OPTIONS` lists them for everything that reads
@@ -21,7 +24,7 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from conformance.errors import ConfigError, UsageError
 
@@ -30,10 +33,31 @@ _T = TypeVar("_T")
 #: the file a run reads when it is there and no other is named
 DEFAULT_FILE = Path("conformance.toml")
 PROFILES = ("smoke", "gate", "deep")
-#: keys a target's table may hold
-TARGET_KEYS = ("url", "spec")
-#: what must never be written into conformance.toml (it is checked in)
+#: keys a target's table may hold (``login`` is a table of `LOGIN_KEYS`)
+TARGET_KEYS = ("url", "spec", "overlay", "scheme", "token_prefix", "login")
+#: keys of ``[targets.<API>.login]``: names of fields and operations, never values
+LOGIN_KEYS = ("operation", "username_field", "password_field", "token_pointer", "cookie", "scheme")
+#: what must never be written into conformance.toml (it is checked in): a key that is not one
+#: of the settings above and contains one of these holds a credential's value
 SECRET_KEYS = ("password", "token", "username", "secret", "api_key")
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    """How the run logs in where the spec declares no ``x-auth-flow``: the login operation, the
+    request body's fields for the account's username and password, and where the answer holds
+    the token (a JSON pointer) or the session cookie it sets. Names, never values."""
+
+    #: its operationId, or ``METHOD /path`` as the spec writes the path
+    operation: str
+    username_field: str = "/username"
+    password_field: str = "/password"
+    #: where the token is in the answer; None: the session cookie (`cookie`)
+    token_pointer: str | None = None
+    #: the session cookie the login sets; None: the cookie scheme's name, if the token is none
+    cookie: str | None = None
+    #: the security scheme the token (or cookie) is presented with; None: the spec's
+    scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +66,27 @@ class TargetSettings:
     url: str
     #: the spec file; None: the bundled spec of that name
     spec: Path | None = None
+    #: the security scheme the run's credentials are for; None: chosen from the spec
+    scheme: str | None = None
+    #: what an apiKey header's value starts with (``Token``), which OpenAPI cannot state
+    token_prefix: str | None = None
+    login: LoginSettings | None = None
+    #: an OpenAPI Overlay file applied to the spec before anything reads it
+    overlay: Path | None = None
+
+
+class ResolvedTarget(NamedTuple):
+    """A target of the run as `resolve_targets` resolved it."""
+
+    url: str
+    spec: Path
+    #: the OpenAPI Overlay applied to ``spec`` (its contract's ``x-`` declarations), if any
+    overlay: Path | None = None
+
+    @property
+    def overlays(self) -> tuple[Path, ...]:
+        """What `contract.load_spec` takes."""
+        return () if self.overlay is None else (self.overlay,)
 
 
 #: how a flag's text becomes a value, by kind (argparse's ``type``; the plugin's parser is argparse)
@@ -406,7 +451,7 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: must be a table with url (and spec)")
         for key in table:
-            if any(secret in key for secret in SECRET_KEYS):
+            if key not in TARGET_KEYS and any(secret in key for secret in SECRET_KEYS):
                 raise _secret(path, f"targets.{name}.{key}")
             if key not in TARGET_KEYS:
                 raise _unknown(where, key, list(TARGET_KEYS))
@@ -414,7 +459,15 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
             raise ConfigError(f'{where}: url is missing, e.g. url = "https://staging.example.com"')
         url = _value(where, "url", "url", table["url"], base)
         spec = _value(where, "spec", "file", table["spec"], base) if "spec" in table else None
-        targets[name] = TargetSettings(name, url, spec)
+        scheme, prefix = (
+            _value(where, key, "text", table[key], base) if key in table else None
+            for key in ("scheme", "token_prefix")
+        )
+        login = _login(path, name, table["login"]) if "login" in table else None
+        targets[name] = TargetSettings(name, url, spec, scheme, prefix, login)
+        if "overlay" in table:
+            overlay = _value(where, "overlay", "file", table["overlay"], base)
+            targets[name] = replace(targets[name], overlay=overlay)
     changes["targets"] = targets
     scenarios = data.get("scenarios", {})
     if not isinstance(scenarios, Mapping):
@@ -429,6 +482,32 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
         switches[key] = _value(f"{path} [scenarios]", key, "bool", raw, base)
     changes["scenarios"] = switches
     return replace(settings, **changes)
+
+
+def _pointer(value: str) -> str:
+    """A body field as a JSON pointer: ``email`` is ``/email``; ``/user/email`` stays."""
+    return value if value.startswith("/") else "/" + value
+
+
+def _login(path: Path, name: str, table: Any) -> LoginSettings:
+    """``[targets.<name>.login]``: how to log in, names only (a key holding a value is refused)."""
+    where = f"{path} [targets.{name}.login]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f'{where}: must be a table, e.g. operation = "login"')
+    for key in table:
+        if key not in LOGIN_KEYS and any(secret in key for secret in SECRET_KEYS):
+            raise _secret(path, f"targets.{name}.login.{key}")
+        if key not in LOGIN_KEYS:
+            raise _unknown(where, key, list(LOGIN_KEYS))
+    if "operation" not in table:
+        raise ConfigError(
+            f'{where}: operation is missing: the login\'s operationId, or "POST /path"'
+        )
+    found = {key: _value(where, key, "text", raw, path.parent) for key, raw in table.items()}
+    for key in ("username_field", "password_field", "token_pointer"):
+        if key in found:
+            found[key] = _pointer(found[key])
+    return LoginSettings(**found)
 
 
 def _secret(path: Path, key: str) -> ConfigError:
@@ -452,7 +531,7 @@ def _from_environment(environ: Mapping[str, str], settings: Settings) -> Setting
             name = variable.removeprefix("CONFORMANCE_TARGET_").lower()
             url = _value(f"environment {variable}", "url", "url", raw, Path.cwd())
             old = targets.get(name)
-            targets[name] = TargetSettings(name, url, old.spec if old else None)
+            targets[name] = replace(old, url=url) if old else TargetSettings(name, url)
     return replace(settings, **changes, targets=targets)
 
 
@@ -499,12 +578,14 @@ def resolve_targets(
     bundled: Mapping[str, Path],
     flag: str,
     spec_hint: str,
-) -> dict[str, tuple[str, Path]]:
-    """name -> (url, spec): the run's targets, resolved once for ``conformance run`` and the
-    plugin. The config's targets (the file, then the environment), then the URLs and the specs
-    the flags give by API (a spec given for an API without a URL is no target); a target's spec
-    is its own, else the bundled spec of its name (``bundled``: this layer reads no spec).
-    ``flag`` and ``spec_hint`` (``{name}``: the API) are how the caller's messages say it."""
+    overlays: Mapping[str, Path] | None = None,
+) -> dict[str, ResolvedTarget]:
+    """name -> (url, spec, overlay): the run's targets, resolved once for ``conformance run``
+    and the plugin. The config's targets (the file, then the environment), then the URLs, the
+    specs and the overlays the flags give by API (a spec given for an API without a URL is no
+    target); a target's spec is its own, else the bundled spec of its name (``bundled``: this
+    layer reads no spec), its overlay the flag's, else its table's. ``flag`` and ``spec_hint``
+    (``{name}``: the API) are how the caller's messages say it."""
     found = {name: (target.url, target.spec) for name, target in settings.targets.items()}
     for name, url in urls.items():
         if not url.startswith(("http://", "https://")):
@@ -523,49 +604,133 @@ def resolve_targets(
                 f"{settings.source}: target {name!r} has no spec and no bundled spec is called"
                 f' {name!r}; add spec = "FILE" to [targets.{name}]'
             )
-        targets[name] = (url, spec)
+        given = settings.targets.get(name)
+        overlay = (overlays or {}).get(name, given.overlay if given else None)
+        targets[name] = ResolvedTarget(url, spec, overlay)
     return targets
+
+
+#: a principal's keys in the credentials file, and the variables' suffixes
+#: (``CONFORMANCE_<API>[_<PRINCIPAL>]_<KEY>``): which are secrets (masked, never printed)
+PRINCIPAL_KEYS = {
+    "username": True,
+    "password": True,
+    "token": True,
+    "client_id": False,
+    "client_secret": True,
+    "role": False,
+}
+#: keys of the API's own table only (they hold for its every principal)
+API_KEYS = ("prefix", "scheme")
+#: the variables' suffixes, longest first (``TOKEN_PREFIX`` before ``TOKEN``), and their keys
+_SUFFIXES = sorted(
+    [(key.upper(), key) for key in PRINCIPAL_KEYS]
+    + [("TOKEN_PREFIX", "prefix"), ("SCHEME", "scheme")],
+    key=lambda pair: -len(pair[0]),
+)
 
 
 @dataclass(frozen=True)
 class Secrets:
-    """One API's credentials, from the environment or the credentials file."""
+    """One API's credentials (its default principal's: the run's own), from the environment or
+    the credentials file, and its named principals (`principals`), each with its role."""
 
     username: str | None = field(default=None)
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    #: the principal's role (x-roles), where the user says it
+    role: str | None = None
+    #: what an apiKey header's value starts with (``Token``): OpenAPI cannot state it
+    prefix: str | None = None
+    #: the security scheme these credentials are for; None: chosen from the spec
+    scheme: str | None = None
+    #: how to log in where the spec does not say (``[targets.<API>.login]``)
+    login: LoginSettings | None = None
+    #: name -> another account of the API (``[<API>.<name>]``, ``CONFORMANCE_<API>_<NAME>_…``)
+    principals: Mapping[str, Secrets] = field(default_factory=dict)
+
+
+def _read_credentials(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"credentials {path}: cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        # the message may quote a line of the file: a secret; say where only
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(f"credentials {path}: not valid TOML (line {line})") from None
+
+
+def _table(where: str, table: Any, keys: Collection[str]) -> dict[str, Any]:
+    """One principal's table of the credentials file: its keys (strings), and its sub-tables
+    (other principals) apart under ``principals`` when ``keys`` allows them."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: must be a table")
+    found: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping) and "principals" in keys:
+            found.setdefault("principals", {})[key] = _table(
+                f"{where[:-1]}.{key}]", value, list(PRINCIPAL_KEYS)
+            )
+            continue
+        if key not in keys or key == "principals":
+            raise _unknown(where, key, [k for k in keys if k != "principals"])
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where} {key}: use a non-empty string")
+        found[key] = value
+    return found
+
+
+def _from_variables(api: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """``CONFORMANCE_<API>_<KEY>`` and ``CONFORMANCE_<API>_<PRINCIPAL>_<KEY>`` as the
+    credentials file's table of the API."""
+    found: dict[str, Any] = {}
+    start = f"CONFORMANCE_{api.upper()}_"
+    for variable, value in environ.items():
+        if not variable.startswith(start) or not value:
+            continue
+        rest = variable.removeprefix(start)
+        for suffix, key in _SUFFIXES:
+            if rest == suffix:
+                found[key] = value
+                break
+            if rest.endswith("_" + suffix) and key in PRINCIPAL_KEYS:
+                name = rest.removesuffix("_" + suffix).lower()
+                found.setdefault("principals", {}).setdefault(name, {})[key] = value
+                break
+    return found
+
+
+def _secrets(table: Mapping[str, Any], **more: Any) -> Secrets:
+    principals = {
+        name: _secrets(inner) for name, inner in sorted(table.get("principals", {}).items())
+    }
+    known = {key: table[key] for key in (*PRINCIPAL_KEYS, *API_KEYS) if key in table}
+    return Secrets(**known, principals=principals, **more)
 
 
 def credentials(api: str, settings: Settings, environ: Mapping[str, str] | None = None) -> Secrets:
-    """``api``'s credentials: the environment wins over the credentials file."""
+    """``api``'s credentials: the environment wins over the credentials file, key by key; the
+    target's table of the config gives the scheme, the prefix and the login (names, not
+    secrets), which the credentials override."""
     environ = os.environ if environ is None else environ
-    found: dict[str, str] = {}
+    table: dict[str, Any] = {}
     if settings.credentials is not None:
         path = settings.credentials
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(
-                f"credentials {path}: cannot be read ({exc.strerror or exc})"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            # the message may quote a line of the file: a secret; say where only
-            line = getattr(exc, "lineno", None)
-            raise ConfigError(f"credentials {path}: not valid TOML (line {line})") from None
-        table = data.get(api, {})
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"credentials {path}: [{api}] must be a table")
-        for key, value in table.items():
-            if key not in ("username", "password", "token"):
-                raise _unknown(
-                    f"credentials {path} [{api}]", key, ["username", "password", "token"]
-                )
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"credentials {path} [{api}] {key}: use a non-empty string")
-            found[key] = value
-    prefix = f"CONFORMANCE_{api.upper()}_"
-    for key in ("username", "password", "token"):
-        value = environ.get(prefix + key.upper())
-        if value:
-            found[key] = value
-    return Secrets(found.get("username"), found.get("password"), found.get("token"))
+        data = _read_credentials(path)
+        if api in data:
+            where = f"credentials {path} [{api}]"
+            table = _table(where, data[api], [*PRINCIPAL_KEYS, *API_KEYS, "principals"])
+    variables = _from_variables(api, environ)
+    principals = table.get("principals", {})
+    for name, inner in variables.pop("principals", {}).items():
+        principals[name] = {**principals.get(name, {}), **inner}
+    table = {**table, **variables, "principals": principals}
+    target = settings.targets.get(api)
+    if target is not None:
+        table.setdefault("scheme", target.scheme)
+        table.setdefault("prefix", target.token_prefix)
+    table = {key: value for key, value in table.items() if value is not None}
+    return _secrets(table, login=target.login if target is not None else None)

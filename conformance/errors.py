@@ -6,7 +6,8 @@
     └── SpecError             a spec that cannot be read as OpenAPI (exit 3)
         ├── SpecNotFound      the file is missing or unreadable
         ├── SpecSyntaxError   YAML/JSON that does not parse (carries the line)
-        └── NotOpenAPI        parses, but is not an OpenAPI 3.x document
+        ├── NotOpenAPI        parses, but is not an OpenAPI 3.x document
+        └── OverlayError      an overlay file that is not an OpenAPI Overlay 1.0 document
 
 The CLI prints ``str(error)`` and exits with ``error.exit_code``; nothing else reaches the user,
 never a traceback.
@@ -65,3 +66,8 @@ class SpecSyntaxError(SpecError):
 
 class NotOpenAPI(SpecError):
     """The file parses but is not an OpenAPI 3.x document."""
+
+
+class OverlayError(SpecError):
+    """An overlay file that parses but is not an OpenAPI Overlay 1.0 document (no ``overlay``
+    version, another version, no ``info`` or no ``actions``)."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -68,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the OpenAPI spec of a target (default: the bundled one of gloria and tchat)",
     )
     group.addoption(
+        "--conformance-overlay",
+        action="append",
+        default=[],
+        metavar="API=FILE",
+        help="an OpenAPI Overlay 1.0 file applied to a target's spec before anything reads it",
+    )
+    group.addoption(
         "--conformance-config",
         default=None,
         metavar="FILE",
@@ -115,17 +124,23 @@ def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
 
     urls = _pairs(config.getoption("conformance_target"), "--conformance-target")
     specs = _pairs(config.getoption("conformance_spec"), "--conformance-spec")
+    overlays = _pairs(config.getoption("conformance_overlay"), "--conformance-overlay")
     resolved = settings_module.resolve_targets(
         settings, urls, {api: Path(path) for api, path in specs.items()},
         bundled={api: bundled_spec(api) for api in BUNDLED_APIS},
         flag="--conformance-target", spec_hint="give its spec with --conformance-spec {name}=FILE",
+        overlays={api: Path(path) for api, path in overlays.items()},
     )  # fmt: skip
     targets = {}
-    for api, (url, path) in resolved.items():
-        spec = load_spec(path)
+    for api, (url, path, overlay) in resolved.items():
+        spec = load_spec(path, () if overlay is None else (overlay,))
         secrets = settings_module.credentials(api, settings)
-        credentials = Credentials(api, secrets.token, secrets.username, secrets.password)
-        own = api in BUNDLED_APIS and path.resolve() == bundled_spec(api).resolve()
+        credentials = Credentials.of(api, secrets)
+        own = (
+            api in BUNDLED_APIS
+            and overlay is None
+            and path.resolve() == bundled_spec(api).resolve()
+        )
         targets[api] = Target(api, spec, url, credentials, own_spec=own)
     return targets
 
@@ -145,6 +160,13 @@ def pytest_configure(config: pytest.Config) -> None:
     suite = _open_run(config)
     config.stash[SUITE] = suite
     config.pluginmanager.register(ConformanceRun(suite), "conformance-run")
+
+
+def _hypothesis_home(folder: Path | None) -> None:
+    """Where hypothesis keeps its files: ``folder``, or (None) back to its own choice."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(folder)
 
 
 def _open_run(config: pytest.Config) -> SuiteSession:
@@ -295,6 +317,15 @@ class ConformanceRun:
 
     def __init__(self, suite: SuiteSession) -> None:
         self.suite = suite
+        # hypothesis's files (a Unicode table it caches, 0.1 s to make; the engine keeps no
+        # examples) in a folder of the run's own, gone at its end: a run writes nothing in the
+        # current directory (``.hypothesis``) but its reports, and no binary file among them
+        self._hypothesis = Path(tempfile.mkdtemp(prefix="conformance-hypothesis-"))
+        _hypothesis_home(self._hypothesis)
+
+    def pytest_unconfigure(self) -> None:
+        _hypothesis_home(None)  # a pytester run in this process leaves the outer one's alone
+        shutil.rmtree(self._hypothesis, ignore_errors=True)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "conformance_scenario" in metafunc.fixturenames:

@@ -9,6 +9,7 @@ reached or broke the run (wins over 1); 3 usage, configuration or spec error.
 from __future__ import annotations
 
 import _thread
+import collections
 import contextlib
 import json
 import os
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import httpx
 
 from conformance import config, verdict
-from conformance.config import RUN_OPTIONS, Settings
+from conformance.config import RUN_OPTIONS, ResolvedTarget, Settings
 from conformance.contract import BUNDLED_APIS, RateLimit, Spec, bundled_spec, load_spec
 from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
 from conformance.reporting import plural
@@ -58,6 +59,8 @@ class RunOptions:
 
     targets: list[str] = field(default_factory=list)
     spec: Path | None = None
+    #: an OpenAPI Overlay applied to ``spec`` (``--overlay FILE``)
+    overlay: Path | None = None
     config: Path | None = None
     given: dict[str, Any] = field(default_factory=dict)
     #: print which rules apply to which operations, and exit (no backend, no request)
@@ -78,20 +81,27 @@ def _name_of(spec: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "api"
 
 
-def resolve_targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Path]]:
-    """name -> (url, spec): the config's targets, then ``--target`` and ``--spec``."""
+def resolve_targets(options: RunOptions, settings: Settings) -> dict[str, ResolvedTarget]:
+    """name -> (url, spec, overlay): the config's targets, then ``--target``, ``--spec`` and
+    ``--overlay``."""
     targets = _targets(options, settings)
-    if options.spec is not None and not any(spec == options.spec for _, spec in targets.values()):
+    if options.spec is not None and not any(t.spec == options.spec for t in targets.values()):
         raise UsageError("--spec FILE needs the URL of its backend: --target URL")
     return targets
 
 
-def _targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Path]]:
+def _targets(options: RunOptions, settings: Settings) -> dict[str, ResolvedTarget]:
     """`config.resolve_targets` over ``--target`` (``API=URL``, or a bare URL: the API of
-    ``--spec FILE``); each spec is read here, so that one that cannot be read ends the run in
-    one line."""
+    ``--spec FILE``, overlaid by ``--overlay FILE``); each spec is read here, with its overlay,
+    so that one that cannot be read ends the run in one line."""
+    if options.overlay is not None and options.spec is None:
+        raise UsageError(
+            "--overlay FILE overlays the spec of --spec FILE; for a target of conformance.toml"
+            ' write overlay = "FILE" in its [targets.NAME] table'
+        )
     urls: dict[str, str] = {}
     specs: dict[str, Path] = {}
+    overlays: dict[str, Path] = {}
     for value in options.targets:
         name, sep, url = value.partition("=")
         if not sep:  # a bare URL: the target of --spec
@@ -102,16 +112,60 @@ def _targets(options: RunOptions, settings: Settings) -> dict[str, tuple[str, Pa
                 )
             name, url = _name_of(options.spec), value
             specs[name] = options.spec
+            if options.overlay is not None:
+                overlays[name] = options.overlay
         if name in urls:
             raise UsageError(f"--target {name} is given twice")
         urls[name] = url
+    named = [value.partition("=")[0] for value in options.targets if "=" in value]
+    if options.spec is not None and not specs and named:  # --target NAME=URL --spec FILE
+        if len(named) > 1:
+            raise UsageError(
+                f"--spec FILE with {len(named)} named targets: give the spec of each in its"
+                ' [targets.NAME] table (spec = "FILE"), or one --target NAME=URL with --spec'
+            )
+        specs[named[0]] = options.spec
+        if options.overlay is not None:
+            overlays[named[0]] = options.overlay
     targets = config.resolve_targets(
         settings, urls, specs, bundled={api: bundled_spec(api) for api in BUNDLED_APIS},
         flag="--target", spec_hint="use --spec FILE --target URL for any other OpenAPI API",
+        overlays=overlays,
     )  # fmt: skip
-    for _, spec in targets.values():
-        load_spec(spec)
+    for target in targets.values():
+        load_spec(target.spec, target.overlays)
     return targets
+
+
+def named_after_spec(options: RunOptions) -> list[str]:
+    """A line for a bare ``--target URL``: its API is named after the spec's file, and that
+    name picks the credential variables, which the user should not have to find in an error
+    message."""
+    if options.spec is None:
+        return []
+    name = _name_of(options.spec)
+    variable = f"CONFORMANCE_{name.upper()}"
+    return [
+        f"conformance: the API at {value} is called {name!r} after {options.spec.name}; its"
+        f" credentials are read from {variable}_TOKEN (or {variable}_USERNAME and _PASSWORD,"
+        f" or [{name}] in the credentials file); --target NAME={value} names it"
+        for value in options.targets
+        if "=" not in value
+    ]
+
+
+def overlay_warnings(targets: dict[str, ResolvedTarget]) -> list[str]:
+    """A line for each action of the targets' overlays that changed nothing or could not apply:
+    the run goes on without what it meant to declare (``conformance lint SPEC --overlay FILE``
+    reports them as findings)."""
+    lines = []
+    for name, target in targets.items():
+        if target.overlay is None:
+            continue
+        for problem in load_spec(target.spec, target.overlays).overlay_problems:
+            where = f"{problem.overlay}:{problem.line}" if problem.line else str(problem.overlay)
+            lines.append(f"conformance: {name}: {where}: {problem.message}; {problem.fix}")
+    return lines
 
 
 def check_reachable(name: str, url: str, settings: Settings) -> None:
@@ -136,29 +190,30 @@ def check_reachable(name: str, url: str, settings: Settings) -> None:
         ) from None
 
 
-def check_credentials(name: str, url: str, spec: Path, settings: Settings) -> None:
-    """Log in once before the run, so wrong credentials are one line (exit 3) and not a run of
-    errors. (The run's own session logs in again: one login more per API.)"""
-    from conformance.suite import Credentials, Network, sign_in
+def check_credentials(
+    name: str, url: str, spec: Path, settings: Settings, overlays: Sequence[Path] = ()
+) -> None:
+    """Before the run, the credentials get in (`suite.check_access`: the security scheme they
+    fit, its login, then a preflight of a few reads), so that wrong ones are one line (exit 3)
+    within seconds and not minutes of refusals. (The run's own session logs in again: one
+    login more per API.)"""
+    from conformance.suite import Credentials, Network, check_access
 
     secrets = config.credentials(name, settings)
-    if secrets.token:
-        return
-    loaded = load_spec(spec)
-    if not (secrets.username and secrets.password):
+    loaded = load_spec(spec, overlays)
+    credentials = Credentials.of(name, secrets)
+    credentials.register()
+    if not credentials.given:
         missing_credentials(name, loaded, secrets)
         return
     network = Network(settings.request_timeout_s, settings.tls, settings.proxy)
-    credentials = Credentials(name, secrets.token, secrets.username, secrets.password)
-    credentials.register()
-    if loaded.declarations.auth_flow is None:
-        return
-    sign_in(loaded, url, credentials, network)
+    check_access(loaded, url, credentials, network)
 
 
 def missing_credentials(name: str, spec: Spec, secrets: config.Secrets) -> None:
     """A run with no (or half the) credentials for an API whose operations need them would be
-    one 401 after another and a verdict of "not exercised": one sentence (exit 3) instead."""
+    one 401 after another and a verdict of "not exercised": one sentence (exit 3) instead,
+    naming the variables the spec's most used scheme takes."""
     guarded = [operation for operation in spec.operations if operation.needs_credentials]
     if not guarded:
         return
@@ -171,9 +226,35 @@ def missing_credentials(name: str, spec: Spec, secrets: config.Secrets) -> None:
         )
     raise ConfigError(
         f"{name}: the spec's operations need authentication ({len(guarded)} of"
-        f" {len(spec.operations)}) and no credentials are set; set {variable}_USERNAME and"
-        f" {variable}_PASSWORD (or {variable}_TOKEN, or [{name}] in the credentials file)"
+        f" {len(spec.operations)}) and no credentials are set; {_wanted(name, spec)}"
     )
+
+
+def _wanted(name: str, spec: Spec) -> str:
+    """Which variables give what the spec's most used security scheme takes."""
+    variable = f"CONFORMANCE_{name.upper()}"
+    used = collections.Counter(
+        scheme for operation in spec.operations for each in operation.security for scheme in each
+    )
+    schemes = spec.security_schemes
+    top = next((schemes[scheme] for scheme, _ in used.most_common() if scheme in schemes), None)
+    elsewhere = f"[{name}] in the credentials file"
+    flow = spec.declarations.auth_flow
+    if top is None or top.is_basic or flow is not None or top.flow("password") is not None:
+        return (
+            f"set {variable}_USERNAME and {variable}_PASSWORD (or {variable}_TOKEN, or {elsewhere})"
+        )
+    if top.flow("clientCredentials") is not None:
+        return (
+            f"set {variable}_CLIENT_ID and {variable}_CLIENT_SECRET for {top.described} (or"
+            f" {variable}_TOKEN, or {elsewhere})"
+        )
+    prefix = (
+        f" (and {variable}_TOKEN_PREFIX if its value starts with a word, e.g. Token)"
+        if top.type == "apiKey" and top.location == "header"
+        else ""
+    )
+    return f"set {variable}_TOKEN for {top.described}{prefix}, or {elsewhere}"
 
 
 @contextlib.contextmanager
@@ -204,7 +285,7 @@ def embedded(
     out: TextIO,
     apis: Sequence[str] = BUNDLED_APIS,
     settings: ReferenceSettings | None = None,
-) -> Iterator[dict[str, tuple[str, Path]]]:
+) -> Iterator[dict[str, ResolvedTarget]]:
     """The reference backend's ``apis`` (default: both) on free loopback ports, with
     ``settings`` (default: `embedded_settings`), and the run's credentials in the environment."""
     from conformance import reference
@@ -217,7 +298,7 @@ def embedded(
             service = backends.backend(api).credentials["service"]
             credentials[f"CONFORMANCE_{api.upper()}_USERNAME"] = service.email
             credentials[f"CONFORMANCE_{api.upper()}_PASSWORD"] = service.password
-            targets[api] = (backends.url(api), bundled_spec(api))
+            targets[api] = ResolvedTarget(backends.url(api), bundled_spec(api))
             out.write(f"conformance: the reference backend serves {api} at {backends.url(api)}\n")
         out.flush()
         with _environment(credentials):
@@ -247,7 +328,7 @@ def check_waivers(settings: Settings) -> None:
 
 
 def pytest_arguments(
-    targets: dict[str, tuple[str, Path]], options: RunOptions, settings: Settings
+    targets: dict[str, ResolvedTarget], options: RunOptions, settings: Settings
 ) -> list[str]:
     """The plugin's options for the resolved settings (xdist workers parse them again)."""
     from conformance.suite import TESTS_DIR
@@ -263,18 +344,29 @@ def pytest_arguments(
     if options.config is not None or config.DEFAULT_FILE.is_file():
         # the credentials file and the scenario switches come from there
         arguments += ["--conformance-config", str(options.config or config.DEFAULT_FILE)]
-    for name, (url, spec) in targets.items():
+    for name, target in targets.items():
         arguments += [
             "--conformance-target",
-            f"{name}={url}",
+            f"{name}={target.url}",
             "--conformance-spec",
-            f"{name}={spec}",
+            f"{name}={target.spec}",
         ]
+        if target.overlay is not None:
+            arguments += ["--conformance-overlay", f"{name}={target.overlay}"]
     if not _own_alluredir(options):
         # Allure results of this run only (the HTML report keeps the history)
         results = settings.reports / "allure-results"
         arguments += ["--alluredir", str(results), "--clean-alluredir"]
+    arguments += cache_arguments(settings.reports, options.pytest_args)
     return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
+
+
+def cache_arguments(reports: Path, pytest_args: list[str]) -> list[str]:
+    """pytest's cache under the reports folder, not in the current directory: a run writes
+    nothing else there, and ``--lf`` works from one run to the next with the same reports
+    (hypothesis's files go to a folder of the run's own). None when the arguments choose."""
+    chosen = any("cache_dir" in arg or arg == "no:cacheprovider" for arg in pytest_args)
+    return [] if chosen else ["-o", f"cache_dir={reports.resolve() / '.pytest_cache'}"]
 
 
 def setting_arguments(settings: Settings) -> list[str]:
@@ -357,13 +449,17 @@ def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
     bundled ones), which rules apply to which operations and why, which are off and why; no
     backend is started and no request sent. ``--spec FILE`` needs no ``--target`` here."""
     settings = options.settings()
-    specs = {name: spec for name, (_, spec) in _targets(options, settings).items()}
-    if options.spec is not None and options.spec not in specs.values():
-        specs[_name_of(options.spec)] = options.spec
+    specs: dict[str, tuple[Path, tuple[Path, ...]]] = {
+        name: (target.spec, target.overlays) for name, target in _targets(options, settings).items()
+    }
+    if options.spec is not None and options.spec not in [spec for spec, _ in specs.values()]:
+        given = () if options.overlay is None else (options.overlay,)
+        specs[_name_of(options.spec)] = (options.spec, given)
     if not specs:
-        specs = {api: bundled_spec(api) for api in BUNDLED_APIS}
-    for n, (api, path) in enumerate(specs.items()):
-        lines = rule_lines(api, path, load_spec(path), settings.require_exercised)
+        specs = {api: (bundled_spec(api), ()) for api in BUNDLED_APIS}
+    for n, (api, (path, overlays)) in enumerate(specs.items()):
+        spec = load_spec(path, overlays)
+        lines = rule_lines(api, path, spec, settings.require_exercised)
         out.write(("\n" if n else "") + "\n".join(lines) + "\n")
     return ExitCode.OK
 
@@ -380,7 +476,11 @@ def rule_lines(api: str, path: Path, spec: Spec, require_exercised: bool = False
         else "no x-contract: strict, so a contract rule applies where the spec declares what it"
         " checks"
     )
-    lines = [f"{api}: {path} ({plural(len(operations), 'operation')}; {strict})"]
+    overlaid = "".join(f" + overlay {overlay}" for overlay in spec.document.overlays)
+    lines = [f"{api}: {path}{overlaid} ({plural(len(operations), 'operation')}; {strict})"]
+    for problem in spec.overlay_problems:  # what the overlay meant to declare is not there
+        where = f"{problem.overlay}:{problem.line}" if problem.line else str(problem.overlay)
+        lines.append(f"  overlay problem: {where}: {problem.message}")
     by_rule: dict[str, list[tuple[str, bool, str]]] = {}
     rules = {}
     for operation in operations:
@@ -458,9 +558,13 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
     with stack:
         if not targets:
             targets = stack.enter_context(embedded(out))
-        for name, (url, spec) in targets.items():
-            check_reachable(name, url, settings)
-            check_credentials(name, url, spec, settings)
+        for line in overlay_warnings(targets):
+            err.write(line + "\n")
+        for line in named_after_spec(options):
+            out.write(line + "\n")
+        for name, target in targets.items():
+            check_reachable(name, target.url, settings)
+            check_credentials(name, target.url, target.spec, settings, target.overlays)
         (reports / "verdict.json").unlink(missing_ok=True)
         stack.enter_context(sigterm_interrupts())
         # the run stops itself at its timeout (the plugin's deadline, in every xdist worker);

@@ -284,10 +284,9 @@ def one(name: str, api: str, options: Options, out: TextIO, err: TextIO) -> Exit
     if not name.startswith("clean-"):
         settings = dataclasses.replace(settings, defects=frozenset({name}))
     with runner.embedded(out, [api], settings) as targets:
-        url, _spec = targets[api]
         given = {"profile": profile, "seed": seed, "reports": options.reports}
         run = runner.RunOptions(
-            targets=[f"{api}={url}"],
+            targets=[f"{api}={targets[api].url}"],
             given={**given, "html_report": False, "fail_fast": not options.thorough},
             pytest_args=["-p", "no:cacheprovider", "-q", *options.selection],
         )

@@ -78,15 +78,16 @@ class Failure:
     message: str
     phase: str
     status: int | None
-    #: the curl command that reproduces it (schemathesis masks credentials)
+    #: the curl command that reproduces it, as pasted into a shell: the run's credentials as
+    #: the variables they came from, other secrets masked (`masking.reproduction`)
     curl: str
     #: the failing case as data (method, path, path_parameters, query, headers, body), the
     #: smallest hypothesis found for it, secrets masked
     example: dict[str, Any] = field(default_factory=dict)
     #: for a stateful failure, the curl lines of the steps before it, oldest first
     steps: tuple[str, ...] = ()
-    #: the response that failed the check (status, headers, body cut, elapsed ms), secrets
-    #: masked; kept for the first few failures of a check only
+    #: the response that failed the check (status, headers, a long body's head and tail,
+    #: elapsed ms), secrets masked; kept for the first few failures of a check only
     response: dict[str, Any] | None = None
     #: the waiver in force that covers it (`conformance.suite._waivers`), if any
     waived: str = ""

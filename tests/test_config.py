@@ -196,10 +196,34 @@ def test_targets_are_the_config_s_then_the_flags_each_with_its_spec(tmp_path: Pa
     urls = {"billing": "http://127.0.0.1:3/", "gloria": "https://gloria.example/api"}
     assert resolve(settings, urls, {"tchat": tmp_path / "mine.yaml"}) == {
         # a flag's URL keeps the config's spec; a flag's spec wins; else the bundled one
-        "billing": ("http://127.0.0.1:3", spec),
-        "tchat": ("http://127.0.0.1:2/api", tmp_path / "mine.yaml"),
-        "gloria": ("https://gloria.example/api", BUNDLED["gloria"]),
+        "billing": ("http://127.0.0.1:3", spec, None),
+        "tchat": ("http://127.0.0.1:2/api", tmp_path / "mine.yaml", None),
+        "gloria": ("https://gloria.example/api", BUNDLED["gloria"], None),
     }
+
+
+def test_targets_overlay_is_the_flag_s_else_the_table_s(tmp_path: Path) -> None:
+    overlay, other = write(tmp_path, "", "extras.yaml"), write(tmp_path, "", "other.yaml")
+    path = write(
+        tmp_path,
+        f'[targets.tchat]\nurl = "http://127.0.0.1:2/api"\noverlay = "{overlay.name}"\n'
+        '[targets.gloria]\nurl = "http://127.0.0.1:3/api"\n',
+    )
+    settings = config.load(path, {"CONFORMANCE_TARGET_TCHAT": "http://127.0.0.1:4/api"})
+    assert settings.targets["tchat"].overlay == overlay  # the URL from the environment keeps it
+    resolved = config.resolve_targets(
+        settings, {}, {}, bundled=BUNDLED, flag="--target", spec_hint="",
+        overlays={"gloria": other},
+    )  # fmt: skip
+    assert resolved["tchat"].overlays == (overlay,)
+    assert tuple(resolved["tchat"]) == ("http://127.0.0.1:4/api", BUNDLED["tchat"], overlay)
+    assert resolved["gloria"].overlay == other
+
+
+def test_targets_overlay_must_be_a_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[targets.tchat]\nurl = "http://127.0.0.1:2"\noverlay = "no.yaml"\n')
+    with pytest.raises(ConfigError, match=r"overlay"):
+        config.load(path, {})
 
 
 @pytest.mark.parametrize(

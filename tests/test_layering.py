@@ -46,6 +46,7 @@ ALLOWED = {
         "suite",
         "verdict",
     },
+    "drafting": {"config", "contract", "errors", "masking"},
     "selftest": {
         "busy",
         "catalogue",
@@ -62,6 +63,7 @@ ALLOWED = {
         "catalogue",
         "config",
         "contract",
+        "drafting",
         "errors",
         "lint",
         "masking",

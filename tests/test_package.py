@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 import conformance
-from conformance import checks, contract, lint, reference, suite
+from conformance import checks, contract, drafting, lint, reference, suite
 
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.mark.parametrize("module", [checks, contract, lint, reference, suite])
+@pytest.mark.parametrize("module", [checks, contract, drafting, lint, reference, suite])
 def test_package_public_names_exist_and_are_sorted(module: object) -> None:
     names = module.__all__  # type: ignore[attr-defined]
     # ruff's "isort-style" order (RUF022): CONSTANTS, then Classes, then functions.

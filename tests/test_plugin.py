@@ -125,7 +125,7 @@ def test_require_exercised_is_handed_to_pytest_and_so_to_every_xdist_worker() ->
     from conformance.contract import bundled_spec
     from conformance.runner import RunOptions, pytest_arguments
 
-    targets = {"tchat": ("http://127.0.0.1:9/api", bundled_spec("tchat"))}
+    targets = {"tchat": config.ResolvedTarget("http://127.0.0.1:9/api", bundled_spec("tchat"))}
     for required in (True, False):
         settings = config.load(None, {}, discover=False, require_exercised=required)
         arguments = pytest_arguments(targets, RunOptions(pytest_args=["-n", "2"]), settings)

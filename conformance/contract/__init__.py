@@ -20,6 +20,14 @@ from conformance.contract._declarations import (
     TokenStep,
 )
 from conformance.contract._document import DuplicateKey, SpecDocument, read_document
+from conformance.contract._overlay import (
+    Overlay,
+    OverlayAction,
+    OverlayProblem,
+    apply_overlay,
+    load_overlay,
+    read_overlay,
+)
 from conformance.contract._pointer import PointerError, follow, join, walk_mappings
 from conformance.contract._resources import (
     Resource,
@@ -31,6 +39,7 @@ from conformance.contract._resources import (
     singletons,
 )
 from conformance.contract._schemas import SCHEMA_KEYWORDS, iter_schemas, subschemas
+from conformance.contract._security import OAuthFlow, SecurityScheme
 from conformance.contract._spec import (
     HTTP_METHODS,
     Operation,
@@ -53,7 +62,11 @@ __all__ = [
     "DuplicateKey",
     "IfMatch",
     "LoginStep",
+    "OAuthFlow",
     "Operation",
+    "Overlay",
+    "OverlayAction",
+    "OverlayProblem",
     "Ownership",
     "Parameter",
     "PointerError",
@@ -61,20 +74,24 @@ __all__ = [
     "RateLimitPolicy",
     "RefreshStep",
     "Resource",
+    "SecurityScheme",
     "Singleton",
     "Spec",
     "SpecDocument",
     "TokenStep",
     "UnresolvedReference",
+    "apply_overlay",
     "bundled_spec",
     "follow",
     "is_template",
     "item_schema_name",
     "iter_schemas",
     "join",
+    "load_overlay",
     "load_spec",
     "normalized_template",
     "read_document",
+    "read_overlay",
     "read_spec",
     "resources",
     "singletons",

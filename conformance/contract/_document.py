@@ -17,12 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from conformance.contract import _pointer
 from conformance.errors import NotOpenAPI, SpecNotFound, SpecSyntaxError
+
+if TYPE_CHECKING:
+    from conformance.contract._overlay import OverlayProblem
 
 _MAX_DEPTH = 200  # deeper than any real spec; stops alias loops (`&a [*a]`)
 
@@ -42,16 +45,32 @@ class SpecDocument:
     data: dict[str, Any]
     lines: Mapping[str, int] = field(repr=False)
     duplicate_keys: tuple[DuplicateKey, ...] = ()
+    #: the OpenAPI Overlays applied to the file's data, in order (`apply_overlay`)
+    overlays: tuple[Path, ...] = ()
+    #: pointer -> (overlay file, line) of each part an overlay wrote: where it was written
+    origins: Mapping[str, tuple[Path, int | None]] = field(default_factory=dict, repr=False)
+    #: the overlays' actions that changed nothing or could not apply (`OverlayProblem`)
+    overlay_problems: tuple[OverlayProblem, ...] = ()
 
-    def line_of(self, pointer: str) -> int | None:
-        """The line of ``pointer``, or of its nearest ancestor that has one (None for JSON)."""
+    def origin_of(self, pointer: str) -> tuple[Path, int | None]:
+        """Where ``pointer`` (or its nearest ancestor that has a line) was written: the spec
+        file and its line, or, for a part an overlay wrote, the overlay file and the line of the
+        value there; the line is None for JSON."""
         pointer = pointer.removeprefix("#")
         while True:
+            if pointer in self.origins:
+                return self.origins[pointer]
             if pointer in self.lines:
-                return self.lines[pointer]
+                return self.path, self.lines[pointer]
             if not pointer:
-                return None
+                return self.path, None
             pointer = pointer.rsplit("/", 1)[0]
+
+    def line_of(self, pointer: str) -> int | None:
+        """The line of ``pointer`` in the spec file, or of its nearest ancestor that has one
+        (None for JSON, and for a part an overlay wrote: `origin_of` says where that is)."""
+        path, line = self.origin_of(pointer)
+        return line if path == self.path else None
 
 
 @cache
@@ -140,17 +159,26 @@ def _json_key(key: Any) -> str:
 
 def parse_document(path: Path, text: str) -> SpecDocument:
     """Parse ``text`` (YAML, or JSON for a ``.json`` file); raises `SpecSyntaxError`."""
+    data, lines, duplicates = parse_text(path, text)
+    if data is None and path.suffix.lower() != ".json":
+        raise NotOpenAPI(path, "the file is empty; an OpenAPI document is a mapping")
+    return _as_openapi(SpecDocument(path, data, lines, duplicates))
+
+
+def parse_text(path: Path, text: str) -> tuple[Any, dict[str, int], tuple[DuplicateKey, ...]]:
+    """The data of ``text`` (YAML, or JSON for a ``.json`` file; None for an empty YAML file),
+    the line of each pointer (none for JSON) and the keys a mapping repeats; raises
+    `SpecSyntaxError`. A spec and an overlay are read alike."""
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            return json.loads(text), {}, ()
         except json.JSONDecodeError as exc:
             raise SpecSyntaxError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-        return _as_openapi(SpecDocument(path, data, {}))
     loader = _yaml_loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            raise NotOpenAPI(path, "the file is empty; an OpenAPI document is a mapping")
+            return None, {}, ()
         builder = _Builder(loader)
         data = builder.build(node)
     except yaml.MarkedYAMLError as exc:
@@ -162,7 +190,7 @@ def parse_document(path: Path, text: str) -> SpecDocument:
         raise SpecSyntaxError(path, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()
-    return _as_openapi(SpecDocument(path, data, builder.lines, tuple(builder.duplicates)))
+    return data, builder.lines, tuple(builder.duplicates)
 
 
 def _as_openapi(document: SpecDocument) -> SpecDocument:
@@ -190,14 +218,19 @@ def _as_openapi(document: SpecDocument) -> SpecDocument:
 def read_document(path: Path | str) -> SpecDocument:
     """Read and parse the spec at ``path``; raises a `SpecError` subclass with one plain reason."""
     path = Path(path)
+    return parse_document(path, read_text(path))
+
+
+def read_text(path: Path, what: str = "a spec") -> str:
+    """The text of the file at ``path`` (a ``what`` file); a `SpecError` subclass with one
+    plain reason."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecNotFound(path, "no such file") from None
     except IsADirectoryError:
-        raise SpecNotFound(path, "is a directory, not a spec file") from None
+        raise SpecNotFound(path, f"is a directory, not {what} file") from None
     except UnicodeDecodeError:
         raise SpecSyntaxError(path, "not UTF-8 text") from None
     except OSError as exc:
         raise SpecNotFound(path, f"cannot be read ({exc.strerror})") from None
-    return parse_document(path, text)

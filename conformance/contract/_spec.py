@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from conformance.contract._declarations import (
     shape_problems,
 )
 from conformance.contract._document import SpecDocument, read_document
+from conformance.contract._overlay import Overlay, OverlayProblem, apply_overlay, load_overlay
+from conformance.contract._security import SecurityScheme, alternatives, read_schemes
 from conformance.errors import SpecError
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -136,6 +138,12 @@ class Spec:
         return self.document.path
 
     @property
+    def overlay_problems(self) -> tuple[OverlayProblem, ...]:
+        """The actions of its overlays that changed nothing or could not apply (the linter
+        reports them; a run says them)."""
+        return self.document.overlay_problems
+
+    @property
     def data(self) -> dict[str, Any]:
         return self.document.data
 
@@ -158,6 +166,17 @@ class Spec:
         if not servers or not isinstance(servers[0], Mapping):
             return ""
         return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+
+    @property
+    def security_schemes(self) -> dict[str, SecurityScheme]:
+        """name -> scheme: ``components/securitySchemes``, typed (read on each call: a few
+        entries)."""
+        return read_schemes(self.data, self.deref)
+
+    def security_alternatives(self, operation: Operation) -> tuple[tuple[SecurityScheme, ...], ...]:
+        """The operation's effective security as schemes: each alternative those it needs
+        together (() for a public operation; ``{}``, anonymous access, is not among them)."""
+        return alternatives(operation.security, self.security_schemes)
 
     def operation(self, operation_id: str) -> Operation | None:
         for operation in self.operations:
@@ -340,9 +359,16 @@ class Spec:
         return None
 
 
-def load_spec(path: Path | str) -> Spec:
-    """Read the spec at ``path``; raises `SpecError` if it is not a readable OpenAPI 3 document."""
-    return read_spec(read_document(path))
+def load_spec(path: Path | str, overlays: Iterable[Path | str | Overlay] = ()) -> Spec:
+    """Read the spec at ``path`` with ``overlays`` (OpenAPI Overlay files, or `Overlay`s)
+    applied in order, before anything reads it; raises `SpecError` if the spec is not a
+    readable OpenAPI 3 document or an overlay file is not an Overlay 1.0 document. What an
+    overlay's actions could not do is `Spec.overlay_problems`."""
+    document = read_document(path)
+    for overlay in overlays:
+        found = overlay if isinstance(overlay, Overlay) else load_overlay(overlay)
+        document, _ = apply_overlay(document, found)
+    return read_spec(document)
 
 
 def read_spec(document: SpecDocument) -> Spec:

@@ -43,6 +43,9 @@ class Problem:
     #: declaration, which the backend and the suite refuse; a duplicate operationId, which
     #: OpenAPI forbids): a finding on any spec, with or without ``x-contract: strict``
     unsound: bool = False
+    #: the file and line of a problem outside the spec (an overlay's action); None: the
+    #: pointer is in the spec, and says where
+    where: tuple[Path, int | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,12 +48,14 @@ def lint_spec(spec: Spec, *, ignore: Iterable[str] = ()) -> LintResult:
         relax = found_rule.strict_only and not strict
         for problem in found_rule.check(context):
             relaxed = relax and not problem.unsound and not problem.note
+            # a part an overlay wrote is reported at the overlay's line that wrote it
+            path, line = problem.where or spec.document.origin_of(problem.pointer)
             findings.append(
                 Finding(
                     rule=found_rule,
-                    path=spec.path,
+                    path=path,
                     pointer=problem.pointer,
-                    line=spec.document.line_of(problem.pointer),
+                    line=line,
                     message=problem.message,
                     fix=problem.fix,
                     severity=Severity.NOTE if relaxed or problem.note else Severity.FINDING,
@@ -64,9 +66,12 @@ def lint_spec(spec: Spec, *, ignore: Iterable[str] = ()) -> LintResult:
     return LintResult(spec.path, tuple(findings), spec.declarations.declares_contract, strict)
 
 
-def lint_path(path: Path | str, *, ignore: Iterable[str] = ()) -> LintResult:
-    """Read and lint the spec at ``path``; raises `SpecError` for a file that is not OpenAPI."""
-    return lint_spec(load_spec(path), ignore=ignore)
+def lint_path(
+    path: Path | str, *, ignore: Iterable[str] = (), overlays: Iterable[Path | str] = ()
+) -> LintResult:
+    """Read and lint the spec at ``path``, with ``overlays`` (OpenAPI Overlay files) applied
+    first; raises `SpecError` for a file that is not OpenAPI, or not an overlay."""
+    return lint_spec(load_spec(path, overlays), ignore=ignore)
 
 
 def rule_by_key(key: str) -> Rule | None:

@@ -1,4 +1,5 @@
-"""CT0xx: the document itself: YAML, references, and the OpenAPI schema."""
+"""CT0xx: the document itself: YAML, references, the OpenAPI schema, and the overlays applied
+to it."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ def refs_resolve(ctx: LintContext) -> Iterator[Problem]:
             pointer,
             f"$ref {broken.ref!r} {broken.reason}",
             "point the $ref at an existing '#/components/...' entry (bundle external files first)",
+        )
+
+
+@rule("CT005")
+def overlay_actions_apply(ctx: LintContext) -> Iterator[Problem]:
+    """An action of an overlay that changed nothing: a target that is not JSONPath or selects
+    nothing (the spec moved, or a typo), or an update that does not fit what it selects. The
+    declarations it meant to add are missing, and the rules that need them silently off."""
+    for problem in ctx.spec.overlay_problems:
+        yield Problem(
+            problem.pointer, problem.message, problem.fix, where=(problem.overlay, problem.line)
         )
 
 

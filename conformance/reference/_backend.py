@@ -33,18 +33,24 @@ class Backend:
     defects: tuple[Defect, ...] = ()
 
 
-def read_bundled_spec(api: str) -> Spec:
-    spec = load_spec(bundled_spec(api))
+def read_bundled_spec(api: str, settings: Settings | None = None) -> Spec:
+    """``api``'s bundled spec, with the overlay the settings name for it (`Settings.overlays`)
+    applied; a `SpecError` for one whose declarations the backend cannot serve."""
+    overlay = (settings or Settings()).overlays.get(api)
+    spec = load_spec(bundled_spec(api), () if overlay is None else (overlay,))
     if spec.declaration_problems:
         problem = spec.declaration_problems[0]
-        raise SpecError(spec.path, f"{problem.pointer}: {problem.message} (run conformance lint)")
+        path, line = spec.document.origin_of(problem.pointer)  # the overlay's, if it wrote it
+        raise SpecError(
+            path, f"{problem.pointer}: {problem.message} (run conformance lint)", line=line
+        )
     return spec
 
 
 def open_backend(api: str, store: Store, settings: Settings | None = None) -> Backend:
     """The reference backend of ``api`` over ``store``, seeded on first use."""
     settings = settings or Settings()
-    spec = read_bundled_spec(api)
+    spec = read_bundled_spec(api, settings)
     names: dict[str, str] = {}  # email -> seeded name, for per-principal token lifetimes
 
     def lifetime(account: Account) -> int:

@@ -170,6 +170,11 @@ def serve(
                 )
             for line in settings.describe(item.backend.spec):
                 out.write(f"  {line}\n")
+            for overlay in item.backend.spec.document.overlays:
+                out.write(f"  overlay {overlay}\n")
+            for problem in item.backend.spec.overlay_problems:
+                where = f"{problem.overlay}:{problem.line}" if problem.line else problem.overlay
+                out.write(f"  overlay problem: {where}: {problem.message}\n")
             out.write(f"  {describe_lifetimes(settings.token_lifetimes)}\n")
             for defect in item.backend.defects:
                 out.write(f"  DEFECT {defect.name}: {defect.description} (breaks {defect.rule})\n")

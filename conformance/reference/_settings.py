@@ -51,6 +51,9 @@ class Settings:
     #: the names of the defects switched on (``_defects.DEFECTS``; for the suite's self-test),
     #: resolved by `_defects.defects_named`
     defects: frozenset[str] = frozenset()
+    #: API -> an OpenAPI Overlay file applied to its spec before the backend reads it
+    #: (``serve API --overlay FILE``): declarations the hand-written spec does not make
+    overlays: Mapping[str, Path] = field(default_factory=dict)
 
     def merged(self, other: Settings) -> Settings:
         """These settings with ``other``'s scopes on top (flags over the file)."""
@@ -59,6 +62,7 @@ class Settings:
             rate_limits={**self.rate_limits, **other.rate_limits},
             token_lifetimes={**self.token_lifetimes, **other.token_lifetimes},
             defects=self.defects | other.defects,
+            overlays={**self.overlays, **other.overlays},
         )
 
     # -- reading -------------------------------------------------------------------------------

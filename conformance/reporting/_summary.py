@@ -556,7 +556,15 @@ def _failures(run: Run) -> Section:
         blocks.append(Para([f"… and {len(grouped) - SHOWN_FAILURES} more in verdict.json."]))
     if snippets:
         blocks.append(
-            Para(["Reproductions (curl; credentials masked, use your own):"], terminal=False)
+            Para(
+                [
+                    "Reproductions (curl, to paste into a shell: the run's credentials are the"
+                    " variables they came from, such as ",
+                    Code("$CONFORMANCE_<API>_TOKEN"),
+                    "; other secrets masked):",
+                ],
+                terminal=False,
+            )
         )
         blocks += snippets
     return Section("Failures", "failures", blocks)

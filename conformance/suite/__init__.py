@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.suite._auth import AuthError, Credentials, sign_in
+from conformance.suite._access import Access, CredentialsUnusable, access
+from conformance.suite._auth import (
+    DEFAULT_PRINCIPAL,
+    AuthError,
+    Credentials,
+    CredentialsRejected,
+    LoginRecipe,
+    RunSession,
+    sign_in,
+)
 from conformance.suite._engine import (
     PROFILES,
     EngineRun,
@@ -19,6 +28,8 @@ from conformance.suite._engine import (
     engine_settings,
 )
 from conformance.suite._fuzzing import link_sources, run_engine
+from conformance.suite._preflight import check_access, open_access, preflight
+from conformance.suite._present import Presentation, Presenter
 from conformance.suite._session import SuiteSession, Target
 from conformance.suite._shard import Shard, assign
 from conformance.suite._signals import sigterm_interrupts
@@ -36,26 +47,38 @@ from conformance.suite.scenarios._story import crashed
 TESTS_DIR = Path(__file__).parent / "tests"
 
 __all__ = [
+    "DEFAULT_PRINCIPAL",
     "DEFAULT_WAIVERS_FILE",
     "PROFILES",
     "TESTS_DIR",
+    "Access",
     "AuthError",
     "Credentials",
+    "CredentialsRejected",
+    "CredentialsUnusable",
     "EngineRun",
+    "LoginRecipe",
     "Network",
     "OperationRecord",
+    "Presentation",
+    "Presenter",
+    "RunSession",
     "Shard",
     "SuiteSession",
     "Target",
+    "access",
     "applied_rules",
     "assign",
+    "check_access",
     "crashed",
     "engine_settings",
     "judge",
     "known_rules",
     "link_sources",
     "merged_rules",
+    "open_access",
     "parse_waivers",
+    "preflight",
     "rules_document",
     "run_engine",
     "settle",

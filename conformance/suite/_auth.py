@@ -15,8 +15,9 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,6 +26,7 @@ from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, fol
 from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
 from conformance.suite._engine import DEFAULT_NETWORK, Network
+from conformance.suite._present import Presenter
 
 #: the longest the login waits out 429s, in all
 LOGIN_PATIENCE_S = 60.0
@@ -106,12 +108,88 @@ def refresh_request(step: RefreshStep, token: str) -> dict[str, Any]:
     return {"json": body}
 
 
+@dataclass(frozen=True, slots=True)
+class LoginRecipe:
+    """A login the config describes (``[targets.<API>.login]``) where the spec declares no
+    ``x-auth-flow``: the operation (its operationId, or ``METHOD /path``), the request body's
+    fields for the username and password (JSON pointers), and where the answer holds the token
+    (``token_pointer``) or the session cookie it sets (``cookie``); ``scheme``: the security
+    scheme the token is presented with. Names only: the values are the credentials'."""
+
+    operation: str
+    username_field: str = "/username"
+    password_field: str = "/password"
+    token_pointer: str | None = None
+    cookie: str | None = None
+    scheme: str | None = None
+
+
+class LoginSettingsLike(Protocol):
+    """What the config layer's ``LoginSettings`` holds (this layer does not import it)."""
+
+    @property
+    def operation(self) -> str: ...
+    @property
+    def username_field(self) -> str: ...
+    @property
+    def password_field(self) -> str: ...
+    @property
+    def token_pointer(self) -> str | None: ...
+    @property
+    def cookie(self) -> str | None: ...
+    @property
+    def scheme(self) -> str | None: ...
+
+
+class SecretsLike(Protocol):
+    """What the config layer's ``Secrets`` holds: one API's credentials, from the environment
+    or the credentials file (this layer does not import ``config``)."""
+
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def client_secret(self) -> str | None: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def prefix(self) -> str | None: ...
+    @property
+    def scheme(self) -> str | None: ...
+    @property
+    def login(self) -> LoginSettingsLike | None: ...
+    @property
+    def principals(self) -> Mapping[str, SecretsLike]: ...
+
+
+#: the default principal's name: the account the run itself uses
+DEFAULT_PRINCIPAL = "default"
+
+
 @dataclass
 class Credentials:
+    """One principal's credentials for one API (the run's own: `DEFAULT_PRINCIPAL`), and the
+    API's other named principals (`principals`), each with its role where the user says it."""
+
     api: str
     token: str | None = field(default=None, repr=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    role: str | None = None
+    #: what an apiKey header's value starts with (``Token``): OpenAPI cannot state it
+    prefix: str | None = None
+    #: the security scheme these credentials are for; None: chosen from the spec
+    scheme: str | None = None
+    login: LoginRecipe | None = None
+    principal: str = DEFAULT_PRINCIPAL
+    principals: dict[str, Credentials] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_environment(cls, api: str) -> Credentials:
@@ -123,14 +201,77 @@ class Credentials:
             os.environ.get(prefix + "PASSWORD") or None,
         )
 
+    @classmethod
+    def of(cls, api: str, secrets: SecretsLike, principal: str = DEFAULT_PRINCIPAL) -> Credentials:
+        """The credentials the config layer read (``config.credentials``), named principals
+        included; they share the API's prefix, scheme and login."""
+        login = secrets.login
+        recipe = (
+            LoginRecipe(login.operation, login.username_field, login.password_field,
+                        login.token_pointer, login.cookie, login.scheme)
+            if login is not None else None
+        )  # fmt: skip
+        found = cls(
+            api, secrets.token, secrets.username, secrets.password, secrets.client_id,
+            secrets.client_secret, secrets.role, secrets.prefix, secrets.scheme, recipe, principal,
+        )  # fmt: skip
+        for name, other in secrets.principals.items():
+            named = cls.of(api, other, name)
+            named.prefix, named.scheme, named.login = found.prefix, found.scheme, recipe
+            found.principals[name] = named
+        return found
+
     def register(self) -> None:
-        """Mask these credentials in everything the run writes."""
-        SECRETS.add(self.token)
-        SECRETS.add_basic(self.username, self.password)
+        """Mask these credentials, and every named principal's, in everything the run writes;
+        a reproduction names each by the variable a user sets it with (`masking.reproduction`)."""
+        var = self.variable
+        SECRETS.add(self.token, variable=var("TOKEN"))
+        SECRETS.add(self.client_secret, variable=var("CLIENT_SECRET"))
+        SECRETS.add_basic(
+            self.username,
+            self.password,
+            username_variable=var("USERNAME"),
+            password_variable=var("PASSWORD"),
+        )
+        SECRETS.add_basic(
+            self.client_id,
+            self.client_secret,
+            username_variable=var("CLIENT_ID"),
+            password_variable=var("CLIENT_SECRET"),
+        )
+        for other in self.principals.values():
+            other.register()
 
     @property
     def can_log_in(self) -> bool:
         return bool(self.username and self.password)
+
+    @property
+    def is_client(self) -> bool:
+        """An OAuth2 client's own credentials (the client-credentials flow)."""
+        return bool(self.client_id and self.client_secret)
+
+    @property
+    def given(self) -> bool:
+        return bool(self.token or self.can_log_in or self.is_client)
+
+    def variable(self, key: str) -> str:
+        """The environment variable of ``key`` (``TOKEN``) for this principal."""
+        named = "" if self.principal == DEFAULT_PRINCIPAL else f"{self.principal.upper()}_"
+        return f"CONFORMANCE_{self.api.upper()}_{named}{key}"
+
+    def named(self, principal: str) -> Credentials | None:
+        """The principal ``principal`` of this API (`DEFAULT_PRINCIPAL`: these)."""
+        if principal == self.principal:
+            return self
+        return self.principals.get(principal)
+
+    def with_role(self, role: str) -> Credentials | None:
+        """A principal of this API with ``role`` (the run's own first), if the user gave one."""
+        for candidate in (self, *self.principals.values()):
+            if candidate.role == role and candidate.given:
+                return candidate
+        return None
 
 
 @dataclass(frozen=True)
@@ -146,7 +287,8 @@ class Exchanged:
 class SignedIn:
     access_token: str = field(repr=False)
     refresh_token: str | None = field(repr=False)
-    exchanged: Exchanged
+    #: the login's call, as evidence (None: no operation of the spec was called)
+    exchanged: Exchanged | None
     #: seconds the access token lives, when the answer says (``expires_in`` of the flow)
     expires_in: float | None = None
 
@@ -220,7 +362,10 @@ def sign_in(
             f"{credentials.api}: the login answer has no access token at {flow.login.access_token}"
         )
     exchanged = Exchanged(flow.login.operation_id, response.status_code, took)
-    register(access, refresh)
+    # a reproduction needs a token, and $CONFORMANCE_<API>_TOKEN is how a user gives one: the
+    # access token this login got is written as that variable (`masking.reproduction`)
+    register(access, variable=credentials.variable("TOKEN"))
+    register(refresh)
     return SignedIn(access, refresh, exchanged, lifetime)
 
 
@@ -229,6 +374,71 @@ def login(
 ) -> str:
     """An access token for ``credentials`` through the spec's login step."""
     return sign_in(spec, url, credentials, network).access_token
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A refresh the run sent: the renewed tokens (None: refused) and the call as evidence."""
+
+    signed: SignedIn | None
+    exchanged: Exchanged | None = None
+
+
+class Login(Protocol):
+    """How a principal gets its credential: a login through the spec's ``x-auth-flow``
+    (`FlowLogin`), a login the config describes, an OAuth2 flow, or a credential given as it is
+    (``suite._access``)."""
+
+    #: a credential given as it is: nothing to log in to, nothing to renew
+    static: bool
+
+    def sign_in(self, waits: WaitPolicy) -> SignedIn: ...
+
+    def refresh(self, signed: SignedIn) -> Refreshed | None:
+        """A refresh of ``signed``; None: there is no way to (then a login again renews)."""
+        ...
+
+
+class FlowLogin:
+    """The login and refresh the spec's ``x-auth-flow`` declares (`sign_in`)."""
+
+    static = False
+
+    def __init__(
+        self, spec: Spec, url: str, credentials: Credentials, network: Network = DEFAULT_NETWORK
+    ) -> None:
+        self.spec, self.url, self.credentials, self.network = spec, url, credentials, network
+        self.flow = spec.declarations.auth_flow
+
+    def sign_in(self, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
+        return sign_in(self.spec, self.url, self.credentials, self.network, waits)
+
+    def refresh(self, signed: SignedIn) -> Refreshed | None:
+        step = self.flow.refresh if self.flow is not None else None
+        operation = self.spec.operation(step.operation_id) if step is not None else None
+        if step is None or operation is None or signed.refresh_token is None:
+            return None
+        target = self.url.rstrip("/") + operation.path
+        kwargs = refresh_request(step, signed.refresh_token)
+        response, took = _call(
+            self.credentials.api,
+            operation.method.upper(),
+            target,
+            LOGIN_WAITS,
+            self.network,
+            **kwargs,
+        )
+        exchanged = Exchanged(step.operation_id, response.status_code, took)
+        if not 200 <= response.status_code < 300:
+            return Refreshed(None, exchanged)
+        access, refresh, lifetime = _pair(response, step)
+        # the rotated pair is as secret as the first (the access token named as at the login)
+        register(access, variable=self.credentials.variable("TOKEN"))
+        register(refresh)
+        if access is None:
+            return Refreshed(None, exchanged)
+        renewed = SignedIn(access, refresh or signed.refresh_token, exchanged, lifetime)
+        return Refreshed(renewed, exchanged)
 
 
 #: how often the engine's token is renewed at most (schemathesis's own default)
@@ -242,7 +452,10 @@ class RunSession:
     """The run's own session with one API: one login, then refreshed (a login again only when
     the refresh fails); never logged out. Logout, and a refresh that takes its token as the
     bearer, are fuzzed with throwaway sessions (fresh logins, a token family of their own), so
-    the run never revokes its own tokens. Thread-safe (the engine's auth runs in its thread)."""
+    the run never revokes its own tokens. Thread-safe (the engine's auth runs in its thread).
+
+    ``login``: how the credential is had (default: the spec's ``x-auth-flow``; a static one is
+    never renewed); ``presenter``: how it goes on each request (default: the flow's scheme)."""
 
     def __init__(
         self,
@@ -252,10 +465,17 @@ class RunSession:
         network: Network = DEFAULT_NETWORK,
         *,
         read_only: bool = False,
+        login: Login | None = None,
+        presenter: Presenter | None = None,
     ) -> None:
         self.spec, self.url, self.credentials, self.network = spec, url, credentials, network
         self.read_only = read_only
-        self.flow = spec.declarations.auth_flow
+        self.login: Login = login or FlowLogin(spec, url, credentials, network)
+        #: the spec's x-auth-flow, where it is the way in (its logout and refresh are fuzzed
+        #: with throwaway sessions)
+        self.flow = spec.declarations.auth_flow if isinstance(self.login, FlowLogin) else None
+        scheme = spec.security_schemes.get(self.flow.scheme) if self.flow is not None else None
+        self.presenter = presenter or Presenter(spec, scheme)
         self._lock = threading.Lock()
         self._signed: SignedIn | None = None
         self._throwaways: list[SignedIn] = []
@@ -306,37 +526,21 @@ class RunSession:
             return self._throwaways[-1] if self._throwaways else None
 
     def _login(self, *, evidence: bool = True, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
-        signed = sign_in(self.spec, self.url, self.credentials, self.network, waits)
-        self.logins += 1
-        if evidence:
+        signed = self.login.sign_in(waits)
+        if not self.login.static:
+            self.logins += 1
+        if evidence and signed.exchanged is not None:
             self.exchanged.append(signed.exchanged)
         return signed
 
     def _refresh(self, signed: SignedIn) -> SignedIn | None:
-        step = self.flow.refresh if self.flow is not None else None
-        operation = self.spec.operation(step.operation_id) if step is not None else None
-        if step is None or operation is None or signed.refresh_token is None:
+        refreshed = self.login.refresh(signed)
+        if refreshed is None:
             return None
-        target = self.url.rstrip("/") + operation.path
-        kwargs = refresh_request(step, signed.refresh_token)
-        response, took = _call(
-            self.credentials.api,
-            operation.method.upper(),
-            target,
-            LOGIN_WAITS,
-            self.network,
-            **kwargs,
-        )
         self.refreshes += 1
-        exchanged = Exchanged(step.operation_id, response.status_code, took)
-        self.exchanged.append(exchanged)
-        if not 200 <= response.status_code < 300:
-            return None
-        access, refresh, lifetime = _pair(response, step)
-        register(access, refresh)  # the rotated pair is as secret as the first
-        if access is None:
-            return None
-        return SignedIn(access, refresh or signed.refresh_token, exchanged, lifetime)
+        if refreshed.exchanged is not None:
+            self.exchanged.append(refreshed.exchanged)
+        return refreshed.signed
 
     def install(self, schema: Any) -> None:
         """Authenticate the engine's cases with this session, renewed on a 401; logout cases
@@ -354,8 +558,8 @@ class RunSession:
         class Session:
             def get(self, case: Any, ctx: Any) -> str:
                 # the first call takes the session's token; later ones come after a 401 (or
-                # schemathesis's refresh interval): renew it
-                if "token" not in given:
+                # schemathesis's refresh interval): renew it (a static one never is)
+                if "token" not in given or session.login.static:
                     given["token"] = session.access_token()
                 else:
                     given["token"] = session.renew(given["token"])
@@ -373,8 +577,11 @@ class RunSession:
                         token = spare.access_token
                     else:
                         token = spare.refresh_token or spare.access_token
-                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+                session.presenter.for_operation(operation, token).on_case(case)
 
+        if self.login.static:  # nothing to renew: taken on every case, never replayed on a 401
+            schema.auth.auth(retry_on=[], refresh_interval=None)(Session)
+            return
         # renewed before it expires (four fifths of its life), not only after a 401: a 401
         # invalidates the cache for the next case, but the case that met it stays a 401
         lifetime = self._signed.expires_in if self._signed is not None else None

@@ -1,6 +1,7 @@
 """The run's own requests to one API beside the engine's: the guard's probes, the singletons'
-reads and writes back, the cleanup's deletes. They carry the run's token, renewed once after a
-401, so that an expired token is never mistaken for an answer."""
+reads and writes back, the cleanup's deletes. They carry the run's credential as its scheme
+presents it (`Presenter.at`), renewed once after a 401, so that an expired token is never
+mistaken for an answer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ import httpx
 
 from conformance.errors import ConformanceError
 from conformance.suite._engine import DEFAULT_NETWORK, Network
+from conformance.suite._present import NOTHING, Presentation
+
+#: how a request carries a credential: (method, path, credential) -> what it carries
+Present = Callable[[str, str, str | None], Presentation]
+
+
+def as_bearer(method: str, path: str, token: str | None) -> Presentation:
+    """A token as ``Authorization: Bearer`` (where the run says no other way)."""
+    return Presentation({"Authorization": f"Bearer {token}"}) if token else NOTHING
 
 
 class RunClient:
@@ -22,10 +32,12 @@ class RunClient:
         token: Callable[[], str | None],
         network: Network = DEFAULT_NETWORK,
         renew: Callable[[str | None], str | None] | None = None,
+        present: Present = as_bearer,
     ) -> None:
         self.url = url.rstrip("/")
         #: the run's access token now, and a fresh one after a 401 (given the one refused)
         self.token, self.renew = token, renew
+        self.present = present
         self.timeout_s = network.timeout_s
         self._client = httpx.Client(**network.httpx_options())
 
@@ -51,7 +63,9 @@ class RunClient:
     def _request(
         self, method: str, path: str, headers: dict[str, str] | None, body: Any, token: str | None
     ) -> httpx.Response:
-        sent = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        presented = self.present(method, path, token)
+        sent = presented.httpx_headers(headers)
+        params = dict(presented.params) or None
         if body is None:
-            return self._client.request(method, self.url + path, headers=sent)
-        return self._client.request(method, self.url + path, headers=sent, json=body)
+            return self._client.request(method, self.url + path, headers=sent, params=params)
+        return self._client.request(method, self.url + path, headers=sent, params=params, json=body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import ssl
 import threading
 import time
@@ -27,7 +28,7 @@ from schemathesis.engine import Status, events, from_schema
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
 from conformance.checks import throttled
 from conformance.contract import Spec
-from conformance.masking import SECRETS, mask
+from conformance.masking import SECRETS, mask, masked, reproduction
 from conformance.verdict import Failure
 
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
@@ -63,13 +64,27 @@ PROFILES: dict[str, dict[str, int]] = {
 }
 
 
-#: request headers whose values never leave the run (the curl lines are masked by schemathesis)
+#: request headers whose values never leave the run (a curl line names the run's credentials by
+#: their variables and masks the rest: `conformance.masking.reproduction`)
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "set-cookie"})
 
 #: failures per operation and check whose response is kept for the reports (the rest keep their
 #: curl and example: a broken header can fail thousands of cases), and the body's length kept
+#: (its head and its tail: `abridged`)
 RESPONSES_KEPT = 5
 BODY_KEPT = 2000
+
+
+def abridged(text: str, kept: int = BODY_KEPT) -> str:
+    """``text`` within about ``kept`` characters: its head and its tail, and between them how
+    much was left out. The end of a long body is often what matters (a traceback's last line
+    names the error), and the head shows its shape."""
+    if len(text) <= kept:
+        return text
+    tail = kept // 2
+    head = kept - tail
+    left_out = len(text) - head - tail
+    return f"{text[:head]} … [{left_out:,} of {len(text):,} characters left out] … {text[-tail:]}"
 
 
 #: the methods a read-only run sends (and the login it needs)
@@ -197,9 +212,27 @@ def engine_settings(
     }
 
 
+def schemathesis_schema(spec: Spec, config: SchemathesisConfig | None = None) -> Any:
+    """schemathesis's schema of ``spec``: the file as `st run` loads it, or, when overlays were
+    applied to it, the overlaid document (so that the fuzzing, the checks it runs and the
+    scenarios read the declarations the contract read), located at the spec's file so that a
+    relative ``$ref`` to another file resolves as from the file."""
+    if not spec.document.overlays:
+        return schemathesis.openapi.from_path(str(spec.path), config=config)
+    # a copy: schemathesis may change the document it is given, the contract's is shared
+    loaded = schemathesis.openapi.from_dict(copy.deepcopy(spec.data), config=config)
+    loaded.location = spec.path.absolute().as_uri()
+    return loaded
+
+
 def engine_config(settings: Mapping[str, Any]) -> SchemathesisConfig:
-    """The engine's configuration from its settings (`engine_settings`)."""
-    return SchemathesisConfig.from_dict(dict(settings))
+    """The engine's configuration from its settings (`engine_settings`), its curl lines with
+    the values as sent: `masking.reproduction` writes the run's credentials as the variables
+    they came from and masks every other secret, where schemathesis's own sanitisation put
+    ``[Filtered]`` in place of whole header values, scheme and all. (Output only: ``st run``
+    given the same settings keeps its own, since nothing masks its terminal.)"""
+    output = {"sanitization": {"enabled": False}}
+    return SchemathesisConfig.from_dict({**settings, "output": output})
 
 
 def run_pass(
@@ -216,7 +249,7 @@ def run_pass(
     if deadline is not None and time.time() >= deadline:
         run.cut_short = True
         return
-    loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
+    loaded = schemathesis_schema(spec, config)
     schema = loaded.include(operation_id=operation_ids)
     with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():
         stream = from_schema(schema).execute()
@@ -351,9 +384,9 @@ def _fold(event: Any, records: dict[str, OperationRecord]) -> None:
                     message=message,
                     phase=str(phase),
                     status=int(response.status_code) if response is not None else None,
-                    curl=mask(str(info.code_sample)),
+                    curl=reproduction(str(info.code_sample)),
                     example=SECRETS.mask_data(example_of(node.value)),
-                    steps=tuple(mask(str(step.curl)) for step in steps[:-1]),
+                    steps=tuple(reproduction(str(step.curl)) for step in steps[:-1]),
                     response=kept,
                     lines=lines_of(info.failure, message),
                 )
@@ -372,27 +405,22 @@ def lines_of(failure: Any, message: str) -> tuple[str, ...]:
 
 
 def response_of(response: Any) -> dict[str, Any]:
-    """A response as plain data for the reports: status, headers, the body (text, cut at
-    `BODY_KEPT`) and how long it took, secrets masked."""
-    headers = {
-        str(name): "[masked]"
-        if str(name).lower() in SECRET_HEADERS
-        else ", ".join(str(v) for v in values)
-        if isinstance(values, list)
-        else str(values)
-        for name, values in dict(response.headers or {}).items()
-    }
+    """A response as plain data for the reports: status, headers, the body (text, its head and
+    tail within `BODY_KEPT`) and how long it took, secrets masked (before the cut: half a
+    secret is not caught by its value)."""
+    headers = {}
+    for name, values in dict(response.headers or {}).items():
+        value = ", ".join(map(str, values)) if isinstance(values, list) else str(values)
+        headers[str(name)] = masked(value) if str(name).lower() in SECRET_HEADERS else value
     content = bytes(response.content or b"")
     try:
         body = content.decode(response.encoding or "utf-8")
     except (LookupError, UnicodeDecodeError):
-        body = repr(content[:BODY_KEPT])
-    if len(body) > BODY_KEPT:
-        body = body[:BODY_KEPT] + f"… ({len(content)} bytes in all)"
+        body = repr(content)
     return {
         "status": int(response.status_code),
         "headers": SECRETS.mask_data(headers),
-        "body": mask(body),
+        "body": abridged(mask(body)),
         "elapsed_ms": round(float(response.elapsed) * 1000, 1),
     }
 
@@ -408,7 +436,7 @@ def _is_throttled(response: Any) -> bool:
 def example_of(case: Any) -> dict[str, Any]:
     """The case as plain data: what a failure's reader needs beside the curl line."""
     headers = {
-        str(name): "[masked]" if str(name).lower() in SECRET_HEADERS else str(value)
+        str(name): masked(str(value)) if str(name).lower() in SECRET_HEADERS else str(value)
         for name, value in dict(case.headers or {}).items()
     }
     found: dict[str, Any] = {"method": str(case.method).upper(), "path": str(case.path)}
@@ -416,7 +444,7 @@ def example_of(case: Any) -> dict[str, Any]:
         ("path_parameters", case.path_parameters),
         ("query", case.query),
         ("headers", headers),
-        ("cookies", dict.fromkeys(case.cookies or {}, "[masked]")),
+        ("cookies", {str(k): masked(str(v)) for k, v in (case.cookies or {}).items()}),
     ):
         if value:
             found[name] = _plain(dict(value))

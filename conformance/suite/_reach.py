@@ -42,7 +42,6 @@ from typing import Any
 
 import hypothesis
 import jsonschema_rs
-import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from conformance.contract import Operation, Spec
@@ -54,6 +53,7 @@ from conformance.suite._engine import (
     OperationRecord,
     _fold,
     no_local_constants,
+    schemathesis_schema,
 )
 
 #: the phase name the reach's cases carry in failures and reports
@@ -267,7 +267,7 @@ def reach(
     from schemathesis.engine.run.unit._case import run_one_case
     from schemathesis.engine.run.unit._scenario import start_scenario
 
-    loaded = schemathesis.openapi.from_path(str(spec.path), config=config)
+    loaded = schemathesis_schema(spec, config)
     schema = loaded.include(operation_id=sorted({probe.operation_id for probe in probes}))
     sent = 0
     with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():

@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.contract import Spec, singletons
 from conformance.errors import ConformanceError
-from conformance.suite._auth import Credentials, RunSession
+from conformance.suite._auth import DEFAULT_PRINCIPAL, Credentials, RunSession
 from conformance.suite._client import RunClient
 from conformance.suite._engine import (
     PROFILES,
@@ -26,6 +26,7 @@ from conformance.suite._engine import (
 from conformance.suite._fuzzing import run_engine
 from conformance.suite._guard import Guard, installed
 from conformance.suite._journal import Cleanup, Journal
+from conformance.suite._preflight import open_access
 from conformance.suite._singletons import Singletons
 from conformance.suite._verdict import (
     documented_statuses,
@@ -93,7 +94,7 @@ class SuiteSession:
     verdicts: dict[tuple[str, str], OperationVerdict] = field(default_factory=dict)
     #: api -> what the cleanup did
     cleanups: dict[str, CleanupReport] = field(default_factory=dict)
-    #: api -> the run's own session with it (None: a static token)
+    #: api -> the run's own session with it (None: no credentials)
     sessions: dict[str, RunSession | None] = field(default_factory=dict)
     #: the (api, operation id) whose verdicts a test asked for: an xdist worker reports these
     asked: set[tuple[str, str]] = field(default_factory=set)
@@ -188,10 +189,7 @@ class SuiteSession:
                     )
                     wanted.discard(operation_id)
         headers: dict[str, str] = {}
-        credentials = target.credentials
         session = self._session(api)
-        if credentials.token:
-            headers["Authorization"] = f"Bearer {credentials.token}"
 
         if not wanted:  # a read-only selection of writes only
             self.runs[api] = EngineRun(api, self.seed, {})
@@ -201,9 +199,10 @@ class SuiteSession:
         if not self.read_only:
             client = RunClient(
                 target.url,
-                session.access_token if session is not None else lambda: credentials.token,
+                session.access_token if session is not None else lambda: None,
                 self.network,
                 session.renew if session is not None else None,
+                **({"present": session.presenter.at} if session is not None else {}),
             )
             journal = Journal(self.reports / "journal" / f"{api}.jsonl")
             singletons_before = Singletons(target.spec, client)
@@ -278,7 +277,7 @@ class SuiteSession:
             self._judged(api, record)
         own = (
             f"; its own session: {session.logins} logins, {session.refreshes} refreshes"
-            if session is not None
+            if session is not None and not session.login.static
             else ""
         )
         self.progress(f"{api}: done in {run.seconds:.1f} s{own}")
@@ -297,25 +296,35 @@ class SuiteSession:
         return ""
 
     def _session(self, api: str) -> RunSession | None:
-        """The run's own session with ``api`` (None: a static token, or none), started once."""
+        """The run's own session with ``api`` (None: no credentials), started once: its
+        principal's credential, as its scheme presents it (a static one too)."""
         if api not in self.sessions:
-            target = self.targets[api]
-            credentials = target.credentials
-            credentials.register()
-            session: RunSession | None = None
-            if not credentials.token and credentials.can_log_in:
-                session = RunSession(
-                    target.spec, target.url, credentials, self.network, read_only=self.read_only
-                )
-                session.start()  # fails early, in one sentence, when the credentials do not work
-            self.sessions[api] = session
+            self.sessions[api] = self.session_as(api)
         return self.sessions[api]
+
+    def session_as(self, api: str, principal: str = DEFAULT_PRINCIPAL) -> RunSession | None:
+        """A started session of ``api``'s principal ``principal`` (None: no such principal, or
+        no credentials): the run's own is the default one; a probe acts as another user, or an
+        unprivileged one (`Credentials.with_role`), through this. Fails in one sentence when the
+        credentials do not work."""
+        target = self.targets[api]
+        credentials = target.credentials.named(principal)
+        if credentials is None:
+            return None
+        credentials.register()
+        way = open_access(target.spec, target.url, credentials, self.network)
+        if way is None:
+            return None
+        session = RunSession(
+            target.spec, target.url, credentials, self.network, read_only=self.read_only,
+            login=way.login, presenter=way.presenter,
+        )  # fmt: skip
+        session.start()
+        return session
 
     def _token(self, api: str) -> str | None:
         session = self._session(api)
-        if session is not None:
-            return session.access_token()
-        return self.targets[api].credentials.token
+        return session.access_token() if session is not None else None
 
     def _samples(self, api: str) -> dict[str, list[float]]:
         """Operation label -> seconds of every 2xx of the run on ``api`` so far (the engine's
@@ -375,6 +384,7 @@ class SuiteSession:
     def _context(self, api: str) -> ScenarioContext:
         """What a scenario (or the latency confirmation) gets from the run on ``api``."""
         target = self.targets[api]
+        session = self.sessions.get(api)
         return ScenarioContext(
             api,
             target.spec,
@@ -382,6 +392,7 @@ class SuiteSession:
             target.credentials,
             self.network,
             run_token=lambda: self._token(api),
+            presenter=session.presenter if session is not None else None,
             # the fuzzing's journal (closed by then): a killed run's accounts are removed by
             # the next run's cleanup like its other resources
             journal=self.reports / "journal" / f"{api}.jsonl",

@@ -67,7 +67,10 @@ the spec's order (``"200"``, ``"4XX"``, ``"default"``), so a report can tell the
 that the spec does not document; ``example`` is the failing case as data, the smallest
 hypothesis found, secrets masked; ``steps`` are the requests a stateful failure needs before its
 own, oldest first; ``response`` is what the backend answered, kept for the first 5 failures of
-each operation and check (null for the rest), its body cut at 2,000 characters, secrets masked.
+each operation and check (null for the rest), a long body's head and tail within 2,000
+characters (the marker between says how much was left out), secrets masked. ``curl`` and
+``steps`` run as pasted: the run's credentials are the variables they came from
+(``"$CONFORMANCE_<API>_TOKEN"``), other secrets masked.
 ``not_exercised`` lists every operation the gate required a documented 2xx of and got none
 (whatever else went wrong with it), ``untested`` the operations whose outcome is ``untested``;
 an operation's ``reason`` says why it is skipped, waived, untested or not exercised, and

@@ -508,8 +508,26 @@ def test_rule_duplicate_operation_id_reported_once(tchat_copy: SpecCopy) -> None
     assert [f.rule.id for f in lint_path(path).findings] == ["CT404", "CT901"]
 
 
+def test_rule_overlay_action_that_matches_nothing_reported_at_its_line(tmp_path: Path) -> None:
+    # CT005 is broken by an overlay beside the spec, not by the spec: an action whose target
+    # the Tchat spec does not have (a path renamed since the overlay was written)
+    overlay = tmp_path / "tchat.overlay.yaml"
+    overlay.write_text(
+        "overlay: 1.0.0\ninfo: {title: extras, version: '1'}\nactions:\n"
+        "  - target: $.paths['/content/items'].get\n    update: {x-latency-budget-ms: 300}\n"
+        "  - target: $.paths['/content/posts'].get\n    update: {x-latency-budget-ms: 300}\n",
+        encoding="utf-8",
+    )
+    result = lint_path(bundled_spec("tchat"), overlays=[overlay])
+    (finding,) = [f for f in result.findings if f.rule.id == "CT005"]
+    assert (finding.path, finding.line, finding.pointer) == (overlay, 6, "/actions/1/target")
+    assert "action 2 ($.paths['/content/posts'].get) matches nothing in" in finding.message
+    assert finding.severity is Severity.FINDING
+    assert result.failed
+
+
 def test_rule_every_registered_rule_has_a_breaking_case() -> None:
-    shown = {b.rule for b in BREACHES} | {"CT001"}
+    shown = {b.rule for b in BREACHES} | {"CT001", "CT005"}
     assert set(RULES) == shown
 
 

@@ -16,6 +16,7 @@ from conformance.suite._engine import (
     BODY_KEPT,
     EngineRun,
     _events,
+    abridged,
     example_of,
     response_of,
 )
@@ -37,14 +38,20 @@ def test_a_failing_case_becomes_plain_json_data_with_secrets_masked() -> None:
     copy.deepcopy(example)
     text = json.dumps(example)
     assert "a-real-token" not in text
-    assert example["headers"] == {"Authorization": "[masked]", "X-Request-ID": "r-1"}
+    # masked, still showing it was there and how long
+    assert example["headers"] == {
+        "Authorization": "[masked: string, 19 chars]",
+        "X-Request-ID": "r-1",
+    }
     assert (example["method"], example["path"]) == ("GET", "/content/sync")
     assert "body" not in example
 
 
 def test_a_failing_response_becomes_plain_data_with_secrets_masked_and_its_body_cut() -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg"
-    body = json.dumps({"accessToken": token, "note": "x" * (BODY_KEPT + 500)}).encode()
+    last = "ValueError: the last line of the traceback"
+    note = "x" * (BODY_KEPT + 500) + last
+    body = json.dumps({"accessToken": token, "note": note}).encode()
     response = SimpleNamespace(
         status_code=200,
         headers={"Content-Type": ["application/json"], "Set-Cookie": ["session=s3cr3t"]},
@@ -55,12 +62,31 @@ def test_a_failing_response_becomes_plain_data_with_secrets_masked_and_its_body_
     found = response_of(response)
     assert found["status"] == 200
     assert found["elapsed_ms"] == 12.3
-    assert found["headers"] == {"Content-Type": "application/json", "Set-Cookie": "[masked]"}
+    assert found["headers"] == {
+        "Content-Type": "application/json",
+        "Set-Cookie": "[masked: string, 14 chars]",
+    }
     assert token not in json.dumps(found)
-    assert found["body"].endswith(f"… ({len(body)} bytes in all)")
-    assert len(found["body"]) < BODY_KEPT + 100
+    # the head (the secret member masked, its length said) and the tail (the traceback's last
+    # line), and how much was left out between them
+    assert found["body"].startswith('{"accessToken": "[masked: JWT, 70 chars]", "note": "xxx')
+    assert found["body"].endswith(f'{last}"}}')
+    assert "characters left out] … " in found["body"]
+    assert len(found["body"]) < BODY_KEPT + 60  # the head, the tail and the marker between
     bad = response_of(SimpleNamespace(**{**vars(response), "content": b"\xff\xfe", "headers": {}}))
     assert bad["body"] == repr(b"\xff\xfe")
+
+
+def test_a_long_body_keeps_its_head_and_its_tail_and_says_how_much_was_left_out() -> None:
+    traceback = "Traceback (most recent call last):\n" + "  frame\n" * 500
+    body = traceback + "KeyError: 'school_id'"
+    kept = abridged(body, 200)
+    assert kept.startswith("Traceback (most recent call last):\n  frame")
+    assert kept.endswith("  frame\nKeyError: 'school_id'")  # the line that names the error
+    left_out = len(body) - 200
+    assert f" … [{left_out:,} of {len(body):,} characters left out] … " in kept
+    assert abridged("short", 200) == "short"
+    assert abridged("x" * 200, 200) == "x" * 200
 
 
 def test_progress_tells_the_phases_that_ran_and_not_those_skipped() -> None:

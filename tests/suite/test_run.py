@@ -6,9 +6,11 @@ from __future__ import annotations
 import collections
 import io
 import json
+import os
 import shutil
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from conformance.contract import RateLimit, load_spec
 from conformance.errors import ConfigError
 from conformance.masking import registered_forms
 from conformance.reference import Settings, running
-from conformance.runner import EMBEDDED_RATE_LIMITS, missing_credentials
+from conformance.runner import EMBEDDED_RATE_LIMITS, cache_arguments, missing_credentials
 from conformance.suite._auth import THROWAWAY_LOGINS
 from conformance.suite._engine import RESPONSES_KEPT
 from conformance.suite.scenarios import NAMES
@@ -326,8 +328,15 @@ def test_the_runs_secrets_appear_nowhere_under_reports(
         )  # fmt: skip
     assert code == 1, (out[-2000:], err)
     written = "\n".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file())
-    assert "Bearer [masked]" in written  # the echo was quoted, and masked
+    # the echo was quoted, and masked (what was there, and how long)
+    assert f"Bearer [masked: string, {len(token)} chars]" in written
     assert not [form for form in registered_forms([token]) if form in written]
+    # a reproduction names the credential by the variable the user set, never [Filtered]
+    operations: list[dict[str, Any]] = verdict(tmp_path)["operations"]  # type: ignore[assignment]
+    curls = [failure["curl"] for operation in operations for failure in operation["failures"]]
+    assert any('-H "Authorization: Bearer $CONFORMANCE_TCHAT_TOKEN"' in curl for curl in curls)
+    assert not [curl for curl in curls if "Authorization: Bearer [" in curl]
+    assert "[Filtered]" not in written
 
 
 @pytest.mark.slow
@@ -736,3 +745,28 @@ def test_the_runs_own_login_exercises_its_login_and_an_untested_operation_is_no_
     assert rules["exercised"]["applies"] == (
         ["POST /auth/login", "GET /me", "GET /things/{id}"] if required else []
     )
+
+
+def test_pytest_s_cache_goes_under_the_reports_unless_the_arguments_choose(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    assert cache_arguments(reports, []) == ["-o", f"cache_dir={reports / '.pytest_cache'}"]
+    assert cache_arguments(reports, ["-p", "no:cacheprovider"]) == []
+    assert cache_arguments(reports, ["-o", "cache_dir=elsewhere"]) == []
+
+
+@pytest.mark.slow
+def test_a_run_writes_nothing_in_the_current_directory_but_its_reports(tmp_path: Path) -> None:
+    # a process of its own (hypothesis writes its Unicode table once a process): pytest's
+    # cache and hypothesis's files went where the run was started
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--profile", "smoke", "--seed", "1",
+         "--no-html-report", "-m", "gloria", "-k", "listSchools", "-n", "0"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["reports"]
+    # pytest's cache is in the reports (so --lf works from one run to the next); hypothesis's
+    # files were the run's own, and are gone
+    assert (tmp_path / "reports" / ".pytest_cache" / "v").is_dir()
+    assert not (tmp_path / "reports" / ".hypothesis").exists()

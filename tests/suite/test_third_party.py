@@ -23,6 +23,7 @@ import pytest
 from conformance.cli import run
 from tests.plain_specs import JSON, document, json_answer, ref, written
 from tests.servers import AnyMethod, serving
+from tests.shell import pasted
 
 TOKEN = "notes-secret-token-5f0c"  # the test app's own token
 
@@ -371,3 +372,10 @@ def test_a_planted_500_and_traceback_fail_exactly_their_operations_led_by_their_
         if name in {*failed["create_note_notes_post"], *failed["get_note_notes__note_id__get"]}
     ]
     assert set(rules[:2]) == {"not_a_server_error", "no_leaks"}, rules
+    # the 500's reproduction, pasted into bash with the token in the variable it came from,
+    # gets the 500 again
+    (create,) = [o for o in document["operations"] if o["operation_id"] == "create_note_notes_post"]
+    server_error = next(f for f in create["failures"] if f["check"] == "not_a_server_error")
+    line = server_error["curl"]
+    assert '-H "Authorization: Bearer $CONFORMANCE_NOTES_TOKEN"' in line, line
+    assert pasted(line, tmp_path, {"CONFORMANCE_NOTES_TOKEN": TOKEN}) == server_error["status"]

@@ -83,24 +83,29 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
     finally:
         if story is not None:
             story.close()
-    verdict = ScenarioVerdict(context.api, name, outcome or Outcome.PASSED, reason)
-    if story is not None:
-        verdict.outcome = outcome or (Outcome.FAILED if story.failures else Outcome.PASSED)
-        claims = [step for step in story.steps if step.part not in ("setup", "cleanup")]
-        if (
-            verdict.outcome == Outcome.PASSED
-            and claims
-            and all(s.outcome == "skipped" for s in claims)
-        ):
-            # nothing was checked: not a pass (a target that refuses the run's token …)
-            verdict.outcome, verdict.reason = (
-                Outcome.SKIPPED,
-                f"every step skipped: {claims[0].detail}",
-            )
-        verdict.steps, verdict.failures = story.steps, story.failures
-        verdict.requests, verdict.latency = story.requests, story.table
+    verdict = told(context.api, name, outcome, reason, story)
     verdict.seconds = round(time.monotonic() - began, 2)
     return verdict, story
+
+
+def told(
+    api: str, name: str, outcome: Outcome | None, reason: str, story: Story | None
+) -> ScenarioVerdict:
+    """A scenario's verdict from how its play ended (``outcome``: None when it ended by itself)
+    and what its story recorded: failed with a failure, passed without; a play whose every
+    claim was skipped checked nothing, and is skipped, not passed."""
+    verdict = ScenarioVerdict(api, name, outcome or Outcome.PASSED, reason)
+    if story is None:
+        return verdict
+    verdict.outcome = outcome or (Outcome.FAILED if story.failures else Outcome.PASSED)
+    claims = [step for step in story.steps if step.part not in ("setup", "cleanup")]
+    if verdict.outcome == Outcome.PASSED and claims and all(s.outcome == "skipped" for s in claims):
+        # nothing was checked: not a pass (a target that refuses the run's token …)
+        verdict.outcome = Outcome.SKIPPED
+        verdict.reason = f"every step skipped: {claims[0].detail}"
+    verdict.steps, verdict.failures = story.steps, story.failures
+    verdict.requests, verdict.latency = story.requests, story.table
+    return verdict
 
 
 def _start(entry: Scenario, context: ScenarioContext) -> Story:
@@ -110,7 +115,7 @@ def _start(entry: Scenario, context: ScenarioContext) -> Story:
     requests, seconds = entry.budget(context.max_wait_s, context.deadline)
     return Story(
         context.api, entry.name, context.spec, context.url, context.network,
-        max_requests=requests, max_seconds=seconds,
+        max_requests=requests, max_seconds=seconds, presenter=context.presenter,
     )  # fmt: skip
 
 

@@ -258,7 +258,7 @@ def confirm_breaches(
     # the latency test's result from verdict.json)
     story = Story(
         context.api, "latency", context.spec, context.url, context.network,
-        max_requests=MAX_REQUESTS, max_seconds=seconds,
+        max_requests=MAX_REQUESTS, max_seconds=seconds, presenter=context.presenter,
     )  # fmt: skip
     confirmer = Confirmer(Measuring.of(context, story))
     try:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import schemathesis
 from schemathesis.checks import CHECKS, load_all_checks
 
 from conformance.checks import CHECK_NAMES, throttled
-from conformance.contract import Operation
+from conformance.contract import Operation, Spec
+from conformance.suite._engine import schemathesis_schema
 
 #: schemathesis's checks that judge one answer and send nothing, then the contract's
 RESPONSE_CHECKS = (
@@ -49,9 +49,19 @@ class Finding:
     lines: tuple[str, ...] = ()
 
 
-@functools.lru_cache(maxsize=8)
-def _schema(path: str) -> Any:
-    return schemathesis.openapi.from_path(path)
+#: schemathesis's schema of each spec judged, by its file and the overlays applied to it
+_SCHEMAS: dict[tuple[Path, tuple[Path, ...]], Any] = {}
+_SCHEMAS_KEPT = 8
+
+
+def _schema(spec: Spec) -> Any:
+    key = (spec.path, spec.document.overlays)
+    found = _SCHEMAS.get(key)
+    if found is None:
+        found = _SCHEMAS[key] = schemathesis_schema(spec)
+        while len(_SCHEMAS) > _SCHEMAS_KEPT:
+            del _SCHEMAS[next(iter(_SCHEMAS))]
+    return found
 
 
 @functools.cache
@@ -68,8 +78,8 @@ def _template(path: str) -> re.Pattern[str]:
 class ResponseJudge:
     """The checks of one spec, run on answers to its operations."""
 
-    def __init__(self, spec_path: Path | str) -> None:
-        self.schema = _schema(str(spec_path))
+    def __init__(self, spec: Spec) -> None:
+        self.schema = _schema(spec)
 
     def judge(self, operation: Operation, response: httpx.Response) -> list[Finding]:
         if throttled(response.status_code, response.headers.get("Retry-After")):

@@ -22,6 +22,7 @@ from pathlib import Path
 from conformance.contract import Spec
 from conformance.suite._auth import Credentials
 from conformance.suite._engine import Network
+from conformance.suite._present import Presenter
 from conformance.suite.scenarios._story import Story
 
 #: the longest a scenario waits for a token to expire or a rate-limit window to end, by default
@@ -49,6 +50,8 @@ class ScenarioContext:
     own_spec: bool = False
     #: the run timeout (``time.time()``): no scenario's budget outlasts it
     deadline: float | None = None
+    #: how the run's credential goes on a request (None: as a bearer, where the run has none)
+    presenter: Presenter | None = None
 
 
 #: a scenario's play: the story told against one API

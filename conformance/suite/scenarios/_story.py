@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import threading
 import time
 import traceback
@@ -26,8 +27,9 @@ import httpx
 from conformance.catalogue import Kind, of_kind
 from conformance.checks import NO_WAIT, WaitPolicy
 from conformance.contract import Operation, Spec
-from conformance.masking import mask, register
-from conformance.suite._engine import Network
+from conformance.masking import mask, register, reproduction
+from conformance.suite._engine import Network, abridged
+from conformance.suite._present import Presenter
 from conformance.suite.scenarios._judge import ResponseJudge
 from conformance.verdict import LatencyRow, ScenarioFailure, StepRecord
 
@@ -112,15 +114,22 @@ PLAYS = 3
 STORY_WAITS = WaitPolicy(margin_s=0.1)
 
 
+#: what a scenario's failure keeps of the finding's message (its head and tail: `abridged`)
+MESSAGE_KEPT = 300
+
+
 def curl(request: httpx.Request) -> str:
-    parts = [f"curl -X {request.method} '{request.url}'"]
-    for name, value in request.headers.items():
+    """``request`` as a curl line that runs as pasted (`conformance.masking.reproduction`: the
+    run's credentials as their variables, other secrets masked)."""
+    parts = ["curl", "-X", request.method]
+    for raw_name, raw_value in request.headers.raw:  # the names as sent, not lower-cased
+        name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
         if name.lower() in ("host", "content-length", "accept-encoding", "connection"):
             continue
-        parts.append(f"-H '{name}: {value}'")
+        parts += ["-H", f"{name}: {value}"]
     if request.content:
-        parts.append(f"-d '{request.content.decode('utf-8', 'replace')}'")
-    return mask(" ".join(parts))
+        parts += ["-d", request.content.decode("utf-8", "replace")]
+    return reproduction(shlex.join([*parts, str(request.url)]))
 
 
 def _shown(headers: Mapping[str, str], body: bytes) -> str:
@@ -144,8 +153,11 @@ class Story:
         *,
         max_requests: int,
         max_seconds: float,
+        presenter: Presenter | None = None,
     ) -> None:
         self.api, self.scenario, self.spec, self.url = api, scenario, spec, url.rstrip("/")
+        #: how a token goes on a request (the run's scheme; a bearer where it has none)
+        self.presenter = presenter or Presenter(spec, None)
         self.max_requests, self.max_seconds = max_requests, max_seconds
         self.client = httpx.Client(**network.httpx_options())
         self.started = time.monotonic()
@@ -162,7 +174,7 @@ class Story:
         self._step = ""
         self._lock = threading.Lock()
         #: the fuzzing's response-only checks, on every answer (`_judge`)
-        self.judge = ResponseJudge(spec.path)
+        self.judge = ResponseJudge(spec)
         #: answers not attached (the latency measurement's), judged at the end, not while
         #: other clients are being timed: (part, step, operation, response)
         self._unjudged: list[tuple[str, str, Operation, httpx.Response]] = []
@@ -297,13 +309,14 @@ class Story:
         attached: bool = True,
     ) -> httpx.Response:
         """One request to ``operation`` (at ``path`` when its template has parameters), with
-        ``token`` as the bearer. A 429 is waited out (bounded) unless ``retry_429`` is False.
-        ``attached``: the request and its answer go to the step's Allure attachments (not the
-        latency measurement's thousands)."""
-        sent = dict(headers or {})
-        if token is not None:
-            sent["Authorization"] = f"Bearer {token}"
+        ``token`` presented as the run's scheme presents it (a bearer by default). A 429 is
+        waited out (bounded) unless ``retry_429`` is False. ``attached``: the request and its
+        answer go to the step's Allure attachments (not the latency measurement's thousands)."""
+        presented = self.presenter.for_operation(operation, token)
+        sent = presented.httpx_headers(headers)
         url = self.url + (path if path is not None else operation.path)
+        if presented.params:
+            url = str(httpx.URL(url).copy_merge_params(dict(presented.params)))
         patience = (STORY_WAITS if retry_429 else NO_WAIT).patience()
         while True:  # bounded by the story's requests and seconds (`Exhausted`)
             response = self.request(operation, url, sent, json_body, attached)
@@ -364,7 +377,8 @@ class Story:
                 self._found[key] = seen = self._found.get(key, 0) + 1
                 if seen > FINDINGS_KEPT:
                     continue
-                said = " ".join(finding.message.split())[:300] or finding.title
+                said = abridged(mask(" ".join(finding.message.split())), MESSAGE_KEPT)
+                said = said or finding.title
                 self.failures.append(
                     ScenarioFailure(
                         finding.check,
@@ -377,10 +391,13 @@ class Story:
                 )
 
     def remember(self, response: httpx.Response) -> None:
-        """Tokens an answer hands out are secrets from now on."""
+        """Tokens an answer hands out are secrets from now on. An access token is named after
+        the variable a user passes one in: a reproduction needs a token, and
+        ``$CONFORMANCE_<API>_TOKEN`` is how a user gives one (`masking.reproduction`)."""
+        variable = f"CONFORMANCE_{self.api.upper()}_TOKEN"
         for name in ("accessToken", "refreshToken", "access_token", "refresh_token", "token"):
             for value in _members(response, name):
-                register(value)
+                register(value, variable=None if "refresh" in name else variable)
 
 
 def _members(response: httpx.Response, name: str) -> Iterator[str]:
