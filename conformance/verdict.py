@@ -418,14 +418,24 @@ class Target:
     spec: str
     spec_version: str = ""
     spec_sha256: str = ""
+    #: the OpenAPI Overlays applied to the spec, in order (absent from the JSON when none)
+    overlays: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, api: str, url: str, spec: Path, version: str = "") -> Target:
+    def of(
+        cls, api: str, url: str, spec: Path, version: str = "", overlays: Sequence[Path] = ()
+    ) -> Target:
         digest = hashlib.sha256(spec.read_bytes()).hexdigest()
-        return cls(api, url, str(spec), version, digest)
+        return cls(api, url, str(spec), version, digest, tuple(str(o) for o in overlays))
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        found["overlays"] = list(self.overlays)
+        return found if self.overlays else {k: v for k, v in found.items() if k != "overlays"}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Target:
+        return cls(**{**data, "overlays": tuple(data.get("overlays", ()))})
 
 
 @dataclass
@@ -671,7 +681,7 @@ class Run:
         """The inverse of `as_json`: verdict.json read back (by `merge`, the self-test)."""
         return cls(
             operations=[OperationVerdict.from_json(v) for v in data.get("operations", [])],
-            targets=[Target(**target) for target in data.get("targets", [])],
+            targets=[Target.from_json(target) for target in data.get("targets", [])],
             seed=int(data.get("seed", 0)),
             profile=str(data.get("profile", "?")),
             errors=list(data.get("errors", [])),

@@ -250,7 +250,8 @@ def _run(run: Run) -> Section:
     parts: list[Inline] = []
     for target in run.targets:
         version = f" (spec {target.spec_version})" if target.spec_version else ""
-        parts += [Code(target.api), f"{version} at {target.url}; "]
+        overlays = "".join(f" + overlay {overlay}" for overlay in target.overlays)
+        parts += [Code(target.api), f"{version}{overlays} at {target.url}; "]
     seed = f"seeds {', '.join(map(str, run.seeds))}" if run.seeds else f"seed {run.seed}"
     parts.append(f"{seed}, profile {run.profile}, conformance {run.suite_version}.")
     if run.merged_from:

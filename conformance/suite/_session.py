@@ -482,7 +482,13 @@ class SuiteSession:
         if not self.verdicts and not self.scenarios and not self.cut_short and not self.crashes:
             return None
         targets = [
-            VerdictTarget.of(api, target.url, Path(target.spec.path), target.spec.version)
+            VerdictTarget.of(
+                api,
+                target.url,
+                Path(target.spec.path),
+                target.spec.version,
+                target.spec.document.overlays,
+            )
             for api, target in self.targets.items()
             if api in self.runs or any(key[0] == api for key in self.scenarios)
         ]

@@ -18,7 +18,7 @@ verdict.json, version 1::
 
     {"schema": "conformance-verdict/1", "verdict": "pass" | "fail" | "broken",
      "suite_version": str, "seed": int, "profile": str,
-     "targets": [{"api", "url", "spec", "spec_version", "spec_sha256"}],
+     "targets": [{"api", "url", "spec", "spec_version", "spec_sha256", "overlays"}],
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
                 "untested": int, "error": int, "skipped": int, "throttled": int,

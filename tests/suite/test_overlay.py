@@ -167,3 +167,7 @@ def test_overlay_declares_a_budget_the_latency_scenario_then_judges(tmp_path: Pa
     (row,) = latency["latency"]
     assert (row["operation"], row["budget_ms"], row["outcome"]) == ("GET /items", 1000, "met")
     assert code == 0, err
+    # the reports say what the spec was held to: the spec and its overlay
+    (target,) = verdict["targets"]
+    assert target["overlays"] == [str(overlay)]
+    assert f"+ overlay {overlay} at {url}" in (reports / "summary.md").read_text(encoding="utf-8")
