@@ -298,7 +298,9 @@ class LoginStep(TokenStep):
 
 @dataclass(frozen=True, slots=True)
 class RefreshStep(TokenStep):
-    #: "bearer": the refresh token goes in ``Authorization: Bearer``; "body": at ``token_field``.
+    #: "bearer": the refresh token goes where an access token does (as the flow's scheme
+    #: presents one: ``Authorization: Bearer``, an apiKey header after its prefix …); "body": at
+    #: ``token_field``.
     token_in: Literal["body", "bearer"] = "body"
     token_field: str | None = None
 

@@ -536,18 +536,18 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
     flow = spec.declarations.auth_flow
     if flow is None:
         return
-    schemes = spec.data.get("components", {}).get("securitySchemes", {}) or {}
-    scheme = spec.deref(schemes.get(flow.scheme))
-    if not (
-        isinstance(scheme, Mapping)
-        and scheme.get("type") == "http"
-        and str(scheme.get("scheme", "")).lower() == "bearer"
-    ):
+    # any scheme that presents a token will do: an http bearer, an apiKey (a header's prefix,
+    # such as ``Token``, comes from the credentials), OAuth2
+    scheme = spec.security_schemes.get(flow.scheme)
+    if scheme is None or not scheme.takes_token:
         yield DeclarationProblem(
             "x-auth-flow",
             "/x-auth-flow/scheme",
-            f"scheme {flow.scheme!r} is not an http bearer scheme under components/securitySchemes",
-            "name the bearer security scheme that access tokens are sent with",
+            f"scheme {flow.scheme!r} is not under components/securitySchemes"
+            if scheme is None
+            else f"scheme {scheme.described} presents no token",
+            "name the security scheme access tokens are sent with: an http bearer, an apiKey"
+            " (in a header, query or cookie) or an oauth2 scheme",
         )
     for step_name, step in flow.steps.items():
         where = f"/x-auth-flow/{step_name}"
@@ -603,9 +603,9 @@ def _auth_flow_problems(spec: Spec) -> Iterator[DeclarationProblem]:
             yield DeclarationProblem(
                 "x-auth-flow",
                 f"{where}/token_in",
-                f"the refresh token goes in a bearer header, but {step.operation_id} has no"
-                " security requirement",
-                "give the refresh operation a bearer security scheme for the refresh token",
+                f"the refresh token goes where an access token does (token_in: bearer), but"
+                f" {step.operation_id} has no security requirement",
+                "give the refresh operation the security scheme the refresh token is sent with",
             )
 
 

@@ -98,11 +98,20 @@ def login_body(step: LoginStep, username: str, password: str) -> dict[str, Any]:
     return body
 
 
-def refresh_request(step: RefreshStep, token: str) -> dict[str, Any]:
-    """httpx's keyword arguments for a refresh through ``step`` with ``token``: as the bearer,
-    or in a JSON body at the step's ``token_field``."""
+def refresh_request(
+    step: RefreshStep, token: str, presenter: Presenter | None = None
+) -> dict[str, Any]:
+    """httpx's keyword arguments for a refresh through ``step`` with ``token``: where an access
+    token goes (``token_in: bearer``: as ``presenter``, the flow's scheme, presents one; a
+    bearer without it), or in a JSON body at the step's ``token_field``."""
     if step.token_in == "bearer":
-        return {"headers": {"Authorization": f"Bearer {token}"}}
+        if presenter is None:
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+        presented = presenter.present(token)
+        found: dict[str, Any] = {"headers": presented.httpx_headers()}
+        if presented.params:
+            found["params"] = dict(presented.params)
+        return found
     body: dict[str, Any] = {}
     _put(body, step.token_field or "/refreshToken", token)
     return {"json": body}
@@ -399,6 +408,15 @@ class Login(Protocol):
         ...
 
 
+def flow_presenter(spec: Spec, credentials: Credentials) -> Presenter:
+    """How the tokens of the spec's ``x-auth-flow`` go on a request: as its scheme presents
+    one (any that takes a token: an http bearer, an apiKey after the credentials' prefix such
+    as ``Token``, OAuth2); a bearer where the spec declares no flow or no such scheme."""
+    flow = spec.declarations.auth_flow
+    scheme = spec.security_schemes.get(flow.scheme) if flow is not None else None
+    return Presenter(spec, scheme, credentials.prefix)
+
+
 class FlowLogin:
     """The login and refresh the spec's ``x-auth-flow`` declares (`sign_in`)."""
 
@@ -409,6 +427,8 @@ class FlowLogin:
     ) -> None:
         self.spec, self.url, self.credentials, self.network = spec, url, credentials, network
         self.flow = spec.declarations.auth_flow
+        #: how the flow's tokens go on a request (its scheme, the credentials' prefix)
+        self.presenter = flow_presenter(spec, credentials)
 
     def sign_in(self, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
         return sign_in(self.spec, self.url, self.credentials, self.network, waits)
@@ -419,7 +439,7 @@ class FlowLogin:
         if step is None or operation is None or signed.refresh_token is None:
             return None
         target = self.url.rstrip("/") + operation.path
-        kwargs = refresh_request(step, signed.refresh_token)
+        kwargs = refresh_request(step, signed.refresh_token, self.presenter)
         response, took = _call(
             self.credentials.api,
             operation.method.upper(),
@@ -474,8 +494,7 @@ class RunSession:
         #: the spec's x-auth-flow, where it is the way in (its logout and refresh are fuzzed
         #: with throwaway sessions)
         self.flow = spec.declarations.auth_flow if isinstance(self.login, FlowLogin) else None
-        scheme = spec.security_schemes.get(self.flow.scheme) if self.flow is not None else None
-        self.presenter = presenter or Presenter(spec, scheme)
+        self.presenter = presenter or flow_presenter(spec, credentials)
         self._lock = threading.Lock()
         self._signed: SignedIn | None = None
         self._throwaways: list[SignedIn] = []

@@ -238,7 +238,17 @@ def test_spec_reads_x_owner_of_component_schemas(tchat_copy: SpecCopy) -> None:
         (
             lambda d: d["x-auth-flow"].update({"scheme": "refreshBearerX"}),
             "/x-auth-flow/scheme",
-            "not an http bearer scheme",
+            "scheme 'refreshBearerX' is not under components/securitySchemes",
+        ),
+        (  # a scheme that presents no token: nothing for a login to hand out
+            lambda d: (
+                d["components"]["securitySchemes"].update(
+                    {"basicAuth": {"type": "http", "scheme": "basic"}}
+                ),
+                d["x-auth-flow"].update({"scheme": "basicAuth"}),
+            ),
+            "/x-auth-flow/scheme",
+            "scheme basicAuth (http basic) presents no token",
         ),
         (
             lambda d: d["paths"]["/auth/refresh"]["post"].update({"security": []}),

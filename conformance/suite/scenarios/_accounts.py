@@ -155,9 +155,13 @@ class Sessions:
     def refresh(self, refresh_token: str | None) -> httpx.Response:
         assert self.refresh_op is not None
         assert self.flow.refresh is not None
-        sent = refresh_request(self.flow.refresh, refresh_token or "")
+        # where an access token goes (token_in: bearer), as the run's scheme presents one
+        sent = refresh_request(self.flow.refresh, refresh_token or "", self.story.presenter)
+        path = self.refresh_op.path
+        if sent.get("params"):  # an apiKey in the query
+            path = str(httpx.URL(path, params=sent["params"]))
         return self.story.send(
-            self.refresh_op, headers=sent.get("headers"), json_body=sent.get("json")
+            self.refresh_op, path=path, headers=sent.get("headers"), json_body=sent.get("json")
         )
 
     def logout(self, access: str) -> httpx.Response:

@@ -165,6 +165,16 @@ def probe_operation(story: Story, sessions: Sessions, role: str | None) -> Opera
     raise ScenarioSkipped("no operation to try a token on (declare x-auth-flow verify)")
 
 
+def challenge_skipped(spec: Spec, scheme_name: str) -> str | None:
+    """Why the 401s' ``WWW-Authenticate`` is not judged by RFC 6750 (``Bearer``,
+    ``invalid_token``): the flow's scheme is not a bearer one (an apiKey such as ``Authorization:
+    Token …``). None: it is, or the spec does not say (a bearer, as the suite always sent)."""
+    scheme = spec.security_schemes.get(scheme_name)
+    if scheme is None or scheme.is_bearer:
+        return None
+    return f"the scheme {scheme.described} is not http bearer: RFC 6750's challenge does not apply"
+
+
 class AuthRefresh:
     name = "auth_refresh"
 
@@ -174,6 +184,8 @@ class AuthRefresh:
         self.story, self.sessions, self.principal = story, sessions, principal
         self.max_wait_s = max_wait_s
         self.probe = probe_operation(story, sessions, principal.role)
+        #: why RFC 6750's challenge is not judged (None: it is, the flow's scheme is a bearer)
+        self.no_challenge = challenge_skipped(story.spec, sessions.flow.scheme)
 
     # -- the claims each part is made of --------------------------------------------------------
 
@@ -226,13 +238,16 @@ class AuthRefresh:
             )
 
     def refused(self, response: httpx.Response, rule: str, what: str) -> None:
-        """A 401 with the ``invalid_token`` challenge, or the rule is broken."""
+        """A 401 with the ``invalid_token`` challenge (that only for a bearer scheme), or the
+        rule is broken."""
         story = self.story
         story.check(
             response.status_code == 401,
             rule,
             f"{what} answered {response.status_code}, not 401",
         )
+        if self.no_challenge is not None:
+            return
         challenge = response.headers.get("WWW-Authenticate", "")
         story.check(
             challenge.lower().startswith("bearer") and "invalid_token" in challenge,
@@ -283,6 +298,13 @@ class AuthRefresh:
         story.play("refused tokens", self.refused_tokens)
         if self.sessions.logout_op is not None:
             story.play("logout", self.logout)
+        if self.no_challenge is not None:
+            story.play("RFC 6750's challenge", self.challenge_not_judged)
+
+    def challenge_not_judged(self) -> None:
+        """Said once, as a skipped step: the other parts judged the 401s without it."""
+        with self.story.step('a 401 carries WWW-Authenticate: Bearer error="invalid_token"'):
+            raise StepSkipped(self.no_challenge or "")
 
     def rotation(self) -> None:
         story = self.story
@@ -326,7 +348,10 @@ class AuthRefresh:
     def refused_tokens(self) -> None:
         story = self.story
         pair = self.login()
-        with story.step("no credentials: 401 with the bare challenge `Bearer`"):
+        bearer = self.no_challenge is None
+        with story.step(
+            "no credentials: 401" + (" with the bare challenge `Bearer`" if bearer else "")
+        ):
             response = story.send(self.probe)
             story.check(
                 response.status_code == 401,
@@ -335,7 +360,8 @@ class AuthRefresh:
             )
             challenge = response.headers.get("WWW-Authenticate", "")
             story.check(
-                challenge.strip().lower() == "bearer"
+                not bearer
+                or challenge.strip().lower() == "bearer"
                 or challenge.lower().startswith("bearer realm"),
                 WWW_AUTHENTICATE,
                 f"the 401 without credentials has WWW-Authenticate {challenge!r}, not the"
@@ -380,7 +406,8 @@ class AuthRefresh:
         given = os.environ.get(env)
         register(given)  # expired, and still a credential: never written out
         waited = False
-        with story.step("an expired access token: 401 TOKEN_EXPIRED with invalid_token"):
+        said = "" if self.no_challenge else " with invalid_token"
+        with story.step(f"an expired access token: 401 TOKEN_EXPIRED{said}"):
             if pair.lifetime is not None and pair.lifetime <= self.max_wait_s:
                 # exp is in whole seconds: wait the lifetime and a second more
                 story.sleep(pair.lifetime + 1.2)
