@@ -23,7 +23,7 @@ ALLOWED = {
     "checks": {"catalogue", "contract", "errors"},
     "verdict": {"catalogue", "errors", "masking"},
     "reference": {"contract", "errors"},
-    "suite": {"catalogue", "contract", "checks", "errors", "masking", "verdict"},
+    "suite": {"catalogue", "config", "contract", "checks", "errors", "masking", "verdict"},
     "reporting": {"catalogue", "contract", "errors", "masking", "verdict"},
     "plugin": {
         "catalogue",

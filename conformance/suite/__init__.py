@@ -16,7 +16,6 @@ from conformance.suite._auth import (
     AuthError,
     Credentials,
     CredentialsRejected,
-    LoginRecipe,
     RunSession,
     sign_in,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "CredentialsRejected",
     "CredentialsUnusable",
     "EngineRun",
-    "LoginRecipe",
     "Network",
     "OperationRecord",
     "Presentation",

@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from conformance.checks import WaitPolicy
+from conformance.config import LoginSettings
 from conformance.contract import OAuthFlow, Operation, PointerError, SecurityScheme, Spec, follow
 from conformance.errors import ExitCode
 from conformance.masking import register
@@ -35,7 +36,6 @@ from conformance.suite._auth import (
     FlowLogin,
     Login,
     LoginNotFound,
-    LoginRecipe,
     Refreshed,
     SignedIn,
     _call,
@@ -125,7 +125,7 @@ def _media_type(spec: Spec, operation: Operation) -> str:
     return FORM if types and all(t in (FORM, "multipart/form-data") for t in types) else "json"
 
 
-def _login_operation(spec: Spec, recipe: LoginRecipe, api: str) -> Operation:
+def _login_operation(spec: Spec, recipe: LoginSettings, api: str) -> Operation:
     """The recipe's operation: an operationId, or ``METHOD /path``."""
     method, _, path = recipe.operation.partition(" ")
     found = spec.operation(recipe.operation) or (
@@ -140,7 +140,7 @@ def _login_operation(spec: Spec, recipe: LoginRecipe, api: str) -> Operation:
 
 
 class RecipeLogin:
-    """A login the config describes (`LoginRecipe`): the account's username and password at
+    """A login the config describes (`LoginSettings`): the account's username and password at
     its fields, the token at its pointer in the answer or the session cookie it sets. No refresh:
     a login again renews it."""
 
@@ -151,7 +151,7 @@ class RecipeLogin:
         spec: Spec,
         url: str,
         credentials: Credentials,
-        recipe: LoginRecipe,
+        recipe: LoginSettings,
         scheme: SecurityScheme,
         network: Network = DEFAULT_NETWORK,
     ) -> None:

@@ -15,13 +15,13 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
 from conformance.checks import NO_WAIT, WaitPolicy
+from conformance.config import LoginSettings, Secrets
 from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
@@ -117,65 +117,6 @@ def refresh_request(
     return {"json": body}
 
 
-@dataclass(frozen=True, slots=True)
-class LoginRecipe:
-    """A login the config describes (``[targets.<API>.login]``) where the spec declares no
-    ``x-auth-flow``: the operation (its operationId, or ``METHOD /path``), the request body's
-    fields for the username and password (JSON pointers), and where the answer holds the token
-    (``token_pointer``) or the session cookie it sets (``cookie``); ``scheme``: the security
-    scheme the token is presented with. Names only: the values are the credentials'."""
-
-    operation: str
-    username_field: str = "/username"
-    password_field: str = "/password"
-    token_pointer: str | None = None
-    cookie: str | None = None
-    scheme: str | None = None
-
-
-class LoginSettingsLike(Protocol):
-    """What the config layer's ``LoginSettings`` holds (this layer does not import it)."""
-
-    @property
-    def operation(self) -> str: ...
-    @property
-    def username_field(self) -> str: ...
-    @property
-    def password_field(self) -> str: ...
-    @property
-    def token_pointer(self) -> str | None: ...
-    @property
-    def cookie(self) -> str | None: ...
-    @property
-    def scheme(self) -> str | None: ...
-
-
-class SecretsLike(Protocol):
-    """What the config layer's ``Secrets`` holds: one API's credentials, from the environment
-    or the credentials file (this layer does not import ``config``)."""
-
-    @property
-    def username(self) -> str | None: ...
-    @property
-    def password(self) -> str | None: ...
-    @property
-    def token(self) -> str | None: ...
-    @property
-    def client_id(self) -> str | None: ...
-    @property
-    def client_secret(self) -> str | None: ...
-    @property
-    def role(self) -> str | None: ...
-    @property
-    def prefix(self) -> str | None: ...
-    @property
-    def scheme(self) -> str | None: ...
-    @property
-    def login(self) -> LoginSettingsLike | None: ...
-    @property
-    def principals(self) -> Mapping[str, SecretsLike]: ...
-
-
 #: the default principal's name: the account the run itself uses
 DEFAULT_PRINCIPAL = "default"
 
@@ -196,7 +137,7 @@ class Credentials:
     prefix: str | None = None
     #: the security scheme these credentials are for; None: chosen from the spec
     scheme: str | None = None
-    login: LoginRecipe | None = None
+    login: LoginSettings | None = None
     principal: str = DEFAULT_PRINCIPAL
     principals: dict[str, Credentials] = field(default_factory=dict, repr=False)
 
@@ -211,15 +152,10 @@ class Credentials:
         )
 
     @classmethod
-    def of(cls, api: str, secrets: SecretsLike, principal: str = DEFAULT_PRINCIPAL) -> Credentials:
+    def of(cls, api: str, secrets: Secrets, principal: str = DEFAULT_PRINCIPAL) -> Credentials:
         """The credentials the config layer read (``config.credentials``), named principals
         included; they share the API's prefix, scheme and login."""
-        login = secrets.login
-        recipe = (
-            LoginRecipe(login.operation, login.username_field, login.password_field,
-                        login.token_pointer, login.cookie, login.scheme)
-            if login is not None else None
-        )  # fmt: skip
+        recipe = secrets.login
         found = cls(
             api, secrets.token, secrets.username, secrets.password, secrets.client_id,
             secrets.client_secret, secrets.role, secrets.prefix, secrets.scheme, recipe, principal,

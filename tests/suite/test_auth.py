@@ -22,6 +22,7 @@ import pytest
 from conformance import config
 from conformance.checks import NO_WAIT
 from conformance.cli import run
+from conformance.config import LoginSettings
 from conformance.contract import load_spec
 from conformance.errors import ConfigError, ExitCode
 from conformance.runner import RunOptions, named_after_spec, resolve_targets
@@ -29,7 +30,6 @@ from conformance.suite import (
     Credentials,
     CredentialsRejected,
     CredentialsUnusable,
-    LoginRecipe,
     Network,
     RunSession,
     SuiteSession,
@@ -277,7 +277,7 @@ RIGHT: dict[str, dict[str, Any]] = {
     "cookie": {
         "username": ACCOUNT[0],
         "password": ACCOUNT[1],
-        "login": LoginRecipe("login", "/email", "/password"),
+        "login": LoginSettings("login", "/email", "/password"),
     },
     "oauth": {"username": ACCOUNT[0], "password": ACCOUNT[1]},
 }
@@ -296,7 +296,7 @@ WRONG: dict[str, tuple[dict[str, Any], str]] = {
               "blogAuth (http basic) sent `Authorization: Basic [masked: 20 characters]`, and"
               " GET /posts answered 401 with them, 401 without"),
     "cookie": ({"username": ACCOUNT[0], "password": "wrong",
-                "login": LoginRecipe("login", "/email", "/password")},
+                "login": LoginSettings("login", "/email", "/password")},
                "login as qa@example.com at {url}/login answered 401"),
     "oauth": ({"username": ACCOUNT[0], "password": "wrong"},
               "the password grant for qa@example.com at {url}/oauth/token (blogAuth) answered"
@@ -438,7 +438,7 @@ def test_auth_a_session_cookie_the_spec_does_not_declare_goes_as_a_cookie(
         for operation in item.values():
             operation.pop("security", None)
     spec = load_spec(written(tmp_path, "blog", data))
-    recipe = LoginRecipe("login", "/email", "/password", cookie="sessionid")
+    recipe = LoginSettings("login", "/email", "/password", cookie="sessionid")
     credentials = Credentials("blog", None, *ACCOUNT, login=recipe)
     way = check_access(spec, url, credentials, QUICK)
     assert way is not None
@@ -553,7 +553,7 @@ def test_auth_a_login_described_in_the_config_is_accepted_and_a_value_there_refu
         "POST /login", "/email", "/secret/password", "/access_token"
     )
     credentials = Credentials.of("blog", secrets)
-    assert credentials.login == LoginRecipe("POST /login", "/email", "/secret/password",
+    assert credentials.login == LoginSettings("POST /login", "/email", "/secret/password",
                                             "/access_token")  # fmt: skip
     path.write_text(
         '[targets.blog]\nurl = "http://x"\n[targets.blog.login]\npassword = "hunter2"\n'
