@@ -8,7 +8,8 @@
 #   make test          the project's own tests
 #   make lint          ruff, mypy, and the spec linter on both specs
 #   make bench         load on the reference backend, then the suite against st run (also on
-#                      defective backends), -n 2, scaling, fail fast: reports/bench.json (~20 min)
+#                      defective backends), -n 2, scaling, fail fast: reports/bench.json (~20 min);
+#                      then on the zoo's planted apps: reports/bench-zoo.json (~5 min)
 #   make lock          re-resolve requirements/lock.txt after changing pyproject.toml
 #
 # BURN=1 (make soak, selftest or test): beside one busy process per CPU for the whole run, so
@@ -90,6 +91,7 @@ format: install
 bench: install
 	$(BIN)/python bench/reference_load.py
 	$(BIN)/python bench/suite_vs_st.py
+	$(BIN)/python bench/zoo_vs_st.py
 
 # not after `install`: its `pip check` fails while pyproject names a package the lock lacks yet
 lock:

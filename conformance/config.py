@@ -33,6 +33,10 @@ _T = TypeVar("_T")
 #: the file a run reads when it is there and no other is named
 DEFAULT_FILE = Path("conformance.toml")
 PROFILES = ("smoke", "gate", "deep")
+#: a target is shared (the default: only what the run made is changed, operations that look as
+#: if they reset or wipe data are left out) or disposable (an ephemeral CI database: writes go
+#: anywhere, those operations are fuzzed too)
+ENVIRONMENTS = ("shared", "disposable")
 #: keys a target's table may hold (``login`` is a table of `LOGIN_KEYS`)
 TARGET_KEYS = ("url", "spec", "overlay", "scheme", "token_prefix", "login")
 #: keys of ``[targets.<API>.login]``: names of fields and operations, never values
@@ -102,8 +106,9 @@ class Option:
 
     #: the `Settings` field, and the ``[run]`` key when `in_file`
     key: str
-    #: how a value is read and checked (`_value`): profile, seed, seconds, bool, url, path (any),
-    #: file (one that exists), text
+    #: how a value is read and checked (`_setting`, `_value`): profile, seed, seconds, bool, url,
+    #: path (any), file (one that exists), text, choice (one of `choices`), selectors (a list of
+    #: operations: a TOML list, the variable's values separated by commas, a repeated flag)
     kind: str
     #: ``conformance run --help``'s words (the plugin's too, unless `pytest_help`)
     help: str
@@ -122,6 +127,8 @@ class Option:
     pytest_help: str | None = None
     #: whether the plugin has the option (``--conformance-`` and the flag's name)
     in_pytest: bool = True
+    #: the values a ``choice`` may take
+    choices: tuple[str, ...] = ()
 
     @property
     def pytest_flag(self) -> str | None:
@@ -145,6 +152,10 @@ class Option:
             arguments["type"] = _FLAG_TYPES[self.kind]
         if self.kind == "profile":
             arguments["choices"] = PROFILES
+        if self.kind == "choice":
+            arguments["choices"] = self.choices
+        if self.kind == "selectors":  # repeatable: each flag adds one
+            arguments["action"] = "append"
         return arguments
 
 
@@ -160,6 +171,7 @@ def option(
     metavar: str | None = None,
     pytest_help: str | None = None,
     in_pytest: bool = True,
+    choices: tuple[str, ...] = (),
 ) -> _T:
     """A `Settings` field that is a setting of the run: its default, and its `Option`."""
     declared = Option(
@@ -174,6 +186,7 @@ def option(
         metavar=metavar,
         pytest_help=pytest_help,
         in_pytest=in_pytest,
+        choices=choices,
     )
     return field(default=default, metadata={"option": declared})
 
@@ -306,6 +319,38 @@ class Settings:
         switch=False,
         in_pytest=False,
     )
+    #: shared (default): only what the run made is changed, dangerous operations left out;
+    #: disposable (an ephemeral CI database): writes may go anywhere, those are fuzzed too
+    environment: str = option(
+        "shared",
+        "choice",
+        "shared (default: only what the run made is changed; operations that look as if they"
+        " reset or wipe data are left out) or disposable (an ephemeral database: writes go"
+        " anywhere, and those operations are fuzzed)",
+        flag="--environment",
+        variable="CONFORMANCE_ENVIRONMENT",
+        choices=ENVIRONMENTS,
+    )
+    #: operations the run never calls: operationIds, ``METHOD /path``, paths, ``tag:NAME``
+    exclude: tuple[str, ...] = option(
+        (),
+        "selectors",
+        'never call these operations: an operationId, "METHOD /path", a /path (all its'
+        " methods) or tag:NAME (repeatable)",
+        flag="--exclude",
+        variable="CONFORMANCE_EXCLUDE",
+        metavar="SELECTOR",
+    )
+    #: operations a shared run left out as dangerous (or x-exclude), brought back
+    include: tuple[str, ...] = option(
+        (),
+        "selectors",
+        "test these operations although they look dangerous (reset, seed, wipe …) or the spec"
+        " says x-exclude; selectors as for --exclude (repeatable)",
+        flag="--include",
+        variable="CONFORMANCE_INCLUDE",
+        metavar="SELECTOR",
+    )
     #: None: ``waivers.toml`` in the current directory, when there is one (the runner's default)
     waivers: Path | None = option(
         None,
@@ -346,6 +391,11 @@ class Settings:
     source: str = "defaults"
 
     @property
+    def disposable(self) -> bool:
+        """The target's data may be changed freely (``environment = "disposable"``)."""
+        return self.environment == "disposable"
+
+    @property
     def tls(self) -> bool | str:
         """schemathesis's and httpx's ``verify``: False, True or the CA bundle's path."""
         if not self.tls_verify:
@@ -366,6 +416,27 @@ def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
     near = difflib.get_close_matches(key, known, n=1)
     hint = f"did you mean {near[0]!r}?" if near else f"known: {', '.join(sorted(known))}"
     return ConfigError(f"{where}: unknown key {key!r}; {hint}")
+
+
+def _setting(where: str, option: Option, raw: Any, base: Path) -> Any:
+    """One run setting read from TOML (typed) or the environment (text), checked by its kind:
+    a ``choice`` one of its choices, ``selectors`` a list of strings (the environment's
+    separated by commas)."""
+    name = f"{where} {option.key}"
+    if option.kind == "choice":
+        if raw not in option.choices:
+            raise ConfigError(f"{name} = {raw!r}: use one of {', '.join(option.choices)}")
+        return raw
+    if option.kind == "selectors":
+        if isinstance(raw, str):  # the environment: "resetDb, GET /createdb"
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+            raise ConfigError(
+                f'{name} = {raw!r}: use a list of operations, e.g. ["resetDb", "GET /createdb",'
+                ' "/admin/reset", "tag:admin"]'
+            )
+        return tuple(raw)
+    return _value(where, option.key, option.kind, raw, base)
 
 
 def _value(where: str, key: str, kind: str, raw: Any, base: Path) -> Any:
@@ -441,7 +512,7 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
             if any(secret in key for secret in SECRET_KEYS):
                 raise _secret(path, f"run.{key}")
             raise _unknown(f"{path} [run]", key, list(keys))
-        changes[key] = _value(f"{path} [run]", key, keys[key].kind, raw, base)
+        changes[key] = _setting(f"{path} [run]", keys[key], raw, base)
     targets = dict(settings.targets)
     tables = data.get("targets", {})
     if not isinstance(tables, Mapping):
@@ -524,7 +595,7 @@ def _from_environment(environ: Mapping[str, str], settings: Settings) -> Setting
         raw = environ.get(option.variable) if option.variable else None
         if raw:
             where = f"environment {option.variable}"
-            changes[option.key] = _value(where, option.key, option.kind, raw, Path.cwd())
+            changes[option.key] = _setting(where, option, raw, Path.cwd())
     targets = dict(settings.targets)
     for variable, raw in environ.items():
         if variable.startswith("CONFORMANCE_TARGET_") and raw:
@@ -562,6 +633,11 @@ def load(
             raise ConfigError(f"unknown setting {key!r}")
     if "profile" in given and given["profile"] not in PROFILES:
         raise ConfigError(f"--profile {given['profile']!r}: use one of {', '.join(PROFILES)}")
+    for option in RUN_OPTIONS:  # argparse checked the choices; a caller in Python may not
+        if option.key in given and option.kind in ("choice", "selectors"):
+            raw = given[option.key]
+            raw = list(raw) if option.kind == "selectors" else raw
+            given[option.key] = _setting("flags", option, raw, Path.cwd())
     settings = replace(settings, **given)
     if settings.ca_bundle is not None and not settings.tls_verify:
         raise ConfigError(

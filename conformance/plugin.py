@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance.config import PROFILES, RUN_OPTIONS, read_toml
-from conformance.contract import BUNDLED_APIS, bundled_spec, load_spec
+from conformance.contract import (
+    BUNDLED_APIS,
+    bundled_spec,
+    check_selectors,
+    exclusions,
+    load_spec,
+)
 from conformance.errors import ConformanceError, UsageError
 from conformance.masking import mask, register
 from conformance.reporting import allure_labels, severity, terminal_lines, title, write_reports
@@ -131,9 +137,16 @@ def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
         flag="--conformance-target", spec_hint="give its spec with --conformance-spec {name}=FILE",
         overlays={api: Path(path) for api, path in overlays.items()},
     )  # fmt: skip
+    read = {api: load_spec(target.spec, target.overlays) for api, target in resolved.items()}
+    check_selectors(read, settings.exclude, settings.include)
     targets = {}
     for api, (url, path, overlay) in resolved.items():
-        spec = load_spec(path, () if overlay is None else (overlay,))
+        spec = read[api]
+        # an excluded operation is no item, and nothing of the run (the preflight, the
+        # scenarios) sees it: it is gone from the spec the run reads
+        left_out = exclusions(
+            spec, settings.exclude, settings.include, disposable=settings.disposable
+        )
         secrets = settings_module.credentials(api, settings)
         credentials = Credentials.of(api, secrets)
         own = (
@@ -141,7 +154,14 @@ def _targets(config: pytest.Config, settings: Settings) -> dict[str, Target]:
             and overlay is None
             and path.resolve() == bundled_spec(api).resolve()
         )
-        targets[api] = Target(api, spec, url, credentials, own_spec=own)
+        targets[api] = Target(
+            api,
+            spec.without(left.operation for left in left_out),
+            url,
+            credentials,
+            own_spec=own,
+            excluded=left_out,
+        )
     return targets
 
 
@@ -210,6 +230,7 @@ def _open_run(config: pytest.Config) -> SuiteSession:
         progress=_progress(config),
         network=Network(settings.request_timeout_s, settings.tls, settings.proxy),
         read_only=settings.read_only,
+        disposable=settings.disposable,
         exclude_singletons=settings.exclude_singletons,
         fail_fast=settings.fail_fast,
         require_exercised=settings.require_exercised,

@@ -24,7 +24,17 @@ import httpx
 
 from conformance import config, verdict
 from conformance.config import RUN_OPTIONS, ResolvedTarget, Settings
-from conformance.contract import BUNDLED_APIS, RateLimit, Spec, bundled_spec, load_spec
+from conformance.contract import (
+    BUNDLED_APIS,
+    ExcludedBy,
+    Exclusion,
+    RateLimit,
+    Spec,
+    bundled_spec,
+    check_selectors,
+    exclusions,
+    load_spec,
+)
 from conformance.errors import ConfigError, ConformanceError, ExitCode, UsageError
 from conformance.reporting import plural
 from conformance.verdict import RuleUse, Run, Target
@@ -168,6 +178,41 @@ def overlay_warnings(targets: dict[str, ResolvedTarget]) -> list[str]:
     return lines
 
 
+def run_spec(
+    path: Path, overlays: Sequence[Path], settings: Settings
+) -> tuple[Spec, tuple[Exclusion, ...]]:
+    """A target's spec as the run reads it, without the operations it leaves out
+    (`contract.exclusions`, as the plugin reads it in every worker), and those."""
+    spec = load_spec(path, overlays)
+    left_out = exclusions(spec, settings.exclude, settings.include, disposable=settings.disposable)
+    return spec.without(left.operation for left in left_out), left_out
+
+
+def check_exclusions(targets: dict[str, ResolvedTarget], settings: Settings) -> None:
+    """An ``exclude`` or ``include`` that names no operation of the run is a `ConfigError`
+    (exit 3): a misspelt exclusion would let the run call what the user meant to keep out."""
+    specs = {name: load_spec(t.spec, t.overlays) for name, t in targets.items()}
+    check_selectors(specs, settings.exclude, settings.include)
+
+
+def excluded_lines(name: str, left_out: Sequence[Exclusion]) -> list[str]:
+    """Before the run: a line for each operation it leaves out, why, and how to test it after
+    all (a dangerous one: the line that includes it again, or a disposable target)."""
+    lines = []
+    for left in left_out:
+        said = f"conformance: {name}: {left.label} is left out: {left.reason}"
+        if left.by == ExcludedBy.DANGER:
+            said += (
+                f' (the target is shared); test it with --include "{left.label}" or [run]'
+                f' include = ["{left.label}"], or every such operation with --environment'
+                " disposable"
+            )
+        elif left.by == ExcludedBy.SPEC:
+            said += f'; test it with --include "{left.label}"'
+        lines.append(said)
+    return lines
+
+
 def check_reachable(name: str, url: str, settings: Settings) -> None:
     from conformance.suite import Network
 
@@ -200,7 +245,7 @@ def check_credentials(
     from conformance.suite import Credentials, Network, check_access
 
     secrets = config.credentials(name, settings)
-    loaded = load_spec(spec, overlays)
+    loaded, _ = run_spec(spec, overlays, settings)  # the preflight reads no excluded operation
     credentials = Credentials.of(name, secrets)
     credentials.register()
     if not credentials.given:
@@ -375,9 +420,11 @@ def setting_arguments(settings: Settings) -> list[str]:
     arguments: list[str] = []
     for option in RUN_OPTIONS:
         value = getattr(settings, option.key)
-        if option.pytest_flag is None or value is None or value == "":
+        if option.pytest_flag is None or value is None or value == "" or value == ():
             continue
-        if option.switch is None:
+        if option.kind == "selectors":  # a repeatable option: once for each
+            arguments += [word for each in value for word in (option.pytest_flag, each)]
+        elif option.switch is None:
             arguments += [option.pytest_flag, str(value)]
         elif value == option.switch:
             arguments.append(option.pytest_flag)
@@ -457,9 +504,15 @@ def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
         specs[_name_of(options.spec)] = (options.spec, given)
     if not specs:
         specs = {api: (bundled_spec(api), ()) for api in BUNDLED_APIS}
+    check_selectors(
+        {api: load_spec(path, overlays) for api, (path, overlays) in specs.items()},
+        settings.exclude,
+        settings.include,
+    )
     for n, (api, (path, overlays)) in enumerate(specs.items()):
-        spec = load_spec(path, overlays)
+        spec, left_out = run_spec(path, overlays, settings)
         lines = rule_lines(api, path, spec, settings.require_exercised)
+        lines[1:1] = [f"  left out: {left.label}: {left.reason}" for left in left_out]
         out.write(("\n" if n else "") + "\n".join(lines) + "\n")
     return ExitCode.OK
 
@@ -562,6 +615,11 @@ def execute(options: RunOptions, out: TextIO, err: TextIO) -> ExitCode:
             err.write(line + "\n")
         for line in named_after_spec(options):
             out.write(line + "\n")
+        check_exclusions(targets, settings)
+        for name, target in targets.items():
+            for line in excluded_lines(name, run_spec(target.spec, target.overlays, settings)[1]):
+                out.write(line + "\n")
+        out.flush()
         for name, target in targets.items():
             check_reachable(name, target.url, settings)
             check_credentials(name, target.url, target.spec, settings, target.overlays)
@@ -652,6 +710,8 @@ def _merged(runs: list[Run], rules: dict[str, list[RuleUse]]) -> Run:
         cleanup={api: report for run in runs for api, report in run.cleanup.items()},
         shards=sorted(shard for run in runs for shard in run.shards or []),
         seeds=seeds if len(seeds) > 1 else None,
+        environment=runs[0].environment,
+        excluded=list(dict.fromkeys(excluded for run in runs for excluded in run.excluded)),
     )
 
 

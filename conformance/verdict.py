@@ -514,6 +514,27 @@ class Cleanup:
         return found
 
 
+@dataclass(frozen=True)
+class ExcludedOperation:
+    """An operation the run left out, never sent (verdict.json's ``excluded``): ``by`` the
+    run's ``exclude``, the spec's ``x-exclude``, or the danger rule of a shared target
+    (`conformance.contract.exclusions`), and why in words."""
+
+    api: str
+    #: ``GET /createdb``
+    operation: str
+    operation_id: str
+    by: str
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExcludedOperation:
+        return cls(**data)
+
+
 @dataclass
 class RuleUse:
     """Where one of the catalogue's rules applied on one API, and why it was off elsewhere
@@ -562,6 +583,11 @@ class Run:
     merged_from: list[str] | None = None
     seeds: list[int] | None = None
     suite_version: str = __version__
+    #: the target's environment: ``shared`` (only what the run made is changed, dangerous
+    #: operations left out) or ``disposable`` (config's ``environment``)
+    environment: str = "shared"
+    #: the operations the run left out, never sent, each with why
+    excluded: list[ExcludedOperation] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -658,6 +684,7 @@ class Run:
             "suite_version": self.suite_version,
             "seed": self.seed,
             "profile": self.profile,
+            "environment": self.environment,
             "targets": [target.as_json() for target in self.targets],
             "errors": list(self.errors),
             "cut_short": self.cut_short,
@@ -670,6 +697,7 @@ class Run:
             "scenarios": [s.as_json() for s in self.scenarios],
             "latency": [{"api": api, **row.as_json()} for api, row in self.latency],
             "cleanup": {api: asdict(report) for api, report in sorted(self.cleanup.items())},
+            "excluded": [excluded.as_json() for excluded in self.excluded],
         }
         for key in ("shards", "merged_from", "seeds"):
             if (value := getattr(self, key)) is not None:
@@ -697,6 +725,8 @@ class Run:
             merged_from=data.get("merged_from"),
             seeds=data.get("seeds"),
             suite_version=str(data.get("suite_version", __version__)),
+            environment=str(data.get("environment", "shared")),
+            excluded=[ExcludedOperation.from_json(e) for e in data.get("excluded", [])],
         )
 
 

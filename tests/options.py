@@ -24,6 +24,11 @@ def given(option: Option, folder: Path) -> tuple[list[str], Any]:
     assert option.flag is not None, option
     if option.switch is not None:
         return [option.flag], option.switch
+    if option.kind == "selectors":  # repeatable
+        return [option.flag, "resetDb", option.flag, "tag:admin"], ("resetDb", "tag:admin")
+    if option.kind == "choice":
+        (choice,) = [choice for choice in option.choices if choice != option.default][:1]
+        return [option.flag, choice], choice
     value: Any = {
         "profile": "deep",
         "seed": 7,

@@ -59,7 +59,8 @@ def serving(
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         if tls is not None:
             server.socket = tls.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        # a short poll: shutdown() waits for it (0.5 s by default, a second a test of two apps)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         try:
             yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
         finally:

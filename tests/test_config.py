@@ -244,3 +244,34 @@ def test_a_target_without_a_spec_or_a_url_is_one_line_naming_the_fix(
     with pytest.raises(UsageError) as raised:
         resolve(settings, urls, {})
     assert says in str(raised.value)
+
+
+def test_the_environment_and_the_operations_left_out_from_file_environment_and_flags(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        '[run]\nenvironment = "disposable"\nexclude = ["resetDb", "GET /createdb", "tag:admin"]\n',
+    )
+    settings = config.load(path, {})
+    assert (settings.environment, settings.disposable) == ("disposable", True)
+    assert settings.exclude == ("resetDb", "GET /createdb", "tag:admin")
+    environ = {"CONFORMANCE_INCLUDE": "GET /createdb, /admin/reset"}
+    assert config.load(path, environ).include == ("GET /createdb", "/admin/reset")
+    assert config.load(path, {}, exclude=["/wipe"]).exclude == ("/wipe",)  # a flag replaces
+    assert not config.load(None, {}, discover=False).disposable  # shared by default
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('environment = "ci"', r"\[run\] environment = 'ci': use one of shared, disposable"),
+        ('exclude = [""]', r"\[run\] exclude = \[''\]: use a list of operations"),
+        ("include = [1]", r"\[run\] include = \[1\]: use a list of operations"),
+    ],
+)
+def test_a_bad_environment_or_selector_list_is_one_line(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said):
+        config.load(write(tmp_path, f"[run]\n{text}\n"), {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from conformance.contract._bundled import BUNDLED_APIS, bundled_spec, specs_dir
 from conformance.contract._conditional import IfMatch
+from conformance.contract._danger import danger, dangerous_operations
 from conformance.contract._declarations import (
     ROOT_DECLARATIONS,
     AccountStep,
@@ -20,6 +21,14 @@ from conformance.contract._declarations import (
     TokenStep,
 )
 from conformance.contract._document import DuplicateKey, SpecDocument, read_document
+from conformance.contract._exclusion import (
+    ExcludedBy,
+    Exclusion,
+    Selector,
+    check_selectors,
+    declared_exclusion,
+    exclusions,
+)
 from conformance.contract._overlay import (
     Overlay,
     OverlayAction,
@@ -60,6 +69,8 @@ __all__ = [
     "DeclarationProblem",
     "Declarations",
     "DuplicateKey",
+    "ExcludedBy",
+    "Exclusion",
     "IfMatch",
     "LoginStep",
     "OAuthFlow",
@@ -75,6 +86,7 @@ __all__ = [
     "RefreshStep",
     "Resource",
     "SecurityScheme",
+    "Selector",
     "Singleton",
     "Spec",
     "SpecDocument",
@@ -82,6 +94,11 @@ __all__ = [
     "UnresolvedReference",
     "apply_overlay",
     "bundled_spec",
+    "check_selectors",
+    "danger",
+    "dangerous_operations",
+    "declared_exclusion",
+    "exclusions",
     "follow",
     "is_template",
     "item_schema_name",

@@ -13,6 +13,8 @@ Each operation:
     x-rate-limit          its own limit (login: ``{limit: 5, window_s: 60, key: client-account}``)
     x-latency-budget-ms   its own budget
     x-envelope: none      its 2xx body is not wrapped in ApiResponse (the seed reads it bare)
+    x-exclude             ``true`` or the reason (``"resets the database"``): a run never calls
+                          it (``include`` brings it back; `conformance.contract.exclusions`)
 A component schema:
     x-unique              properties (or groups of them) whose values must be unique: 409 DUPLICATE
     x-owner               the property holding the id of the user the resource is private to
@@ -149,6 +151,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "x-envelope": {"const": "none"},
+    "x-exclude": {"anyOf": [{"type": "boolean"}, {"type": "string", "minLength": 1}]},
     "x-unique": {
         "type": "array",
         "minItems": 1,
@@ -213,6 +216,7 @@ def _fix(extension: str) -> str:
         "x-rate-limit": "write {limit: N, window_s: SECONDS} (optional: key, roles)",
         "x-auth-flow": "see the x-auth-flow example in README.md",
         "x-envelope": "the only value is `none`; drop the key for an enveloped response",
+        "x-exclude": 'write true, or the reason as a string ("resets the database")',
         "x-unique": "list property names, or lists of names that are unique together",
         "x-owner": "write {property: ownerId}, optionally with while: {status: [draft]}",
         "x-references": "name a schema under components/schemas",

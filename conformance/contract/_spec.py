@@ -178,6 +178,14 @@ class Spec:
         together (() for a public operation; ``{}``, anonymous access, is not among them)."""
         return alternatives(operation.security, self.security_schemes)
 
+    def without(self, operations: Iterable[Operation]) -> Spec:
+        """This spec with ``operations`` left out (a run's excluded operations, `exclusions`):
+        whatever reads the spec's operations (the items, the preflight, the scenarios) does not
+        see them; the document is unchanged."""
+        gone = {operation.pointer for operation in operations}
+        kept = tuple(operation for operation in self.operations if operation.pointer not in gone)
+        return replace(self, operations=kept)
+
     def operation(self, operation_id: str) -> Operation | None:
         for operation in self.operations:
             if operation.operation_id == operation_id:
@@ -480,7 +488,7 @@ def _read_operation(
 
     security = definition.get("security", spec.data.get("security", []))
     local: dict[str, Any] = {}
-    for name in ("x-roles", "x-latency-budget-ms", "x-rate-limit", "x-envelope"):
+    for name in ("x-roles", "x-latency-budget-ms", "x-rate-limit", "x-envelope", "x-exclude"):
         if name in definition:
             found = shape_problems(name, definition[name], _pointer.join(pointer, name))
             problems.extend(found)

@@ -99,9 +99,10 @@ def _follows_to(node: Any, tokens: list[Any], instance: Any) -> bool:
 
 @rule("CT003")
 def openapi_schema(ctx: LintContext) -> Iterator[Problem]:
-    # x-contract decides which rules are findings, so a malformed one is a fault of the document
-    # (the catalogue has no rule of its own for it yet)
-    yield from declaration_findings(ctx.spec, "x-contract")
+    # x-contract decides which rules are findings, and x-exclude which operations a run calls,
+    # so a malformed one is a fault of the document (the catalogue has no rule of its own for
+    # either yet)
+    yield from declaration_findings(ctx.spec, "x-contract", "x-exclude")
     if ctx.broken_refs:
         return  # the validator cannot walk past a broken $ref; CT002 has reported it
     version = ctx.spec.openapi_version

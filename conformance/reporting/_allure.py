@@ -4,7 +4,7 @@
   first tag; ``scenarios`` for a scenario), story = the operation (``GET /schools/{id}``) or the
   scenario; severity: the worst the catalogue gives the rules a failure broke.
 - ``environment.properties``: target, spec file, its version and SHA-256, suite version, seed,
-  profile (one line each per API).
+  profile, the environment (shared or disposable) (one line each per API).
 - ``executor.json``: the CI job that ran it, read from the CI's environment (GitHub Actions,
   GitLab CI, Jenkins); none outside CI.
 - ``categories.json``: failure categories by the rule a result names, the catalogue's categories
@@ -172,6 +172,7 @@ def _properties(run: Run) -> list[str]:
         f"suite.version={run.suite_version}",
         f"seed={run.seed}",
         f"profile={run.profile}",
+        f"environment={run.environment}",
     ]
     for target in run.targets:
         lines += [

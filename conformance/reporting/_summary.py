@@ -6,7 +6,8 @@ Read from the run's verdict alone (a `conformance.verdict.Run`, what ``verdict.j
 a merged verdict gets the same summary. It leads with what matters. In order: the verdict and
 why (`conformance.verdict.explain`, the one explanation of a verdict); the operations
 ``untested`` (never answered with a documented 2xx on a spec without ``x-contract: strict``: no
-failure, but the reader should know first), with their reasons; the run; counts; failures by
+failure, but the reader should know first), with their reasons; the run; the operations it
+left out (excluded, never sent), with why; counts; failures by
 rule, worst first, in the catalogue's words; the failures, worst first (the rule's severity in
 `conformance.catalogue`, then the count), those that differ only in generated values
 (`without_values`) one row with a count and the first examples' reproductions; latency per
@@ -253,7 +254,10 @@ def _run(run: Run) -> Section:
         overlays = "".join(f" + overlay {overlay}" for overlay in target.overlays)
         parts += [Code(target.api), f"{version}{overlays} at {target.url}; "]
     seed = f"seeds {', '.join(map(str, run.seeds))}" if run.seeds else f"seed {run.seed}"
-    parts.append(f"{seed}, profile {run.profile}, conformance {run.suite_version}.")
+    parts.append(
+        f"{seed}, profile {run.profile}, environment {run.environment},"
+        f" conformance {run.suite_version}."
+    )
     if run.merged_from:
         shards = run.shards or []
         parts.append(
@@ -1055,17 +1059,34 @@ def _cleanup(run: Run) -> Section | None:
     return Section("Cleanup", "cleanup", [Bullets(items)])
 
 
+def _excluded(run: Run) -> Section | None:
+    """The operations the run left out and never sent, each with why (a dangerous one on a
+    shared target: how to test it after all)."""
+    if not run.excluded:
+        return None
+    items: list[list[Inline]] = []
+    for left in run.excluded:
+        item: list[Inline] = [Code(left.api), " ", Code(left.operation), f": {left.reason}"]
+        if left.by == "danger":
+            item.append(f' (include = ["{left.operation}"], or environment = "disposable")')
+        items.append([*item, "."])
+    said = f"{plural(len(run.excluded), 'operation')} left out, never sent:"
+    return Section("Excluded", "excluded", [Para([said]), Bullets(items)])
+
+
 def _summary(run: Run) -> Summary:
     run = _masked(run)
-    cut, untested, rules, cleanup = (
+    cut, untested, rules, cleanup, excluded = (
         _cut_short(run),
         _untested(run),
         _applied_rules(run),
         _cleanup(run),
+        _excluded(run),
     )
     sections = [
         *([untested] if untested is not None else []),
         _run(run),
+        *([excluded] if excluded is not None else []),
         *([cut] if cut is not None else []),
         _counts(run),
         _by_rule(run),
@@ -1172,8 +1193,8 @@ def summary_markdown(run: Run) -> str:
 #: the sections the terminal shows, from the same model as the files (which have them all): all
 #: but latency (the scenarios' table says whether it met its budgets), the rules and cleanup
 TERMINAL = (
-    "untested", "run", "cut-short", "counts", "by-rule", "failures", "coverage", "scenarios",
-    "waivers",
+    "untested", "run", "excluded", "cut-short", "counts", "by-rule", "failures", "coverage",
+    "scenarios", "waivers",
 )  # fmt: skip
 #: sections the terminal leaves out when they have only their one line of nothing to say ("No
 #: waivers."): the files keep them

@@ -1,66 +1,123 @@
 """The guard: on a shared environment a run changes and deletes only what it created.
 
 Before a write addressed to one item (``PUT``/``PATCH``/``DELETE`` on an item path, ``POST`` on
-an action under it), an id the run did not create is looked up with the item's ``GET``; when it
-exists, the case is pointed at an id that does not (a fresh UUID, a number or a string, as the
-parameter's schema wants), so the request is still sent and judged (a documented 404) and the
-resource is never touched. A valid change goes to one of the run's own items instead, and a
-stateful create or change is made one that can succeed (the stateful reach). After a create, the
-resource it answered with goes into the journal (`_journal`), whose cleanup removes it.
+an action or a collection under it: ``POST /articles/{slug}/comments`` writes to the article),
+the item is judged by its concrete path:
+
+- the run's own (it created it): sent as drawn;
+- one that cannot exist (an id outside its parameter's declared range, length or pattern, or one
+  whose ``GET`` answered 404): sent as drawn, so that a 500 on an unknown or overflowed id is
+  still reached;
+- an existing item the run did not create: pointed at one of the run's own items of that kind
+  (all of its path parameters: a nested item's parent too), made first when the run has none
+  (`Producer`: a parent before its children, the body of a create the API accepted before, or
+  the create schema's required members); only when none can be made, at an id that does not
+  exist, so that the request is still sent and judged (a documented 404).
+
+In a disposable environment (``--environment disposable``) every write goes where it was drawn.
+After a create, the resource it answered with (its ``Location``, else its key in the body) goes
+into the journal (`_journal`), whose cleanup removes it; a stateful create or change is made
+one that can succeed (the stateful reach).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import re
 import threading
 import time
+import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 from schemathesis.core.parameters import ParameterLocation
 
 from conformance.checks import agree_on_version
-from conformance.contract import Resource, Spec, item_schema_name, resources
+from conformance.contract import Operation, Resource, Spec, item_schema_name, resources
 from conformance.suite._client import RunClient
-from conformance.suite._journal import Created, Journal, item_path_of, template_name
-from conformance.suite._unique import fresh_keys, without_made_up_references
+from conformance.suite._journal import (
+    Created,
+    Journal,
+    filled,
+    item_path_of,
+    key_of,
+    matches,
+    template_name,
+    template_names,
+)
+from conformance.suite._unique import fresh_keys, fresh_text, value_for, without_made_up_references
 
 #: writes that address one existing item
 UNSAFE = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 #: answers to an item's GET that say it is not there
 ABSENT = frozenset({400, 404, 410, 422})
 
-#: a valid change aimed elsewhere goes to one of the run's newest items of its kind (the older
-#: ones are likelier to have been deleted by then)
+#: a write aimed elsewhere goes to one of the run's newest items of its kind (the older ones are
+#: likelier to have been deleted by then)
 OWN_CHOICES = 5
+#: creates the guard may send itself, per API (a parent for nested creates, an item for writes
+#: aimed at others' items), and tries per kind before it stops trying that kind
+MADE_AT_MOST, TRIES_PER_KIND = 200, 3
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
+#: the largest integer of each declared format (an id beyond it cannot exist)
+INTEGER_LIMITS = {"int32": 2**31 - 1, "int64": 2**63 - 1}
 
 
-def _repoint(case: Any, name: str, value: Any) -> None:
-    """Send ``case`` to another item: its ``name`` path parameter becomes ``value``, which no
-    longer comes from a link. schemathesis reads a parameter as linked when it differs from the
+def _repoint(case: Any, values: Mapping[str, Any]) -> None:
+    """Send ``case`` to another item: its path parameters ``values`` replace the drawn ones and
+    no longer come from a link. schemathesis reads a parameter as linked when it differs from the
     value generated for it, and its link checks judge the answer as the linked resource's: a
     change the guard sent to another of the run's items, deleted meanwhile by another of the
     engine's threads, was a "created resource not found" (``ensure_resource_availability``) of
     the resource the link named (issue 22: a plain Notes API, seed 1)."""
-    case.path_parameters = {**case.path_parameters, name: value}
+    case.path_parameters = {**case.path_parameters, **values}
     stored = (getattr(case, "_components", None) or {}).get(ParameterLocation.PATH)
     if stored is not None and stored.is_generated and isinstance(stored.value, dict):
-        stored.value = {**stored.value, name: value}
+        stored.value = {**stored.value, **values}
 
 
 def _absent_value(schema: Any) -> Any:
     """A value for an id parameter that names nothing, valid for its schema."""
     schema = schema if isinstance(schema, dict) else {}
     if schema.get("type") == "integer":
-        return 2_000_000_000 + random.randrange(100_000_000)
+        highest = schema.get("maximum", INTEGER_LIMITS.get(str(schema.get("format")), 2**31 - 1))
+        return int(highest) - random.randrange(1_000)
     if schema.get("format") == "uuid":
         return str(uuid.uuid4())
     text = "absent" + uuid.uuid4().hex
     longest = schema.get("maxLength")
     return text[: max(int(longest), 1)] if isinstance(longest, int) else text
+
+
+def impossible(value: Any, schema: Any) -> bool:
+    """Whether ``value`` cannot be any item's id under the parameter's ``schema``: an integer
+    outside its declared range (or its format's), text outside its length or pattern. Such a
+    write is sent as drawn without asking whether the item exists."""
+    schema = schema if isinstance(schema, dict) else {}
+    text = str(value)
+    if schema.get("type") == "integer":
+        if not re.fullmatch(r"-?\d+", text):
+            return True
+        number = int(text)
+        highest = schema.get("maximum", INTEGER_LIMITS.get(str(schema.get("format"))))
+        lowest = schema.get("minimum", -INTEGER_LIMITS["int64"] - 1)
+        return (isinstance(highest, int) and number > highest) or number < lowest
+    if schema.get("type") == "string":
+        if schema.get("format") == "uuid" and not _UUID.fullmatch(text):
+            return True
+        if len(text) < int(schema.get("minLength", 0)):
+            return True
+        if isinstance(schema.get("maxLength"), int) and len(text) > schema["maxLength"]:
+            return True
+        pattern = schema.get("pattern")
+        with contextlib.suppress(re.error):
+            if isinstance(pattern, str) and not re.search(pattern, text):
+                return True
+    return False
 
 
 class RunEnding(Exception):
@@ -70,20 +127,35 @@ class RunEnding(Exception):
 class Guard:
     """One API's guard: the run's writes go only to what it created (thread-safe)."""
 
-    def __init__(self, spec: Spec, journal: Journal, client: RunClient) -> None:
+    def __init__(
+        self, spec: Spec, journal: Journal, client: RunClient, *, disposable: bool = False
+    ) -> None:
         self.spec, self.journal, self.client = spec, journal, client
+        #: the target's data may be changed freely: writes go where they were drawn
+        self.disposable = disposable
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
+        self._by_collection = {r.collection_path: r for r in self.resources.values()}
+        self._base_path = urllib.parse.urlsplit(client.url).path
         #: concrete item paths the run created; ones found to exist before it; ones absent
         self._mine: set[str] = {item.path for item in journal.pending()}
         self._theirs: set[str] = set()
         self._absent: set[str] = set()
-        #: item template -> the ids of the run's own items there, oldest first
-        self._own: dict[str, list[str]] = {}
+        #: item template -> the path parameters of the run's own items there, oldest first
+        self._own: dict[str, list[dict[str, str]]] = {}
+        #: collection path -> the last body (and path parameters) a create there was answered
+        #: 2xx for: what the producer sends again, with fresh text
+        self._accepted: dict[str, tuple[dict[str, str], Any]] = {}
+        self._tries: dict[str, int] = {}
+        #: (method, path template) of the operations a 2xx has answered
+        self._answered_2xx: set[tuple[str, str]] = set()
+        #: writes aimed at an existing item the run did not create, sent to an absent id
         self.rewritten = 0
-        #: valid changes aimed at an item the run did not create, sent to one of its own
+        #: … sent to one of the run's own items instead
         self.own_aimed = 0
+        #: items the guard made itself to aim such writes (and nested creates) at
+        self.made = 0
         #: the engine's threads with a create under way; once the cleanup has
         #: begun, no new write is let through (an interrupted engine's threads outlive its run)
         self._creating: set[threading.Thread] = set()
@@ -93,17 +165,26 @@ class Guard:
     # -- during the run ------------------------------------------------------------------------
 
     def _resource_of(self, operation_path: str) -> Resource | None:
-        """The resource whose item an operation addresses (its item path or an action under)."""
+        """The resource whose item an operation addresses: the longest item path that is the
+        operation's or lies above it (``/articles/{slug}`` for ``/articles/{slug}/comments``,
+        ``/articles/{slug}/comments/{id}`` for that item)."""
+        found = None
         for item_path, resource in self.resources.items():
-            if operation_path == item_path or operation_path.startswith(item_path + "/"):
-                return resource
-        return None
+            above = operation_path == item_path or operation_path.startswith(item_path + "/")
+            if above and (found is None or len(item_path) > len(found.item_path)):
+                found = resource
+        return found
+
+    def _schema_of(self, method: str, path: str, name: str) -> Any:
+        operation = self.spec.operation_at(method, path)
+        parameter = operation.parameter(name, "path") if operation else None
+        return self.spec.deref(dict(parameter.schema)) if parameter is not None else {}
 
     def before_call(self, case: Any) -> None:
-        """Point a valid change (PUT, PATCH, an action under an item) aimed at an item the run
-        did not create at one of the run's own of that kind, where it has one (`_own_item`);
-        point any other write at an item the run did not create, and which exists, elsewhere;
-        make a create or change of the stateful phase one that can succeed (`_freshen`)."""
+        """Aim a write at an existing item the run did not create at one of the run's own (made
+        first where it has none); send a write at the run's own item, or at one that cannot
+        exist, as drawn; make a create or change of the stateful phase one that can succeed
+        (`_freshen`)."""
         operation = case.operation
         method = str(operation.method).upper()
         with self._lock:
@@ -117,53 +198,159 @@ class Guard:
             return
         if method in ("POST", "PUT", "PATCH"):
             self._freshen(case, method)
+        if self.disposable:
+            return
         resource = self._resource_of(str(operation.path))
         if resource is None:
             return
-        name = template_name(resource.item_path)
-        value = (case.path_parameters or {}).get(name)
-        if value is None:
+        names = template_names(resource.item_path)
+        drawn = {name: (case.path_parameters or {}).get(name) for name in names}
+        concrete = filled(resource.item_path, drawn)
+        if concrete is None:
             return
-        concrete = resource.item_path.replace("{" + name + "}", str(value))
         with self._lock:
             if concrete in self._mine:
                 return
-        if method != "DELETE" and self._own_item(case, resource, name):
-            return
-        with self._lock:
-            if concrete in self._absent:
-                return
+            known_absent = concrete in self._absent
             known_theirs = concrete in self._theirs
+        path = str(operation.path)
+        if any(impossible(drawn[n], self._schema_of(method, path, n)) for n in names):
+            return  # no item can have it: the answer to an impossible id is judged as drawn
         if not known_theirs:
-            exists = self._exists(concrete)
+            exists = not known_absent and self._exists(concrete)
             with self._lock:
                 (self._theirs if exists else self._absent).add(concrete)
             if not exists:
+                self._until_answered(case, method, resource)
                 return
-        spec_operation = self.spec.operation_at(method, str(operation.path))
-        parameter = spec_operation.parameter(name, "path") if spec_operation else None
-        schema = self.spec.deref(dict(parameter.schema)) if parameter is not None else {}
-        _repoint(case, name, _absent_value(schema))
+        own = self._own_item(resource)
+        if own is not None:
+            _repoint(case, own)
+            with self._lock:
+                self.own_aimed += 1
+            return
+        last = names[-1]
+        _repoint(case, {last: _absent_value(self._schema_of(method, path, last))})
         with self._lock:
             self.rewritten += 1
 
-    def _own_item(self, case: Any, resource: Resource, name: str) -> bool:
-        """A valid (positive) change of an item the run did not create goes to one of the
-        run's own items of that kind instead, where it has one: a made-up id only ever earns a
-        404, and the operation would wait for the stateful phase to hand it one of the run's.
-        Its deletes are left to the stateful phase (they would take the items the changes
-        need). Invalid cases keep their ids: the id may be what makes them invalid."""
+    def _until_answered(self, case: Any, method: str, resource: Resource) -> None:
+        """A valid change aimed at an absent id goes to one of the run's own items while its
+        operation has had no 2xx yet (a 404 teaches nothing new after the first, and an update
+        that needs an item in some state waited for the focused passes: gloria's
+        ``updateWorkflowInstance`` at seed 2); after that, as drawn, so that an unknown id's
+        500 is still reached. A delete keeps its id (it would take the items the changes
+        need); an invalid case too (the id may be what makes it invalid)."""
         meta = getattr(case, "meta", None)
-        if meta is None or str(meta.generation.mode) != "positive":
-            return False
+        if method == "DELETE" or meta is None or str(meta.generation.mode) != "positive":
+            return
+        operation = (method, str(case.operation.path))
+        with self._lock:
+            if operation in self._answered_2xx:
+                return
+            own = self._own.get(resource.item_path)
+            chosen = dict(random.choice(own[-OWN_CHOICES:])) if own else None
+            if chosen is not None:
+                self.own_aimed += 1
+        if chosen is not None:
+            _repoint(case, chosen)
+
+    def _own_item(self, resource: Resource) -> dict[str, str] | None:
+        """The path parameters of one of the run's newest items of ``resource``'s kind, made
+        now when it has none (`produce`); None when it has none and none can be made."""
         with self._lock:
             own = self._own.get(resource.item_path)
-            if not own:
-                return False
-            chosen = random.choice(own[-OWN_CHOICES:])  # hypothesis seeds it: reproducible
-            self.own_aimed += 1
-        _repoint(case, name, chosen)
-        return True
+            if own:
+                return dict(random.choice(own[-OWN_CHOICES:]))  # hypothesis seeds it
+        made = self.produce(resource)
+        return None if made is None else matches(resource.item_path, made)
+
+    # -- the producer --------------------------------------------------------------------------
+
+    def produce(self, resource: Resource, depth: int = 0) -> str | None:
+        """Make one item of ``resource`` through its create, a parent first where its
+        collection lies under another resource's item (``/articles/{slug}/comments``): the body
+        of a create the API accepted before, with fresh text, else the create schema's required
+        members. Its concrete path, or None when it cannot be made (no create, refused, the
+        guard's budget spent)."""
+        create = resource.create
+        if create is None or depth > 3:
+            return None
+        with self._lock:
+            tries = self._tries.get(resource.item_path, 0)
+            if self._closed or tries >= TRIES_PER_KIND or self.made >= MADE_AT_MOST:
+                return None
+            self._tries[resource.item_path] = tries + 1
+            accepted = self._accepted.get(resource.collection_path)
+        parameters: dict[str, str] = {}
+        parent = self._resource_of(resource.collection_path)
+        if parent is not None and template_names(resource.collection_path):
+            with self._lock:
+                own = self._own.get(parent.item_path)
+                chosen = dict(own[-1]) if own else None
+            if chosen is None:
+                made = self.produce(parent, depth + 1)
+                chosen = matches(parent.item_path, made) if made else None
+            if chosen is None:
+                return None
+            parameters = chosen
+        path = filled(resource.collection_path, parameters)
+        if path is None:
+            return None
+        body = self._body(create, accepted[1] if accepted else None)
+        try:
+            answer = self.client.send("POST", path, body=body)
+        except httpx.HTTPError:
+            return None
+        if not 200 <= answer.status_code < 300:
+            return None
+        with self._lock:
+            self.made += 1
+            self._tries[resource.item_path] = 0
+        return self._learn(resource, create, parameters, answer.headers.get("Location"), answer)
+
+    def _body(self, create: Operation, accepted: Any) -> Any:
+        """What the producer sends: an accepted body with fresh text in its free-text members
+        (a key such as a title or a slug must not repeat), else the required members."""
+        schema = self.spec.request_schema(create)
+        if schema is None:
+            return None
+        try:
+            if isinstance(accepted, dict):
+                return _refreshed(self.spec, schema, accepted)
+            return value_for(self.spec, schema, "body")
+        except Exception:  # a pattern only hypothesis can draw, here inside its test
+            return accepted
+
+    def _learn(
+        self,
+        resource: Resource,
+        create: Operation,
+        parameters: Mapping[str, Any],
+        location: str | None,
+        answer: Any,
+    ) -> str | None:
+        """Journal the item a 2xx create answered with, and count it the run's own."""
+        try:
+            body = answer.json()
+        except (ValueError, AttributeError):
+            body = None
+        concrete = item_path_of(
+            resource, create.payload(body), parameters, location, self._base_path
+        )
+        if concrete is None:
+            return None
+        with self._lock:
+            if concrete in self._mine:
+                return concrete
+            self._mine.add(concrete)
+            self._absent.discard(concrete)
+            values = matches(resource.item_path, concrete)
+            if values is not None:
+                self._own.setdefault(resource.item_path, []).append(values)
+        kind = resource.schema_name or resource.item_path
+        self.journal.created(Created(kind, concrete, resource.delete is not None))
+        return concrete
 
     def _freshen(self, case: Any, method: str) -> None:
         """A valid create or change of the stateful phase is made one that can succeed, since
@@ -208,34 +395,102 @@ class Guard:
         self.after_call(case, response)
 
     def after_call(self, case: Any, response: Any) -> None:
-        """Journal a resource a create answered with."""
-        with self._lock:
-            self._creating.discard(threading.current_thread())
+        """Journal a resource a create answered with (and remember the body the API accepted,
+        for the producer); forget one of the run's own items a delete removed. The thread's
+        create is under way until its item is journaled: the cleanup waits for it (`settle`)."""
+        try:
+            self._answered(case, response)
+        finally:
+            with self._lock:
+                self._creating.discard(threading.current_thread())
+
+    def _answered(self, case: Any, response: Any) -> None:
         operation = case.operation
+        method = str(operation.method).upper()
         status = int(response.status_code)
-        if str(operation.method).upper() != "POST" or not 200 <= status < 300:
+        if not 200 <= status < 300:
             return
-        spec_operation = self.spec.operation_at("POST", str(operation.path))
+        path = str(operation.path)
+        with self._lock:
+            self._answered_2xx.add((method, path))
+        if method == "DELETE":
+            self._forget(path, case.path_parameters or {})
+            return
+        if method in ("PUT", "PATCH"):
+            self._moved(method, path, case, response)
+            return
+        if method != "POST":
+            return
+        spec_operation = self.spec.operation_at("POST", path)
         if spec_operation is None:
             return
-        name_of_item = item_schema_name(self.spec, spec_operation)
-        resource = self._by_schema.get(name_of_item) if name_of_item else None
+        resource = self._by_collection.get(path)
         if resource is None:
+            name_of_item = item_schema_name(self.spec, spec_operation)
+            resource = self._by_schema.get(name_of_item) if name_of_item else None
+        if resource is None or resource.create is None:
             return
+        parameters = {str(k): str(v) for k, v in (case.path_parameters or {}).items()}
+        if isinstance(case.body, dict) and resource.collection_path == path:
+            with self._lock:
+                self._accepted[path] = (parameters, dict(case.body))
+        headers = getattr(response, "headers", None) or {}
+        location = headers.get("Location") or headers.get("location")
+        if isinstance(location, list):
+            location = location[0] if location else None
+        self._learn(resource, spec_operation, parameters, location, response)
+
+    def _moved(self, method: str, path: str, case: Any, response: Any) -> None:
+        """Follow one of the run's items whose key a change moved (a new title is a new slug, a
+        project's key changed): its journal entry, and its children's, go to the new path, so
+        that the cleanup deletes it where it is now (issue 25: a blog's renamed articles and a
+        tracker's re-keyed project stayed behind, the cleanup none the wiser)."""
+        resource = self.resources.get(path)
+        operation = self.spec.operation_at(method, path)
+        if resource is None or operation is None:
+            return
+        parameters = {str(k): str(v) for k, v in (case.path_parameters or {}).items()}
+        before = filled(resource.item_path, parameters)
+        name = template_name(resource.item_path)
         try:
             body = response.json()
         except (ValueError, AttributeError):
             return
-        concrete = item_path_of(resource, spec_operation.payload(body))
-        if concrete is None:
+        key = key_of(name, operation.payload(body), exact=True)
+        after = filled(resource.item_path, {**parameters, name: key}) if key is not None else None
+        if before is None or after is None or after == before:
             return
         with self._lock:
-            if concrete in self._mine:
+            if before not in self._mine:
                 return
-            self._mine.add(concrete)
-            self._own.setdefault(resource.item_path, []).append(concrete.rsplit("/", 1)[-1])
-        kind = resource.schema_name or resource.item_path
-        self.journal.created(Created(kind, concrete, resource.delete is not None))
+            moved = {
+                mine: after + mine[len(before) :]
+                for mine in self._mine
+                if mine == before or mine.startswith(before + "/")
+            }
+            for old, new in moved.items():
+                self._mine.discard(old)
+                self._mine.add(new)
+            for template, items in self._own.items():
+                self._own[template] = [
+                    values
+                    for values in (
+                        matches(template, moved.get(concrete, concrete))
+                        for concrete in (filled(template, item) for item in items)
+                        if concrete is not None
+                    )
+                    if values is not None
+                ]
+        self.journal.moved(before, after)
+
+    def _forget(self, path: str, parameters: Mapping[str, Any]) -> None:
+        resource = self.resources.get(path)
+        if resource is None:
+            return
+        values = {str(k): str(v) for k, v in parameters.items()}
+        with self._lock:
+            own = self._own.get(resource.item_path, [])
+            self._own[resource.item_path] = [item for item in own if item != values]
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -253,6 +508,23 @@ class Guard:
             if not waiting:
                 return
             time.sleep(0.05)
+
+
+def _refreshed(spec: Spec, schema: Any, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with fresh text in each free-text member its schema declares (recursively, for a
+    wrapped body such as ``{"article": {"title": …}}``): a title or a name may be a key the API
+    refuses to repeat (a slug made of it)."""
+    properties = spec.properties(spec.deref(schema)) if schema is not None else {}
+    fresh: dict[str, Any] = {}
+    for name, value in body.items():
+        sub = properties.get(name)
+        if isinstance(value, dict) and sub is not None:
+            fresh[name] = _refreshed(spec, sub, value)
+        elif isinstance(value, str) and sub is not None:
+            fresh[name] = fresh_text(spec, sub) or value
+        else:
+            fresh[name] = value
+    return fresh
 
 
 @contextlib.contextmanager

@@ -13,8 +13,11 @@ a failure or Ctrl-C, and at the latest at the start of the next run.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ from conformance.suite._client import RunClient
 from conformance.suite._singletons import Singletons
 from conformance.verdict import Cleanup as CleanupReport
 
+#: answers to a delete without ``If-Match`` that ask for one (RFC 6585's 428, RFC 9110's 412)
+PRECONDITION = frozenset({412, 428})
 #: requests the cleanup may spend, and seconds, per API
 CLEANUP_REQUESTS, CLEANUP_SECONDS = 2_000, 120.0
 
@@ -50,6 +55,15 @@ class Journal:
 
     def removed(self, path: str) -> None:
         self._append({"removed": path})
+
+    def moved(self, before: str, after: str) -> None:
+        """An item the run made is now at ``after`` (a change moved its key), its children with
+        it: each is journaled where it is now."""
+        for item in self.pending():
+            if item.path == before or item.path.startswith(before + "/"):
+                self.removed(item.path)
+                moved = after + item.path[len(before) :]
+                self.created(Created(item.kind, moved, item.deletable))
 
     def _append(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -87,14 +101,90 @@ def template_name(path: str) -> str:
     return path.rsplit("/", 1)[-1].strip("{}")
 
 
-def item_path_of(resource: Resource, data: Any) -> str | None:
-    """The concrete item path of the resource ``data`` is (a create's answer): its item
-    template filled with the member the template names, else its ``id``."""
+#: the members that name an item where its path template's name is not one of them
+#: (``/articles/{slug}``, ``/items/{item_id}``, ``/projects/{key}``): tried in this order
+KEY_NAMES = ("id", "slug", "key", "number", "uuid", "code", "name")
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and value != ""
+
+
+def _candidates(name: str) -> list[str]:
+    """The members an item's key may be in, for the template ``{name}``: the name itself, then
+    ``id`` and the stem for ``item_id``/``itemId``, then the usual keys."""
+    found = [name]
+    for suffix in ("_id", "Id", "ID"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            found += ["id", name[: -len(suffix)]]
+    return found + [key for key in KEY_NAMES if key not in found]
+
+
+def key_of(name: str, data: Any, *, exact: bool = False) -> Any:
+    """The value of the key ``{name}`` names in ``data`` (a create's answer), looking also inside a
+    body that wraps the resource in one member (Conduit's ``{"article": {…}}``); None if none.
+    ``exact``: the member of that very name only (a change's answer moves an item only when it
+    says so)."""
+    if not isinstance(data, dict):
+        return None
+    bodies = [data]
+    if len(data) == 1 and isinstance(next(iter(data.values())), dict):
+        bodies.append(next(iter(data.values())))
+    for candidate in [name] if exact else _candidates(name):
+        for body in bodies:
+            if _scalar(body.get(candidate)):
+                return body[candidate]
+    return None
+
+
+def template_names(path: str) -> list[str]:
+    """Every template's name in ``path``, in order: ``["slug", "id"]`` for
+    ``/articles/{slug}/comments/{id}``."""
+    return re.findall(r"\{([^{}/]+)\}", path)
+
+
+def filled(template: str, values: Mapping[str, Any]) -> str | None:
+    """``template`` with each ``{name}`` replaced by its value, or None when one is missing."""
+    names = template_names(template)
+    if any(values.get(name) is None for name in names):
+        return None
+    for name in names:
+        template = template.replace("{" + name + "}", str(values[name]))
+    return template
+
+
+def matches(template: str, path: str) -> dict[str, str] | None:
+    """The values of ``template``'s parameters when ``path`` is one of its items, else None."""
+    pattern = re.sub(r"\\\{([^{}/]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    try:
+        found = re.fullmatch(pattern, path)
+    except re.error:  # a template name that is no group name (``{item-id}``)
+        return None
+    return dict(found.groupdict()) if found else None
+
+
+def item_path_of(
+    resource: Resource,
+    data: Any,
+    parameters: Mapping[str, Any] | None = None,
+    location: str | None = None,
+    base_path: str = "",
+) -> str | None:
+    """The concrete item path of the resource a create answered with: the path its ``Location``
+    header names, where it is one of the resource's items; else the item template filled with
+    the create's own path parameters (a parent's ``slug``) and the key the answer holds (the
+    member the template names, ``id``, a slug, a key … `key_of`)."""
+    if location:
+        path = urllib.parse.urlsplit(location).path
+        if base_path and path.startswith(base_path.rstrip("/") + "/"):
+            path = path[len(base_path.rstrip("/")) :]
+        if matches(resource.item_path, path) is not None:
+            return path
     name = template_name(resource.item_path)
-    value = data.get(name, data.get("id")) if isinstance(data, dict) else None
+    value = key_of(name, data)
     if value is None:
         return None
-    return resource.item_path.replace("{" + name + "}", str(value))
+    return filled(resource.item_path, {**(parameters or {}), name: value})
 
 
 class Cleanup:
@@ -105,6 +195,8 @@ class Cleanup:
         self, journal: Journal, client: RunClient, singletons: Singletons | None = None
     ) -> None:
         self.journal, self.client, self.singletons = journal, client, singletons
+        #: the API refused a delete without ``If-Match``: each delete reads the item's first
+        self._preconditions = False
 
     def close(self) -> None:
         """The run is over on this API: the cleanup sent its last requests (the guard and the
@@ -147,8 +239,15 @@ class Cleanup:
                 report.failed[path] = why
 
     def _delete(self, path: str) -> str | None:
-        """None when the item is gone (deleted now, or already)."""
+        """None when the item is gone (deleted now, or already). The delete is sent at once; an
+        API that wants ``If-Match`` (428, or 412 to none) gets it from a ``GET`` first, and from
+        then on for every item: half the requests on an API without preconditions."""
         try:
+            if not self._preconditions:
+                answer = self.client.send("DELETE", path)
+                if answer.status_code not in PRECONDITION:
+                    return self._gone(answer)
+                self._preconditions = True
             now = self.client.send("GET", path)
             if now.status_code == 404:
                 return None
@@ -156,6 +255,10 @@ class Cleanup:
             answer = self.client.send("DELETE", path, {"If-Match": etag} if etag else {})
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
-        if answer.status_code < 300 or answer.status_code == 404:
+        return self._gone(answer)
+
+    @staticmethod
+    def _gone(answer: httpx.Response) -> str | None:
+        if answer.status_code < 300 or answer.status_code in (404, 410):
             return None
         return f"DELETE answered {answer.status_code}"

@@ -12,14 +12,19 @@ parameter that documents an answer the run has not yet seen gets one request tha
   no id the run made or saw lives (a random UUID, an integer above 2·10⁹, ``absent<hex>`` within
   the string's bounds; a random match of a pattern those cannot meet, for reads only);
 - **malformed**: a 400 or 422 documented (or ``4XX``/``default``) and neither seen: the last path
-  parameter with a type, format, pattern, enum or length to break gets a value that breaks it.
+  parameter with a type, format, pattern, enum or length to break gets a value that breaks it;
+- **nul**: a read with free-text query parameters (a string its schema lets hold any character)
+  gets them all with a NUL byte inside, valid for their schemas (``conformance\x00nul``): C
+  string handling and database drivers fail on it, and schemathesis's coverage phase sends no
+  NUL in a query (its fuzzing drew one in about 1.5% of values: a backend answering 500 to it
+  passed at most seeds).
 
 Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
 positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
 and headers, our transport, every check on a response; the acceptance checks, which judge a
 generated case by its generation mode, pass over a case that has none), and folded into the
 operation's record with the phase ``reach``, so a failure reads like any other, curl included.
-At most two requests an operation.
+At most three requests an operation.
 
 Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
 PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
@@ -71,9 +76,11 @@ class Probe:
     operation_id: str
     label: str
     method: str
-    #: "absent" (a 404) or "malformed" (a 400 or 422)
+    #: "absent" (a 404), "malformed" (a 400 or 422) or "nul" (a NUL byte in free text)
     kind: str
     path_parameters: Mapping[str, Any] = field(default_factory=dict)
+    #: query parameters the probe sets (over the drawn case's)
+    query: Mapping[str, Any] = field(default_factory=dict)
 
 
 def documents(spec: Spec, operation: Operation, status: int) -> bool:
@@ -178,6 +185,36 @@ def malformed_value(schema: Any, rng: random.Random) -> str | None:
     return None
 
 
+#: free text with a NUL byte inside (``\x00`` is percent-encoded as ``%00`` on the wire)
+NUL_TEXT = "conformance\x00nul"
+
+
+def free_text(schema: Any) -> bool:
+    """Whether a string parameter's schema lets ``NUL_TEXT`` through (no enum, format, pattern or
+    length it breaks): a NUL sent there must be answered, never a 5xx."""
+    schema = schema if isinstance(schema, dict) else {}
+    if schema.get("type") != "string" or {"enum", "const", "format"} & set(schema):
+        return False
+    validator = _validator(schema)
+    return validator is not None and validator.is_valid(NUL_TEXT)
+
+
+def nul_probe(spec: Spec, operation: Operation) -> Probe | None:
+    """A read with every free-text query parameter holding a NUL byte; None when it has none."""
+    if operation.method.upper() not in SAFE_METHODS:
+        return None
+    names = [
+        p.name
+        for p in operation.parameters
+        if p.location == "query" and free_text(spec.deref(dict(p.schema)))
+    ]
+    if not names:
+        return None
+    query = dict.fromkeys(names, NUL_TEXT)
+    method = operation.method.upper()
+    return Probe(str(operation.operation_id), operation.label, method, "nul", {}, query)
+
+
 def plan(
     spec: Spec,
     operation_ids: Iterable[str],
@@ -191,7 +228,12 @@ def plan(
     probes: list[Probe] = []
     for operation_id in sorted(set(operation_ids)):
         operation = spec.operation(operation_id)
-        if operation is None or not operation.path_parameters:
+        if operation is None:
+            continue
+        nul = nul_probe(spec, operation)  # its path parameters as the drawn case has them
+        if nul is not None:
+            probes.append(nul)
+        if not operation.path_parameters:
             continue
         method = operation.method.upper()
         safe = method in SAFE_METHODS
@@ -382,9 +424,10 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
         body, media_type = drawn.body, drawn.media_type
     elif (spec.deref(ours.definition.get("requestBody")) or {}).get("required"):
         return None
+    query = kept(drawn.query, "query") if drawn is not None else {}
     case = operation.Case(
         path_parameters=path_parameters,
-        query=kept(drawn.query, "query") if drawn is not None else {},
+        query={**query, **probe.query},
         headers=kept(drawn.headers, "header") if drawn is not None else {},
         cookies=kept(drawn.cookies, "cookie") if drawn is not None else {},
         body=body,

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conformance.contract import Spec, singletons
+from conformance.contract import Exclusion, Spec, singletons
 from conformance.errors import ConformanceError
 from conformance.suite._auth import DEFAULT_PRINCIPAL, Credentials, RunSession
 from conformance.suite._client import RunClient
@@ -49,7 +49,15 @@ from conformance.suite.scenarios import (
 from conformance.suite.scenarios._confirm import confirm_breaches
 from conformance.suite.scenarios._story import crashed
 from conformance.verdict import Cleanup as CleanupReport
-from conformance.verdict import OperationVerdict, Outcome, RuleUse, Run, ScenarioVerdict, Waivers
+from conformance.verdict import (
+    ExcludedOperation,
+    OperationVerdict,
+    Outcome,
+    RuleUse,
+    Run,
+    ScenarioVerdict,
+    Waivers,
+)
 from conformance.verdict import Target as VerdictTarget
 
 #: why fail fast leaves an operation unjudged
@@ -66,6 +74,9 @@ class Target:
     credentials: Credentials = field(repr=False)
     #: the spec is one of the project's own (bundled): a scenario it cannot run fails the gate
     own_spec: bool = False
+    #: the operations the run leaves out (`contract.exclusions`), already gone from ``spec``
+    #: (`Spec.without`): nothing of the run sees them, verdict.json lists them
+    excluded: tuple[Exclusion, ...] = ()
 
 
 @dataclass
@@ -78,6 +89,9 @@ class SuiteSession:
     network: Network = field(default_factory=Network)
     #: send only GET, HEAD and OPTIONS (and the login the session needs); other operations skip
     read_only: bool = False
+    #: the targets are disposable (``environment = "disposable"``, an ephemeral CI database):
+    #: writes may go to any item; shared (False) changes only what the run made
+    disposable: bool = False
     #: skip the writes to singletons (``/system-config``) instead of restoring them afterwards
     exclude_singletons: bool = False
     #: stop at the first failure: the scenarios before the fuzzing, the engine stops at its first
@@ -213,7 +227,7 @@ class SuiteSession:
                 for line in cleanup.run().lines(api):
                     self.progress(line)
             singletons_before.snapshot()
-            guard = Guard(target.spec, journal, client)
+            guard = Guard(target.spec, journal, client, disposable=self.disposable)
 
         @contextlib.contextmanager
         def prepare(schema: Any) -> Iterator[None]:
@@ -242,14 +256,16 @@ class SuiteSession:
                 read_only=self.read_only,
                 fail_fast=self.fail_fast,
                 deadline=self.deadline,
+                persist=target.spec.declarations.strict or self.require_exercised,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None and cleanup is not None:
                 if guard.rewritten or guard.own_aimed:
                     self.progress(
-                        f"{api}: writes aimed at resources the run did not create went to"
-                        f" absent ids ({guard.rewritten}) or, valid changes, to the run's own"
-                        f" ({guard.own_aimed}) instead"
+                        f"{api}: writes aimed at resources the run did not create went to the"
+                        f" run's own instead ({guard.own_aimed}; {guard.made} made for them and"
+                        f" for nested creates), or, where none could be made, to absent ids"
+                        f" ({guard.rewritten})"
                     )
                 guard.settle()  # no write from here on, and the creates under way answered
                 report = cleanup.run()
@@ -498,4 +514,16 @@ class SuiteSession:
             waivers=self.waiver_report(), cut_short=self.cut_short, rules=self._rules(),
             cleanup=dict(sorted(self.cleanups.items())),
             shards=[self.shard] if self.shard else None,
+            environment="disposable" if self.disposable else "shared",
+            excluded=self._excluded(),
         )  # fmt: skip
+
+    def _excluded(self) -> list[ExcludedOperation]:
+        """verdict.json's ``excluded``: every target's left-out operations, with why."""
+        return [
+            ExcludedOperation(
+                api, left.label, str(left.operation.operation_id), str(left.by), left.reason
+            )
+            for api, target in sorted(self.targets.items())
+            for left in target.excluded
+        ]

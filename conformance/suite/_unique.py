@@ -103,6 +103,7 @@ def _random_shapes(low: int, high: int) -> Iterator[str]:
     for length in range(max(low, 1), min(high, 24) + 1):
         yield digits[:length]
         yield ("c" + letters)[:length]
+        yield ("C" + letters.upper())[:length]
 
 
 def _drawn(pattern: str, low: int, high: int) -> str:
@@ -159,3 +160,49 @@ def without_made_up_references(
         return None
     kept = {key: value for key, value in body.items() if key not in dropped}
     return kept if set(kept) - {"version"} else None
+
+
+def value_for(spec: Spec, schema: Any, name: str) -> Any:
+    """A valid value for a required property the scenario does not care about (unique keys get
+    fresh random values, so two accounts never collide)."""
+    schema = spec.deref(schema)
+    if not isinstance(schema, dict):
+        return "conformance"
+    for part in schema.get("allOf", []) or []:
+        merged = spec.deref(part)
+        if isinstance(merged, dict):
+            schema = {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 1)
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        items = schema.get("items", {})
+        return [value_for(spec, items, name) for _ in range(int(schema.get("minItems", 0)))]
+    if kind == "object":
+        return {
+            key: value_for(spec, sub, key)
+            for key, sub in spec.properties(schema).items()
+            if key in spec.required(schema)
+        }
+    fmt = schema.get("format")
+    if fmt == "email":
+        return f"conformance-{uuid.uuid4().hex[:12]}@example.com"
+    if fmt == "uuid":
+        return str(uuid.uuid4())
+    if fmt == "date-time":
+        return "2026-01-01T00:00:00Z"
+    if fmt == "uri":
+        return f"https://example.com/conformance/{uuid.uuid4().hex[:8]}"
+    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        return from_pattern(pattern, int(schema.get("minLength", 0)), high)
+    return padded(f"Conformance {name} {uuid.uuid4().hex}", low, high)

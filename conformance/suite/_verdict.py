@@ -17,7 +17,7 @@ what its other phases found.
 verdict.json, version 1::
 
     {"schema": "conformance-verdict/1", "verdict": "pass" | "fail" | "broken",
-     "suite_version": str, "seed": int, "profile": str,
+     "suite_version": str, "seed": int, "profile": str, "environment": "shared" | "disposable",
      "targets": [{"api", "url", "spec", "spec_version", "spec_sha256", "overlays"}],
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
@@ -59,7 +59,9 @@ operation or scenario whose every failure a waiver covers is ``waived`` (each fa
 which), and an expired waiver fails the verdict.
 
 And, written by the session, ``"cleanup": {api: {"removed": int, "left": {kind: n},
-"failed": {path: why}, "restored": [path]}}`` (what the run created and removed again).
+"failed": {path: why}, "restored": [path]}}`` (what the run created and removed again), and
+``"excluded": [{"api", "operation", "operation_id", "by": "exclude" | "x-exclude" | "danger",
+"reason"}]``: the operations the run left out and never sent (`verdict.ExcludedOperation`).
 
 ``statuses`` counts the answers to generated cases (not the probes checks send, not throttled
 429s); ``documented`` are the response keys the spec declares for the operation, as strings in

@@ -132,6 +132,11 @@ def test_spec_schema_at_walks_refs_allof_and_items() -> None:
             "/paths/~1auth~1login/post/x-envelope",
         ),
         (
+            lambda d: d["paths"]["/auth/login"]["post"].update({"x-exclude": ""}),
+            "x-exclude",
+            "/paths/~1auth~1login/post/x-exclude",
+        ),
+        (
             lambda d: d["components"]["schemas"]["ContentCategory"].update({"x-unique": ["nope"]}),
             "x-unique",
             "/components/schemas/ContentCategory/x-unique",

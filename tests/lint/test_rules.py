@@ -102,6 +102,13 @@ BREACHES = [
         "Path parameter 'ghost' for 'get' operation in '/content/items/{id}' was not resolved",
     ),
     Breach(
+        "CT003",
+        # which operations a run calls: true, false or the reason, nothing else
+        lambda d: op(d, "/content/items", "get").update({"x-exclude": 5}),
+        f"{ITEMS}/get/x-exclude",
+        "x-exclude: 5 is not valid under any of the given schemas",
+    ),
+    Breach(
         "CT004",
         lambda d: schema(d, "ContentTitle").update({"minLenght": 1}),
         "/components/schemas/ContentTitle/minLenght",

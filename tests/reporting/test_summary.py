@@ -259,7 +259,7 @@ def test_summary_markdown_says_the_verdict_and_why_then_every_section_in_order()
     assert titles == SECTIONS
     run = section(markdown, "Run")
     assert f"`gloria` (spec 1.0.0) at {URL}" in run
-    assert "seed 5, profile smoke, conformance 0.1.0" in run
+    assert "seed 5, profile smoke, environment shared, conformance 0.1.0" in run
     counts = section(markdown, "Counts")
     assert row(counts, "operations") == ("| operations | 1 | **1** | 0 | **1** | 0 | 1 | 4 |")
     assert row(counts, "scenarios") == "| scenarios | 1 | **1** | 0 | — | 0 | 0 | 2 |"
@@ -479,7 +479,8 @@ def test_the_terminal_says_what_broke_what_failed_and_what_needs_doing() -> None
     assert lines[0].startswith("verdict: BROKEN: The verdict cannot be trusted: 1 operation could")
     assert lines[1:3] == [
         "run:",
-        f"  gloria (spec 1.0.0) at {URL}; seed 5, profile smoke, conformance 0.1.0.",
+        f"  gloria (spec 1.0.0) at {URL}; seed 5, profile smoke, environment shared,"
+        " conformance 0.1.0.",
     ]
     assert "  - gloria GET /things: the engine broke: boom" in lines  # could not be tested
     told = "\n".join(lines)

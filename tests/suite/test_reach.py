@@ -307,6 +307,28 @@ def test_the_plan_asks_for_documented_error_answers_not_yet_seen_and_writes_only
                 ),
             },
             "/c": {"get": {"operationId": "listC", "responses": {"200": {"description": "ok"}}}},
+            "/d": {
+                "get": {
+                    "operationId": "searchD",
+                    "parameters": [
+                        {"name": name, "in": "query", "schema": schema}
+                        for name, schema in (
+                            ("q", {"type": "string", "maxLength": 100}),  # free text
+                            ("sort", {"type": "string", "enum": ["asc", "desc"]}),
+                            ("since", {"type": "string", "format": "date"}),
+                            ("code", {"type": "string", "pattern": "^[A-Z]+$"}),
+                            ("short", {"type": "string", "maxLength": 4}),
+                        )
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                },
+                # a write never gets one: a NUL stored in a shared environment stays there
+                "post": {
+                    "operationId": "postD",
+                    "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"201": {"description": "made"}},
+                },
+            },
         },
     )
     ids = [str(op.operation_id) for op in spec.operations]
@@ -316,7 +338,10 @@ def test_the_plan_asks_for_documented_error_answers_not_yet_seen_and_writes_only
         ("putA", "malformed"),  # a malformed id names nothing; an absent one may be made
         ("getB", "absent"),
         ("patchB", "malformed"),  # every value of the enum may name something: no absent one
+        ("searchD", "nul"),  # a NUL in each free-text query parameter, in one read
     }  # fmt: skip
+    (nul,) = [p for p in plan(spec, ids, {}, seed=1) if p.kind == "nul"]
+    assert nul.query == {"q": "conformance\x00nul"}
     seen = {"GET /a/{id}": OperationRecord("GET /a/{id}", "getA", collections.Counter({404: 2}))}
     again = {(p.operation_id, p.kind) for p in plan(spec, ["getA"], seen, seed=1)}
     assert again == {("getA", "malformed")}
@@ -376,5 +401,5 @@ def test_every_item_operation_of_the_bundled_specs_has_its_error_answers_planned
         ids = [str(op.operation_id) for op in spec.operations]
         probes = plan(spec, ids, {}, seed=1)
         items = [op for op in spec.operations if op.path_parameters]
-        kinds = collections.Counter(p.kind for p in probes)
+        kinds = collections.Counter(p.kind for p in probes if p.kind != "nul")
         assert kinds == {"absent": len(items), "malformed": len(items)}, (api, kinds)

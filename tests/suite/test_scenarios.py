@@ -21,8 +21,9 @@ from conformance.reference import Running, running
 from conformance.runner import embedded_settings
 from conformance.suite._engine import DEFAULT_NETWORK
 from conformance.suite._journal import Journal
+from conformance.suite._unique import value_for
 from conformance.suite.scenarios import RULES
-from conformance.suite.scenarios._accounts import Accounts, value_for
+from conformance.suite.scenarios._accounts import Accounts
 from conformance.suite.scenarios._judge import RESPONSE_CHECKS
 from conformance.suite.scenarios._latency import ENOUGH, percentile
 from conformance.suite.scenarios._story import Exhausted, Late, Story

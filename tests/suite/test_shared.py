@@ -296,11 +296,13 @@ def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through
     assert gone.status_code == 404
 
 
-def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
+def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absent_id_stays(
     tmp_path: Path, gloria: Running
 ) -> None:
-    """A made-up id only earns a 404; the run's own item earns the change a 2xx in the unit
-    phases (the stateful phase's focused passes were spent reaching update operations)."""
+    """A write at an item that was there before the run goes to one of the run's own of that
+    kind, made first when it has none (a made-up id only ever earned a 404, and a nested create
+    under it never got in); a write at an id that names nothing is sent as drawn, so that a
+    500 on an unknown id is still reached; a read is never touched."""
     from types import SimpleNamespace
 
     import httpx
@@ -314,6 +316,7 @@ def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
     journal = Journal(tmp_path / "gloria.jsonl")
     cleanup = Cleanup(journal, RunClient(url, lambda: token))
     guard = Guard(spec, journal, cleanup.client)
+    theirs = made_school(url, token, "Not the run's", "THEIRS-1", "79123457").rsplit("/", 1)[1]
 
     def case(method: str, path: str, mode: str, **parameters: str) -> Any:
         meta = SimpleNamespace(
@@ -327,28 +330,41 @@ def test_a_valid_change_aimed_elsewhere_goes_to_one_of_the_runs_own_items(
         )
 
     made_up = "0f0e0d0c-0b0a-4908-8706-050403020100"
-    before = case("PATCH", "/schools/{id}", "positive", id=made_up)
     try:
-        guard.before_call(before)  # the run has no school yet: the made-up id stays
-        assert before.path_parameters == {"id": made_up}
-        school = made_school(url, token, "The run's own", "OWN-1", "79123459")
-        answer = httpx.get(f"{url}{school}", headers={"Authorization": f"Bearer {token}"})
-        created = httpx.Response(201, json=answer.json())
-        guard.after_call(case("POST", "/schools", "positive"), created)
-        change = case("PATCH", "/schools/{id}", "positive", id=made_up)
+        for method, mode in (("PATCH", "positive"), ("DELETE", "positive"), ("PATCH", "negative")):
+            absent = case(method, "/schools/{id}", mode, id=made_up)
+            guard.before_call(absent)
+            assert absent.path_parameters == {"id": made_up}
+        assert (guard.made, guard.own_aimed, guard.rewritten) == (0, 0, 0)
+        # the run has no school yet: the guard makes one and aims the change at it
+        change = case("PATCH", "/schools/{id}", "positive", id=theirs)
         guard.before_call(change)
-        assert f"/schools/{change.path_parameters['id']}" == school
-        # an invalid case keeps its id (it may be what makes it invalid); a delete too (the
-        # changes need the run's items); a read is never touched
-        for kept in (
-            case("PATCH", "/schools/{id}", "negative", id=made_up),
-            case("DELETE", "/schools/{id}", "positive", id=made_up),
-            case("GET", "/schools/{id}", "positive", id=made_up),
-        ):
-            guard.before_call(kept)
-            assert kept.path_parameters == {"id": made_up}
-        assert guard.own_aimed == 1
+        own = change.path_parameters["id"]
+        assert own != theirs
+        assert guard.made == 1
+        assert [item.path for item in journal.pending()] == [f"/schools/{own}"]
+        for method, mode in (("PATCH", "negative"), ("DELETE", "positive")):
+            aimed = case(method, "/schools/{id}", mode, id=theirs)
+            guard.before_call(aimed)
+            assert aimed.path_parameters == {"id": own}, (method, mode)
+        read = case("GET", "/schools/{id}", "positive", id=theirs)
+        guard.before_call(read)
+        assert read.path_parameters == {"id": theirs}
+        # a valid change at an absent id goes to the run's own until its operation has a 2xx
+        # (a 404 teaches nothing new), then as drawn (an unknown id's 500 is still reached)
+        early = case("PATCH", "/schools/{id}", "positive", id=made_up)
+        guard.before_call(early)
+        assert early.path_parameters == {"id": own}
+        guard.after_call(early, httpx.Response(200, json={}))
+        late = case("PATCH", "/schools/{id}", "positive", id=made_up)
+        guard.before_call(late)
+        assert late.path_parameters == {"id": made_up}
+        assert (guard.made, guard.own_aimed, guard.rewritten) == (1, 4, 0)
     finally:
         guard.settle()
-        cleanup.run()
+        report = cleanup.run()
         cleanup.close()
+    assert (report.removed, report.failed) == (1, {})
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{url}/schools/{own}", headers=headers).status_code == 404
+    assert httpx.get(f"{url}/schools/{theirs}", headers=headers).status_code == 200

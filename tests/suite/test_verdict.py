@@ -68,7 +68,7 @@ def test_the_summary_groups_failures_by_rule_and_says_what_was_not_exercised() -
         "verdict: FAIL: 1 operation broke the contract (tchat GET /content): request_id (2);"
         " 1 operation never answered with a documented 2xx (tchat GET /content/sync)."
     )
-    assert "  seed 7, profile gate, conformance 0.1.0." in lines
+    assert "  seed 7, profile gate, environment shared, conformance 0.1.0." in lines
     by_rule = lines[lines.index("failures by rule:") : lines.index("failures:")]
     assert [line.split()[:3] for line in by_rule if "tchat" in line] == [
         ["exercised", "normal", "1"],  # worst first: the gate's rule, then request_id

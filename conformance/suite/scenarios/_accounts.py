@@ -24,7 +24,7 @@ from conformance.contract import AuthFlow, Operation, PointerError, Spec, follow
 from conformance.masking import SECRETS, register
 from conformance.suite._auth import Credentials, _pair, _put, login_body, refresh_request
 from conformance.suite._journal import Created, Journal
-from conformance.suite._unique import from_pattern, padded
+from conformance.suite._unique import value_for
 from conformance.suite.scenarios._story import ScenarioSkipped, Story
 from conformance.verdict import StepRecord
 
@@ -75,52 +75,6 @@ def least_privileged_role(spec: Spec) -> str | None:
             if role in allowed:
                 allowed[role] += 1
     return min(roles, key=lambda role: (allowed[role], roles.index(role)))
-
-
-def value_for(spec: Spec, schema: Any, name: str) -> Any:
-    """A valid value for a required property the scenario does not care about (unique keys get
-    fresh random values, so two accounts never collide)."""
-    schema = spec.deref(schema)
-    if not isinstance(schema, dict):
-        return "conformance"
-    for part in schema.get("allOf", []) or []:
-        merged = spec.deref(part)
-        if isinstance(merged, dict):
-            schema = {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    kind = schema.get("type")
-    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
-    if kind in ("integer", "number"):
-        low = schema.get("minimum", 1)
-        return int(low) if kind == "integer" else float(low)
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        items = schema.get("items", {})
-        return [value_for(spec, items, name) for _ in range(int(schema.get("minItems", 0)))]
-    if kind == "object":
-        return {
-            key: value_for(spec, sub, key)
-            for key, sub in spec.properties(schema).items()
-            if key in spec.required(schema)
-        }
-    fmt = schema.get("format")
-    if fmt == "email":
-        return f"conformance-{uuid.uuid4().hex[:12]}@example.com"
-    if fmt == "uuid":
-        return str(uuid.uuid4())
-    if fmt == "date-time":
-        return "2026-01-01T00:00:00Z"
-    if fmt == "uri":
-        return f"https://example.com/conformance/{uuid.uuid4().hex[:8]}"
-    low, high = int(schema.get("minLength", 1)), int(schema.get("maxLength", 64))
-    pattern = schema.get("pattern")
-    if isinstance(pattern, str):
-        return from_pattern(pattern, int(schema.get("minLength", 0)), high)
-    return padded(f"Conformance {name} {uuid.uuid4().hex}", low, high)
 
 
 class Sessions:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from conformance.contract import Operation, Ownership
-from conformance.suite.scenarios._accounts import value_for
+from conformance.suite._unique import value_for
 from conformance.suite.scenarios._changes import Changes, absent_id, cast
 from conformance.suite.scenarios._makers import (
     Actor,

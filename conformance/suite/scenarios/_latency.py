@@ -27,8 +27,8 @@ import allure
 import httpx
 
 from conformance.contract import Operation, PointerError, Spec, follow, resources
+from conformance.suite._unique import value_for
 from conformance.suite.scenarios import _exercise
-from conformance.suite.scenarios._accounts import value_for
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
 from conformance.suite.scenarios._story import (
     LATENCY_BUDGET,

@@ -21,8 +21,8 @@ import httpx
 
 from conformance.contract import Operation, Resource, Spec, resources
 from conformance.suite._journal import Created, Journal, item_path_of
-from conformance.suite._unique import unique_groups
-from conformance.suite.scenarios._accounts import delete_all, value_for
+from conformance.suite._unique import unique_groups, value_for
+from conformance.suite.scenarios._accounts import delete_all
 from conformance.suite.scenarios._story import (
     StepSkipped,
     Story,

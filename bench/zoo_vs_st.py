@@ -1,0 +1,317 @@
+"""The suite against ``st run`` on the zoo's planted apps (`tests.zoo`): wall time and findings.
+
+For each app of the zoo, its bugs planted, each tool on a fresh copy of the app (served in this
+process on a free loopback port, its seed data as before any run):
+
+1. ``suite``: ``conformance run --spec FILE --target URL -m fuzz --profile P --seed S`` (shared
+   mode, cleanup included), the app's credential in the environment as a user gives it; its
+   findings are the distinct (operationId, check) pairs of verdict.json's failures, and its
+   progress lines are kept with the second each arrived (where the time goes);
+2. ``st``, twice: ``SCHEMATHESIS_HOOKS=conformance.checks st run FILE --url URL --checks all``
+   with a ``schemathesis.toml`` holding what ``engine_settings`` gives the suite's engine (same
+   seed, example budget and link inference), the credential as a header from the environment;
+   its findings are read from its JUnit report (``--report junit``: a test case per operation, a
+   failure's codes mapped to their checks through schemathesis's failure classes, a stateful
+   failure counted for the operation of its last request) and united over the two runs (st's
+   findings vary at one seed).
+
+Each row also says which planted bugs acted at the server (`ZooApp.hits`) under each tool.
+Prints a table with the ratios (suite / st: wall time, findings), writes
+``reports/bench-zoo.json``; the tools' output and configs go to ``reports/bench-zoo/``.
+
+    .venv/bin/python bench/zoo_vs_st.py [--seed 1] [--profile gate] [--timeout 600]
+        [--app blog] …
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.parse
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+import schemathesis.specs.openapi.checks  # noqa: F401 - defines the failure classes of its checks
+import tomlkit
+from schemathesis.core.failures import Failure
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the zoo lives in the project's tests
+
+from conformance.contract import load_spec  # noqa: E402 - after the path above
+from conformance.suite import PROFILES, engine_settings, link_sources  # noqa: E402
+from tests.plain_specs import written  # noqa: E402
+from tests.zoo import ZOO, ZooApi, running  # noqa: E402
+
+OUT = ROOT / "reports" / "bench-zoo"
+BIN = Path(sys.executable).parent
+TOKEN_VAR = "CONFORMANCE_BENCH_TOKEN"
+Pair = tuple[str, str]
+
+
+class BenchError(Exception):
+    """One sentence on why the benchmark could not finish."""
+
+
+def _failure_classes(cls: type[Failure]) -> list[type[Failure]]:
+    return [sub for child in cls.__subclasses__() for sub in (child, *_failure_classes(child))]
+
+
+#: schemathesis's failure codes (ST101 …) and the check each belongs to (the contract's checks
+#: share ST901: theirs is named by its title)
+CHECKS = {
+    cls.code: cls.checks[0]
+    for cls in _failure_classes(Failure)
+    if cls.checks and cls.code != "ST901"
+}
+
+
+def clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+
+
+def timed(
+    argv: list[str], env: dict[str, str], timeout: float, log: Path
+) -> tuple[int, float, str]:
+    """Run ``argv`` to its end: its exit code, wall seconds, and its output, each line stamped
+    with the second it arrived (written to ``log``, the token left out)."""
+    began = time.perf_counter()
+    lines: list[str] = []
+    with subprocess.Popen(
+        argv, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(f"{time.perf_counter() - began:7.1f}  {line.rstrip()}")
+            if time.perf_counter() - began > timeout:
+                process.kill()
+                raise BenchError(f"{argv[0]} did not finish in {timeout:.0f} s; see {log}")
+        code = process.wait()
+    seconds = time.perf_counter() - began
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return code, seconds, "\n".join(lines)
+
+
+def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, Any]:
+    reports = OUT / api.name / "suite"
+    (reports / "verdict.json").unlink(missing_ok=True)
+    env = {**clean_environment(), **api.environment, "CONFORMANCE_HTML_REPORT": "0"}
+    with running(api, planted=True) as served:
+        argv = [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--spec",
+            str(spec),
+            "--target",
+            served.url,
+            "-m",
+            "fuzz",
+            "--profile",
+            args.profile,
+            "--seed",
+            str(args.seed),
+            "--reports",
+            str(reports),
+            "--no-html-report",
+            "-p",
+            "no:cacheprovider",
+        ]
+        code, seconds, output = timed(argv, env, args.timeout, OUT / api.name / "suite.log")
+        hits = sorted(set(served.app.hits))
+    if code not in (0, 1):
+        raise BenchError(f"conformance run on {api.name} exited {code}; see {OUT / api.name}")
+    verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    pairs = {
+        (op["operation_id"], f["check"]) for op in verdict["operations"] for f in op["failures"]
+    }
+    progress = [line for line in output.splitlines() if "conformance:" in line]
+    return {
+        "wall_s": round(seconds, 1),
+        "exit_code": code,
+        "pairs": sorted(pairs),
+        "hits": hits,
+        "progress": progress,
+    }
+
+
+def st_config(api: ZooApi, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """What the suite's engine is given for ``api`` (its first pass), with the credential as a
+    header taken from the environment (never written in the file)."""
+    spec = load_spec(written(OUT / api.name, api.name, api.spec))
+    operations = [str(op.operation_id) for op in spec.operations]
+    headers = {
+        name: value.replace(api.token, f"${{{TOKEN_VAR}}}") for name, value in api.headers.items()
+    }
+    infer = not link_sources(spec, operations)  # as run_engine decides
+    return engine_settings(url, headers, args.profile, args.seed, infer_links=infer)
+
+
+def operation_of(api: ZooApi, method: str, path: str) -> str:
+    """The operationId of ``method`` ``path`` (a request's path, or the spec's template)."""
+    for template, item in api.spec["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        found = item.get(method.lower())
+        if found and (path == template or re.fullmatch(pattern, path)):
+            return str(found["operationId"])
+    return f"{method} {path}"
+
+
+def junit_pairs(api: ZooApi, report: Path) -> set[Pair]:
+    """The (operationId, check) pairs of st's JUnit report."""
+    pairs: set[Pair] = set()
+    for case in ElementTree.parse(report).iter("testcase"):
+        for failure in case.iter("failure"):
+            for block in re.split(r"^\d+\. Test Case ID", failure.text or "", flags=re.M)[1:]:
+                codes = re.findall(r"^- (ST\d+) (.+)$", block, flags=re.M)
+                label = case.get("name", "")
+                if label == "Stateful tests":  # the last request of the sequence failed
+                    requests = re.findall(r"curl -X (\w+) .*\s(https?://\S+)$", block, re.M)
+                    if not requests:
+                        continue
+                    method, url = requests[-1]
+                    label = f"{method} {urllib.parse.urlsplit(url).path}"
+                method, _, path = label.partition(" ")
+                operation = operation_of(api, method, path)
+                pairs |= {(operation, CHECKS.get(code, title)) for code, title in codes}
+    return pairs
+
+
+def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> dict[str, Any]:
+    folder = OUT / api.name / f"st-{attempt}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("junit*.xml"):
+        old.unlink()
+    env = {**clean_environment(), "SCHEMATHESIS_HOOKS": "conformance.checks", TOKEN_VAR: api.token}
+    with running(api, planted=True) as served:
+        config = st_config(api, served.url, args)
+        text = tomlkit.dumps(config)
+        if tomllib.loads(text) != config:
+            raise BenchError(f"the schemathesis.toml written for {api.name} does not read back")
+        path = folder / "schemathesis.toml"
+        path.write_text(text, encoding="utf-8")
+        argv = [
+            str(BIN / "st"),
+            "--config-file",
+            str(path),
+            "run",
+            str(spec),
+            "--url",
+            served.url,
+            "--checks",
+            "all",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(folder),
+        ]
+        code, seconds, _ = timed(argv, env, args.timeout, folder.with_suffix(".log"))
+        hits = sorted(set(served.app.hits))
+    reports = sorted(folder.glob("junit*.xml"))
+    if code not in (0, 1) or not reports:
+        raise BenchError(f"st run on {api.name} exited {code}; see {folder.with_suffix('.log')}")
+    return {
+        "wall_s": round(seconds, 1),
+        "exit_code": code,
+        "pairs": sorted(junit_pairs(api, reports[-1])),
+        "hits": hits,
+    }
+
+
+def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
+    (OUT / api.name).mkdir(parents=True, exist_ok=True)
+    spec = written(OUT / api.name, api.name, api.spec)
+    print(f"{api.name}: the suite …", flush=True)
+    suite = run_suite(api, spec, args)
+    print(f"{api.name}: suite {suite['wall_s']} s, {len(suite['pairs'])} findings", flush=True)
+    st = []
+    for attempt in (1, 2):
+        st.append(run_st(api, spec, args, attempt))
+        print(
+            f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings",
+            flush=True,
+        )
+    union = sorted({tuple(pair) for run in st for pair in run["pairs"]})
+    st_wall = sum(run["wall_s"] for run in st) / len(st)
+    suite_pairs = {tuple(pair) for pair in suite["pairs"]}
+    return {
+        "app": api.name,
+        "planted": [bug.name for bug in api.bugs],
+        "suite": suite,
+        "st": st,
+        "st_pairs_union": union,
+        "st_wall_s_mean": round(st_wall, 1),
+        "wall_ratio": round(suite["wall_s"] / st_wall, 2) if st_wall else None,
+        "findings": {"suite": len(suite_pairs), "st": len(union)},
+        "only_suite": sorted(suite_pairs - set(union)),
+        "only_st": sorted(set(union) - suite_pairs),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    head = (
+        f"{'app':<10} {'suite s':>8} {'st s (1, 2)':>14} {'wall x':>7} {'findings':>14}  bugs hit"
+    )
+    print(head)
+    print("-" * (len(head) + 20))
+    for row in rows:
+        walls = ", ".join(f"{run['wall_s']:.1f}" for run in row["st"])
+        found = f"{row['findings']['suite']} / {row['findings']['st']}"
+        hits = len(row["suite"]["hits"]), len({h for run in row["st"] for h in run["hits"]})
+        print(
+            f"{row['app']:<10} {row['suite']['wall_s']:>8.1f} {walls:>14} "
+            f"{row['wall_ratio']:>7.2f} {found:>14}  {hits[0]} / {hits[1]} of"
+            f" {len(row['planted'])}"
+        )
+        for side in ("only_suite", "only_st"):
+            if row[side]:
+                print(
+                    f"{'':<10} {side.replace('_', ' ')}: "
+                    + ", ".join(f"{op} {check}" for op, check in row[side])
+                )
+    print(
+        "(wall x: the suite's over st's mean; findings: distinct (operationId, check) pairs,"
+        " the suite's / st's union over its two runs; bugs hit: planted bugs that acted)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1, help="the seed of every run (default 1)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="gate")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per tool process")
+    parser.add_argument("--app", action="append", choices=sorted(ZOO), help="(default: all)")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    try:
+        rows = [compare(ZOO[name], args) for name in args.app or ZOO]
+    except BenchError as error:
+        print(f"zoo_vs_st: {error}", file=sys.stderr)
+        return 1
+    print_table(rows)
+    out = ROOT / "reports" / "bench-zoo.json"
+    report = {
+        "seed": args.seed,
+        "profile": args.profile,
+        "cpus": os.cpu_count(),
+        "load_average_1m_before": round(load, 2),
+        "rows": rows,
+    }
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
