@@ -127,6 +127,7 @@ def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, An
         ]
         code, seconds, output = timed(argv, env, args.timeout, OUT / api.name / "suite.log")
         hits = sorted(set(served.app.hits))
+        requests = served_requests(served.app)
     if code not in (0, 1):
         raise BenchError(f"conformance run on {api.name} exited {code}; see {OUT / api.name}")
     verdict = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
@@ -139,6 +140,7 @@ def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, An
         "exit_code": code,
         "pairs": sorted(pairs),
         "hits": hits,
+        "requests": requests,
         "progress": progress,
     }
 
@@ -208,6 +210,7 @@ def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> d
             served.url,
             "--checks",
             "all",
+            "--continue-on-failure",  # as the issue compares (the config's key is the same)
             "--no-color",
             "--report",
             "junit",
@@ -216,6 +219,7 @@ def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> d
         ]
         code, seconds, _ = timed(argv, env, args.timeout, folder.with_suffix(".log"))
         hits = sorted(set(served.app.hits))
+        requests = served_requests(served.app)
     reports = sorted(folder.glob("junit*.xml"))
     if code not in (0, 1) or not reports:
         raise BenchError(f"st run on {api.name} exited {code}; see {folder.with_suffix('.log')}")
@@ -224,7 +228,14 @@ def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> d
         "exit_code": code,
         "pairs": sorted(junit_pairs(api, reports[-1])),
         "hits": hits,
+        "requests": requests,
     }
+
+
+def served_requests(app: Any) -> dict[str, int]:
+    """The requests the app was sent, in all and by method and route (`ZooApp.served`)."""
+    by_route = {f"{method} {route}": n for (method, route), n in sorted(app.served.items())}
+    return {"total": sum(by_route.values()), **by_route}
 
 
 def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
@@ -232,12 +243,17 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
     spec = written(OUT / api.name, api.name, api.spec)
     print(f"{api.name}: the suite …", flush=True)
     suite = run_suite(api, spec, args)
-    print(f"{api.name}: suite {suite['wall_s']} s, {len(suite['pairs'])} findings", flush=True)
+    print(
+        f"{api.name}: suite {suite['wall_s']} s, {len(suite['pairs'])} findings,"
+        f" {suite['requests']['total']} requests",
+        flush=True,
+    )
     st = []
     for attempt in (1, 2):
         st.append(run_st(api, spec, args, attempt))
         print(
-            f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings",
+            f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings,"
+            f" {st[-1]['requests']['total']} requests",
             flush=True,
         )
     union = sorted({tuple(pair) for run in st for pair in run["pairs"]})

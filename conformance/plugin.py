@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -182,6 +183,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ConformanceRun(suite), "conformance-run")
 
 
+def hypothesis_cache() -> Path | None:
+    """``$XDG_CACHE_HOME/conformance/hypothesis`` (``~/.cache/…``): where hypothesis keeps the
+    Unicode tables it computes, from one run to the next. Rebuilt in a folder of each run's own,
+    its table of the characters UTF-8 encodes took 1.5 s of every run (a loop over every code
+    point: a fifth of a 7 s run on a small third-party API, issue 25). None when it cannot be
+    written (a read-only home)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "conformance" / "hypothesis"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK) else None
+
+
 def _hypothesis_home(folder: Path | None) -> None:
     """Where hypothesis keeps its files: ``folder``, or (None) back to its own choice."""
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -338,15 +354,18 @@ class ConformanceRun:
 
     def __init__(self, suite: SuiteSession) -> None:
         self.suite = suite
-        # hypothesis's files (a Unicode table it caches, 0.1 s to make; the engine keeps no
-        # examples) in a folder of the run's own, gone at its end: a run writes nothing in the
-        # current directory (``.hypothesis``) but its reports, and no binary file among them
-        self._hypothesis = Path(tempfile.mkdtemp(prefix="conformance-hypothesis-"))
+        # hypothesis's files (the Unicode tables it caches; the engine keeps no examples) in the
+        # user's cache folder, else in a folder of the run's own, gone at its end: a run writes
+        # nothing in the current directory (``.hypothesis``) but its reports
+        cached = hypothesis_cache()
+        self._hypothesis = cached or Path(tempfile.mkdtemp(prefix="conformance-hypothesis-"))
+        self._temporary = cached is None
         _hypothesis_home(self._hypothesis)
 
     def pytest_unconfigure(self) -> None:
         _hypothesis_home(None)  # a pytester run in this process leaves the outer one's alone
-        shutil.rmtree(self._hypothesis, ignore_errors=True)
+        if self._temporary:
+            shutil.rmtree(self._hypothesis, ignore_errors=True)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "conformance_scenario" in metafunc.fixturenames:

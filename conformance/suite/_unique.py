@@ -99,8 +99,11 @@ def _random_shapes(low: int, high: int) -> Iterator[str]:
         cut = shape[: max(low, min(high, len(shape)))]
         if low <= len(cut) <= high:
             yield cut
-    # fixed lengths (a pattern such as [0-9]{8}): every length from low up, digits then hex
-    for length in range(max(low, 1), min(high, 24) + 1):
+    # fixed lengths (a pattern such as [0-9]{8}): every length from the longest down, digits
+    # then hex, so that a key gets as much randomness as its pattern allows (from low up, a
+    # tracker's ``^[A-Z][A-Z0-9]{1,9}$`` got "C" and one hex digit: 16 keys, and a key the run
+    # deleted was made again, a false `use_after_free`)
+    for length in range(min(high, 24), max(low, 1) - 1, -1):
         yield digits[:length]
         yield ("c" + letters)[:length]
         yield ("C" + letters.upper())[:length]

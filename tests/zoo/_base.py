@@ -6,6 +6,7 @@ its handlers and, in ``planted`` mode, its bugs."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import re
@@ -29,6 +30,7 @@ class Route:
     """One path template of an app: its pattern and the handler method of each HTTP method."""
 
     def __init__(self, template: str, **methods: str) -> None:
+        self.template = template
         pattern = re.sub(r"\\\{[a-z_]+\\\}", "([^/]+)", re.escape(template))
         self.pattern = re.compile(pattern)
         self.methods = methods
@@ -126,6 +128,9 @@ class ZooApp(AnyMethod):
     #: the planted bugs that acted, by name, in order (a test tells a bug reached from one
     #: whose operation failed for another reason)
     hits: ClassVar[list[str]]
+    #: the requests the app was sent, by method and route (``"?"`` for no route): what each
+    #: tool spent (the bench's requests column)
+    served: ClassVar[collections.Counter[tuple[str, str]]]
     query: dict[str, list[str]]
 
     # -- the app as a test sees it --------------------------------------------------------------
@@ -143,6 +148,7 @@ class ZooApp(AnyMethod):
             "lock": threading.RLock(),
             "planted": planted,
             "hits": [],
+            "served": collections.Counter(),
         }
         return type(cls.__name__, (cls,), attributes)
 
@@ -195,7 +201,9 @@ class ZooApp(AnyMethod):
             if (arguments := route.match(path)) is not None:
                 break
         else:
+            self.served[(self.command, "?")] += 1
             return self.refuse(404, "Not Found")
+        self.served[(self.command, route.template)] += 1
         if self.command not in route.methods:
             return self.refuse(405, "Method Not Allowed", Allow=", ".join(route.methods))
         if path not in self.PUBLIC and not self.authorised():
