@@ -67,7 +67,9 @@ class LoginSettings:
 @dataclass(frozen=True)
 class TargetSettings:
     name: str
-    url: str
+    #: None: the table only describes the API (its spec, login …); the URL comes from
+    #: ``CONFORMANCE_TARGET_<API>`` or ``--target API=URL``
+    url: str | None
     #: the spec file; None: the bundled spec of that name
     spec: Path | None = None
     #: the security scheme the run's credentials are for; None: chosen from the spec
@@ -526,9 +528,7 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
                 raise _secret(path, f"targets.{name}.{key}")
             if key not in TARGET_KEYS:
                 raise _unknown(where, key, list(TARGET_KEYS))
-        if "url" not in table:
-            raise ConfigError(f'{where}: url is missing, e.g. url = "https://staging.example.com"')
-        url = _value(where, "url", "url", table["url"], base)
+        url = _value(where, "url", "url", table["url"], base) if "url" in table else None
         spec = _value(where, "spec", "file", table["spec"], base) if "spec" in table else None
         scheme, prefix = (
             _value(where, key, "text", table[key], base) if key in table else None
@@ -668,7 +668,15 @@ def resolve_targets(
             raise UsageError(f"{flag} {name}={url}: the URL must start with http:// or https://")
         found[name] = (url.rstrip("/"), found.get(name, (url, None))[1])
     targets = {}
-    for name, (url, own) in found.items():
+    for name, (known, own) in found.items():
+        if known is None:
+            if urls:  # the flags chose the run's targets: a table without a URL only describes
+                continue
+            raise ConfigError(
+                f"{settings.source} [targets.{name}]: url is missing, e.g. url ="
+                f' "https://staging.example.com" (or give {flag} {name}=URL)'
+            )
+        url = known
         spec = specs.get(name, own) or bundled.get(name)
         if spec is None and name in urls:
             raise UsageError(

@@ -501,6 +501,9 @@ class Cleanup:
     #: path -> why its removal failed
     failed: dict[str, str] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)
+    #: kind -> how many a 2xx create made whose answer said no id or key to find them by
+    #: (nor a ``Location``): left behind, and said so
+    unidentified: dict[str, int] = field(default_factory=dict)
 
     def lines(self, api: str) -> list[str]:
         found = [f"{api}: cleanup removed {self.removed} resources the run created"]
@@ -509,6 +512,12 @@ class Cleanup:
         if self.left:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.left.items()))
             found.append(f"{api}: left behind (the API cannot delete them): {kinds}")
+        if self.unidentified:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.unidentified.items()))
+            found.append(
+                f"{api}: left behind (their creates' answers named no id or key to find them"
+                f" by): {kinds}"
+            )
         for path, why in list(self.failed.items())[:5]:
             found.append(f"{api}: could not remove {path}: {why}")
         return found

@@ -71,7 +71,6 @@ def test_conformance_toml_is_found_in_the_current_directory(
         ('[run]\nrequest_timeout_s = "soon"\n', "use a number of seconds, e.g. 30"),
         ('[run]\nca_bundle = "no/such.pem"\n', "ca_bundle = 'no/such.pem': no such file"),
         ('[run]\nproxy = "proxy:3128"\n', "must start with http:// or https://"),
-        ("[targets.gloria]\nspec = 'x'\n", "url is missing"),
         ('[targets.gloria]\nurl = "http://x"\npassword = "hunter2"\n', "looks like a credential"),
         ("[run\n", "not valid TOML"),
         ("[scenario]\n", "unknown key 'scenario'; did you mean 'scenarios'?"),
@@ -90,6 +89,29 @@ def test_a_bad_setting_is_one_line_naming_the_key_and_the_fix(
     assert says in str(raised.value)
     assert "\n" not in str(raised.value)
     assert "hunter2" not in str(raised.value)
+    assert raised.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_a_target_table_without_a_url_takes_the_flags_url(tmp_path: Path) -> None:
+    """A new user's file described the API's login and the command line gave its URL: the
+    file was refused (exit 3), so it had to repeat the URL (issue 25, on VAmPI)."""
+    spec = write(tmp_path, "openapi: 3.1.0\n", "vampi.yaml")
+    path = write(tmp_path, '[targets.vampi]\nspec = "vampi.yaml"\ntoken_prefix = "Token"\n')
+    settings = config.load(path, {})
+    assert settings.targets["vampi"].url is None
+
+    def resolved(urls: dict[str, str]) -> dict[str, config.ResolvedTarget]:
+        return config.resolve_targets(
+            settings, urls, {}, bundled={}, flag="--target", spec_hint="give --spec"
+        )
+
+    assert resolved({"vampi": "http://127.0.0.1:5000/"}) == {
+        "vampi": config.ResolvedTarget("http://127.0.0.1:5000", spec, None)
+    }
+    with pytest.raises(ConfigError) as raised:
+        resolved({})
+    assert "[targets.vampi]: url is missing" in str(raised.value)
+    assert "--target vampi=URL" in str(raised.value)
     assert raised.value.exit_code == ExitCode.BAD_INPUT
 
 

@@ -77,19 +77,37 @@ def item_schema_name(spec: Spec, operation: Operation) -> str | None:
     return spec.component_name(schema)
 
 
+def _collection_of(item_path: str, paths: dict[str, dict[str, Operation]]) -> str | None:
+    """The collection path of ``item_path`` when it is an item (its last segment a template) and
+    the spec has it, written as the spec writes it: ``/heroes`` or FastAPI's ``/heroes/`` for
+    ``/heroes/{hero_id}``, ``/heroes/`` for Django REST framework's ``/heroes/{id}/`` (issue 25:
+    a trailing slash hid every resource of a FastAPI app, and a run deleted what it had not
+    made)."""
+    base, _, last = item_path.rstrip("/").rpartition("/")
+    if not is_template(last) or not base:
+        return None
+    for candidate in (base, base + "/"):
+        if candidate in paths and candidate != item_path:
+            return candidate
+    return None
+
+
 def resources(spec: Spec) -> tuple[Resource, ...]:
     paths = _by_path(spec)
     found = []
     for item_path, item_ops in paths.items():
-        collection_path, _, last = item_path.rpartition("/")
-        if not is_template(last) or collection_path not in paths:
+        collection_path = _collection_of(item_path, paths)
+        if collection_path is None:
             continue
         collection_ops = paths[collection_path]
         if "get" not in collection_ops and "post" not in collection_ops:
             continue
-        prefix = item_path + "/"
+        prefix = item_path.rstrip("/") + "/"
         actions = tuple(
-            op for path, ops in paths.items() if path.startswith(prefix) for op in ops.values()
+            op
+            for path, ops in paths.items()
+            if path.startswith(prefix) and path != item_path
+            for op in ops.values()
         )
         get = item_ops.get("get")
         update = item_ops.get("patch") or item_ops.get("put")

@@ -1053,6 +1053,9 @@ def _cleanup(run: Run) -> Section | None:
         if report.left:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.left.items()))
             parts.append(f"; left behind (the API cannot delete them): {kinds}")
+        if report.unidentified:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.unidentified.items()))
+            parts.append(Flag(f"; left behind (no id or key in their creates' answers): {kinds}"))
         if report.failed:
             parts.append(Flag(f"; could not remove {len(report.failed)}"))
         items.append([*parts, "."])

@@ -156,6 +156,8 @@ class Guard:
         self.own_aimed = 0
         #: items the guard made itself to aim such writes (and nested creates) at
         self.made = 0
+        #: kind -> items 2xx creates made whose answers said no id or key to find them by
+        self.unidentified: dict[str, int] = {}
         #: the engine's threads with a create under way; once the cleanup has
         #: begun, no new write is let through (an interrupted engine's threads outlive its run)
         self._creating: set[threading.Thread] = set()
@@ -170,7 +172,9 @@ class Guard:
         ``/articles/{slug}/comments/{id}`` for that item)."""
         found = None
         for item_path, resource in self.resources.items():
-            above = operation_path == item_path or operation_path.startswith(item_path + "/")
+            above = operation_path == item_path or operation_path.startswith(
+                item_path.rstrip("/") + "/"
+            )
             if above and (found is None or len(item_path) > len(found.item_path)):
                 found = resource
         return found
@@ -338,7 +342,10 @@ class Guard:
         concrete = item_path_of(
             resource, create.payload(body), parameters, location, self._base_path
         )
-        if concrete is None:
+        kind = resource.schema_name or resource.item_path
+        if concrete is None:  # made, and nothing says where: reported as left behind
+            with self._lock:
+                self.unidentified[kind] = self.unidentified.get(kind, 0) + 1
             return None
         with self._lock:
             if concrete in self._mine:
@@ -348,7 +355,6 @@ class Guard:
             values = matches(resource.item_path, concrete)
             if values is not None:
                 self._own.setdefault(resource.item_path, []).append(values)
-        kind = resource.schema_name or resource.item_path
         self.journal.created(Created(kind, concrete, resource.delete is not None))
         return concrete
 
@@ -468,9 +474,7 @@ class Guard:
                 for mine in self._mine
                 if mine == before or mine.startswith(before + "/")
             }
-            for old, new in moved.items():
-                self._mine.discard(old)
-                self._mine.add(new)
+            self._mine.update(moved.values())  # the old paths stay the run's too
             for template, items in self._own.items():
                 self._own[template] = [
                     values

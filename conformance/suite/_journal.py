@@ -57,11 +57,13 @@ class Journal:
         self._append({"removed": path})
 
     def moved(self, before: str, after: str) -> None:
-        """An item the run made is now at ``after`` (a change moved its key), its children with
-        it: each is journaled where it is now."""
+        """An item the run made is now at ``after`` (a change's answer says its key moved), its
+        children with it: each is journaled where it is now, and kept where it was too. An
+        answer can name a key the API did not keep (a RealWorld backend answered a new slug to
+        an update and kept the old one: the cleanup deleted the new one, a 404, and left the
+        article); of the two, the one that is not there is a 404 to the cleanup, which is gone."""
         for item in self.pending():
             if item.path == before or item.path.startswith(before + "/"):
-                self.removed(item.path)
                 moved = after + item.path[len(before) :]
                 self.created(Created(item.kind, moved, item.deletable))
 
@@ -98,7 +100,7 @@ class Journal:
 
 def template_name(path: str) -> str:
     """``id`` for ``/schools/{id}``: the parameter an item path ends in."""
-    return path.rsplit("/", 1)[-1].strip("{}")
+    return path.rstrip("/").rsplit("/", 1)[-1].strip("{}")
 
 
 #: the members that name an item where its path template's name is not one of them

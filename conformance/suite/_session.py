@@ -269,6 +269,7 @@ class SuiteSession:
                     )
                 guard.settle()  # no write from here on, and the creates under way answered
                 report = cleanup.run()
+                report.unidentified = dict(guard.unidentified)
                 cleanup.close()
                 self.cleanups[api] = report
                 for line in report.lines(api):

@@ -322,6 +322,38 @@ def test_resources_find_singletons_and_keyed_items(tmp_path: Path) -> None:
     assert (config.path, config.update.method) == ("/config", "patch")
 
 
+@pytest.mark.parametrize(
+    ("collection", "item"),
+    [
+        ("/heroes", "/heroes/{hero_id}"),
+        ("/heroes/", "/heroes/{hero_id}"),  # FastAPI's
+        ("/heroes/", "/heroes/{hero_id}/"),  # Django REST framework's
+    ],
+)
+def test_a_collection_is_found_with_or_without_a_trailing_slash(
+    tmp_path: Path, collection: str, item: str
+) -> None:
+    """A trailing slash hid every resource of a FastAPI app: its run deleted what it had not
+    made, and its cleanup removed nothing (issue 25, fastapi/sqlmodel's heroes)."""
+    ok = "responses: {'200': {description: ok}}"
+    spec = spec_of(
+        tmp_path,
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n"
+        f"  {collection}:\n    get: {{{ok}}}\n    post: {{{ok}}}\n"
+        f"  {item}:\n    parameters: [{{name: hero_id, in: path, required: true,"
+        " schema: {type: integer}}]\n"
+        f"    get: {{{ok}}}\n    patch: {{{ok}}}\n    delete: {{{ok}}}\n"
+        f"  {item.rstrip('/')}/power{'/' if item.endswith('/') else ''}:\n"
+        "    parameters: [{name: hero_id, in: path, required: true, schema: {type: integer}}]\n"
+        f"    post: {{{ok}}}\n",
+    )
+    (heroes,) = resources(spec)
+    assert (heroes.collection_path, heroes.item_path) == (collection, item)
+    assert heroes.create is not None
+    assert heroes.delete is not None
+    assert [action.method for action in heroes.actions] == ["post"]
+
+
 def test_an_operation_is_found_by_its_method_and_path_template() -> None:
     spec = load_spec(bundled_spec("gloria"))
     found = spec.operation_at("GET", "/schools/{id}")

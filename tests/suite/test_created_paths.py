@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +72,89 @@ def test_an_id_no_item_can_have_is_sent_without_asking(
     value: Any, schema: dict[str, Any], expected: bool
 ) -> None:
     assert impossible(value, schema) is expected
+
+
+def test_a_create_whose_answer_names_nothing_is_reported_left_behind(tmp_path: Path) -> None:
+    """VAmPI's ``POST /books/v1`` answers ``{"message": …}``: its books could not be found to
+    be removed, and the cleanup said nothing of them."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.contract import load_spec
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+    from conformance.verdict import Cleanup
+    from tests.plain_specs import document, json_answer, written
+
+    title = {"name": "title", "in": "path", "required": True, "schema": {"type": "string"}}
+    spec = load_spec(
+        written(
+            tmp_path,
+            "books",
+            document(
+                "Books",
+                {
+                    "/books": {"post": {"responses": {"200": json_answer({}, "added")}}},
+                    "/books/{title}": {
+                        "parameters": [title],
+                        "get": {"responses": {"200": json_answer({}, "a book")}},
+                    },
+                },
+            ),
+        )
+    )
+    journal = Journal(tmp_path / "books.jsonl")
+    guard = Guard(spec, journal, RunClient("http://127.0.0.1:9", lambda: None))
+    create = SimpleNamespace(
+        operation=SimpleNamespace(method="POST", path="/books"), path_parameters={}, body={}
+    )
+    guard.after_call(create, httpx.Response(200, json={"message": "Book added", "status": "ok"}))
+    guard.after_call(create, httpx.Response(200, json={"title": "Dune"}))
+    assert [item.path for item in journal.pending()] == ["/books/Dune"]
+    assert guard.unidentified == {"/books/{title}": 1}
+    said = Cleanup(unidentified=guard.unidentified).lines("books")
+    assert said[-1] == (
+        "books: left behind (their creates' answers named no id or key to find them by):"
+        " 1 /books/{title}"
+    )
+
+
+def test_a_change_that_moves_a_key_moves_the_item_and_its_children_in_the_journal(
+    tmp_path: Path,
+) -> None:
+    """A new title is a new slug: the cleanup deleted the old one (a 404) and left the article
+    and its comments. The old path stays journaled too: a RealWorld backend answered a new slug
+    to an update and kept the old one."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.contract import load_spec
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+    from tests.plain_specs import written
+    from tests.zoo import ZOO
+
+    spec = load_spec(written(tmp_path, "blog", ZOO["blog"].spec))
+    journal = Journal(tmp_path / "blog.jsonl")
+    guard = Guard(spec, journal, RunClient("http://127.0.0.1:9/api", lambda: None))
+
+    def sent(method: str, path: str, answer: Any, **parameters: str) -> None:
+        case = SimpleNamespace(
+            operation=SimpleNamespace(method=method, path=path), path_parameters=parameters, body={}
+        )
+        guard.after_call(case, httpx.Response(201 if method == "POST" else 200, json=answer))
+
+    sent("POST", "/articles", {"article": {"slug": "a-1"}})
+    sent("POST", "/articles/{slug}/comments", {"comment": {"id": 7}}, slug="a-1")
+    sent("PUT", "/articles/{slug}", {"article": {"slug": "b-2"}}, slug="a-1")
+    assert sorted(item.path for item in journal.pending()) == [
+        "/articles/a-1", "/articles/a-1/comments/7", "/articles/b-2", "/articles/b-2/comments/7",
+    ]  # fmt: skip
+    # a change whose answer keeps the key, or names none, moves nothing
+    sent("PUT", "/articles/{slug}", {"article": {"title": "no slug"}}, slug="b-2")
+    sent("PUT", "/articles/{slug}", {"article": {"slug": "b-2"}}, slug="b-2")
+    assert len(journal.pending()) == 4

@@ -46,11 +46,11 @@ SHOWN: dict[str, tuple[Steps, int, int]] = {
     ),
     "int32-comment-id": ([("GET", "/articles/welcome-to-conduit/comments/2147483648", None)], 404,
                          500),
-    "nul-in-q": ([("GET", "/items?q=%00", None)], 200, 500),
-    "limit-overflow": ([("GET", "/items?limit=2147483648", None)], 200, 500),
+    "nul-in-q": ([("GET", "/items/?q=%00", None)], 200, 500),
+    "limit-overflow": ([("GET", "/items/?limit=2147483648", None)], 200, 500),
     "use-after-delete": (
         [
-            ("POST", "/items", {"name": "Mine", "price": 1}),
+            ("POST", "/items/", {"name": "Mine", "price": 1}),
             ("DELETE", "/items/4", None),
             ("GET", "/items/4", None),
         ],
@@ -90,7 +90,7 @@ def test_each_planted_bug_is_there_and_only_when_planted(api: ZooApi, bug: Any) 
 @pytest.mark.parametrize("name", list(ZOO))
 def test_a_zoo_app_refuses_a_request_without_its_credential(name: str) -> None:
     with running(ZOO[name], planted=False) as served:
-        path = "/articles" if name == "blog" else "/items" if name == "inventory" else "/projects"
+        path = "/articles" if name == "blog" else "/items/" if name == "inventory" else "/projects"
         assert httpx.get(served.url + path, timeout=10).status_code == 401
         assert httpx.get(served.url + path, headers=ZOO[name].headers).status_code == 200
 
@@ -99,7 +99,7 @@ def test_the_inventory_reset_really_wipes_the_data() -> None:
     api = ZOO["inventory"]
     with running(api, planted=False) as served:
         before = served.app.snapshot()
-        assert _sent(api, served, [("POST", "/items", {"name": "Mine", "price": 1})]) == 201
+        assert _sent(api, served, [("POST", "/items/", {"name": "Mine", "price": 1})]) == 201
         assert _sent(api, served, [("POST", "/admin/reset", None)]) == 200
         after = served.app.snapshot()
     assert len(after["items"]) == len(before["items"])  # the seed again, under new ids

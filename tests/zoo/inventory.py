@@ -1,4 +1,6 @@
-"""``inventory``: a FastAPI style API. Integer item ids, a ``Location`` header on a create, a
+"""``inventory``: a FastAPI style API. Its collection ``/items/`` with FastAPI's trailing slash
+beside ``/items/{item_id}`` (the run found no resource there once, and deleted what it had not
+made), integer item ids, a ``Location`` header on a create, a
 bearer token, ``{"detail": …}`` errors and 422 ``HTTPValidationError`` answers for anything its
 schema refuses, and a reset endpoint (``POST /admin/reset``, "Reset the database to its seed
 data") that really wipes the items and seeds them again (with new ids, as a table whose
@@ -56,7 +58,7 @@ _QUANTITY = {"type": "integer", "minimum": 0, "format": "int32", "title": "Quant
 SPEC = document(
     "Inventory",
     {
-        "/items": {
+        "/items/": {
             "get": _operation(
                 "list_items_items_get",
                 "List Items",
@@ -204,7 +206,7 @@ FIELDS = ("name", "price", "quantity")
 
 class Inventory(ZooApp):
     ROUTES = (
-        Route("/items", GET="list_items", POST="create_item"),
+        Route("/items/", GET="list_items", POST="create_item"),
         Route("/items/{item_id}", GET="read_item", PATCH="update_item", DELETE="delete_item"),
         Route("/admin/reset", POST="reset"),
     )
