@@ -36,7 +36,14 @@ import httpx
 from schemathesis.core.parameters import ParameterLocation
 
 from conformance.checks import agree_on_version
-from conformance.contract import Operation, Resource, Spec, item_schema_name, resources
+from conformance.contract import (
+    Operation,
+    Resource,
+    Spec,
+    is_template,
+    item_schema_name,
+    resources,
+)
 from conformance.suite._client import RunClient
 from conformance.suite._journal import (
     Created,
@@ -179,6 +186,25 @@ class Guard:
                 found = resource
         return found
 
+    def _readable_item(self, operation_path: str) -> Resource | None:
+        """An item that is no resource's (no collection lists or creates it) but can be read:
+        the longest path at or above the operation ending in a template with a ``GET``
+        (``/profiles/{username}`` for ``DELETE /profiles/{username}/follow``). A write under
+        another user's is sent to an absent one: a RealWorld run unfollowed a user it had not
+        made. The run cannot make one, so none is ever its own."""
+        parts = operation_path.split("/")
+        for end in range(len(parts), 0, -1):
+            path = "/".join(parts[:end])
+            if not is_template(parts[end - 1]):
+                continue
+            get = self.spec.operation_at("GET", path)
+            if get is not None:
+                return Resource(
+                    collection_path=path.rsplit("/", 1)[0], item_path=path, list=None,
+                    create=None, get=get, update=None, delete=None, actions=(), schema_name=None,
+                )  # fmt: skip
+        return None
+
     def _schema_of(self, method: str, path: str, name: str) -> Any:
         operation = self.spec.operation_at(method, path)
         parameter = operation.parameter(name, "path") if operation else None
@@ -204,7 +230,9 @@ class Guard:
             self._freshen(case, method)
         if self.disposable:
             return
-        resource = self._resource_of(str(operation.path))
+        resource = self._resource_of(str(operation.path)) or self._readable_item(
+            str(operation.path)
+        )
         if resource is None:
             return
         names = template_names(resource.item_path)
@@ -413,6 +441,8 @@ class Guard:
     def _answered(self, case: Any, response: Any) -> None:
         operation = case.operation
         method = str(operation.method).upper()
+        if _sent_method(response) not in (None, method):
+            return  # a check's own request on the case (OPTIONS, TRACE …): no create, no delete
         status = int(response.status_code)
         if not 200 <= status < 300:
             return
@@ -488,13 +518,23 @@ class Guard:
         self.journal.moved(before, after)
 
     def _forget(self, path: str, parameters: Mapping[str, Any]) -> None:
+        """One of the run's own items a delete removed: no write aims at it any more, and the
+        journal lets it go, so the cleanup never deletes its id again (an API that reuses ids
+        may have given it to someone else's new item by then: a FastAPI app answered 200 to
+        ``DELETE /heroes/33`` four times in one run)."""
         resource = self.resources.get(path)
         if resource is None:
             return
         values = {str(k): str(v) for k, v in parameters.items()}
+        concrete = filled(resource.item_path, values)
         with self._lock:
             own = self._own.get(resource.item_path, [])
             self._own[resource.item_path] = [item for item in own if item != values]
+            mine = concrete is not None and concrete in self._mine
+            if mine:
+                self._mine.discard(str(concrete))
+        if mine:
+            self.journal.removed(str(concrete))
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -512,6 +552,16 @@ class Guard:
             if not waiting:
                 return
             time.sleep(0.05)
+
+
+def _sent_method(response: Any) -> str | None:
+    """The method of the request ``response`` answers (a check may send its own on a case:
+    OPTIONS, TRACE …), where the response says."""
+    try:
+        sent = getattr(response.request, "method", None)
+    except (AttributeError, RuntimeError):  # httpx's, when nothing set it
+        return None
+    return sent.upper() if isinstance(sent, str) else None
 
 
 def _refreshed(spec: Spec, schema: Any, body: Mapping[str, Any]) -> dict[str, Any]:

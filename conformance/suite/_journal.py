@@ -29,6 +29,9 @@ from conformance.suite._client import RunClient
 from conformance.suite._singletons import Singletons
 from conformance.verdict import Cleanup as CleanupReport
 
+#: what `Cleanup._delete` says of an item that was not there any more (deleted with its parent,
+#: or journaled at a path a change's answer named and the API did not keep): not counted removed
+ALREADY_GONE = "already gone"
 #: answers to a delete without ``If-Match`` that ask for one (RFC 6585's 428, RFC 9110's 412)
 PRECONDITION = frozenset({412, 428})
 #: requests the cleanup may spend, and seconds, per API
@@ -227,9 +230,10 @@ class Cleanup:
                 continue
             spent += 2
             why = self._delete(item.path)
-            if why is None:
+            if why is None or why is ALREADY_GONE:
                 self.journal.removed(item.path)
-                report.removed += 1
+                if why is None:  # one gone before (with its parent, a moved key) is not counted
+                    report.removed += 1
             else:
                 report.failed[item.path] = why
 
@@ -241,7 +245,8 @@ class Cleanup:
                 report.failed[path] = why
 
     def _delete(self, path: str) -> str | None:
-        """None when the item is gone (deleted now, or already). The delete is sent at once; an
+        """None when the item was deleted now, `ALREADY_GONE` when it was not there, else why it
+        could not be removed. The delete is sent at once; an
         API that wants ``If-Match`` (428, or 412 to none) gets it from a ``GET`` first, and from
         then on for every item: half the requests on an API without preconditions."""
         try:
@@ -251,8 +256,8 @@ class Cleanup:
                     return self._gone(answer)
                 self._preconditions = True
             now = self.client.send("GET", path)
-            if now.status_code == 404:
-                return None
+            if now.status_code in (404, 410):
+                return ALREADY_GONE
             etag = now.headers.get("ETag")
             answer = self.client.send("DELETE", path, {"If-Match": etag} if etag else {})
         except httpx.HTTPError as exc:
@@ -261,6 +266,8 @@ class Cleanup:
 
     @staticmethod
     def _gone(answer: httpx.Response) -> str | None:
-        if answer.status_code < 300 or answer.status_code in (404, 410):
+        if answer.status_code < 300:
             return None
+        if answer.status_code in (404, 410):
+            return ALREADY_GONE
         return f"DELETE answered {answer.status_code}"
