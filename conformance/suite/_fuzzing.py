@@ -59,6 +59,7 @@ def run_engine(
     fail_fast: bool = False,
     deadline: float | None = None,
     persist: bool = False,
+    shut_out: Callable[[], set[str]] = set,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
@@ -68,7 +69,9 @@ def run_engine(
     stops itself (its last events still come), and the run says it was cut short.
     ``persist``: the gate fails an operation never answered with a 2xx (``x-contract: strict``,
     ``--require-exercised``), so the focused passes go on to the profile's number even when
-    some bring nothing new; elsewhere they stop after `BARREN_PASSES` barren ones."""
+    some bring nothing new; elsewhere they stop after `BARREN_PASSES` barren ones.
+    ``shut_out()``: the operations the guard keeps from any 2xx on a shared target, for which a
+    focused pass would only repeat 404s."""
     wanted = sorted(set(operation_ids))
     run = EngineRun(api, seed, _records(spec, wanted, evidence))
     infer = next(spec.links(), None) is None  # a spec that declares no links of its own
@@ -118,7 +121,7 @@ def run_engine(
             break  # the verdict is in
         if run.cut_short:
             break
-        missing = _without_2xx(run)
+        missing = [operation for operation in _without_2xx(run) if operation not in shut_out()]
         if not missing:
             break
         barren = barren + 1 if attempt > 1 and len(missing) >= before else 0

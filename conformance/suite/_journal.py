@@ -142,6 +142,15 @@ def key_of(name: str, data: Any, *, exact: bool = False) -> Any:
     return None
 
 
+def names_key(name: str, data: Any) -> bool:
+    """Whether ``data`` (or the one object it wraps) has the member ``name`` at all, usable as a
+    key or not (an empty slug)."""
+    if not isinstance(data, dict):
+        return False
+    inner = next(iter(data.values())) if len(data) == 1 else None
+    return name in data or (isinstance(inner, dict) and name in inner)
+
+
 def template_names(path: str) -> list[str]:
     """Every template's name in ``path``, in order: ``["slug", "id"]`` for
     ``/articles/{slug}/comments/{id}``."""

@@ -257,6 +257,7 @@ class SuiteSession:
                 fail_fast=self.fail_fast,
                 deadline=self.deadline,
                 persist=target.spec.declarations.strict or self.require_exercised,
+                shut_out=guard.shut_out if guard is not None else set,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None and cleanup is not None:

@@ -161,6 +161,11 @@ def test_a_change_that_moves_a_key_moves_the_item_and_its_children_in_the_journa
     sent("PUT", "/articles/{slug}", {"article": {"title": "no slug"}}, slug="b-2")
     sent("PUT", "/articles/{slug}", {"article": {"slug": "b-2"}}, slug="b-2")
     assert len(journal.pending()) == 4
+    # a new key no path can hold (a title that slugs to ""): the article is left, and said so
+    sent("POST", "/articles", {"article": {"slug": "c-3"}})
+    sent("PUT", "/articles/{slug}", {"article": {"slug": ""}}, slug="c-3")
+    assert guard.unidentified == {"SingleArticleResponse": 1}
+    journal.removed("/articles/c-3")
     # what the run deleted itself leaves the journal: the cleanup never deletes that id again
     # (an API that reuses ids may have given it to someone else's item by then)
     sent("DELETE", "/articles/{slug}/comments/{id}", None, slug="b-2", id="7")
@@ -183,7 +188,8 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
     from tests.servers import AnyMethod, serving
 
     name = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
-    follow = {"responses": {"200": json_answer({}, "the profile")}}
+    answer = {"200": json_answer({}, "the profile")}
+    follow = {"responses": answer}
     spec = load_spec(
         written(
             tmp_path,
@@ -193,7 +199,9 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
                 {
                     "/profiles/{username}": {"parameters": [name], "get": follow},
                     "/profiles/{username}/follow": {
-                        "parameters": [name], "post": follow, "delete": follow,
+                        "parameters": [name],
+                        "post": {"operationId": "follow", "responses": answer},
+                        "delete": {"operationId": "unfollow", "responses": answer},
                     },
                 },
             ),
@@ -214,3 +222,6 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
             guard.before_call(unfollow)
             assert (unfollow.path_parameters["username"] == user) is stays, user
     assert guard.rewritten == 1
+    # no profile can ever be the run's own: focused passes for the unfollow would only repeat
+    # 404s (a RealWorld run spent 1,500 requests on them)
+    assert guard.shut_out() == {"unfollow"}
