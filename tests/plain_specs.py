@@ -58,3 +58,36 @@ def written(folder: Path, api: str, spec: dict[str, Any]) -> Path:
     path = folder / f"{api}.json"
     path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
     return path
+
+
+#: the component schemas FastAPI writes for its errors (``{"detail": …}`` and 422's list), as a
+#: FastAPI-style app's spec holds them
+FASTAPI_ERRORS: dict[str, Any] = {
+    "HTTPError": {
+        "type": "object",
+        "required": ["detail"],
+        "properties": {"detail": {"type": "string", "title": "Detail"}},
+        "title": "HTTPError",
+    },
+    "HTTPValidationError": {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "array", "items": ref("ValidationError"), "title": "Detail"}
+        },
+        "title": "HTTPValidationError",
+    },
+    "ValidationError": {
+        "type": "object",
+        "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {
+                "type": "array",
+                "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                "title": "Location",
+            },
+            "msg": {"type": "string", "title": "Message"},
+            "type": {"type": "string", "title": "Error Type"},
+        },
+        "title": "ValidationError",
+    },
+}

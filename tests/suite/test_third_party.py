@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from conformance.cli import run
-from tests.plain_specs import JSON, document, json_answer, ref, written
+from tests.plain_specs import FASTAPI_ERRORS, JSON, document, json_answer, ref, written
 from tests.servers import AnyMethod, serving
 from tests.shell import pasted
 
@@ -116,33 +116,7 @@ NOTES: dict[str, Any] = document(
                 "properties": {"status": {"type": "string", "title": "Status"}},
                 "title": "Health",
             },
-            "HTTPError": {
-                "type": "object",
-                "required": ["detail"],
-                "properties": {"detail": {"type": "string", "title": "Detail"}},
-                "title": "HTTPError",
-            },
-            "HTTPValidationError": {
-                "type": "object",
-                "properties": {
-                    "detail": {"type": "array", "items": ref("ValidationError"), "title": "Detail"}
-                },
-                "title": "HTTPValidationError",
-            },
-            "ValidationError": {
-                "type": "object",
-                "required": ["loc", "msg", "type"],
-                "properties": {
-                    "loc": {
-                        "type": "array",
-                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                        "title": "Location",
-                    },
-                    "msg": {"type": "string", "title": "Message"},
-                    "type": {"type": "string", "title": "Error Type"},
-                },
-                "title": "ValidationError",
-            },
+            **FASTAPI_ERRORS,
             "Note": {
                 "type": "object",
                 "required": ["id", "title", "body", "done"],

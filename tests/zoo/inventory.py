@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.plain_specs import JSON, document, json_answer, ref
+from tests.plain_specs import FASTAPI_ERRORS, JSON, document, json_answer, ref
 from tests.zoo._base import Invalid, Refused, Route, ZooApp, integer, validators
 
 TOKEN = "inventory-zoo-token-41c9"  # the app's own bearer token
@@ -162,33 +162,7 @@ SPEC = document(
                 "properties": {"detail": {"type": "string", "title": "Detail"}},
                 "title": "Message",
             },
-            "HTTPError": {
-                "type": "object",
-                "required": ["detail"],
-                "properties": {"detail": {"type": "string", "title": "Detail"}},
-                "title": "HTTPError",
-            },
-            "HTTPValidationError": {
-                "type": "object",
-                "properties": {
-                    "detail": {"type": "array", "items": ref("ValidationError"), "title": "Detail"}
-                },
-                "title": "HTTPValidationError",
-            },
-            "ValidationError": {
-                "type": "object",
-                "required": ["loc", "msg", "type"],
-                "properties": {
-                    "loc": {
-                        "type": "array",
-                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
-                        "title": "Location",
-                    },
-                    "msg": {"type": "string", "title": "Message"},
-                    "type": {"type": "string", "title": "Error Type"},
-                },
-                "title": "ValidationError",
-            },
+            **FASTAPI_ERRORS,
         },
         "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
     },
