@@ -61,7 +61,7 @@ def _naming(*rules: str) -> str:
     bare substring: a status like ``401`` also turns up in ids, ports and header values."""
     if not all(_PLAIN.fullmatch(rule) for rule in rules):
         raise ValueError(f"a rule id must be letters, digits, _ and - only: {sorted(rules)}")
-    return "[\\s\\S]*(?:^|[\\[\\s])(?:" + "|".join(rules) + ")[\\]:][\\s\\S]*"
+    return "^[\\s\\S]*(?:^|[\\[\\s])(?:" + "|".join(rules) + ")[\\]:][\\s\\S]*"
 
 
 def _categories() -> list[dict[str, Any]]:
@@ -74,7 +74,7 @@ def _categories() -> list[dict[str, Any]]:
             by_category.setdefault(rule.category, []).append(rule.id)
     made: list[dict[str, Any]] = [
         {"name": "Waived", "matchedStatuses": ["skipped"],
-         "messageRegex": "[\\s\\S]*waived:[\\s\\S]*"},
+         "messageRegex": "^[\\s\\S]*waived:[\\s\\S]*"},
         {"name": "Untested", "matchedStatuses": ["skipped"],
          "messageRegex": "untested:[\\s\\S]*"},
     ]  # fmt: skip
@@ -92,7 +92,10 @@ def _categories() -> list[dict[str, Any]]:
 
 #: Allure's failure categories, matched against a result's message (which names its rules);
 #: ``[\s\S]`` and not ``(?s)``: Allure 2 (Java) and Allure 3 (JavaScript) read these regexes
-#: alike. The first that matches takes the result.
+#: alike. The first that matches takes the result. Each begins with ``^``: Allure 2 matches the
+#: whole message, Allure 3 searches it (``RegExp.test``), and an unanchored leading ``[\s\S]*``
+#: is tried from every position: quadratic in the message (a scenario's long one took the
+#: generator 37 s).
 CATEGORIES: list[dict[str, Any]] = _categories()
 
 
