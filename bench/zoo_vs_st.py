@@ -16,11 +16,16 @@ process on a free loopback port, its seed data as before any run):
    findings vary at one seed).
 
 Each row also says which planted bugs acted at the server (`ZooApp.hits`) under each tool.
+``--clean``: the apps without their bugs (``reports/bench-zoo-clean.json``), the speed where
+neither tool finds a failure: the engine runs its stateful phase again after each new failure
+(schemathesis's `_classify_failure_group`), so a tool that finds more also runs longer.
+``--same-operations``: st leaves out what the suite left out on a shared target (the
+inventory's reset, which otherwise wipes st's own items and cuts its chains short).
 Prints a table with the ratios (suite / st: wall time, findings), writes
 ``reports/bench-zoo.json``; the tools' output and configs go to ``reports/bench-zoo/``.
 
     .venv/bin/python bench/zoo_vs_st.py [--seed 1] [--profile gate] [--timeout 600]
-        [--app blog] …
+        [--app blog] [--clean] [--same-operations] …
 """
 
 from __future__ import annotations
@@ -103,7 +108,7 @@ def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, An
     reports = OUT / api.name / "suite"
     (reports / "verdict.json").unlink(missing_ok=True)
     env = {**clean_environment(), **api.environment, "CONFORMANCE_HTML_REPORT": "0"}
-    with running(api, planted=True) as served:
+    with running(api, planted=not args.clean) as served:
         argv = [
             sys.executable,
             "-m",
@@ -142,6 +147,7 @@ def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, An
         "hits": hits,
         "requests": requests,
         "progress": progress,
+        "excluded": sorted(str(item["operation_id"]) for item in verdict.get("excluded", [])),
     }
 
 
@@ -187,13 +193,15 @@ def junit_pairs(api: ZooApi, report: Path) -> set[Pair]:
     return pairs
 
 
-def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> dict[str, Any]:
+def run_st(
+    api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int, excluded: list[str]
+) -> dict[str, Any]:
     folder = OUT / api.name / f"st-{attempt}"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("junit*.xml"):
         old.unlink()
     env = {**clean_environment(), "SCHEMATHESIS_HOOKS": "conformance.checks", TOKEN_VAR: api.token}
-    with running(api, planted=True) as served:
+    with running(api, planted=not args.clean) as served:
         config = st_config(api, served.url, args)
         text = tomlkit.dumps(config)
         if tomllib.loads(text) != config:
@@ -211,6 +219,9 @@ def run_st(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> d
             "--checks",
             "all",
             "--continue-on-failure",  # as the issue compares (the config's key is the same)
+            # with --same-operations, what the suite left out on a shared target (a reset that
+            # would wipe st's own items mid-chain and cut its stateful phase short)
+            *(f"--exclude-operation-id={operation}" for operation in excluded),
             "--no-color",
             "--report",
             "junit",
@@ -250,7 +261,8 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
     )
     st = []
     for attempt in (1, 2):
-        st.append(run_st(api, spec, args, attempt))
+        excluded = suite["excluded"] if args.same_operations else []
+        st.append(run_st(api, spec, args, attempt, excluded))
         print(
             f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings,"
             f" {st[-1]['requests']['total']} requests",
@@ -261,7 +273,7 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
     suite_pairs = {tuple(pair) for pair in suite["pairs"]}
     return {
         "app": api.name,
-        "planted": [bug.name for bug in api.bugs],
+        "planted": [bug.name for bug in api.bugs] if not args.clean else [],
         "suite": suite,
         "st": st,
         "st_pairs_union": union,
@@ -307,6 +319,16 @@ def main() -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="gate")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per tool process")
     parser.add_argument("--app", action="append", choices=sorted(ZOO), help="(default: all)")
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="the apps without their bugs: the speed where neither tool finds (nor shrinks) one",
+    )
+    parser.add_argument(
+        "--same-operations",
+        action="store_true",
+        help="st leaves out what the suite left out (its reset): both test the same operations",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
@@ -316,9 +338,11 @@ def main() -> int:
         print(f"zoo_vs_st: {error}", file=sys.stderr)
         return 1
     print_table(rows)
-    out = ROOT / "reports" / "bench-zoo.json"
+    out = ROOT / "reports" / ("bench-zoo-clean.json" if args.clean else "bench-zoo.json")
     report = {
         "seed": args.seed,
+        "planted": not args.clean,
+        "same_operations": args.same_operations,
         "profile": args.profile,
         "cpus": os.cpu_count(),
         "load_average_1m_before": round(load, 2),
