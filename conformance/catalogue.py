@@ -206,6 +206,13 @@ _LIST: list[Rule] = [
          " the client's optimistic state, version + 1"),
         ("created-once", N, "Concurrency", "§5 a create answers the real id, and the list then"
          " holds it exactly once"),
+        # §3 collections, across requests (the collections scenario)
+        ("deleted-unlisted", C, "Contract violation", "§3 a deleted resource is on no page of"
+         " the list, and its GET is 404"),
+        ("pages-partition", N, "Contract violation", "§3 walking every page yields each item"
+         " once, none missing, as many as total, the page counters agreeing with the walk"),
+        ("filter-holds", N, "Contract violation", "§3 every item of a filtered list satisfies"
+         " the filter, and total counts the filtered set"),
         ("rejected-unchanged", C, "Concurrency", "§5 a rejected mutation leaves the resource as"
          " it was, version and ETag included"),
         ("stale-409", C, "Concurrency", "§5 a stale version is 409 VERSION_CONFLICT with"

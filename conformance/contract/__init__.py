@@ -37,6 +37,7 @@ from conformance.contract._overlay import (
     load_overlay,
     read_overlay,
 )
+from conformance.contract._paging import Filter, Paging, filters, paging
 from conformance.contract._pointer import PointerError, follow, join, walk_mappings
 from conformance.contract._resources import (
     Resource,
@@ -71,6 +72,7 @@ __all__ = [
     "DuplicateKey",
     "ExcludedBy",
     "Exclusion",
+    "Filter",
     "IfMatch",
     "LoginStep",
     "OAuthFlow",
@@ -79,6 +81,7 @@ __all__ = [
     "OverlayAction",
     "OverlayProblem",
     "Ownership",
+    "Paging",
     "Parameter",
     "PointerError",
     "RateLimit",
@@ -99,6 +102,7 @@ __all__ = [
     "dangerous_operations",
     "declared_exclusion",
     "exclusions",
+    "filters",
     "follow",
     "is_template",
     "item_schema_name",
@@ -107,6 +111,7 @@ __all__ = [
     "load_overlay",
     "load_spec",
     "normalized_template",
+    "paging",
     "read_document",
     "read_overlay",
     "read_spec",

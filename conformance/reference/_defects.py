@@ -31,7 +31,7 @@ from conformance.reference._auth import ANONYMOUS, REFRESH, Tokens, bearer, unau
 from conformance.reference._engine import Engine
 from conformance.reference._errors import ApiError, duplicate, internal
 from conformance.reference._model import Context, Handler, Kind, Principal, Reply
-from conformance.reference._store import Transaction, UniqueViolation
+from conformance.reference._store import Filter, RawItems, Row, Transaction, UniqueViolation
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +124,40 @@ def answers_of(operation_id: str, change: Callable[[Answer], None]) -> Callable[
         answers(parts, edit)
 
     return apply
+
+
+#: page(ctx, tx, kind, filters): the engine's PaginatedResponse for a list operation
+PageMaker = Callable[[Context, Transaction, Kind, Sequence[Filter]], dict[str, Any]]
+
+
+def pages(parts: Parts, operation_id: str, wrap: Callable[[PageMaker], PageMaker]) -> None:
+    """Let ``wrap`` change how the engine makes the pages of one list operation."""
+    engine = parts.engine
+    inner = engine.page
+    wrapped = wrap(inner)
+
+    def page(
+        ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter] = ()
+    ) -> dict[str, Any]:
+        chosen = wrapped if ctx.operation.operation_id == operation_id else inner
+        return chosen(ctx, tx, kind, filters)
+
+    engine.page = page  # type: ignore[method-assign]
+
+
+def _asked(ctx: Context, **query: Any) -> Context:
+    """``ctx`` as if its query had been ``query`` (a None value: the parameter left out)."""
+    merged = {**ctx.request.query, **query}
+    kept = {name: value for name, value in merged.items() if value is not None}
+    return dataclasses.replace(ctx, request=dataclasses.replace(ctx.request, query=kept))
+
+
+def _counted(page: dict[str, Any], total: int) -> dict[str, Any]:
+    """``page`` with ``total`` and the counters that follow from it, consistently."""
+    last = math.ceil(total / page["limit"])
+    more = page["page"] < last
+    next_page = page["page"] + 1 if more else None
+    return {**page, "total": total, "totalPages": last, "hasMore": more, "nextPage": next_page}
 
 
 def _page(payload: Any) -> dict[str, Any]:
@@ -329,6 +363,83 @@ def _total_off_by_one(answer: Answer) -> None:
 
     if answer.status == 200:
         answer.edit_json(change)
+
+
+#: where ghost-after-delete moves a deleted position (a kind no operation reads but its list)
+ARCHIVE = "_ArchivedPosition"
+
+
+def _archive_listed(parts: Parts) -> None:
+    """A delete moves the position to an archive table, and the list query still reads the
+    archive too (a UNION from before the archive held deletes): the ghost is listed after the
+    live positions and counted in ``total``; ``GET`` reads the live table and says 404."""
+    engine = parts.engine
+    remove = engine.remove
+
+    def archive(ctx: Context, tx: Transaction, kind: Kind, row: Row) -> None:
+        remove(ctx, tx, kind, row)
+        if kind.name == "Position":
+            tx.insert(ARCHIVE, row.data, row.owner)
+
+    def with_archive(inner: PageMaker) -> PageMaker:
+        def page(
+            ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter]
+        ) -> dict[str, Any]:
+            live = inner(ctx, tx, kind, filters)
+            asked = [*filters, *engine._query_filters(kind, ctx.request.query)]
+            viewer = ctx.principal.visible_to
+            archived = tx.count(ARCHIVE, asked, viewer)
+            texts = list(live["data"].texts)
+            room = live["limit"] - len(texts)
+            if archived and room > 0:  # the archive's rows come after the live ones
+                skip = max(0, (live["page"] - 1) * live["limit"] - live["total"])
+                rows = tx.select(ARCHIVE, asked, visible_to=viewer, limit=room, offset=skip)
+                texts += [row.text for row in rows]
+            return _counted({**live, "data": RawItems(texts)}, live["total"] + archived)
+
+        return page
+
+    engine.remove = archive  # type: ignore[method-assign]
+    pages(parts, "listPositions", with_archive)
+
+
+def _one_early(inner: PageMaker) -> PageMaker:
+    """Pages after the first start one row early (a 1-based row number used as an offset):
+    each repeats the last item of the page before it, and the last item is never listed."""
+
+    def page(
+        ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter]
+    ) -> dict[str, Any]:
+        found = inner(ctx, tx, kind, filters)
+        if found["page"] < 2:
+            return found
+        before = inner(_asked(ctx, page=found["page"] - 1), tx, kind, filters)
+        texts = [*before["data"].texts[-1:], *found["data"].texts]
+        return {**found, "data": RawItems(texts[: len(found["data"])])}
+
+    return page
+
+
+def _department_ignored(inner: Handler) -> Handler:
+    """The handler reads ``department_id`` while the query says ``departmentId``: every
+    department's positions are listed (and counted)."""
+    return lambda ctx: inner(_asked(ctx, departmentId=None))
+
+
+def _total_unfiltered(inner: PageMaker) -> PageMaker:
+    """The count query is built before the department filter is added: the items are the
+    department's, ``total`` (and the counters after it) counts every department's."""
+
+    def page(
+        ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter]
+    ) -> dict[str, Any]:
+        found = inner(ctx, tx, kind, filters)
+        if ctx.request.query.get("departmentId") is None:
+            return found
+        everyone = inner(_asked(ctx, departmentId=None), tx, kind, filters)
+        return _counted(found, everyone["total"])
+
+    return page
 
 
 # -- §5 optimistic concurrency ---------------------------------------------------------------
@@ -705,6 +816,23 @@ DEFECTS: tuple[Defect, ...] = (
            "listDepartments counts one department too many", "gloria", "listDepartments",
            answers_of("listDepartments", _total_off_by_one),
            rules=("pagination",)),
+    Defect("ghost-after-delete", "§3 a deleted resource is gone from the list",
+           "a deleted position is still listed (and counted), though its GET is 404", "gloria",
+           "listPositions, deletePosition", _archive_listed,
+           rules=("deleted-unlisted",)),
+    Defect("overlapping-page", "§3 pages partition the collection",
+           "listPositions pages after the first start one item early", "gloria",
+           "listPositions", lambda parts: pages(parts, "listPositions", _one_early),
+           rules=("pages-partition",)),
+    Defect("filter-ignored", "§3 a filtered list holds only what matches",
+           "listPositions ignores `departmentId`", "gloria", "listPositions",
+           lambda parts: handler(parts, "listPositions", _department_ignored),
+           rules=("filter-holds",)),
+    Defect("unfiltered-total", "§3 total counts the filtered set",
+           "listPositions filtered by `departmentId` counts every department in `total`",
+           "gloria", "listPositions",
+           lambda parts: pages(parts, "listPositions", _total_unfiltered),
+           rules=("filter-holds",)),
     Defect("stale-version-accepted", "§5 a stale version is 409",
            "updateSchool applies a change made from an old version (lost update)", "gloria",
            "updateSchool", _version_ignored,

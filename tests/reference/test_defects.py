@@ -429,6 +429,93 @@ def departments_page_right(api: Api) -> None:
     walk(api, "departments")
 
 
+# -- §3 collections, across requests ---------------------------------------------------------
+
+
+def tagged_positions(api: Api, department: str, count: int, tag: str) -> list[str]:
+    """The ids of ``count`` new positions of ``department`` whose titles carry ``tag``."""
+    made = []
+    for n in range(count):
+        body = {"departmentId": department, "code": f"P{unique()}", "title": f"{tag} {n}"}
+        created = api.client.post("positions", json={**body, "grade": 5})
+        assert created.status_code == 201, created.text
+        made.append(str(data(created)["id"]))
+    return made
+
+
+def listed(api: Api, path: str, **query: Any) -> tuple[list[str], int]:
+    """The ids on every page of ``path`` (at most 20 pages of 2) and the total the pages state:
+    no item twice, none missing, as many as ``total``, the counters agreeing with the walk."""
+    seen: list[str] = []
+    page: int | None = 1
+    total = 0
+    while page is not None and page <= 20:
+        body = api.client.get(path, params={**query, "page": page, "limit": 2}).json()
+        total = body["total"]
+        assert body["totalPages"] == -(-total // 2)
+        assert body["page"] == page
+        seen += [item["id"] for item in body["data"]]
+        page = body["nextPage"]
+    assert len(seen) == len(set(seen)) == total, (seen, total)
+    return seen, total
+
+
+def a_deleted_department_is_unlisted(api: Api) -> None:
+    department = DEPARTMENT.make(api)
+    assert api.client.delete(f"departments/{department['id']}").status_code == 204
+    assert department["id"] not in listed(api, "departments", search=department["name"])[0]
+
+
+@case("ghost-after-delete", neighbour=a_deleted_department_is_unlisted)
+def a_deleted_position_is_unlisted(api: Api) -> None:
+    tag = f"Ghost{unique()}"
+    kept, gone = tagged_positions(api, DEPARTMENT.make(api)["id"], 2, tag)
+    assert api.client.delete(f"positions/{gone}").status_code == 204
+    assert_error(api.client.get(f"positions/{gone}"), 404, "NOT_FOUND")
+    assert listed(api, "positions", search=tag.lower()) == ([kept], 1)
+    plain = api.client.get("positions", params={"limit": 100}).json()["data"]
+    assert gone not in [item["id"] for item in plain]
+
+
+def positions_search_narrows(api: Api) -> None:
+    tag = f"Only{unique()}"
+    made = tagged_positions(api, DEPARTMENT.make(api)["id"], 3, tag)
+    assert sorted(listed(api, "positions", search=tag)[0]) == sorted(made)
+
+
+@case("overlapping-page", neighbour=schools_page_right)
+def positions_pages_partition(api: Api) -> None:
+    tag = f"Walk{unique()}"
+    made = tagged_positions(api, DEPARTMENT.make(api)["id"], 5, tag)
+    assert sorted(listed(api, "positions", search=tag)[0]) == sorted(made)
+
+
+def two_departments(api: Api) -> tuple[str, str, list[str]]:
+    """A tag, a department holding two of its positions, the ids of those two (and one more
+    position of the tag in another department)."""
+    tag = f"Dept{unique()}"
+    department = DEPARTMENT.make(api)["id"]
+    mine = tagged_positions(api, department, 2, tag)
+    tagged_positions(api, DEPARTMENT.make(api)["id"], 1, tag)
+    return tag, department, mine
+
+
+@case("filter-ignored", neighbour=positions_search_narrows)
+def a_department_filter_holds(api: Api) -> None:
+    tag, department, mine = two_departments(api)
+    answer = api.client.get("positions", params={"departmentId": department, "search": tag})
+    items = answer.json()["data"]
+    assert {item["departmentId"] for item in items} == {department}
+    assert sorted(item["id"] for item in items) == sorted(mine)
+
+
+@case("unfiltered-total", neighbour=positions_search_narrows)
+def a_filtered_total_counts_the_filtered_set(api: Api) -> None:
+    tag, department, mine = two_departments(api)
+    found = listed(api, "positions", departmentId=department, search=tag)
+    assert (sorted(found[0]), found[1]) == (sorted(mine), 2)
+
+
 # -- §5 optimistic concurrency ---------------------------------------------------------------
 
 

@@ -57,11 +57,11 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         "--seed", "1", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-n", "2"
     )  # fmt: skip
     assert code == 0, (out[-3000:], err)
-    assert "PASS: all 98 operations tested conform and all 12 scenarios run passed (seed 1;" in out
+    assert "PASS: all 98 operations tested conform and all 14 scenarios run passed (seed 1;" in out
     document = verdict(tmp_path)
     # every scenario of both APIs ran (a skip on the project's own specs would fail) and passed,
     # each step of it (short windows and tokens), but the cleanup of Tchat's content items, which
-    # the spec offers no way to delete
+    # the spec offers no way to delete, and a collection walk that does not apply
     scenarios: list[dict[str, Any]] = document["scenarios"]  # type: ignore[assignment]
     assert {(s["api"], s["name"], s["outcome"]) for s in scenarios} == {
         (api, name, "passed") for api in ("gloria", "tchat") for name in NAMES
@@ -72,6 +72,8 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         for step in s["steps"]
         if step["outcome"] != "passed"
         and not (step["outcome"] == "skipped" and step["title"] == "remove the ContentItem made")
+        # a list its search cannot narrow to the run's own items, and too long to walk whole
+        and not (step["outcome"] == "skipped" and step["detail"].startswith("not applicable"))
     ]
     assert not others, others
     latency: list[dict[str, Any]] = document["latency"]  # type: ignore[assignment]

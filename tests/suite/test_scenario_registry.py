@@ -70,9 +70,9 @@ def test_every_module_that_declares_a_scenario_is_registered() -> None:
 
 def test_the_registry_runs_the_latency_scenario_last_and_names_the_data_scenarios() -> None:
     assert NAMES[-1] == "latency"
-    assert NAMES == ("auth_refresh", "rate_limits", "rollback", "conflicts", "authorisation",
-                     "latency")  # fmt: skip
-    assert DATA == ("rollback", "conflicts", "authorisation")
+    assert NAMES == ("auth_refresh", "rate_limits", "rollback", "conflicts", "collections",
+                     "authorisation", "latency")  # fmt: skip
+    assert DATA == ("rollback", "conflicts", "collections", "authorisation")
     assert [entry.name for entry in registered() if entry.read_only] == ["latency"]
     assert registered("probe") == ()
 

@@ -28,6 +28,7 @@ import httpx
 from conformance.suite.scenarios import (  # noqa: F401
     _auth_refresh,
     _authorisation,
+    _collections,
     _conflicts,
     _latency,
     _rate_limits,

@@ -1,0 +1,121 @@
+"""How a list operation pages and filters, read from its parameters on any spec (issue 26).
+
+The bundled specs page as CONTRACT.md §3 says (``page`` and ``limit``, a ``PaginatedResponse``);
+a third-party spec is read for the usual conventions: a page number (``page``) with a page size
+(``limit``, ``per_page``, ``page_size``, ``size``…), or an offset (``offset``, ``skip``) with a
+limit. A cursor (``cursor``, ``after``, ``page_token``) is recognised and said to be one: a walk
+by cursor follows what each answer names as the next (`next_cursor` and the like, or a ``Link``
+header), which the answer tells, not the spec. Filters are the other query parameters whose name
+is a member of the listed item with a value one can state exactly: an enum, a boolean, a
+reference id (``schoolId``, ``team_id``), an integer. What cannot be inferred is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.contract._spec import Operation, Parameter, Spec
+
+#: page-number parameters, and the page-size parameters that go with them or with an offset
+PAGE_NAMES = ("page", "page_number", "pageNumber")
+SIZE_NAMES = ("limit", "per_page", "perPage", "page_size", "pageSize", "size", "count")
+OFFSET_NAMES = ("offset", "skip", "start")
+CURSOR_NAMES = ("cursor", "after", "page_token", "pageToken", "next_token", "starting_after")
+#: query parameters that are never filters (paging, sorting, free text, formats)
+NOT_FILTERS = frozenset(
+    {*PAGE_NAMES, *SIZE_NAMES, *OFFSET_NAMES, *CURSOR_NAMES, "search", "q", "query", "sort",
+     "sortBy", "sort_by", "sortOrder", "sort_order", "order", "orderBy", "order_by", "fields",
+     "expand", "include", "format", "startDate", "endDate"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """How one list operation pages: ``style`` is ``page``, ``offset`` or ``cursor``."""
+
+    style: str
+    #: the page-size parameter (None: the API's own page size, which a walk cannot choose)
+    size: Parameter | None
+    #: the page number's, the offset's or the cursor's parameter
+    position: Parameter
+    #: the smallest page size the spec allows (1 where it says nothing)
+    smallest: int = 1
+
+    def query(self, page: int, size: int) -> dict[str, Any]:
+        """The query of the ``page``-th page (from 1) of ``size`` items (page and offset styles)."""
+        found: dict[str, Any] = {}
+        if self.size is not None:
+            found[self.size.name] = size
+        if self.style == "page":
+            base = _minimum(self.position.schema, 1)
+            found[self.position.name] = page - 1 + (0 if base == 0 else 1)
+        elif self.style == "offset":
+            found[self.position.name] = (page - 1) * size
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A query parameter that keeps the items whose member of the same name equals its value."""
+
+    parameter: Parameter
+    #: the listed item's member it filters on
+    member: str
+    #: "enum", "boolean", "reference" or "integer": how its meaning is known
+    meaning: str
+
+
+def paging(operation: Operation) -> Paging | None:
+    """How ``operation`` pages, or None when its parameters say nothing the walk can use."""
+    query = {p.name: p for p in operation.parameters if p.location == "query"}
+    size = next((query[name] for name in SIZE_NAMES if name in query), None)
+    smallest = _minimum(size.schema, 1) if size is not None else 1
+    for name in PAGE_NAMES:
+        if name in query:
+            return Paging("page", size, query[name], smallest)
+    for name in OFFSET_NAMES:
+        if name in query and size is not None:
+            return Paging("offset", size, query[name], smallest)
+    for name in CURSOR_NAMES:
+        if name in query:
+            return Paging("cursor", size, query[name], smallest)
+    return None
+
+
+def filters(spec: Spec, operation: Operation, item: Mapping[str, Any]) -> list[Filter]:
+    """The query parameters of ``operation`` that filter on a member of the listed item (``item``:
+    its schema's properties), where their meaning can be stated exactly."""
+    found: list[Filter] = []
+    for parameter in operation.parameters:
+        if parameter.location != "query" or parameter.name in NOT_FILTERS:
+            continue
+        if parameter.name not in item:
+            continue
+        meaning = _meaning(parameter.name, spec.deref(parameter.schema))
+        if meaning is not None:
+            found.append(Filter(parameter, parameter.name, meaning))
+    return found
+
+
+def _meaning(name: str, schema: Any) -> str | None:
+    if not isinstance(schema, Mapping):
+        return None
+    kind = schema.get("type")
+    if isinstance(schema.get("enum"), list):
+        return "enum"
+    if kind == "boolean":
+        return "boolean"
+    if kind in ("string", "integer", None) and (name.endswith(("Id", "_id")) and name != "id"):
+        return "reference"
+    if kind == "integer":
+        return "integer"
+    return None
+
+
+def _minimum(schema: Mapping[str, Any], default: int) -> int:
+    value = schema.get("minimum")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    return default

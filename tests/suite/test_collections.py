@@ -1,0 +1,247 @@
+"""The collections scenario on a spec that is not ours: a small Shelf app with the plain spec a
+FastAPI-style service publishes (offset paging with ``limit`` and ``offset``, items under
+``items`` with a ``total``, a ``genre`` enum filter, a ``q`` search over titles, no ``x-``
+declarations). Paging and filters are read from its parameters: it passes when it keeps its
+lists' promises, leaving its bystanders' books as they were and none of its own, and each broken
+promise fails the scenario by its rule: a deleted book still listed, a page that repeats the
+last item of the one before, a filter ignored, a total that counts the unfiltered set. Also:
+how paging and filters are read (`contract.paging`, `contract.filters`)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conformance.cli import run
+from conformance.contract import filters, load_spec, paging
+from tests.plain_specs import FASTAPI_ERRORS, document, json_answer, ref, written
+from tests.servers import AnyMethod, serving
+
+GENRES = ["fiction", "poetry", "history"]
+BOOK_ID = {"name": "book_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+NOT_FOUND = json_answer(ref("HTTPError"), "Not Found")
+INVALID = json_answer(ref("HTTPValidationError"), "Validation Error")
+
+SHELF: dict[str, Any] = document(
+    "Shelf",
+    {
+        "/books": {
+            "get": {
+                "operationId": "list_books",
+                "parameters": [
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
+                    {"name": "offset", "in": "query",
+                     "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                    {"name": "genre", "in": "query", "schema": {"type": "string", "enum": GENRES}},
+                    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100}},
+                ],
+                "responses": {"200": json_answer(ref("BookPage"), "A page of books"),
+                              "422": INVALID},
+            },
+            "post": {
+                "operationId": "create_book",
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": ref("NewBook")}}},
+                "responses": {"201": json_answer(ref("Book"), "Created"), "422": INVALID},
+            },
+        },
+        "/books/{book_id}": {
+            "get": {
+                "operationId": "get_book",
+                "parameters": [BOOK_ID],
+                "responses": {"200": json_answer(ref("Book"), "A book"), "404": NOT_FOUND,
+                              "422": INVALID},
+            },
+            "delete": {
+                "operationId": "delete_book",
+                "parameters": [BOOK_ID],
+                "responses": {"204": {"description": "Deleted"}, "404": NOT_FOUND,
+                              "422": INVALID},
+            },
+        },
+    },
+    {"schemas": {
+        **FASTAPI_ERRORS,
+        "NewBook": {
+            "type": "object",
+            "required": ["title", "genre"],
+            "properties": {"title": {"type": "string", "minLength": 1, "maxLength": 200},
+                           "genre": {"type": "string", "enum": GENRES}},
+        },
+        "Book": {
+            "type": "object",
+            "required": ["id", "title", "genre"],
+            "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                           "genre": {"type": "string", "enum": GENRES}},
+        },
+        "BookPage": {
+            "type": "object",
+            "required": ["items", "total", "limit", "offset"],
+            "properties": {"items": {"type": "array", "items": ref("Book")},
+                           "total": {"type": "integer"}, "limit": {"type": "integer"},
+                           "offset": {"type": "integer"}},
+        },
+    }},
+)  # fmt: skip
+
+#: the books other clients keep on the shelf: the run must leave them as they are
+BYSTANDERS: list[dict[str, Any]] = [
+    {"id": n, "title": f"Bystander book {n}", "genre": GENRES[n % 3]} for n in range(1, 8)
+]
+
+
+class Shelf:
+    """The app's data, and the promise it breaks (``broken``: None keeps them all)."""
+
+    def __init__(self, broken: str | None) -> None:
+        self.broken = broken
+        self.books = {book["id"]: dict(book) for book in BYSTANDERS}
+        self.deleted: list[dict[str, Any]] = []
+        self.ids = itertools.count(100)
+        self.lock = threading.Lock()
+
+    def page(self, query: dict[str, str]) -> tuple[int, Any]:
+        try:
+            limit = int(query.get("limit", "10"))
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            return 422, {"detail": [{"loc": ["query"], "msg": "not an integer", "type": "int"}]}
+        genre, text = query.get("genre"), query.get("q", "").lower()
+        if not 1 <= limit <= 50 or offset < 0 or (genre is not None and genre not in GENRES):
+            return 422, {"detail": [{"loc": ["query"], "msg": "out of range", "type": "value"}]}
+        books = sorted(self.books.values(), key=lambda book: book["id"])
+        if self.broken == "ghost":  # deleted books stay on the list
+            books += self.deleted
+        books = [book for book in books if text in book["title"].lower()]
+        unfiltered = len(books)
+        if genre is not None and self.broken != "filter-ignored":
+            books = [book for book in books if book["genre"] == genre]
+        total = unfiltered if self.broken == "unfiltered-total" else len(books)
+        start = offset - 1 if self.broken == "overlapping-page" and offset > 0 else offset
+        return 200, {"items": books[start : start + limit], "total": total, "limit": limit,
+                     "offset": offset}  # fmt: skip
+
+
+def handler_for(shelf: Shelf) -> type[AnyMethod]:
+    class Handler(AnyMethod):
+        def _handle(self) -> None:
+            url = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            parts = url.path.strip("/").split("/")
+            with shelf.lock:
+                if parts == ["books"] and self.command == "GET":
+                    self.send_json(*shelf.page(query))
+                elif parts == ["books"] and self.command == "POST":
+                    self.create()
+                elif len(parts) == 2 and parts[0] == "books" and self.command in ("GET", "DELETE"):
+                    self.item(parts[1])
+                elif parts[0] == "books" and len(parts) <= 2:
+                    allowed = "GET, POST" if len(parts) == 1 else "GET, DELETE"
+                    self.send_json(405, {"detail": "Method Not Allowed"}, Allow=allowed)
+                else:
+                    self.send_json(404, {"detail": "Not Found"})
+
+        def create(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"null")
+            except ValueError:
+                body = None
+            title = body.get("title") if isinstance(body, dict) else None
+            genre = body.get("genre") if isinstance(body, dict) else None
+            if not isinstance(title, str) or not 1 <= len(title) <= 200 or genre not in GENRES:
+                self.send_json(422, {"detail": [{"loc": ["body"], "msg": "invalid",
+                                                 "type": "value_error"}]})  # fmt: skip
+                return
+            book = {"id": next(shelf.ids), "title": title, "genre": genre}
+            shelf.books[book["id"]] = book
+            self.send_json(201, book)
+
+        def item(self, raw: str) -> None:
+            if not raw.isdigit() or len(raw) > 12:
+                self.send_json(422, {"detail": [{"loc": ["path", "book_id"], "msg": "int",
+                                                 "type": "int_parsing"}]})  # fmt: skip
+                return
+            book = shelf.books.get(int(raw))
+            if book is None:
+                self.send_json(404, {"detail": "Not Found"})
+            elif self.command == "GET":
+                self.send_json(200, book)
+            else:
+                shelf.deleted.append(shelf.books.pop(book["id"]))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+    return Handler
+
+
+@pytest.fixture
+def shelf_spec(tmp_path: Path) -> Path:
+    return written(tmp_path, "shelf", SHELF)
+
+
+def collections_run(
+    spec: Path, broken: str | None, reports: Path
+) -> tuple[int, dict[str, Any], Shelf]:
+    shelf = Shelf(broken)
+    with serving(handler_for(shelf)) as url:
+        out, err = io.StringIO(), io.StringIO()
+        code = run(
+            ["run", "--spec", str(spec), "--target", url, "--reports", str(reports),
+             "-m", "scenario(name='collections')", "-p", "no:cacheprovider", "--no-html-report"],
+            out, err,
+        )  # fmt: skip
+    document = json.loads((reports / "verdict.json").read_text())
+    return code, document, shelf
+
+
+def test_paging_and_filters_are_read_from_a_plain_specs_parameters(shelf_spec: Path) -> None:
+    spec = load_spec(shelf_spec)
+    listing = next(op for op in spec.operations if op.operation_id == "list_books")
+    found = paging(listing)
+    assert found is not None
+    assert (found.style, found.size and found.size.name, found.position.name) == (
+        "offset", "limit", "offset",
+    )  # fmt: skip
+    assert found.query(3, 2) == {"limit": 2, "offset": 4}
+    item = spec.properties(spec.component("Book"))
+    assert [(f.parameter.name, f.meaning) for f in filters(spec, listing, item)] == [
+        ("genre", "enum")
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("broken", "rule"),
+    [(None, None), ("ghost", "deleted-unlisted"), ("overlapping-page", "pages-partition"),
+     ("filter-ignored", "filter-holds"), ("unfiltered-total", "filter-holds")],
+    ids=["keeps-its-promises", "ghost", "overlapping-page", "filter-ignored", "unfiltered-total"],
+)  # fmt: skip
+def test_a_plain_apps_lists_are_held_to_their_promises_by_rule(
+    shelf_spec: Path, tmp_path: Path, broken: str | None, rule: str | None
+) -> None:
+    code, document, shelf = collections_run(shelf_spec, broken, tmp_path / "reports")
+    (scenario,) = document["scenarios"]
+    assert scenario["name"] == "collections"
+    # the bystanders' books as they were, and none of the run's own left
+    assert sorted(shelf.books.values(), key=lambda book: book["id"]) == BYSTANDERS
+    if rule is None:
+        assert code == 0, scenario
+        assert scenario["outcome"] == "passed", scenario
+        judged = [step["title"] for step in scenario["steps"] if step["outcome"] == "passed"]
+        assert any("partitions it" in title for title in judged), judged
+        assert any("genre=" in title for title in judged), judged
+        assert any("no page lists it" in title for title in judged), judged
+        return
+    assert code == 1, scenario
+    assert scenario["outcome"] == "failed"
+    assert {failure["rule"] for failure in scenario["failures"]} == {rule}, scenario["failures"]
