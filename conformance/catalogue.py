@@ -209,8 +209,11 @@ _LIST: list[Rule] = [
         # §3 collections, across requests (the collections scenario)
         ("deleted-unlisted", C, "Contract violation", "§3 a deleted resource is on no page of"
          " the list, and its GET is 404"),
+        ("listed-as-read", N, "Contract violation", "§3 a listed item shows what its GET"
+         " shows, member for member"),
         ("pages-partition", N, "Contract violation", "§3 walking every page yields each item"
-         " once, none missing, as many as total, the page counters agreeing with the walk"),
+         " once, none missing, as many as total, the page counters agreeing with the walk, a"
+         " stated sort order holding across pages"),
         ("filter-holds", N, "Contract violation", "§3 every item of a filtered list satisfies"
          " the filter, and total counts the filtered set"),
         ("rejected-unchanged", C, "Concurrency", "§5 a rejected mutation leaves the resource as"

@@ -37,7 +37,7 @@ from conformance.contract._overlay import (
     load_overlay,
     read_overlay,
 )
-from conformance.contract._paging import Filter, Paging, filters, paging
+from conformance.contract._paging import Filter, Paging, Sorting, filters, paging, sorting
 from conformance.contract._pointer import PointerError, follow, join, walk_mappings
 from conformance.contract._resources import (
     Resource,
@@ -91,6 +91,7 @@ __all__ = [
     "SecurityScheme",
     "Selector",
     "Singleton",
+    "Sorting",
     "Spec",
     "SpecDocument",
     "TokenStep",
@@ -117,6 +118,7 @@ __all__ = [
     "read_spec",
     "resources",
     "singletons",
+    "sorting",
     "specs_dir",
     "subschemas",
     "walk_mappings",

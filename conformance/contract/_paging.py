@@ -119,3 +119,34 @@ def _minimum(schema: Mapping[str, Any], default: int) -> int:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
     return default
+
+
+#: the parameter that names the member a list is sorted by, and the one that names the order
+SORT_NAMES = ("sortBy", "sort_by", "orderBy", "order_by", "sort")
+ORDER_NAMES = ("sortOrder", "sort_order", "order", "direction", "dir")
+
+
+@dataclass(frozen=True, slots=True)
+class Sorting:
+    """A stated sort order: ``by`` names one of ``members`` (the listed item's), ``order`` takes
+    ``asc`` or ``desc``."""
+
+    by: Parameter
+    order: Parameter
+    members: tuple[str, ...]
+
+
+def sorting(spec: Spec, operation: Operation, item: Mapping[str, Any]) -> Sorting | None:
+    """How ``operation`` is told to sort, where both the member (an enum of the item's members)
+    and the direction (an enum with ``asc`` and ``desc``) are parameters of its own."""
+    query = {p.name: p for p in operation.parameters if p.location == "query"}
+    by = next((query[name] for name in SORT_NAMES if name in query), None)
+    order = next((query[name] for name in ORDER_NAMES if name in query), None)
+    if by is None or order is None:
+        return None
+    members = spec.deref(by.schema).get("enum") or []
+    directions = spec.deref(order.schema).get("enum") or []
+    named = tuple(str(m) for m in members if m in item)
+    if not named or not {"asc", "desc"} <= set(directions):
+        return None
+    return Sorting(by, order, named)

@@ -442,6 +442,44 @@ def _total_unfiltered(inner: PageMaker) -> PageMaker:
     return page
 
 
+def _active_inverted(inner: PageMaker) -> PageMaker:
+    """The list reads ``isActive`` from a column whose sense is the other way round (the item's
+    own GET reads it right): every listed position says the opposite of its GET."""
+
+    def page(
+        ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter]
+    ) -> dict[str, Any]:
+        found = inner(ctx, tx, kind, filters)
+        items = [json.loads(text) for text in found["data"].texts]
+        for item in items:
+            if isinstance(item.get("isActive"), bool):
+                item["isActive"] = not item["isActive"]
+        return {**found, "data": RawItems([json.dumps(item) for item in items])}
+
+    return page
+
+
+def _sorted_per_page(inner: PageMaker) -> PageMaker:
+    """The rows of a page are taken in the order they were made and sorted afterwards, page by
+    page: each page is in order, the list across pages is not."""
+
+    def page(
+        ctx: Context, tx: Transaction, kind: Kind, filters: Sequence[Filter]
+    ) -> dict[str, Any]:
+        by = ctx.request.query.get("sortBy")
+        if by is None:
+            return inner(ctx, tx, kind, filters)
+        found = inner(_asked(ctx, sortBy="createdAt", sortOrder="asc"), tx, kind, filters)
+        texts = sorted(
+            found["data"].texts,
+            key=lambda text: str(json.loads(text).get(by)),
+            reverse=ctx.request.query.get("sortOrder", "desc") == "desc",
+        )
+        return {**found, "data": RawItems(texts)}
+
+    return page
+
+
 # -- §5 optimistic concurrency ---------------------------------------------------------------
 
 
@@ -833,6 +871,14 @@ DEFECTS: tuple[Defect, ...] = (
            "gloria", "listPositions",
            lambda parts: pages(parts, "listPositions", _total_unfiltered),
            rules=("filter-holds",)),
+    Defect("list-item-differs", "§3 a listed item is what its GET shows",
+           "listPositions shows every position's isActive the other way round", "gloria",
+           "listPositions", lambda parts: pages(parts, "listPositions", _active_inverted),
+           rules=("listed-as-read",)),
+    Defect("sorted-per-page", "§3 a stated sort order holds across pages",
+           "listPositions sorts each page on its own, not the list", "gloria", "listPositions",
+           lambda parts: pages(parts, "listPositions", _sorted_per_page),
+           rules=("pages-partition",)),
     Defect("stale-version-accepted", "§5 a stale version is 409",
            "updateSchool applies a change made from an old version (lost update)", "gloria",
            "updateSchool", _version_ignored,

@@ -490,6 +490,43 @@ def positions_pages_partition(api: Api) -> None:
     assert sorted(listed(api, "positions", search=tag)[0]) == sorted(made)
 
 
+def schools_listed_as_read(api: Api) -> None:
+    school = SCHOOL.make(api)
+    listed = api.client.get("schools", params={"search": school["name"]}).json()["data"]
+    assert [item for item in listed if item["id"] == school["id"]] == [
+        data(api.client.get(f"schools/{school['id']}"))
+    ]
+
+
+@case("list-item-differs", neighbour=schools_listed_as_read)
+def positions_listed_as_read(api: Api) -> None:
+    tag = f"Read{unique()}"
+    (made,) = tagged_positions(api, DEPARTMENT.make(api)["id"], 1, tag)
+    (listed,) = api.client.get("positions", params={"search": tag}).json()["data"]
+    assert listed == data(api.client.get(f"positions/{made}"))
+
+
+def schools_sort_across_pages(api: Api) -> None:
+    tag = f"Order{unique()}"
+    for n in (1, 2, 3):
+        made = api.client.post("schools", json={**school_body(), "name": f"{tag} {n}"})
+        assert made.status_code == 201, made.text
+    body = {"search": tag, "sortBy": "name", "sortOrder": "desc"}
+    pages = [api.client.get("schools", params={**body, "page": n, "limit": 2}).json()["data"]
+             for n in (1, 2)]  # fmt: skip
+    assert [item["name"] for page in pages for item in page] == [f"{tag} {n}" for n in (3, 2, 1)]
+
+
+@case("sorted-per-page", neighbour=schools_sort_across_pages)
+def positions_sort_across_pages(api: Api) -> None:
+    tag = f"Order{unique()}"
+    tagged_positions(api, DEPARTMENT.make(api)["id"], 3, tag)  # titles "<tag> 0", 1, 2
+    body = {"search": tag, "sortBy": "title", "sortOrder": "desc"}
+    pages = [api.client.get("positions", params={**body, "page": n, "limit": 2}).json()["data"]
+             for n in (1, 2)]  # fmt: skip
+    assert [item["title"] for page in pages for item in page] == [f"{tag} {n}" for n in (2, 1, 0)]
+
+
 def two_departments(api: Api) -> tuple[str, str, list[str]]:
     """A tag, a department holding two of its positions, the ids of those two (and one more
     position of the tag in another department)."""

@@ -15,7 +15,7 @@ import json
 import threading
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -92,6 +92,22 @@ SHELF: dict[str, Any] = document(
     }},
 )  # fmt: skip
 
+
+def cursor_paged(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Shelf's spec with cursor paging: ``cursor`` in place of ``offset``, a page that says
+    where the next one starts (``next_cursor``; or only a ``Link`` header) and no total."""
+    changed: dict[str, Any] = json.loads(json.dumps(spec))
+    listing = changed["paths"]["/books"]["get"]
+    listing["parameters"][1] = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
+    changed["components"]["schemas"]["BookPage"] = {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": ref("Book")},
+                       "next_cursor": {"type": "string", "nullable": True}},
+    }  # fmt: skip
+    return changed
+
+
 #: the books other clients keep on the shelf: the run must leave them as they are
 BYSTANDERS: list[dict[str, Any]] = [
     {"id": n, "title": f"Bystander book {n}", "genre": GENRES[n % 3]} for n in range(1, 8)
@@ -108,15 +124,15 @@ class Shelf:
         self.ids = itertools.count(100)
         self.lock = threading.Lock()
 
-    def page(self, query: dict[str, str]) -> tuple[int, Any]:
+    def page(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         try:
             limit = int(query.get("limit", "10"))
-            offset = int(query.get("offset", "0"))
+            offset = int(query.get("offset" if "offset" in query else "cursor", "0"))
         except ValueError:
-            return 422, {"detail": [{"loc": ["query"], "msg": "not an integer", "type": "int"}]}
+            return 422, {"detail": [{"loc": ["query"], "msg": "not an integer", "type": "int"}]}, {}
         genre, text = query.get("genre"), query.get("q", "").lower()
         if not 1 <= limit <= 50 or offset < 0 or (genre is not None and genre not in GENRES):
-            return 422, {"detail": [{"loc": ["query"], "msg": "out of range", "type": "value"}]}
+            return 422, {"detail": [{"loc": ["query"], "msg": "out of range", "type": "value"}]}, {}
         books = sorted(self.books.values(), key=lambda book: book["id"])
         if self.broken == "ghost":  # deleted books stay on the list
             books += self.deleted
@@ -126,8 +142,24 @@ class Shelf:
             books = [book for book in books if book["genre"] == genre]
         total = unfiltered if self.broken == "unfiltered-total" else len(books)
         start = offset - 1 if self.broken == "overlapping-page" and offset > 0 else offset
+        if self.broken is not None and self.broken.startswith("cursor"):
+            return self.cursor_page(books, query, limit, offset)
         return 200, {"items": books[start : start + limit], "total": total, "limit": limit,
-                     "offset": offset}  # fmt: skip
+                     "offset": offset}, {}  # fmt: skip
+
+    def cursor_page(
+        self, books: list[dict[str, Any]], query: dict[str, str], limit: int, start: int
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A page that says where the next starts: in ``next_cursor``, or (``cursor-link``) in
+        a ``Link`` header alone; ``cursor-overlap`` points one item back."""
+        end = start + limit
+        following = end - 1 if self.broken == "cursor-overlap" else end
+        cursor = str(following) if end < len(books) else None
+        if self.broken == "cursor-link":
+            kept = urlencode({**query, "cursor": cursor})
+            link = {"Link": f'</books?{kept}>; rel="next"'} if cursor else {}
+            return 200, {"items": books[start:end]}, link
+        return 200, {"items": books[start:end], "next_cursor": cursor}, {}
 
 
 def handler_for(shelf: Shelf) -> type[AnyMethod]:
@@ -138,7 +170,8 @@ def handler_for(shelf: Shelf) -> type[AnyMethod]:
             parts = url.path.strip("/").split("/")
             with shelf.lock:
                 if parts == ["books"] and self.command == "GET":
-                    self.send_json(*shelf.page(query))
+                    status, body, headers = shelf.page(query)
+                    self.send_json(status, body, **headers)
                 elif parts == ["books"] and self.command == "POST":
                     self.create()
                 elif len(parts) == 2 and parts[0] == "books" and self.command in ("GET", "DELETE"):
@@ -217,6 +250,29 @@ def test_paging_and_filters_are_read_from_a_plain_specs_parameters(shelf_spec: P
     assert [(f.parameter.name, f.meaning) for f in filters(spec, listing, item)] == [
         ("genre", "enum")
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("broken", "rule"),
+    [("cursor", None), ("cursor-link", None), ("cursor-overlap", "pages-partition")],
+)
+def test_a_cursor_paged_list_is_walked_where_each_page_says_the_next_is(
+    tmp_path: Path, broken: str, rule: str | None
+) -> None:
+    spec = written(tmp_path, "shelf", cursor_paged(SHELF))
+    listing = next(op for op in load_spec(spec).operations if op.operation_id == "list_books")
+    assert (paging(listing) or pytest.fail("no paging")).style == "cursor"
+    code, document, shelf = collections_run(spec, broken, tmp_path / "reports")
+    (scenario,) = document["scenarios"]
+    assert sorted(shelf.books.values(), key=lambda book: book["id"]) == BYSTANDERS
+    walked = [s["title"] for s in scenario["steps"] if "partitions it" in s["title"]]
+    assert walked, scenario["steps"]
+    if rule is None:
+        assert (code, scenario["outcome"]) == (0, "passed"), scenario
+    else:
+        assert (code, scenario["outcome"]) == (1, "failed"), scenario
+        assert {failure["rule"] for failure in scenario["failures"]} == {rule}
 
 
 @pytest.mark.slow

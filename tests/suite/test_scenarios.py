@@ -65,6 +65,8 @@ CAUGHT = {
     # lists across requests (issue 26)
     "ghost-after-delete": ("gloria", "collections", "deleted-unlisted", "Position"),
     "overlapping-page": ("gloria", "collections", "pages-partition", "Position"),
+    "sorted-per-page": ("gloria", "collections", "pages-partition", "sorted by"),
+    "list-item-differs": ("gloria", "collections", "listed-as-read", "isActive"),
     "filter-ignored": ("gloria", "collections", "filter-holds", "departmentId"),
     "unfiltered-total": ("gloria", "collections", "filter-holds", "total"),
 }  # fmt: skip

@@ -4,8 +4,9 @@ For every kind with a list and a create at the top level of the API, on the run'
 a kind the spec cannot delete, nothing is made: only its filters are read):
 
 - **What is made is listed, what is deleted is gone**: an item the scenario made is on the list
-  exactly once (``created-once``); once its ``DELETE`` answered 2xx, its ``GET`` is 404 and no
-  page of the list holds it (``deleted-unlisted``).
+  exactly once (``created-once``), as its ``GET`` shows it (``listed-as-read``); once its
+  ``DELETE`` answered 2xx, its ``GET`` is 404 and no page of the list holds it
+  (``deleted-unlisted``).
 - **Pages partition the list**: three items of its own, marked with one unique word, walked with
   a page size of 2 where the list can be narrowed to them (its free-text search finds the word
   and nothing else), or, where it cannot, the whole list when it is small (``SMALL`` items at
@@ -13,14 +14,18 @@ a kind the spec cannot delete, nothing is made: only its filters are read):
   ``hasMore``, ``nextPage`` and ``prevPage`` (where the answer has them) agreeing with where
   the walk is, and the page after the last empty or refused, never a repeat
   (``pages-partition``). A walk that breaks the rule is walked again: only what both walks show
-  is reported (another client may write to a shared list meanwhile).
+  is reported (another client may write to a shared list meanwhile). Where the list takes a
+  sort order (a member and ``asc``/``desc``: `contract.sorting`) by the member the marks are
+  in, its own items come in that order across the page boundaries, both ways (a sort applied
+  page by page does not).
 - **Filters filter**: each query parameter that names a member of the listed item with an exact
   meaning (an enum, a boolean, a reference id, an integer: `contract.filters`), given the value
   one of its own items has: every listed item has that value, and ``total`` counts them
   (``filter-holds``), checked again before it is reported.
 
 How the list pages is read from its parameters on any spec (`contract.paging`: a page number or
-an offset with a page size); a cursor-paged list is walked only for the first two rules. The
+an offset with a page size, or a cursor); a cursor walk follows the ``Link`` rel="next" or the
+cursor the answer names (``next_cursor``, ``nextPageToken`` …). The
 walks are bounded (`MAX_PAGES`); the scenario changes nothing it did not make.
 """
 
@@ -35,7 +40,16 @@ from typing import Any
 
 import httpx
 
-from conformance.contract import Filter, Paging, Resource, filters, is_template, paging
+from conformance.contract import (
+    Filter,
+    Paging,
+    Resource,
+    Sorting,
+    filters,
+    is_template,
+    paging,
+    sorting,
+)
 from conformance.suite._journal import item_path_of
 from conformance.suite._unique import unique_groups
 from conformance.suite.scenarios._changes import cast
@@ -51,6 +65,7 @@ from conformance.suite.scenarios._story import (
 # the catalogue's rules judged here (`scenario_rule` checks each at import)
 CREATED_ONCE = scenario_rule("created-once")
 DELETED_UNLISTED = scenario_rule("deleted-unlisted")
+LISTED_AS_READ = scenario_rule("listed-as-read")
 PAGES_PARTITION = scenario_rule("pages-partition")
 FILTER_HOLDS = scenario_rule("filter-holds")
 
@@ -73,6 +88,10 @@ TOTAL_MEMBERS = ("total", "totalCount", "total_count", "totalItems", "total_item
 MORE_MEMBERS = ("hasMore", "has_more", "hasNext", "has_next")
 PAGES_MEMBERS = ("totalPages", "total_pages", "pages", "pageCount")
 NEXT_MEMBERS = ("nextPage", "next_page")
+CURSOR_MEMBERS = (
+    "next_cursor", "nextCursor", "next_page_token", "nextPageToken", "next_token", "nextToken",
+    "cursor",
+)  # fmt: skip
 PREV_MEMBERS = ("prevPage", "prev_page", "previousPage", "previous_page")
 #: text members a unique word can go in, best first
 TEXT_MEMBERS = ("name", "title", "label", "summary", "description", "body", "text")
@@ -108,6 +127,9 @@ class Page:
     prev_page: Any = None
     said: set[str] = field(default_factory=set)  #: the counters the answer has
     link_next: bool = False
+    #: where the next page is: a ``Link`` rel="next" URL, or the cursor the body names
+    link_url: str | None = None
+    cursor: Any = None
 
 
 @dataclass
@@ -121,6 +143,14 @@ class Walk:
     def keys(self) -> list[str]:
         return [key for page in self.pages for key in page.keys]
 
+    def item(self, key: str) -> dict[str, Any] | None:
+        """The first listed item whose key is ``key``."""
+        for page in self.pages:
+            for found, item in zip(page.keys, page.items, strict=True):
+                if found == key:
+                    return item
+        return None
+
 
 class Collections:
     def __init__(self, story: Story, maker: Maker) -> None:
@@ -128,6 +158,10 @@ class Collections:
         #: kind -> whether its list's search finds the word put in what the scenario made
         #: (a search may not cover the member the word went in: then the whole list is read)
         self.searchable: dict[str, bool] = {}
+        #: kind -> the items of its own the partition made, and the query and page size that
+        #: walk them (what the sort order is checked on)
+        self.own: dict[str, list[Made]] = {}
+        self.scope: dict[str, tuple[dict[str, Any], int, str]] = {}
 
     def run_all(self) -> None:
         kinds = [
@@ -151,11 +185,16 @@ class Collections:
                     self.made_and_gone(resource)
             own: list[Made] = []
             pages = paging(resource.list) if resource.list is not None else None
-            if deletable and pages is not None and pages.style != "cursor":
-                with self.story.part(f"{kind}: pages partition the list"):
-                    own = self.partition(resource, pages)
             item = self.spec.properties(item_schema(self.spec, resource))
             assert resource.list is not None
+            if deletable and pages is not None:
+                with self.story.part(f"{kind}: pages partition the list"):
+                    self.partition(resource, pages)
+                own = self.own.get(kind, [])
+                order = sorting(self.spec, resource.list, item)
+                if order is not None and kind in self.scope:
+                    with self.story.part(f"{kind}: the stated sort order holds across pages"):
+                        self.sorted_across(resource, pages, order, own)
             for found in filters(self.spec, resource.list, item):
                 with self.story.part(f"{kind}: the {found.parameter.name} filter filters"):
                     self.filtered(resource, found, own)
@@ -181,6 +220,22 @@ class Collections:
                 CREATED_ONCE,
                 f"{kind} {made.path} is listed {seen} times (pages walked: {len(walk.pages)})",
             )
+        if resource.get is not None:
+            with story.step(f"{kind}: listed as its GET shows it"):
+                listed = walk.item(made.path)
+                read = maker.read(made)
+                if not read.ok or listed is None:
+                    raise StepSkipped(f"its GET answered {read.status}")
+                differing = [
+                    f"{name} {listed[name]!r} where its GET says {read.data[name]!r}"
+                    for name in sorted(set(listed) & set(read.data))
+                    if listed[name] != read.data[name]
+                ]
+                story.check(
+                    not differing,
+                    LISTED_AS_READ,
+                    f"{kind} {made.path} is listed with " + "; ".join(differing[:3]),
+                )
         delete = resource.delete
         if delete is None:
             return
@@ -220,10 +275,9 @@ class Collections:
         kind = str(resource.schema_name)
         word = _word()
         with story.step(f"{kind}: {OWN_ITEMS} of its own, marked with one word"):
-            own = [
-                maker.make(kind, overrides=self._marked(resource, word, n))
-                for n in range(1, OWN_ITEMS + 1)
-            ]
+            own = self.own.setdefault(kind, [])
+            for n in range(1, OWN_ITEMS + 1):
+                own.append(maker.make(kind, overrides=self._marked(resource, word, n)))
         search = self._search(resource) if self.searchable.get(kind) else None
         size = max(WALK_SIZE, pages.smallest)
         base: dict[str, Any] = {}
@@ -240,6 +294,7 @@ class Collections:
                 )
             size = max(size, math.ceil(total / (MAX_PAGES - 2)))
             what = f"the whole list ({total} items)"
+        self.scope[kind] = (base, size, what)
         with story.step(f"{kind}: {what}, walked {size} a page, partitions it"):
             problems = self.partition_problems(resource, pages, base, size, own, search)
             if problems:  # another client may have written meanwhile: only what recurs
@@ -247,6 +302,54 @@ class Collections:
                 problems = [problem for problem in problems if problem in again]
             story.check(not problems, PAGES_PARTITION, "; ".join(problems[:4]))
         return own
+
+    def sorted_across(
+        self, resource: Resource, pages: Paging, order: Sorting, own: list[Made]
+    ) -> None:
+        """The run's own items, walked in each direction by the member their marks are in,
+        come in that order across the page boundaries (a sort applied page by page does not)."""
+        kind = str(resource.schema_name)
+        marked = self._marked(resource, "", 1)
+        member = next((name for name in marked if name in order.members), None)
+        if member is None or len(own) < 2:
+            raise StepSkipped(
+                f"not applicable: {order.by.name} cannot sort by what tells its own items apart"
+            )
+        base, size, what = self.scope[kind]
+        for direction in ("desc", "asc"):
+            query = {**base, order.by.name: member, order.order.name: direction}
+            with self.story.step(
+                f"{kind}: {what}, sorted by {member} {direction}, {size} a page, in that order"
+            ):
+                problems = self.order_problems(resource, pages, query, size, own, member, direction)
+                if problems:
+                    again = self.order_problems(
+                        resource, pages, query, size, own, member, direction
+                    )
+                    problems = [problem for problem in problems if problem in again]
+                self.story.check(not problems, PAGES_PARTITION, "; ".join(problems))
+
+    def order_problems(
+        self,
+        resource: Resource,
+        pages: Paging,
+        query: Mapping[str, Any],
+        size: int,
+        own: list[Made],
+        member: str,
+        direction: str,
+    ) -> list[str]:
+        walk = self.walk(resource, pages, query, size)
+        if not walk.complete:
+            raise StepSkipped(f"the walk did not end within {MAX_PAGES} pages")
+        mine = {made.path: str(made.data.get(member, made.body.get(member))) for made in own}
+        seen = [mine[key] for key in walk.keys if key in mine]
+        expected = sorted(seen, reverse=direction == "desc")
+        if seen == expected:
+            return []
+        where = {key: page.number for page in walk.pages for key in page.keys if key in mine}
+        shown = ", ".join(f"{mine[key]!r} on page {n}" for key, n in where.items())
+        return [f"sorted by {member} {direction}, its own items came {shown}"]
 
     def partition_problems(
         self,
@@ -303,16 +406,27 @@ class Collections:
         """The list's pages from the first while there are more (bounded); with ``after``, the
         page after the last too."""
         walk = Walk([])
+        page: Page | None = None
         for number in range(1, max_pages + 1):
-            response = self.page(resource, {**base, **pages.query(number, size)})
+            query = {**base, **pages.query(number, size)}
+            if pages.style == "cursor" and page is not None:  # where the last page pointed
+                if page.link_url is not None:
+                    response = self.follow(resource, page.link_url)
+                else:
+                    response = self.page(resource, {**query, pages.position.name: page.cursor})
+            else:
+                response = self.page(resource, query)
             page = self.read_page(resource, number, response)
             if page is None:
                 raise StepSkipped(f"the list answered {response.status_code}")
             walk.pages.append(page)
-            if _ended(page, number, size):
+            ended = _ended(page, number, size)
+            if pages.style == "cursor":
+                ended = not page.keys or (page.cursor is None and page.link_url is None)
+            if ended:
                 walk.complete = True
                 break
-        if walk.complete and after:
+        if walk.complete and after and pages.style != "cursor":
             number = walk.pages[-1].number + 1
             response = self.page(resource, {**base, **pages.query(number, size)})
             read = self.read_page(resource, number, response)
@@ -326,6 +440,20 @@ class Collections:
         assert listing is not None
         path = listing.path + ("?" + str(httpx.QueryParams(dict(query))) if query else "")
         return self.story.send(listing, token=self.maker.token, path=path)
+
+    def follow(self, resource: Resource, url: str) -> httpx.Response:
+        """The page a ``Link`` rel="next" names (relative to the API's base URL)."""
+        listing = resource.list
+        assert listing is not None
+        target, base = httpx.URL(self.story.url).join(url), httpx.URL(self.story.url)
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise StepSkipped(f"the next page's Link points to another host: {target.host}")
+        prefix = base.path.rstrip("/")
+        path = target.path[len(prefix) :] if target.path.startswith(prefix) else target.path
+        query = target.query.decode()
+        return self.story.send(
+            listing, token=self.maker.token, path=path + (f"?{query}" if query else "")
+        )
 
     def read_page(self, resource: Resource, number: int, response: httpx.Response) -> Page | None:
         if response.status_code != 200:
@@ -343,7 +471,11 @@ class Collections:
             page.total_pages = _int(holder, PAGES_MEMBERS, page.said, "totalPages")
             page.next_page = _member(holder, NEXT_MEMBERS, page.said, "nextPage")
             page.prev_page = _member(holder, PREV_MEMBERS, page.said, "prevPage")
-        page.link_next = 'rel="next"' in response.headers.get("link", "")
+        page.link_url = response.links.get("next", {}).get("url")
+        page.link_next = page.link_url is not None
+        if isinstance(holder, Mapping):
+            cursor = _member(holder, CURSOR_MEMBERS, page.said, "cursor")
+            page.cursor = cursor if isinstance(cursor, (str, int)) and cursor != "" else None
         return page
 
     def narrowed(self, resource: Resource, word: str) -> Walk:
@@ -353,7 +485,7 @@ class Collections:
             search = None
         pages = paging(resource.list) if resource.list is not None else None
         size = 100 if pages is None else max(pages.smallest, min(_largest(pages), 100))
-        if pages is None or pages.style == "cursor":
+        if pages is None:
             response = self.page(resource, {search: word} if search else {})
             page = self.read_page(resource, 1, response)
             if page is None:
@@ -425,7 +557,7 @@ class Collections:
         pages = paging(resource.list)
         query_value = json.dumps(value) if isinstance(value, bool) else value
         base = {found.parameter.name: query_value}
-        if pages is None or pages.style == "cursor":
+        if pages is None:
             page = self.read_page(resource, 1, self.page(resource, base))
             walk = Walk([page] if page else [], complete=False)
         else:
