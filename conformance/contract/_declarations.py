@@ -15,6 +15,10 @@ Each operation:
     x-envelope: none      its 2xx body is not wrapped in ApiResponse (the seed reads it bare)
     x-exclude             ``true`` or the reason (``"resets the database"``): a run never calls
                           it (``include`` brings it back; `conformance.contract.exclusions`)
+    x-paging              how a list pages where its names say nothing the suite can infer:
+                          ``{style: page|offset|cursor, position: pg, size: n, items:
+                          /payload/books, total: /payload/count, next: /meta/next}``
+                          (parameters by name, the answer's members by JSON pointer)
 A component schema:
     x-unique              properties (or groups of them) whose values must be unique: 409 DUPLICATE
     x-owner               the property holding the id of the user the resource is private to
@@ -151,6 +155,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
     "x-envelope": {"const": "none"},
+    "x-paging": {
+        "type": "object",
+        "required": ["style", "position"],
+        "additionalProperties": False,
+        "properties": {
+            "style": {"enum": ["page", "offset", "cursor"]},
+            "position": {"type": "string", "minLength": 1},
+            "size": {"type": "string", "minLength": 1},
+            "items": _POINTER,
+            "total": _POINTER,
+            "next": _POINTER,
+        },
+    },
     "x-exclude": {"anyOf": [{"type": "boolean"}, {"type": "string", "minLength": 1}]},
     "x-unique": {
         "type": "array",
@@ -217,6 +234,8 @@ def _fix(extension: str) -> str:
         "x-auth-flow": "see the x-auth-flow example in README.md",
         "x-envelope": "the only value is `none`; drop the key for an enveloped response",
         "x-exclude": 'write true, or the reason as a string ("resets the database")',
+        "x-paging": "write {style: page|offset|cursor, position: PARAM} (optional: size, and"
+        " items, total, next as JSON pointers into the answer)",
         "x-unique": "list property names, or lists of names that are unique together",
         "x-owner": "write {property: ownerId}, optionally with while: {status: [draft]}",
         "x-references": "name a schema under components/schemas",

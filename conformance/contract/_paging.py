@@ -7,7 +7,9 @@ limit. A cursor (``cursor``, ``after``, ``page_token``) is recognised and said t
 by cursor follows what each answer names as the next (`next_cursor` and the like, or a ``Link``
 header), which the answer tells, not the spec. Filters are the other query parameters whose name
 is a member of the listed item with a value one can state exactly: an enum, a boolean, a
-reference id (``schoolId``, ``team_id``), an integer. What cannot be inferred is left out.
+reference id (``schoolId``, ``team_id``), an integer. What cannot be inferred is left out, or
+declared on the operation (``x-paging``, in the spec or an overlay: the parameters by name,
+where the answer keeps its items, total and next cursor by JSON pointer).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ class Paging:
     position: Parameter
     #: the smallest page size the spec allows (1 where it says nothing)
     smallest: int = 1
+    #: where the answer keeps its items, its total and its next cursor (JSON pointers), as
+    #: ``x-paging`` declares them (None: looked for by the usual names)
+    items: str | None = None
+    total: str | None = None
+    next: str | None = None
 
     def query(self, page: int, size: int) -> dict[str, Any]:
         """The query of the ``page``-th page (from 1) of ``size`` items (page and offset styles)."""
@@ -68,8 +75,21 @@ class Filter:
 
 
 def paging(operation: Operation) -> Paging | None:
-    """How ``operation`` pages, or None when its parameters say nothing the walk can use."""
+    """How ``operation`` pages: as its ``x-paging`` declares (the spec's, or an overlay's),
+    else as its parameters' names say; None when neither says anything the walk can use."""
     query = {p.name: p for p in operation.parameters if p.location == "query"}
+    declared = operation.definition.get("x-paging")
+    if isinstance(declared, Mapping) and declared.get("position") in query:
+        size = query.get(str(declared.get("size")))
+        return Paging(
+            str(declared.get("style")),
+            size,
+            query[str(declared["position"])],
+            _minimum(size.schema, 1) if size is not None else 1,
+            items=declared.get("items"),
+            total=declared.get("total"),
+            next=declared.get("next"),
+        )
     size = next((query[name] for name in SIZE_NAMES if name in query), None)
     smallest = _minimum(size.schema, 1) if size is not None else 1
     for name in PAGE_NAMES:

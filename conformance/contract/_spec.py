@@ -488,12 +488,25 @@ def _read_operation(
 
     security = definition.get("security", spec.data.get("security", []))
     local: dict[str, Any] = {}
-    for name in ("x-roles", "x-latency-budget-ms", "x-rate-limit", "x-envelope", "x-exclude"):
+    for name in (
+        "x-roles", "x-latency-budget-ms", "x-rate-limit", "x-envelope", "x-exclude", "x-paging"
+    ):  # fmt: skip
         if name in definition:
             found = shape_problems(name, definition[name], _pointer.join(pointer, name))
             problems.extend(found)
             if not found:
                 local[name] = definition[name]
+    for member in ("position", "size"):  # x-paging names parameters the operation has
+        named = local.get("x-paging", {}).get(member)
+        if named is not None and (named, "query") not in parameters:
+            problems.append(
+                DeclarationProblem(
+                    "x-paging",
+                    _pointer.join(_pointer.join(pointer, "x-paging"), member),
+                    f"x-paging {member} {named!r} is not a query parameter of the operation",
+                    "name one of its query parameters",
+                )
+            )
     roles = tuple(local["x-roles"]) if "x-roles" in local else None
     if roles and declarations.roles is not None:
         for role in roles:

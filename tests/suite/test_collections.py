@@ -301,3 +301,106 @@ def test_a_plain_apps_lists_are_held_to_their_promises_by_rule(
     assert code == 1, scenario
     assert scenario["outcome"] == "failed"
     assert {failure["rule"] for failure in scenario["failures"]} == {rule}, scenario["failures"]
+
+
+def archive_paged(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Shelf's spec as an app whose names say nothing the suite infers: the page number in
+    ``pg``, its size in ``n``, the items and their count under ``payload``."""
+    changed: dict[str, Any] = json.loads(json.dumps(spec))
+    listing = changed["paths"]["/books"]["get"]
+    listing["parameters"][0]["name"] = "n"
+    listing["parameters"][1] = {
+        "name": "pg",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "default": 1},
+    }
+    changed["components"]["schemas"]["BookPage"] = {
+        "type": "object",
+        "required": ["payload"],
+        "properties": {"payload": {
+            "type": "object",
+            "required": ["books", "count"],
+            "properties": {"books": {"type": "array", "items": ref("Book")},
+                           "count": {"type": "integer"}},
+        }},
+    }  # fmt: skip
+    return changed
+
+
+#: what a user's overlay says of the Archive's paging (``conformance run --overlay``)
+ARCHIVE_OVERLAY = {
+    "overlay": "1.0.0",
+    "info": {"title": "The Archive's paging", "version": "1"},
+    "actions": [{
+        "target": "$.paths['/books'].get",
+        "update": {"x-paging": {"style": "page", "position": "pg", "size": "n",
+                                "items": "/payload/books", "total": "/payload/count"}},
+    }],
+}  # fmt: skip
+
+
+class Archive(Shelf):
+    """The Shelf with the Archive's names: ``pg`` from 1 and ``n``, ``payload.books`` and
+    ``payload.count``."""
+
+    def page(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        size = query.get("n", "10")
+        number = query.get("pg", "1")
+        if not (size.isdigit() and number.isdigit()) or int(number) < 1:
+            return 422, {"detail": [{"loc": ["query"], "msg": "invalid", "type": "int"}]}, {}
+        offset = str((int(number) - 1) * int(size))
+        status, body, headers = super().page({**query, "limit": size, "offset": offset})
+        if status != 200:
+            return status, body, headers
+        return status, {"payload": {"books": body["items"], "count": body["total"]}}, headers
+
+
+@pytest.mark.slow
+def test_paging_no_name_reveals_is_declared_with_an_overlay_and_then_walked(
+    tmp_path: Path,
+) -> None:
+    spec = written(tmp_path, "archive", archive_paged(SHELF))
+    listing = next(op for op in load_spec(spec).operations if op.operation_id == "list_books")
+    assert paging(listing) is None  # nothing in its names says how it pages
+    overlay = tmp_path / "paging.overlay.json"
+    overlay.write_text(json.dumps(ARCHIVE_OVERLAY), encoding="utf-8")
+    found: dict[str, dict[str, Any]] = {}
+    for name, extra in (("without", ()), ("with", ("--overlay", str(overlay)))):
+        archive = Archive(None)
+        with serving(handler_for(archive)) as url:
+            out, err = io.StringIO(), io.StringIO()
+            code = run(
+                ["run", "--spec", str(spec), "--target", url, *extra,
+                 "--reports", str(tmp_path / name), "-m", "scenario(name='collections')",
+                 "-p", "no:cacheprovider", "--no-html-report"],
+                out, err,
+            )  # fmt: skip
+        assert code == (0 if name == "with" else 3), err.getvalue()  # 3: nothing was tested
+        (found[name],) = json.loads((tmp_path / name / "verdict.json").read_text())["scenarios"]
+        assert sorted(archive.books.values(), key=lambda book: book["id"]) == BYSTANDERS
+    # without the declaration: nothing is judged on a guess, and the skip says what to declare
+    assert found["without"]["outcome"] == "skipped", found["without"]
+    assert "declare where with x-paging items" in found["without"]["reason"]
+    # with it: the pages are walked and partition the list, the made one is listed once
+    judged = [s["title"] for s in found["with"]["steps"] if s["outcome"] == "passed"]
+    assert any("walked 2 a page, partitions it" in title for title in judged), judged
+    assert any("one made is listed once" in title for title in judged), judged
+
+
+def test_an_x_paging_naming_no_parameter_of_its_operation_is_a_declaration_problem(
+    tmp_path: Path,
+) -> None:
+    document = archive_paged(SHELF)
+    listing = document["paths"]["/books"]["get"]
+    listing["x-paging"] = {"style": "page", "position": "page", "size": "n", "items": "payload"}
+    problems = load_spec(written(tmp_path, "archive", document)).declaration_problems
+    said = sorted((problem.pointer, problem.message) for problem in problems)
+    assert said == [
+        ("/paths/~1books/get/x-paging/items", "x-paging: 'payload' does not match '^(/[^/]*)+$'"),
+    ]  # the shape first: a malformed declaration is not read further
+    listing["x-paging"]["items"] = "/payload/books"
+    problems = load_spec(written(tmp_path, "archive", document)).declaration_problems
+    assert [(p.pointer, p.message) for p in problems] == [
+        ("/paths/~1books/get/x-paging/position",
+         "x-paging position 'page' is not a query parameter of the operation"),
+    ]  # fmt: skip

@@ -43,9 +43,11 @@ import httpx
 from conformance.contract import (
     Filter,
     Paging,
+    PointerError,
     Resource,
     Sorting,
     filters,
+    follow,
     is_template,
     paging,
     sorting,
@@ -462,7 +464,16 @@ class Collections:
             body = response.json()
         except ValueError:
             return None
+        assert resource.list is not None
+        declared = paging(resource.list)
+        if declared is not None and declared.items is not None:
+            return _declared_page(resource, number, response, body, declared)
         holder, items = _items(body)
+        if holder is None and not isinstance(body, list):
+            raise StepSkipped(
+                "not applicable: the list's answer holds its items nowhere the suite looks"
+                " (data, items, results …): declare where with x-paging items"
+            )
         listed = [item for item in items if isinstance(item, dict)]
         page = Page(number, [_key(resource, item) for item in listed], listed)
         if isinstance(holder, Mapping):
@@ -595,8 +606,38 @@ def _key(resource: Resource, item: Mapping[str, Any]) -> str:
     return item_path_of(resource, item) or json.dumps(item, sort_keys=True, default=str)[:80]
 
 
+def _declared_page(
+    resource: Resource, number: int, response: httpx.Response, body: Any, declared: Paging
+) -> Page:
+    """A page read where ``x-paging`` says its items, total and next cursor are."""
+
+    def at(pointer: str | None) -> Any:
+        if pointer is None:
+            return None
+        try:
+            return follow(body, pointer)
+        except PointerError:
+            return None
+
+    items = at(declared.items)
+    if not isinstance(items, list):
+        raise StepSkipped(f"the list's answer has no items at {declared.items} (its x-paging)")
+    listed = [item for item in items if isinstance(item, dict)]
+    page = Page(number, [_key(resource, item) for item in listed], listed)
+    total = at(declared.total)
+    if isinstance(total, int) and not isinstance(total, bool):
+        page.total = total
+        page.said.add("total")
+    cursor = at(declared.next)
+    page.cursor = cursor if isinstance(cursor, (str, int)) and cursor != "" else None
+    page.link_url = response.links.get("next", {}).get("url")
+    page.link_next = page.link_url is not None
+    return page
+
+
 def _items(body: Any) -> tuple[Any, list[Any]]:
-    """The object that holds a list answer's items (and its counters), and the items."""
+    """The object that holds a list answer's items (and its counters), and the items; ``(None,
+    [])`` when it holds none where an API keeps them."""
     if isinstance(body, list):
         return None, body
     if not isinstance(body, Mapping):
@@ -612,7 +653,7 @@ def _items(body: Any) -> tuple[Any, list[Any]]:
     arrays = [value for value in body.values() if isinstance(value, list)]
     if len(arrays) == 1:
         return body, arrays[0]
-    return body, []
+    return None, []
 
 
 def _member(holder: Mapping[str, Any], names: tuple[str, ...], said: set[str], as_: str) -> Any:
