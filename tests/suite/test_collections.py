@@ -4,8 +4,11 @@ FastAPI-style service publishes (offset paging with ``limit`` and ``offset``, it
 declarations). Paging and filters are read from its parameters: it passes when it keeps its
 lists' promises, leaving its bystanders' books as they were and none of its own, and each broken
 promise fails the scenario by its rule: a deleted book still listed, a page that repeats the
-last item of the one before, a filter ignored, a total that counts the unfiltered set. Also:
-how paging and filters are read (`contract.paging`, `contract.filters`)."""
+last item of the one before, a filter ignored, a total that counts the unfiltered set. The same
+in cursor form (``next_cursor``, or a ``Link`` header alone), an Archive whose names say nothing
+until an overlay declares ``x-paging``, and the zoo's inventory, whose planted use-after-delete
+fails ``deleted-unlisted``. Also: how paging and filters are read (`contract.paging`,
+`contract.filters`) and what a malformed ``x-paging`` is."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from conformance.cli import run
 from conformance.contract import filters, load_spec, paging
 from tests.plain_specs import FASTAPI_ERRORS, document, json_answer, ref, written
 from tests.servers import AnyMethod, serving
+from tests.zoo import ZOO, changed, running
 
 GENRES = ["fiction", "poetry", "history"]
 BOOK_ID = {"name": "book_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -404,3 +408,30 @@ def test_an_x_paging_naming_no_parameter_of_its_operation_is_a_declaration_probl
         ("/paths/~1books/get/x-paging/position",
          "x-paging position 'page' is not a query parameter of the operation"),
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("planted", [False, True], ids=["clean", "planted"])
+def test_the_zoos_inventory_that_still_serves_a_deleted_item_fails_deleted_unlisted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: bool
+) -> None:
+    """The zoo's FastAPI-style inventory (`tests.zoo`: ``/items/``, ``q``, ``limit``/``skip``):
+    its planted use-after-delete is this scenario's ``deleted-unlisted``; clean, it passes."""
+    api = ZOO["inventory"]
+    for name, value in api.environment.items():
+        monkeypatch.setenv(name, value)
+    spec = written(tmp_path, api.name, api.spec)
+    with running(api, planted=planted) as served:
+        before = served.app.snapshot()
+        code = run(
+            ["run", "--spec", str(spec), "--target", served.url, "--reports", str(tmp_path / "r"),
+             "-m", "scenario(name='collections')", "-p", "no:cacheprovider", "--no-html-report"],
+            io.StringIO(), io.StringIO(),
+        )  # fmt: skip
+        assert changed(before, served.app.snapshot()) == {}
+    (scenario,) = json.loads((tmp_path / "r" / "verdict.json").read_text())["scenarios"]
+    if not planted:
+        assert (code, scenario["outcome"]) == (0, "passed"), scenario
+        return
+    assert (code, scenario["outcome"]) == (1, "failed"), scenario
+    assert {failure["rule"] for failure in scenario["failures"]} == {"deleted-unlisted"}

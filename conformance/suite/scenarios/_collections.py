@@ -48,7 +48,6 @@ from conformance.contract import (
     Sorting,
     filters,
     follow,
-    is_template,
     paging,
     sorting,
 )
@@ -87,6 +86,8 @@ SEARCH_NAMES = ("search", "q", "query", "filter")
 #: where a page keeps its items, and its counters, as APIs name them
 ITEM_MEMBERS = ("data", "items", "results", "content", "records", "rows")
 TOTAL_MEMBERS = ("total", "totalCount", "total_count", "totalItems", "total_items", "count")
+#: a count named after what it counts (``articlesCount``), where no member above is there
+COUNT_SUFFIXES = ("Count", "_count")
 MORE_MEMBERS = ("hasMore", "has_more", "hasNext", "has_next")
 PAGES_MEMBERS = ("totalPages", "total_pages", "pages", "pageCount")
 NEXT_MEMBERS = ("nextPage", "next_page")
@@ -171,8 +172,8 @@ class Collections:
             for resource in self.maker.by_kind.values()
             if resource.list is not None
             and resource.create is not None
-            and not is_template(resource.list.path)
-            and not is_template(resource.create.path)
+            and "{" not in resource.list.path  # a nested list needs its parent made first
+            and "{" not in resource.create.path
         ]
         if not kinds:
             raise ScenarioSkipped("no resource kind has a list and a create at the API's top")
@@ -477,7 +478,11 @@ class Collections:
         listed = [item for item in items if isinstance(item, dict)]
         page = Page(number, [_key(resource, item) for item in listed], listed)
         if isinstance(holder, Mapping):
-            page.total = _int(holder, TOTAL_MEMBERS, page.said, "total")
+            names: tuple[str, ...] = TOTAL_MEMBERS
+            if not set(TOTAL_MEMBERS) & set(holder):  # one count named after what it counts
+                counts = tuple(str(n) for n in holder if str(n).endswith(COUNT_SUFFIXES))
+                names = counts if len(counts) == 1 else ()
+            page.total = _int(holder, names, page.said, "total")
             page.has_more = _bool(holder, MORE_MEMBERS, page.said)
             page.total_pages = _int(holder, PAGES_MEMBERS, page.said, "totalPages")
             page.next_page = _member(holder, NEXT_MEMBERS, page.said, "nextPage")
