@@ -112,6 +112,16 @@ def cursor_paged(spec: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+def bare_paged(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Shelf's spec as FastAPI's tutorial writes a list: ``offset`` and ``limit``, no search,
+    and a bare array for an answer (no total)."""
+    changed: dict[str, Any] = json.loads(json.dumps(spec))
+    listing = changed["paths"]["/books"]["get"]
+    listing["parameters"] = listing["parameters"][:3]
+    listing["responses"]["200"] = json_answer({"type": "array", "items": ref("Book")}, "The books")
+    return changed
+
+
 #: the books other clients keep on the shelf: the run must leave them as they are
 BYSTANDERS: list[dict[str, Any]] = [
     {"id": n, "title": f"Bystander book {n}", "genre": GENRES[n % 3]} for n in range(1, 8)
@@ -145,9 +155,12 @@ class Shelf:
         if genre is not None and self.broken != "filter-ignored":
             books = [book for book in books if book["genre"] == genre]
         total = unfiltered if self.broken == "unfiltered-total" else len(books)
-        start = offset - 1 if self.broken == "overlapping-page" and offset > 0 else offset
+        overlapping = self.broken in ("overlapping-page", "bare-overlapping-page")
+        start = offset - 1 if overlapping and offset > 0 else offset
         if self.broken is not None and self.broken.startswith("cursor"):
             return self.cursor_page(books, query, limit, offset)
+        if self.broken is not None and self.broken.startswith("bare"):
+            return 200, books[start : start + limit], {}
         return 200, {"items": books[start : start + limit], "total": total, "limit": limit,
                      "offset": offset}, {}  # fmt: skip
 
@@ -305,6 +318,27 @@ def test_a_plain_apps_lists_are_held_to_their_promises_by_rule(
     assert code == 1, scenario
     assert scenario["outcome"] == "failed"
     assert {failure["rule"] for failure in scenario["failures"]} == {rule}, scenario["failures"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("broken", "rule"), [("bare", None), ("bare-overlapping-page", "pages-partition")]
+)
+def test_a_small_list_with_no_search_and_no_total_is_walked_whole(
+    tmp_path: Path, broken: str, rule: str | None
+) -> None:
+    spec = written(tmp_path, "shelf", bare_paged(SHELF))
+    code, document, shelf = collections_run(spec, broken, tmp_path / "reports")
+    (scenario,) = document["scenarios"]
+    assert sorted(shelf.books.values(), key=lambda book: book["id"]) == BYSTANDERS
+    walked = [s for s in scenario["steps"] if "the whole list" in s["title"]]
+    assert walked, scenario["steps"]
+    if rule is None:
+        assert "the whole list (10 items), walked 2 a page" in walked[0]["title"]  # 7 + its 3
+        assert (code, scenario["outcome"]) == (0, "passed"), scenario
+    else:
+        assert (code, scenario["outcome"]) == (1, "failed"), scenario
+        assert {failure["rule"] for failure in scenario["failures"]} == {rule}
 
 
 def archive_paged(spec: dict[str, Any]) -> dict[str, Any]:

@@ -290,6 +290,9 @@ class Collections:
         else:
             first = self.walk(resource, pages, {}, size, max_pages=1)
             total = first.pages[0].total if first.pages else None
+            if total is None and pages.style != "cursor":  # no count: small if a walk ends
+                whole = self.walk(resource, pages, {}, size, max_pages=MAX_PAGES - 2)
+                total = len(whole.keys) if whole.complete else None
             if total is None or total > SMALL:
                 raise StepSkipped(
                     f"not applicable: the list cannot be narrowed to the run's own items (no"
