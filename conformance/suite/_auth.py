@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+import jwt
 
 from conformance.checks import NO_WAIT, WaitPolicy
 from conformance.config import LoginSettings, Secrets
@@ -400,6 +401,26 @@ class FlowLogin:
 #: how often the engine's token is renewed at most (schemathesis's own default)
 REFRESH_INTERVAL_S = 300
 
+
+def lifetime_of(signed: SignedIn, now: float | None = None) -> float | None:
+    """Seconds the access token lives: what the login answered (``expires_in``), else what the
+    token says of itself where it is a JWT with an ``exp`` (from its ``iat``, else from now).
+    A RealWorld backend answers an expired token with 500, not 401: only a token renewed before
+    its ``exp`` keeps a long run signed in there. None when neither says."""
+    if signed.expires_in is not None:
+        return signed.expires_in
+    try:  # read, not trusted: the run only times its renewal by it
+        claims = jwt.decode(signed.access_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    expiry, issued = claims.get("exp"), claims.get("iat")
+    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool):
+        return None
+    if isinstance(issued, (int, float)) and not isinstance(issued, bool) and issued < expiry:
+        return float(expiry - issued)
+    return max(0.0, float(expiry) - (time.time() if now is None else now))
+
+
 #: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
 THROWAWAY_LOGINS = 2
 
@@ -539,7 +560,7 @@ class RunSession:
             return
         # renewed before it expires (four fifths of its life), not only after a 401: a 401
         # invalidates the cache for the next case, but the case that met it stays a 401
-        lifetime = self._signed.expires_in if self._signed is not None else None
+        lifetime = lifetime_of(self._signed) if self._signed is not None else None
         interval = REFRESH_INTERVAL_S if lifetime is None else lifetime * 0.8
         interval = max(1, min(REFRESH_INTERVAL_S, int(interval)))
         schema.auth.auth(retry_on=[401], refresh_interval=interval)(Session)

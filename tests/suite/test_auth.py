@@ -670,3 +670,24 @@ def test_auth_a_run_with_the_right_credential_exercises_the_operations(
     files = [p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()]
     for secret in (TOKEN, ACCOUNT[1], SESSION, ACCESS):
         assert not [text for text in files if secret.encode() in text], secret
+
+
+def test_auth_a_jwts_own_exp_times_the_renewal_where_the_login_says_no_expires_in() -> None:
+    """A RealWorld backend answers 500, not 401, once the run's JWT has expired: the run renews
+    it at four fifths of the life its ``exp`` states when the login's answer states none."""
+    import jwt
+
+    from conformance.suite._auth import SignedIn, lifetime_of
+
+    def signed(token: str, expires_in: float | None = None) -> SignedIn:
+        return SignedIn(token, None, None, expires_in)
+
+    issued = jwt.encode({"sub": "qa", "iat": 1_000, "exp": 1_600}, "k" * 32, algorithm="HS256")
+    assert lifetime_of(signed(issued)) == 600.0  # from its iat to its exp
+    bare = jwt.encode({"sub": "qa", "exp": 1_900}, "k" * 32, algorithm="HS256")
+    assert lifetime_of(signed(bare), now=1_000) == 900.0  # from now, without an iat
+    assert lifetime_of(signed(bare), now=2_000) == 0.0  # already expired: renewed at once
+    assert lifetime_of(signed(issued, expires_in=60)) == 60  # what the login said comes first
+    assert lifetime_of(signed("an-opaque-token")) is None  # nothing to read: the default
+    no_exp = jwt.encode({"sub": "qa"}, "k" * 32, algorithm="HS256")
+    assert lifetime_of(signed(no_exp)) is None
