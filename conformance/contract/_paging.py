@@ -42,13 +42,21 @@ class Paging:
     size: Parameter | None
     #: the page number's, the offset's or the cursor's parameter
     position: Parameter
-    #: the smallest page size the spec allows (1 where it says nothing)
-    smallest: int = 1
     #: where the answer keeps its items, its total and its next cursor (JSON pointers), as
     #: ``x-paging`` declares them (None: looked for by the usual names)
     items: str | None = None
     total: str | None = None
     next: str | None = None
+
+    @property
+    def smallest(self) -> int:
+        """The smallest page size the spec allows (1 where it says nothing)."""
+        return _number(self.size.schema, "minimum", 1) if self.size is not None else 1
+
+    def fitted(self, wanted: int) -> int:
+        """``wanted`` as a page size within the bounds the spec gives its parameter."""
+        largest = _number(self.size.schema, "maximum", wanted) if self.size is not None else wanted
+        return max(self.smallest, min(largest, wanted))
 
     def query(self, page: int, size: int) -> dict[str, Any]:
         """The query of the ``page``-th page (from 1) of ``size`` items (page and offset styles)."""
@@ -56,7 +64,7 @@ class Paging:
         if self.size is not None:
             found[self.size.name] = size
         if self.style == "page":
-            base = _minimum(self.position.schema, 1)
+            base = _number(self.position.schema, "minimum", 1)
             found[self.position.name] = page - 1 + (0 if base == 0 else 1)
         elif self.style == "offset":
             found[self.position.name] = (page - 1) * size
@@ -85,22 +93,20 @@ def paging(operation: Operation) -> Paging | None:
             str(declared.get("style")),
             size,
             query[str(declared["position"])],
-            _minimum(size.schema, 1) if size is not None else 1,
             items=declared.get("items"),
             total=declared.get("total"),
             next=declared.get("next"),
         )
     size = next((query[name] for name in SIZE_NAMES if name in query), None)
-    smallest = _minimum(size.schema, 1) if size is not None else 1
     for name in PAGE_NAMES:
         if name in query:
-            return Paging("page", size, query[name], smallest)
+            return Paging("page", size, query[name])
     for name in OFFSET_NAMES:
         if name in query and size is not None:
-            return Paging("offset", size, query[name], smallest)
+            return Paging("offset", size, query[name])
     for name in CURSOR_NAMES:
         if name in query:
-            return Paging("cursor", size, query[name], smallest)
+            return Paging("cursor", size, query[name])
     return None
 
 
@@ -134,8 +140,9 @@ def _meaning(name: str, schema: Any) -> str | None:
     return None
 
 
-def _minimum(schema: Mapping[str, Any], default: int) -> int:
-    value = schema.get("minimum")
+def _number(schema: Mapping[str, Any], key: str, default: int) -> int:
+    """The schema's ``key`` (``minimum``, ``maximum``) as an integer, else ``default``."""
+    value = schema.get(key)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return int(value)
     return default

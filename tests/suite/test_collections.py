@@ -240,13 +240,15 @@ def shelf_spec(tmp_path: Path) -> Path:
 
 
 def collections_run(
-    spec: Path, broken: str | None, reports: Path
+    spec: Path, broken: str | None, reports: Path, *extra: str, shelf: Shelf | None = None
 ) -> tuple[int, dict[str, Any], Shelf]:
-    shelf = Shelf(broken)
+    """The collections scenario of ``spec`` against a Shelf (``shelf``, else one that breaks
+    ``broken``) with ``extra`` arguments: the exit code, verdict.json and the app's data."""
+    shelf = shelf or Shelf(broken)
     with serving(handler_for(shelf)) as url:
         out, err = io.StringIO(), io.StringIO()
         code = run(
-            ["run", "--spec", str(spec), "--target", url, "--reports", str(reports),
+            ["run", "--spec", str(spec), "--target", url, *extra, "--reports", str(reports),
              "-m", "scenario(name='collections')", "-p", "no:cacheprovider", "--no-html-report"],
             out, err,
         )  # fmt: skip
@@ -404,17 +406,11 @@ def test_paging_no_name_reveals_is_declared_with_an_overlay_and_then_walked(
     overlay.write_text(json.dumps(ARCHIVE_OVERLAY), encoding="utf-8")
     found: dict[str, dict[str, Any]] = {}
     for name, extra in (("without", ()), ("with", ("--overlay", str(overlay)))):
-        archive = Archive(None)
-        with serving(handler_for(archive)) as url:
-            out, err = io.StringIO(), io.StringIO()
-            code = run(
-                ["run", "--spec", str(spec), "--target", url, *extra,
-                 "--reports", str(tmp_path / name), "-m", "scenario(name='collections')",
-                 "-p", "no:cacheprovider", "--no-html-report"],
-                out, err,
-            )  # fmt: skip
-        assert code == (0 if name == "with" else 3), err.getvalue()  # 3: nothing was tested
-        (found[name],) = json.loads((tmp_path / name / "verdict.json").read_text())["scenarios"]
+        code, document, archive = collections_run(
+            spec, None, tmp_path / name, *extra, shelf=Archive(None)
+        )
+        assert code == (0 if name == "with" else 3), document  # 3: nothing was tested
+        (found[name],) = document["scenarios"]
         assert sorted(archive.books.values(), key=lambda book: book["id"]) == BYSTANDERS
     # without the declaration: nothing is judged on a guess, and the skip says what to declare
     assert found["without"]["outcome"] == "skipped", found["without"]

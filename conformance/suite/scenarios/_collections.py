@@ -31,10 +31,11 @@ walks are bounded (`MAX_PAGES`); the scenario changes nothing it did not make.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,10 +130,14 @@ class Page:
     next_page: Any = None
     prev_page: Any = None
     said: set[str] = field(default_factory=set)  #: the counters the answer has
-    link_next: bool = False
     #: where the next page is: a ``Link`` rel="next" URL, or the cursor the body names
     link_url: str | None = None
     cursor: Any = None
+
+    def pointed(self, response: httpx.Response, cursor: Any) -> None:
+        """Note where the answer says the next page is: its ``Link`` rel="next", its cursor."""
+        self.link_url = response.links.get("next", {}).get("url")
+        self.cursor = cursor if isinstance(cursor, (str, int)) and cursor != "" else None
 
 
 @dataclass
@@ -165,6 +170,15 @@ class Collections:
         #: walk them (what the sort order is checked on)
         self.own: dict[str, list[Made]] = {}
         self.scope: dict[str, tuple[dict[str, Any], int, str]] = {}
+        #: list operation -> how it pages (read once: every page of every walk asks)
+        self._pagings: dict[str, Paging | None] = {}
+
+    def paging_of(self, resource: Resource) -> Paging | None:
+        listing = resource.list
+        assert listing is not None
+        if listing.label not in self._pagings:
+            self._pagings[listing.label] = paging(listing)
+        return self._pagings[listing.label]
 
     def run_all(self) -> None:
         kinds = [
@@ -186,21 +200,20 @@ class Collections:
                     f"{kind}: what is made is listed once, what is deleted is gone"
                 ):
                     self.made_and_gone(resource)
-            own: list[Made] = []
-            pages = paging(resource.list) if resource.list is not None else None
+            listing = resource.list
+            assert listing is not None
+            pages = self.paging_of(resource)
             item = self.spec.properties(item_schema(self.spec, resource))
-            assert resource.list is not None
             if deletable and pages is not None:
                 with self.story.part(f"{kind}: pages partition the list"):
                     self.partition(resource, pages)
-                own = self.own.get(kind, [])
-                order = sorting(self.spec, resource.list, item)
+                order = sorting(self.spec, listing, item)
                 if order is not None and kind in self.scope:
                     with self.story.part(f"{kind}: the stated sort order holds across pages"):
-                        self.sorted_across(resource, pages, order, own)
-            for found in filters(self.spec, resource.list, item):
+                        self.sorted_across(resource, pages, order, self.own[kind])
+            for found in filters(self.spec, listing, item):
                 with self.story.part(f"{kind}: the {found.parameter.name} filter filters"):
-                    self.filtered(resource, found, own)
+                    self.filtered(resource, found, self.own.get(kind, []))
 
     # -- what is made is listed, what is deleted is gone ------------------------------------
 
@@ -223,10 +236,12 @@ class Collections:
                 CREATED_ONCE,
                 f"{kind} {made.path} is listed {seen} times (pages walked: {len(walk.pages)})",
             )
+        etag: str | None = None  # the ETag to delete it with (an API may require one)
         if resource.get is not None:
             with story.step(f"{kind}: listed as its GET shows it"):
                 listed = walk.item(made.path)
                 read = maker.read(made)
+                etag = read.etag
                 if not read.ok or listed is None:
                     raise StepSkipped(f"its GET answered {read.status}")
                 differing = [
@@ -240,10 +255,9 @@ class Collections:
                     f"{kind} {made.path} is listed with " + "; ".join(differing[:3]),
                 )
         delete = resource.delete
-        if delete is None:
-            return
+        assert delete is not None  # `run_all` makes nothing the spec cannot delete
         with story.step(f"{kind}: once deleted, its GET is 404 and no page lists it"):
-            headers = self._if_match(made)
+            headers = {"If-Match": etag} if etag else None
             response = story.send(delete, token=maker.token, path=made.path, headers=headers)
             if not 200 <= response.status_code < 300:
                 raise StepSkipped(f"its DELETE answered {response.status_code}")
@@ -264,16 +278,9 @@ class Collections:
                 f" {response.status_code} ({ghosts} times over {len(walk.pages)} pages)",
             )
 
-    def _if_match(self, made: Made) -> dict[str, str] | None:
-        """The ETag to delete ``made`` with, where its GET gives one (an API may require it)."""
-        if made.resource.get is None:
-            return None
-        snapshot = self.maker.read(made)
-        return {"If-Match": snapshot.etag} if snapshot.etag else None
-
     # -- pages partition the list ------------------------------------------------------------
 
-    def partition(self, resource: Resource, pages: Paging) -> list[Made]:
+    def partition(self, resource: Resource, pages: Paging) -> None:
         story, maker = self.story, self.maker
         kind = str(resource.schema_name)
         word = _word()
@@ -302,12 +309,10 @@ class Collections:
             what = f"the whole list ({total} items)"
         self.scope[kind] = (base, size, what)
         with story.step(f"{kind}: {what}, walked {size} a page, partitions it"):
-            problems = self.partition_problems(resource, pages, base, size, own, search)
-            if problems:  # another client may have written meanwhile: only what recurs
-                again = self.partition_problems(resource, pages, base, size, own, search)
-                problems = [problem for problem in problems if problem in again]
+            problems = _recurring(
+                lambda: self.partition_problems(resource, pages, base, size, own, search)
+            )
             story.check(not problems, PAGES_PARTITION, "; ".join(problems[:4]))
-        return own
 
     def sorted_across(
         self, resource: Resource, pages: Paging, order: Sorting, own: list[Made]
@@ -327,12 +332,10 @@ class Collections:
             with self.story.step(
                 f"{kind}: {what}, sorted by {member} {direction}, {size} a page, in that order"
             ):
-                problems = self.order_problems(resource, pages, query, size, own, member, direction)
-                if problems:
-                    again = self.order_problems(
-                        resource, pages, query, size, own, member, direction
-                    )
-                    problems = [problem for problem in problems if problem in again]
+                judge = functools.partial(  # bound now: the loop goes on to the other way
+                    self.order_problems, resource, pages, query, size, own, member, direction
+                )
+                problems = _recurring(judge)
                 self.story.check(not problems, PAGES_PARTITION, "; ".join(problems))
 
     def order_problems(
@@ -468,8 +471,7 @@ class Collections:
             body = response.json()
         except ValueError:
             return None
-        assert resource.list is not None
-        declared = paging(resource.list)
+        declared = self.paging_of(resource)
         if declared is not None and declared.items is not None:
             return _declared_page(resource, number, response, body, declared)
         holder, items = _items(body)
@@ -490,11 +492,12 @@ class Collections:
             page.total_pages = _int(holder, PAGES_MEMBERS, page.said, "totalPages")
             page.next_page = _member(holder, NEXT_MEMBERS, page.said, "nextPage")
             page.prev_page = _member(holder, PREV_MEMBERS, page.said, "prevPage")
-        page.link_url = response.links.get("next", {}).get("url")
-        page.link_next = page.link_url is not None
-        if isinstance(holder, Mapping):
-            cursor = _member(holder, CURSOR_MEMBERS, page.said, "cursor")
-            page.cursor = cursor if isinstance(cursor, (str, int)) and cursor != "" else None
+        cursor = (
+            _member(holder, CURSOR_MEMBERS, page.said, "cursor")
+            if isinstance(holder, Mapping)
+            else None
+        )
+        page.pointed(response, cursor)
         return page
 
     def narrowed(self, resource: Resource, word: str) -> Walk:
@@ -502,8 +505,8 @@ class Collections:
         search = self._search(resource)
         if not self.searchable.get(str(resource.schema_name), True):
             search = None
-        pages = paging(resource.list) if resource.list is not None else None
-        size = 100 if pages is None else max(pages.smallest, min(_largest(pages), 100))
+        pages = self.paging_of(resource)
+        size = 100 if pages is None else pages.fitted(100)
         if pages is None:
             response = self.page(resource, {search: word} if search else {})
             page = self.read_page(resource, 1, response)
@@ -559,10 +562,7 @@ class Collections:
         with story.step(
             f"{kind}: listed with {name}={shown}, every item has it and total counts them"
         ):
-            problems = self.filter_problems(resource, found, value)
-            if problems:
-                again = self.filter_problems(resource, found, value)
-                problems = [problem for problem in problems if problem in again]
+            problems = _recurring(lambda: self.filter_problems(resource, found, value))
             story.check(not problems, FILTER_HOLDS, "; ".join(problems[:4]))
 
     def _listed_value(self, resource: Resource, member: str) -> Any:
@@ -572,15 +572,14 @@ class Collections:
         return next((item[member] for item in items if item.get(member) is not None), None)
 
     def filter_problems(self, resource: Resource, found: Filter, value: Any) -> list[str]:
-        assert resource.list is not None
-        pages = paging(resource.list)
+        pages = self.paging_of(resource)
         query_value = json.dumps(value) if isinstance(value, bool) else value
         base = {found.parameter.name: query_value}
         if pages is None:
             page = self.read_page(resource, 1, self.page(resource, base))
             walk = Walk([page] if page else [], complete=False)
         else:
-            size = max(pages.smallest, min(_largest(pages), FILTER_SIZE))
+            size = pages.fitted(FILTER_SIZE)
             walk = self.walk(resource, pages, base, size, max_pages=FILTER_PAGES)
         if not walk.pages:
             raise StepSkipped("the filtered list answered no page")
@@ -604,6 +603,16 @@ class Collections:
 
 
 # -- reading answers -------------------------------------------------------------------------
+
+
+def _recurring(judge: Callable[[], list[str]]) -> list[str]:
+    """What ``judge`` finds twice in a row: a breach is walked again before it is reported, and
+    only what recurs is (another client may write to a shared list between two pages)."""
+    problems = judge()
+    if not problems:
+        return []
+    again = judge()
+    return [problem for problem in problems if problem in again]
 
 
 def _word() -> str:
@@ -636,10 +645,7 @@ def _declared_page(
     if isinstance(total, int) and not isinstance(total, bool):
         page.total = total
         page.said.add("total")
-    cursor = at(declared.next)
-    page.cursor = cursor if isinstance(cursor, (str, int)) and cursor != "" else None
-    page.link_url = response.links.get("next", {}).get("url")
-    page.link_next = page.link_url is not None
+    page.pointed(response, at(declared.next))
     return page
 
 
@@ -698,7 +704,7 @@ def _ended(page: Page, number: int, size: int) -> bool:
         return number >= page.total_pages
     if page.total is not None:
         return number * size >= page.total
-    if page.link_next:
+    if page.link_url is not None:
         return False
     return len(page.keys) < size
 
@@ -724,16 +730,6 @@ def _counters(page: Page, last: int, counted: int, size: int, style: str) -> lis
         if "prevPage" in page.said and page.prev_page != (n - 1 if n > 1 else None):
             problems.append(f"page {n} says prevPage {page.prev_page!r}")
     return problems
-
-
-def _largest(pages: Paging) -> int:
-    size = pages.size
-    if size is None:
-        return 100
-    maximum = size.schema.get("maximum")
-    return (
-        int(maximum) if isinstance(maximum, (int, float)) and not isinstance(maximum, bool) else 100
-    )
 
 
 def _plain_text(schema: Any) -> bool:
