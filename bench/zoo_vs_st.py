@@ -260,8 +260,8 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     st = []
+    excluded = suite["excluded"] if args.same_operations else []
     for attempt in (1, 2):
-        excluded = suite["excluded"] if args.same_operations else []
         st.append(run_st(api, spec, args, attempt, excluded))
         print(
             f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings,"
@@ -322,7 +322,7 @@ def main() -> int:
     parser.add_argument(
         "--clean",
         action="store_true",
-        help="the apps without their bugs: the speed where neither tool finds (nor shrinks) one",
+        help="the apps without their bugs: the speed where neither tool finds a failure",
     )
     parser.add_argument(
         "--same-operations",
