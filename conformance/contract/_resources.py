@@ -3,8 +3,11 @@
 A *collection* is a path such as ``/schools`` and its *item* path ``/schools/{id}`` (the
 collection plus one template segment). Operations on the item path are the resource's get, update
 and delete; POST on the collection creates, GET lists; operations under the item path
-(``/content/items/{id}/publish``) are its *actions*. A *singleton* is a path without templates
-that can be read and changed but not created (``/system-config``).
+(``/content/items/{id}/publish``) are its *actions*. Where no collection path exists but a
+register operation sits where it would (``POST /users/register`` beside ``/users/{username}``),
+that operation is its ``register``: a run learns the accounts it registers and removes them. A
+*singleton* is a path without templates that can be read and changed but not created
+(``/system-config``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class Resource:
     actions: tuple[Operation, ...]
     #: the component schema of one item (``School``), where the responses name one
     schema_name: str | None
+    #: the register operation that makes its items where no collection path does (an account:
+    #: ``POST /users/register``); not its ``create``: a scenario does not make accounts so, but
+    #: a run learns and removes the ones its fuzzing registered
+    register: Operation | None = None
 
     @property
     def item_operations(self) -> tuple[Operation, ...]:
@@ -92,15 +99,36 @@ def _collection_of(item_path: str, paths: dict[str, dict[str, Operation]]) -> st
     return None
 
 
+#: the last segment of a create that makes an account beside its collection
+#: (``POST /users/register`` for ``/users/{username}``, VAmPI's ``/users/v1/register``)
+REGISTER_SEGMENTS = frozenset({"register", "signup", "sign-up", "sign_up", "signUp"})
+
+
+def _registered_at(item_path: str, paths: dict[str, dict[str, Operation]]) -> Operation | None:
+    """The register operation that creates the items of ``item_path`` where the spec has no
+    collection path for them: a POST at the collection's path and a register segment."""
+    base, _, last = item_path.rstrip("/").rpartition("/")
+    if not is_template(last) or not base:
+        return None
+    for segment in sorted(REGISTER_SEGMENTS):
+        found = paths.get(f"{base}/{segment}", {}).get("post")
+        if found is not None:
+            return found
+    return None
+
+
 def resources(spec: Spec) -> tuple[Resource, ...]:
     paths = _by_path(spec)
     found = []
     for item_path, item_ops in paths.items():
         collection_path = _collection_of(item_path, paths)
+        register = _registered_at(item_path, paths) if collection_path is None else None
+        if register is not None:  # made by registering: its collection has no path of its own
+            collection_path = item_path.rstrip("/").rpartition("/")[0]
         if collection_path is None:
             continue
-        collection_ops = paths[collection_path]
-        if "get" not in collection_ops and "post" not in collection_ops:
+        collection_ops = paths.get(collection_path, {})
+        if "get" not in collection_ops and "post" not in collection_ops and register is None:
             continue
         prefix = item_path.rstrip("/") + "/"
         actions = tuple(
@@ -129,6 +157,7 @@ def resources(spec: Spec) -> tuple[Resource, ...]:
                 delete=item_ops.get("delete"),
                 actions=actions,
                 schema_name=schema_name,
+                register=register,
             )
         )
     return tuple(found)

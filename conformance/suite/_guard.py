@@ -5,9 +5,12 @@ an action or a collection under it: ``POST /articles/{slug}/comments`` writes to
 the item is judged by its concrete path:
 
 - the run's own (it created it): sent as drawn;
-- one that cannot exist (an id outside its parameter's declared range, length or pattern, or one
-  whose ``GET`` answered 404): sent as drawn, so that a 500 on an unknown or overflowed id is
-  still reached;
+- one that cannot exist (an id outside its parameter's declared range, length or pattern):
+  sent as drawn, so that a 500 on an overflowed id is still reached;
+- one whose ``GET`` answered 404: it may still be another user's private item, which a backend
+  without object-level checks lets a write change; sent to an id surely absent (a documented
+  404 all the same), unless only odd input names it (characters no key has, an integer past
+  int32): then as drawn, so that its 500 is still reached;
 - an existing item the run did not create: pointed at one of the run's own items of that kind
   (all of its path parameters: a nested item's parent too), made first when the run has none
   (`Producer`: a parent before its children, the body of a create the API accepted before, or
@@ -101,6 +104,19 @@ def _absent_value(schema: Any) -> Any:
     return text[: max(int(longest), 1)] if isinstance(longest, int) else text
 
 
+#: what a key of a real item is made of (an id, a slug, a username, an email)
+_KEY = re.compile(r"[A-Za-z0-9._~@+-]+")
+
+
+def _plausible(value: Any) -> bool:
+    """Whether a real item could have ``value`` as its key: a whole number within int32, or
+    text of the characters keys are made of."""
+    text = str(value)
+    if re.fullmatch(r"-?\d+", text):
+        return 0 <= int(text) <= 2**31 - 1
+    return bool(_KEY.fullmatch(text))
+
+
 def impossible(value: Any, schema: Any) -> bool:
     """Whether ``value`` cannot be any item's id under the parameter's ``schema``: an integer
     outside its declared range (or its format's), text outside its length or pattern. Such a
@@ -144,12 +160,19 @@ class Guard:
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
+        #: a create's path -> its resource (the collection's, or a register operation's)
         self._by_collection = {r.collection_path: r for r in self.resources.values()}
+        self._by_collection.update(
+            {r.register.path: r for r in self.resources.values() if r.register is not None}
+        )
         self._base_path = urllib.parse.urlsplit(client.url).path
         #: concrete item paths the run created; ones found to exist before it; ones absent
         self._mine: set[str] = {item.path for item in journal.pending()}
         self._theirs: set[str] = set()
         self._absent: set[str] = set()
+        #: the run's own items it deleted: a write at one is sent as drawn (its 404 is expected,
+        #: and schemathesis judges it by the delete it saw)
+        self._gone: set[str] = set()
         #: item template -> the path parameters of the run's own items there, oldest first
         self._own: dict[str, list[dict[str, str]]] = {}
         #: collection path -> the last body (and path parameters) a create there was answered
@@ -245,8 +268,8 @@ class Guard:
         if concrete is None:
             return
         with self._lock:
-            if concrete in self._mine:
-                return
+            if concrete in self._mine or concrete in self._gone:
+                return  # the run's own, or its own that it deleted: its 404 is the run's
             known_absent = concrete in self._absent
             known_theirs = concrete in self._theirs
         path = str(operation.path)
@@ -257,7 +280,8 @@ class Guard:
             with self._lock:
                 (self._theirs if exists else self._absent).add(concrete)
             if not exists:
-                self._until_answered(case, method, resource)
+                if not self._until_answered(case, method, resource):
+                    self._unseen(case, method, path, names, drawn)
                 return
         own = self._own_item(resource)
         if own is not None:
@@ -286,26 +310,43 @@ class Guard:
                 found.add(str(operation.operation_id))
         return found
 
-    def _until_answered(self, case: Any, method: str, resource: Resource) -> None:
+    def _unseen(
+        self, case: Any, method: str, path: str, names: list[str], drawn: Mapping[str, Any]
+    ) -> None:
+        """A write at an item the run's GET cannot see: it may be another user's private item,
+        which a backend without object-level checks would let the write change (a DELETE of
+        someone's note). An id such an item could have goes to one surely absent; one that
+        only odd input names (characters no key has, an integer past int32) is sent as drawn,
+        so that its 500 is still reached."""
+        last = names[-1]
+        if not _plausible(drawn[last]):
+            return
+        _repoint(case, {last: _absent_value(self._schema_of(method, path, last))})
+        with self._lock:
+            self.rewritten += 1
+
+    def _until_answered(self, case: Any, method: str, resource: Resource) -> bool:
         """A valid change aimed at an absent id goes to one of the run's own items while its
         operation has had no 2xx yet (a 404 teaches nothing new after the first, and an update
         that needs an item in some state waited for the focused passes: gloria's
         ``updateWorkflowInstance`` at seed 2); after that, as drawn, so that an unknown id's
-        500 is still reached. A delete keeps its id (it would take the items the changes
-        need); an invalid case too (the id may be what makes it invalid)."""
+        500 is still reached (`_unseen`). A delete keeps its id (it would take the items the
+        changes need); an invalid case too (the id may be what makes it invalid). True when
+        it was pointed at the run's own item."""
         meta = getattr(case, "meta", None)
         if method == "DELETE" or meta is None or str(meta.generation.mode) != "positive":
-            return
+            return False
         operation = (method, str(case.operation.path))
         with self._lock:
             if operation in self._answered_2xx:
-                return
+                return False
             own = self._own.get(resource.item_path)
             chosen = dict(random.choice(own[-OWN_CHOICES:])) if own else None
             if chosen is not None:
                 self.own_aimed += 1
         if chosen is not None:
             _repoint(case, chosen)
+        return chosen is not None
 
     def _own_item(self, resource: Resource) -> dict[str, str] | None:
         """The path parameters of one of the run's newest items of ``resource``'s kind, made
@@ -484,7 +525,7 @@ class Guard:
         if resource is None:
             name_of_item = item_schema_name(self.spec, spec_operation)
             resource = self._by_schema.get(name_of_item) if name_of_item else None
-        if resource is None or resource.create is None:
+        if resource is None or (resource.create is None and resource.register is None):
             return
         parameters = {str(k): str(v) for k, v in (case.path_parameters or {}).items()}
         if isinstance(case.body, dict) and resource.collection_path == path:
@@ -562,6 +603,7 @@ class Guard:
             mine = concrete is not None and concrete in self._mine
             if mine:
                 self._mine.discard(str(concrete))
+                self._gone.add(str(concrete))
         if mine:
             self.journal.removed(str(concrete))
 

@@ -354,6 +354,32 @@ def test_a_collection_is_found_with_or_without_a_trailing_slash(
     assert [action.method for action in heroes.actions] == ["post"]
 
 
+@pytest.mark.parametrize("segment", ["register", "signup"])
+def test_accounts_made_by_registering_are_a_resource_whose_register_is_not_its_create(
+    tmp_path: Path, segment: str
+) -> None:
+    """VAmPI's ``POST /users/v1/register`` beside ``/users/v1/{username}``, no ``/users/v1``
+    path: a run learns the accounts its fuzzing registers and removes them; no scenario makes
+    an account so (its ``create`` stays None: accounts come from x-auth-flow)."""
+    ok = "responses: {'200': {description: ok}}"
+    spec = spec_of(
+        tmp_path,
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n"
+        f"  /users/v1/{segment}:\n    post: {{{ok}}}\n"
+        "  /users/v1/login:\n    post: {{{ok}}}\n".replace("{{{ok}}}", "{" + ok + "}")
+        + "  /users/v1/{username}:\n    parameters: [{name: username, in: path, required: true,"
+        " schema: {type: string}}]\n"
+        f"    get: {{{ok}}}\n    delete: {{{ok}}}\n",
+    )
+    (users,) = resources(spec)
+    assert (users.collection_path, users.item_path) == ("/users/v1", "/users/v1/{username}")
+    assert users.register is not None
+    assert users.register.path == f"/users/v1/{segment}"
+    assert users.create is None
+    assert users.list is None
+    assert users.delete is not None
+
+
 def test_an_operation_is_found_by_its_method_and_path_template() -> None:
     spec = load_spec(bundled_spec("gloria"))
     found = spec.operation_at("GET", "/schools/{id}")

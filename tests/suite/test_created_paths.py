@@ -214,14 +214,15 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
 
     with serving(Profiles) as url:
         guard = Guard(spec, Journal(tmp_path / "j.jsonl"), RunClient(url, lambda: None))
-        for user, stays in (("bystander", False), ("nobody", True)):
+        # nobody (a 404 to the run) may be someone's private profile: an id surely absent too
+        for user, stays in (("bystander", False), ("nobody", False), ("no'body", True)):
             unfollow = SimpleNamespace(
                 operation=SimpleNamespace(method="DELETE", path="/profiles/{username}/follow"),
                 path_parameters={"username": user}, body=None, meta=None,
             )  # fmt: skip
             guard.before_call(unfollow)
             assert (unfollow.path_parameters["username"] == user) is stays, user
-    assert guard.rewritten == 1
+    assert guard.rewritten == 2
     # no profile can ever be the run's own: focused passes for the unfollow would only repeat
     # 404s (a RealWorld run spent 1,500 requests on them)
     assert guard.shut_out() == {"unfollow"}

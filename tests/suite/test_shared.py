@@ -296,13 +296,14 @@ def test_the_cleanup_waits_for_a_create_under_way_and_then_lets_no_write_through
     assert gone.status_code == 404
 
 
-def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absent_id_stays(
+def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absent_id_stays_absent(
     tmp_path: Path, gloria: Running
 ) -> None:
     """A write at an item that was there before the run goes to one of the run's own of that
     kind, made first when it has none (a made-up id only ever earned a 404, and a nested create
-    under it never got in); a write at an id that names nothing is sent as drawn, so that a
-    500 on an unknown id is still reached; a read is never touched."""
+    under it never got in); a write at an id whose GET answered 404 goes to one surely absent
+    (the run cannot see another user's private item: a backend without object-level checks
+    would let the write change it), still an unknown id's request; a read is never touched."""
     from types import SimpleNamespace
 
     import httpx
@@ -334,8 +335,10 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
         for method, mode in (("PATCH", "positive"), ("DELETE", "positive"), ("PATCH", "negative")):
             absent = case(method, "/schools/{id}", mode, id=made_up)
             guard.before_call(absent)
-            assert absent.path_parameters == {"id": made_up}
-        assert (guard.made, guard.own_aimed, guard.rewritten) == (0, 0, 0)
+            assert absent.path_parameters["id"] != made_up
+            there = f"{url}/schools/{absent.path_parameters['id']}"
+            assert httpx.get(there, headers={"Authorization": f"Bearer {token}"}).status_code == 404
+        assert (guard.made, guard.own_aimed, guard.rewritten) == (0, 0, 3)
         # the run has no school yet: the guard makes one and aims the change at it
         change = case("PATCH", "/schools/{id}", "positive", id=theirs)
         guard.before_call(change)
@@ -351,15 +354,15 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
         guard.before_call(read)
         assert read.path_parameters == {"id": theirs}
         # a valid change at an absent id goes to the run's own until its operation has a 2xx
-        # (a 404 teaches nothing new), then as drawn (an unknown id's 500 is still reached)
+        # (a 404 teaches nothing new), then to an id surely absent (an unknown id all the same)
         early = case("PATCH", "/schools/{id}", "positive", id=made_up)
         guard.before_call(early)
         assert early.path_parameters == {"id": own}
         guard.after_call(early, httpx.Response(200, json={}))
         late = case("PATCH", "/schools/{id}", "positive", id=made_up)
         guard.before_call(late)
-        assert late.path_parameters == {"id": made_up}
-        assert (guard.made, guard.own_aimed, guard.rewritten) == (1, 4, 0)
+        assert late.path_parameters["id"] not in (made_up, own)
+        assert (guard.made, guard.own_aimed, guard.rewritten) == (1, 4, 4)
     finally:
         guard.settle()
         report = cleanup.run()
