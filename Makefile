@@ -92,6 +92,7 @@ bench: install
 	$(BIN)/python bench/reference_load.py
 	$(BIN)/python bench/suite_vs_st.py
 	$(BIN)/python bench/zoo_vs_st.py
+	$(BIN)/python bench/diff_speed.py
 
 # not after `install`: its `pip check` fails while pyproject names a package the lock lacks yet
 lock:

@@ -3,7 +3,8 @@ category, what kind of rule it is, and when it applies.
 
 Everything else derives from this list: the checks registered with schemathesis, the scenarios'
 rule ids (checked at import), Allure's severity and categories, JUnit's case names, the summary's
-failures by rule, waiver validation, the self-test's expectations and the linter's rules.
+failures by rule, waiver validation, the self-test's expectations, the linter's rules and the
+spec diff's (``conformance diff``).
 
 **When a rule applies.** schemathesis's own checks and ``no_leaks`` apply to every answer of
 every API, as in ``st run``. The contract's header and body rules apply where the spec declares
@@ -40,6 +41,7 @@ class Kind(enum.StrEnum):
     SCENARIO = "scenario"  #: a scripted scenario's claim (`conformance.suite.scenarios`)
     PROBE = "probe"  #: a security probe
     LINT = "lint"  #: a rule of the spec linter (`conformance.lint`)
+    DIFF = "diff"  #: a change between two specs that old clients feel (`conformance.diffing`)
 
 
 class Severity(enum.StrEnum):
@@ -93,6 +95,9 @@ class Rule:
     scope: Scope
     #: a lint rule's name (``input-400``), beside its id (``CT201``)
     name: str = ""
+    #: a warning: its findings are reported and never fail the gate (a timing-based probe's, a
+    #: spec change that breaks no client for certain)
+    warning: bool = False
 
     @property
     def section(self) -> str:
@@ -343,6 +348,109 @@ _LIST.extend(
     Rule(rule_id, Kind.LINT, words, Severity.NORMAL, "Spec", scope, name)
     for rule_id, name, scope, words in _LINT
 )
+
+#: spec changes (``conformance diff``): (id, class, words), the words saying which client breaks;
+#: breaking fails the gate, a warning fails it under --fail-on warning, info never does
+_DIFF: tuple[tuple[str, str, str], ...] = (
+    ("removed-without-deprecation", "breaking", "an operation the old spec had not deprecated is"
+     " gone: a client calling it gets 404 or 405, unwarned"),
+    ("removed-before-sunset", "breaking", "an operation is gone before the x-sunset date its"
+     " deprecation announced: a client still inside the notice gets 404 or 405"),
+    ("operation-removed", "warning", "a deprecated operation is gone after its x-sunset (or it"
+     " announced none): a client still calling it gets 404 or 405, as announced"),
+    ("base-path-changed", "breaking", "the first server's base path moved: every client built on"
+     " the old URLs gets 404"),
+    ("param-required-added", "breaking", "a new required parameter: a client that does not send"
+     " it is refused"),
+    ("param-made-required", "breaking", "an optional parameter became required: a client that"
+     " leaves it out is refused"),
+    ("request-body-made-required", "breaking", "the request body became required: a client that"
+     " sends none is refused"),
+    ("request-media-type-removed", "breaking", "a request media type is gone: a client sending"
+     " it gets 415"),
+    ("request-property-required-added", "breaking", "a new required request property: a client"
+     " that does not send it is refused"),
+    ("request-property-made-required", "breaking", "an optional request property became"
+     " required: a client that leaves it out is refused"),
+    ("request-type-narrowed", "breaking", "a request value's type is narrower (a type or a"
+     " oneOf branch gone): a client sending the old type is refused"),
+    ("request-enum-value-removed", "breaking", "a value the old enum accepted is refused: a"
+     " client sending it gets 400"),
+    ("request-maximum-lowered", "breaking", "a request number's maximum is lower: a client"
+     " sending a value the old spec allowed is refused"),
+    ("request-minimum-raised", "breaking", "a request number's minimum is higher: a client"
+     " sending a value the old spec allowed is refused"),
+    ("request-pattern-added", "breaking", "a request string has a new or changed pattern: a"
+     " client's value that the old spec allowed may be refused"),
+    ("request-max-length-lowered", "breaking", "a request string's maxLength is lower: a client"
+     " sending a value the old spec allowed is refused"),
+    ("request-min-length-raised", "breaking", "a request string's minLength is higher: a client"
+     " sending a value the old spec allowed is refused"),
+    ("response-property-removed", "breaking", "a required response property is gone: a client"
+     " reading it gets nothing"),
+    ("response-property-optional", "breaking", "a required response property became optional:"
+     " a client reading it unchecked fails when it is absent"),
+    ("response-type-changed", "breaking", "a response value may have a type the old spec did"
+     " not allow (null included, or a new oneOf branch): a client parsing the old type fails"),
+    ("success-status-removed", "breaking", "a documented success status is gone: a client"
+     " checking for it takes the new answer for a failure"),
+    ("response-media-type-removed", "breaking", "a response media type is gone: a client asking"
+     " for it gets 406 or a body it cannot parse"),
+    ("security-added", "breaking", "an operation needs credentials the old spec did not ask"
+     " for: a client without them gets 401"),
+    ("scope-added", "breaking", "an operation needs an OAuth2 scope the old spec did not ask"
+     " for: a client whose token lacks it gets 403"),
+    ("role-removed", "breaking", "a role is gone from an operation's x-roles: a client of that"
+     " role gets 403"),
+    ("rate-limit-lowered", "breaking", "x-rate-limit is lower: a client paced to the old limit"
+     " gets 429"),
+    ("latency-budget-raised", "breaking", "x-latency-budget-ms is higher: a client whose timeout"
+     " fits the old budget times out"),
+    ("auth-flow-moved", "breaking", "an x-auth-flow field moved (an operation or a token's"
+     " place): a client logging in, refreshing or logging out the old way fails"),
+    ("old-client-broken", "breaking", "the new backend answers a request the old spec documents"
+     " with a status or body the old spec does not allow: an old client fails at run time"),
+    ("operation-id-changed", "warning", "an operationId changed: an SDK generated from the old"
+     " spec names the method differently"),
+    ("param-removed", "warning", "a parameter is gone: a client still sending it may be refused"
+     " or its value ignored"),
+    ("request-property-removed", "warning", "a request property is gone: a client still sending"
+     " it may be refused or its value ignored"),
+    ("response-enum-value-added", "warning", "a response value may take a value the old enum did"
+     " not list: a client switching on it meets a case it does not know"),
+    ("response-optional-property-removed", "warning", "an optional response property is gone: a"
+     " client reading it when present never gets it"),
+    ("operation-added", "info", "a new operation: no old client calls it"),
+    ("operation-deprecated", "info", "an operation is now deprecated: old clients still work,"
+     " and should move"),
+    ("param-optional-added", "info", "a new optional parameter: old clients leave it out"),
+    ("request-property-optional-added", "info", "a new optional request property: old clients"
+     " leave it out"),
+    ("request-constraint-relaxed", "info", "a request value accepts more (a type, an enum value,"
+     " a bound): old clients' values still pass"),
+    ("response-property-added", "info", "a new response property: old clients ignore it"),
+    ("response-status-added", "info", "a newly documented status: old clients treat it as they"
+     " treat any status they do not know"),
+    ("security-removed", "info", "an operation asks for fewer credentials or scopes: old clients'"
+     " still work"),
+    ("rate-limit-raised", "info", "x-rate-limit is higher: old clients stay inside it"),
+    ("latency-budget-lowered", "info", "x-latency-budget-ms is lower: old clients' timeouts still"
+     " fit"),
+    ("role-added", "info", "an operation allows another role: old clients are not affected"),
+)  # fmt: skip
+
+#: a diff rule's class -> its catalogue severity and whether it is a warning
+DIFF_CLASSES: Mapping[str, tuple[Severity, bool]] = {
+    "breaking": (Severity.CRITICAL, False),
+    "warning": (Severity.MINOR, True),
+    "info": (Severity.TRIVIAL, True),
+}
+
+_LIST.extend(
+    Rule(rule_id, Kind.DIFF, words, DIFF_CLASSES[cls][0], "Spec change", Scope.EVERYWHERE,
+         warning=DIFF_CLASSES[cls][1])
+    for rule_id, cls, words in _DIFF
+)  # fmt: skip
 
 #: id -> rule, in the order reports list them
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in _LIST}

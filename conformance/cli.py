@@ -42,6 +42,7 @@ def _build_parser() -> argparse.ArgumentParser:
     for add in (
         _init_parser,
         _lint_parser,
+        _diff_parser,
         _run_parser,
         _merge_parser,
         _report_parser,
@@ -127,6 +128,94 @@ def _lint_parser(commands: _Commands[_Parser]) -> None:
     )
     lint.add_argument("--verbose", action="store_true", help="show every note")
     lint.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+
+
+def _diff_parser(commands: _Commands[_Parser]) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="will the NEW spec break clients built on the OLD one? (exit 0, 1 breaking, 3)",
+        description=(
+            "Compare two specs as the clients built on the old one meet the new one: every"
+            " change classified breaking, warning or info by a rule of the catalogue, grouped"
+            " by operation. OLD and NEW are files or git revisions (main:specs/api.yaml), with"
+            " the overlay conformance.toml names for them applied. Accepted changes are waived"
+            " in waivers.toml's [[diff-waiver]] section. With --target, requests made from OLD's"
+            " schemas are replayed against the new backend and judged by OLD's answers. Exit 0"
+            " nothing breaking, 1 a breaking change (or a warning with --fail-on warning, or an"
+            " expired diff waiver), 3 bad input."
+        ),
+    )
+    diff.add_argument("old", nargs="?", metavar="OLD", help="the old spec: FILE or REV:PATH")
+    diff.add_argument("new", nargs="?", metavar="NEW", help="the new spec: FILE or REV:PATH")
+    diff.add_argument(
+        "--overlay",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an OpenAPI Overlay applied to both specs after their configured one (repeatable)",
+    )
+    diff.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the settings naming each spec's overlay (default: ./conformance.toml)",
+    )
+    diff.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="output format (markdown: a CI job summary)",
+    )
+    diff.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the output there (the terminal still gets the text)",
+    )
+    diff.add_argument(
+        "--fail-on",
+        choices=("breaking", "warning"),
+        default="breaking",
+        help="the least class of change that fails (default: breaking)",
+    )
+    diff.add_argument(
+        "--waivers",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="[[diff-waiver]] entries (default: ./waivers.toml when present)",
+    )
+    diff.add_argument(
+        "--target",
+        default=None,
+        metavar="URL",
+        help="the new backend: replay requests made from OLD's schemas and judge"
+        " the answers by OLD",
+    )
+    diff.add_argument(
+        "--environment",
+        choices=("shared", "disposable"),
+        default="shared",
+        help="--target's: shared (GETs only, the default) or disposable (writes)",
+    )
+    diff.add_argument(
+        "--max-requests",
+        type=int,
+        default=200,
+        metavar="N",
+        help="--target's bound on requests (default: 200)",
+    )
+    diff.add_argument(
+        "--max-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="--target's bound on time (default: 60)",
+    )
+    diff.add_argument("--list-rules", action="store_true", help="list the change rules and exit")
 
 
 def _run_parser(commands: _Commands[_Parser]) -> None:
@@ -460,6 +549,39 @@ def _init(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     return drafting.command(options, out)
 
 
+def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
+    from conformance import diffing
+
+    if args.list_rules:
+        for line in diffing.format_rules():
+            out.write(line + "\n")
+        return ExitCode.OK
+    if args.old is None or args.new is None:
+        raise UsageError(
+            "conformance diff: give OLD and NEW (files or REV:PATH), e.g."
+            " conformance diff main:specs/api.yaml specs/api.yaml"
+        )
+    if args.target is not None and not args.target.startswith(("http://", "https://")):
+        raise UsageError(f"--target {args.target}: the URL must start with http:// or https://")
+    if args.max_requests < 1 or args.max_seconds <= 0:
+        raise UsageError("--max-requests and --max-seconds must be positive")
+    options = diffing.DiffOptions(
+        old=args.old,
+        new=args.new,
+        overlays=tuple(args.overlay),
+        config=args.config,
+        format=args.format,
+        output=args.output,
+        fail_on=diffing.ChangeClass(args.fail_on),
+        waivers=args.waivers,
+        target=args.target,
+        environment=args.environment,
+        max_requests=args.max_requests,
+        max_seconds=args.max_seconds,
+    )
+    return diffing.command(options, out)
+
+
 def _lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
     from conformance import lint
 
@@ -516,6 +638,7 @@ def run(
         command = {
             "init": _init,
             "lint": _lint,
+            "diff": _diff,
             "serve": _serve,
             "run": _run,
             "merge": _merge,

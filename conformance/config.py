@@ -18,6 +18,8 @@ also comes from ``CONFORMANCE_TARGET_<API>``; `resolve_targets` is the one readi
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import difflib
 import os
 import tomllib
@@ -495,6 +497,17 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def expiry_date(where: str, raw: Any) -> dt.date:
+    """A waiver's ``expires`` (a run's ``[[waiver]]`` or a diff's ``[[diff-waiver]]``): a TOML
+    date, or its ISO text; a `ConfigError` naming ``where`` for anything else."""
+    if isinstance(raw, str):
+        with contextlib.suppress(ValueError):
+            raw = dt.date.fromisoformat(raw)
+    if isinstance(raw, dt.datetime) or not isinstance(raw, dt.date):
+        raise ConfigError(f"{where}: expires = {raw!r}: write a date, e.g. expires = 2026-12-31")
+    return raw
 
 
 def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str]) -> Settings:

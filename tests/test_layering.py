@@ -47,6 +47,7 @@ ALLOWED = {
         "verdict",
     },
     "drafting": {"config", "contract", "errors", "masking"},
+    "diffing": {"catalogue", "config", "contract", "errors"},
     "selftest": {
         "busy",
         "catalogue",
@@ -63,6 +64,7 @@ ALLOWED = {
         "catalogue",
         "config",
         "contract",
+        "diffing",
         "drafting",
         "errors",
         "lint",

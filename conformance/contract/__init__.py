@@ -20,7 +20,13 @@ from conformance.contract._declarations import (
     RefreshStep,
     TokenStep,
 )
-from conformance.contract._document import DuplicateKey, SpecDocument, read_document
+from conformance.contract._document import (
+    DuplicateKey,
+    SpecDocument,
+    parse_document,
+    parse_text,
+    read_document,
+)
 from conformance.contract._exclusion import (
     ExcludedBy,
     Exclusion,
@@ -113,6 +119,8 @@ __all__ = [
     "load_spec",
     "normalized_template",
     "paging",
+    "parse_document",
+    "parse_text",
     "read_document",
     "read_overlay",
     "read_spec",

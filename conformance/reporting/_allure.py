@@ -66,11 +66,12 @@ def _naming(*rules: str) -> str:
 
 def _categories() -> list[dict[str, Any]]:
     """Allure's failure categories from the catalogue: each of its categories in its order,
-    matched by the rules the catalogue puts in it (lint rules never make a result), then the
-    catch-all; waived and untested results (skipped) and broken ones have their own."""
+    matched by the rules the catalogue puts in it (lint and diff rules never make a result),
+    then the catch-all; waived and untested results (skipped) and broken ones have their
+    own."""
     by_category: dict[str, list[str]] = {}
     for rule in catalogue.RULES.values():
-        if rule.kind is not catalogue.Kind.LINT:
+        if rule.kind not in (catalogue.Kind.LINT, catalogue.Kind.DIFF):
             by_category.setdefault(rule.category, []).append(rule.id)
     made: list[dict[str, Any]] = [
         {"name": "Waived", "matchedStatuses": ["skipped"],

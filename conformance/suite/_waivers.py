@@ -13,11 +13,11 @@ operation or scenario whose every failure is waived is ``waived``). A waiver pas
 fails the gate, naming it, whether or not it still matches anything. One in force that matches
 nothing in a run is reported as stale. A malformed file or entry is a `ConfigError` (exit 3).
 ``rule = "exercised"`` waives an operation that saw no documented 2xx.
+The same file may hold ``[[diff-waiver]]`` sections: ``conformance diff``'s, left to it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
@@ -27,6 +27,7 @@ from typing import Any
 
 from conformance import catalogue
 from conformance.catalogue import Kind
+from conformance.config import expiry_date
 from conformance.errors import ConfigError
 from conformance.verdict import (
     OperationVerdict,
@@ -95,7 +96,7 @@ def known_rules() -> set[str]:
 def parse_waivers(path: Path, data: Mapping[str, Any], rules: Iterable[str]) -> list[Waiver]:
     """The waivers of the file ``path`` (its tables: ``data``, as `conformance.config.read_toml`
     reads them); a `ConfigError` naming the entry and the fix for a bad one."""
-    unknown = set(data) - {"waiver"}
+    unknown = set(data) - {"waiver", "diff-waiver"}  # a diff's own ([[diff-waiver]]) are not ours
     if unknown:
         raise ConfigError(f"{path}: unknown table {sorted(unknown)[0]!r}; write [[waiver]] entries")
     entries = data.get("waiver", [])
@@ -121,14 +122,7 @@ def _waiver(path: Path, number: int, entry: Mapping[str, Any], known: set[str]) 
             f"{where}: unknown rule {rule!r}; name a check (as in verdict.json's failures) or a"
             " scenario rule (as in its failures)"
         )
-    expires = entry.get("expires")
-    if isinstance(expires, str):
-        with contextlib.suppress(ValueError):
-            expires = dt.date.fromisoformat(expires)
-    if isinstance(expires, dt.datetime) or not isinstance(expires, dt.date):
-        raise ConfigError(
-            f"{where}: expires = {expires!r}: write a date, e.g. expires = 2026-12-31"
-        )
+    expires = expiry_date(where, entry.get("expires"))
     targets = [key for key in ("operation", "scenario") if entry.get(key)]
     if len(targets) != 1:
         raise ConfigError(f"{where}: name one operation (its operationId) or one scenario")
