@@ -23,6 +23,7 @@ house style is a note on a spec without the strict opt-in.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -68,8 +69,23 @@ class Scope(enum.StrEnum):
     SCENARIO = "scenario"  #: where its scenario runs (the scenario names what it needs)
 
 
+#: the OWASP API Security Top 10 (2023): a security finding names its category
+OWASP: Mapping[str, str] = {
+    "API1": "API1:2023 Broken Object Level Authorization",
+    "API2": "API2:2023 Broken Authentication",
+    "API3": "API3:2023 Broken Object Property Level Authorization",
+    "API4": "API4:2023 Unrestricted Resource Consumption",
+    "API5": "API5:2023 Broken Function Level Authorization",
+    "API6": "API6:2023 Unrestricted Access to Sensitive Business Flows",
+    "API7": "API7:2023 Server Side Request Forgery",
+    "API8": "API8:2023 Security Misconfiguration",
+    "API9": "API9:2023 Improper Inventory Management",
+    "API10": "API10:2023 Unsafe Consumption of APIs",
+}
+
 #: Allure's failure categories (and the summary's), in the order a failure is matched to one
 CATEGORIES = (
+    *OWASP.values(),
     "Server error",
     "Information leak",
     "Auth",
@@ -98,6 +114,13 @@ class Rule:
     #: a warning: its findings are reported and never fail the gate (a timing-based probe's, a
     #: spec change that breaks no client for certain)
     warning: bool = False
+    #: the OWASP API Security Top 10 (2023) category its findings fall under (`OWASP`), or ""
+    owasp: str = ""
+
+    @property
+    def owasp_name(self) -> str:
+        """``API1:2023 Broken Object Level Authorization`` for ``API1``; "" for none."""
+        return OWASP.get(self.owasp, "")
 
     @property
     def section(self) -> str:
@@ -257,6 +280,57 @@ _LIST: list[Rule] = [
          " responses is within its budget"),
     ),
 ]  # fmt: skip
+
+
+def _probes(*rows: tuple[str, Severity, str, str, bool]) -> list[Rule]:
+    """The security probes' rules: (id, severity, OWASP id, words, warning); their category is
+    the OWASP category's name. Blocker is OWASP's "critical", critical its "high"; a warning
+    (a timing-based finding, one that may be by design) is reported and never fails the gate."""
+    return [
+        Rule(id, Kind.PROBE, words, severity, OWASP[owasp], Scope.SCENARIO, "", warning, owasp)
+        for id, severity, owasp, words, warning in rows
+    ]
+
+
+W = True  # a warning
+_LIST += _probes(
+    # API1 broken object level authorization
+    ("bola-write", B, "API1", "another user cannot change or delete a user's resource, by id or"
+     " by key, nor name it in a write of their own", False),
+    ("bola-read", B, "API1", "another user cannot read a user's resource where it is owned"
+     " (x-owner) or left out of the other user's own list", False),
+    # API2 broken authentication
+    ("user-enumeration", C, "API2", "a login with an unknown user and one with a wrong password"
+     " answer alike, in status and body", False),
+    ("user-enumeration-timing", M, "API2", "a login with an unknown user takes as long as one"
+     " with a wrong password (a warning: timing depends on the machine)", W),
+    ("login-throttling", N, "API2", "repeated wrong passwords for one account are throttled"
+     " (429) or locked out", False),
+    ("weak-jwt-secret", B, "API2", "a JWT is not signed with an HMAC key from a dictionary of"
+     " common secrets", False),
+    ("forged-token-401", B, "API2", "a token with alg none, a stripped signature or a changed"
+     " payload is refused with 401", False),
+    # API3 broken object property level authorization
+    ("mass-assignment", C, "API3", "a property the request schema does not offer (admin, role,"
+     " another schema's member) sent on create, register or update does not stick", False),
+    ("secret-exposed", C, "API3", "no answer carries a password, a hash, a key or another user's"
+     " token", False),
+    ("undeclared-fields", M, "API3", "an answer carries only the members its schema declares (a"
+     " warning: a schema may be open by design)", W),
+    # API4 unrestricted resource consumption
+    ("maximum-enforced", N, "API4", "a documented maximum (a page size's, a string's maxLength)"
+     " is enforced: refused with a 4xx, or clamped", False),
+    ("slow-input", M, "API4", "a crafted long input does not make an answer much slower than the"
+     " operation's own baseline (a warning: timing depends on the machine)", W),
+    # API5 broken function level authorization
+    ("function-level-403", B, "API5", "an operation for privileged users (x-roles, or admin by"
+     " its path or tag) refuses an unprivileged account", False),
+    # API8 security misconfiguration
+    ("injection-signal", B, "API8", "SQL or NoSQL metacharacters in a parameter give neither a"
+     " 5xx nor a database error text", False),
+    ("debug-endpoint", C, "API8", "no debug or diagnostic endpoint (documented or conventional)"
+     " answers data", False),
+)  # fmt: skip
 
 #: lint rules: (id, name, words, scope); a house-style rule (STRICT) is a note on a spec
 #: without ``x-contract: strict``, a rule of the document's soundness is a finding on any spec
@@ -452,6 +526,19 @@ _LIST.extend(
     for rule_id, cls, words in _DIFF
 )  # fmt: skip
 
+#: the rules of the checks and scenarios that also judge a security flaw: a finding names its
+#: OWASP category too (a traceback is a security misconfiguration as much as a leak)
+_ALSO_OWASP = {
+    "ignored_auth": "API2", "object_level_authorization": "API1", "no_leaks": "API8",
+    "private-404": "API1", "role-403": "API5", "bad-token-401": "API2", "expired-401": "API2",
+    "no-credentials-401": "API2", "logout-revokes": "API2", "reuse-revokes-family": "API2",
+    "limit-enforced": "API4", "login-limit": "API2",
+}  # fmt: skip
+_LIST = [
+    dataclasses.replace(rule, owasp=_ALSO_OWASP[rule.id]) if rule.id in _ALSO_OWASP else rule
+    for rule in _LIST
+]
+
 #: id -> rule, in the order reports list them
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in _LIST}
 if len(RULES) != len(_LIST):  # pragma: no cover - a typo in the table above
@@ -489,6 +576,18 @@ def worst(rule_ids: Iterable[str]) -> Severity:
     """The worst severity of ``rule_ids`` (normal for none)."""
     found = [severity_of(rule_id) for rule_id in rule_ids]
     return min(found, key=lambda s: s.rank) if found else Severity.NORMAL
+
+
+def owasp_of(rule_id: str) -> str:
+    """The OWASP API Security Top 10 category a rule's findings fall under ("" for none)."""
+    found = RULES.get(rule_id)
+    return found.owasp_name if found else ""
+
+
+def is_warning(rule_id: str) -> bool:
+    """Whether a rule's findings are warnings: reported, never failing the gate."""
+    found = RULES.get(rule_id)
+    return found is not None and found.warning
 
 
 def category_of(rule_id: str) -> str:

@@ -510,11 +510,16 @@ def expiry_date(where: str, raw: Any) -> dt.date:
     return raw
 
 
-def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str]) -> Settings:
+def _from_file(
+    path: Path,
+    settings: Settings,
+    known_scenarios: Collection[str],
+    known_probes: Collection[str] = (),
+) -> Settings:
     data = read_toml(path)
     base = path.parent
     changes: dict[str, Any] = {"source": str(path)}
-    known = ["run", "targets", "scenarios"]
+    known = ["run", "targets", "scenarios", "probes"]
     for key in data:
         if key not in known:
             raise _unknown(str(path), key, known)
@@ -564,6 +569,13 @@ def _from_file(path: Path, settings: Settings, known_scenarios: Collection[str])
         if key not in known_scenarios:
             raise _unknown(f"{path} [scenarios]", key, [*known_scenarios, "max_wait_s"])
         switches[key] = _value(f"{path} [scenarios]", key, "bool", raw, base)
+    probes = data.get("probes", {})
+    if not isinstance(probes, Mapping):
+        raise ConfigError(f"{path}: [probes] must be a table of switches, e.g. injection = false")
+    for key, raw in probes.items():
+        if key not in known_probes:
+            raise _unknown(f"{path} [probes]", key, list(known_probes))
+        switches[key] = _value(f"{path} [probes]", key, "bool", raw, base)
     changes["scenarios"] = switches
     return replace(settings, **changes)
 
@@ -625,20 +637,22 @@ def load(
     *,
     discover: bool = True,
     known_scenarios: Collection[str] = (),
+    known_probes: Collection[str] = (),
     **flags: Any,
 ) -> Settings:
     """The settings of a run: ``path`` (or, with ``discover``, ./conformance.toml when it
     exists), the environment, then ``flags`` (keys of `Settings`; None means not given).
     ``known_scenarios``: the switches ``[scenarios]`` may hold (``scenarios.NAMES``: the runner
-    and the plugin know the suite; this layer does not), each on unless the file says not."""
+    and the plugin know the suite; this layer does not), each on unless the file says not;
+    ``known_probes`` the same for ``[probes]`` (``scenarios.PROBES``), in the same switches."""
     environ = os.environ if environ is None else environ
-    settings = Settings(scenarios=dict.fromkeys(known_scenarios, True))
+    settings = Settings(scenarios=dict.fromkeys([*known_scenarios, *known_probes], True))
     if path is None and discover and DEFAULT_FILE.is_file():
         path = DEFAULT_FILE
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"--config {path}: no such file")
-        settings = _from_file(path, settings, known_scenarios)
+        settings = _from_file(path, settings, known_scenarios, known_probes)
     settings = _from_environment(environ, settings)
     given = {key: value for key, value in flags.items() if value is not None}
     for key in given:

@@ -58,7 +58,8 @@ SECRET_MEMBER = re.compile(
     r"""(?ix)
     ( (?:\\?")
       (?:access_?token|refresh_?token|id_?token|token|password|new_?password|current_?password
-         |secret|client_?secret|api_?key)
+         |secret|client_?secret|api_?key|password_?hash|hashed_?password|password_?digest
+         |private_?key|salt)
       (?:\\?") \s* : \s* (?:\\?") )
     ( (?:[^"\\]|\\[^"])* )
     ( \\?" )

@@ -56,6 +56,8 @@ MARKERS = {
     "fuzz": "a schema-driven fuzzing test of one operation",
     #: ``pytest --markers`` adds the scenarios' names, from their registry (`_scenario_names`)
     "scenario(name)": "a scripted scenario of one API",
+    #: and the probes' (``-m probe`` selects them all, ``-m "not probe"`` leaves them out)
+    "probe(name)": "a security probe of one API (OWASP API Security Top 10)",
 }
 SUITE = pytest.StashKey["SuiteSession"]()
 
@@ -112,7 +114,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
 def _settings(config: pytest.Config) -> Settings:
     """The run's settings: the --conformance-config file, the environment, then the options."""
     from conformance import config as settings_module
-    from conformance.suite.scenarios import NAMES
+    from conformance.suite.scenarios import NAMES, PROBES
 
     path = config.getoption("conformance_config")
     given = {
@@ -121,7 +123,11 @@ def _settings(config: pytest.Config) -> Settings:
         if option.pytest_flag is not None
     }
     return settings_module.load(
-        Path(path) if path else None, discover=False, known_scenarios=NAMES, **given
+        Path(path) if path else None,
+        discover=False,
+        known_scenarios=NAMES,
+        known_probes=PROBES,
+        **given,
     )
 
 
@@ -171,8 +177,8 @@ def pytest_configure(config: pytest.Config) -> None:
     `SuiteSession` in ``config.stash`` and its hooks, `ConformanceRun`: no other pytest run of
     the environment carries them."""
     for marker, meaning in MARKERS.items():
-        if marker == "scenario(name)":
-            meaning += _scenario_names(config)
+        if marker in ("scenario(name)", "probe(name)"):
+            meaning += _scenario_names(config, marker.partition("(")[0])
         config.addinivalue_line("markers", f"{marker}: {meaning}")
     if not config.getoption("conformance_target", default=None) and not config.getoption(
         "conformance_config", default=None
@@ -301,14 +307,15 @@ def _allure_marks(labels: dict[str, str]) -> list[pytest.MarkDecorator]:
     return [pytest.mark.allure_label(value, label_type=name) for name, value in labels.items()]
 
 
-def _scenario_names(config: pytest.Config) -> str:
-    """The registered scenarios, for the ``scenario(name)`` marker's help where it is read
-    (``pytest --markers``): other pytest runs of the environment import no suite for it."""
+def _scenario_names(config: pytest.Config, kind: str = "scenario") -> str:
+    """The registered scenarios (or probes), for the ``scenario(name)`` (``probe(name)``)
+    marker's help where it is read (``pytest --markers``): other pytest runs of the environment
+    import no suite for it."""
     if not config.getoption("markers", default=False):
         return ""
-    from conformance.suite.scenarios import NAMES
+    from conformance.suite.scenarios import NAMES, PROBES
 
-    return f" ({', '.join(NAMES)})"
+    return f" ({', '.join(PROBES if kind == 'probe' else NAMES)})"
 
 
 def _params(item: pytest.Item) -> dict[str, Any]:
@@ -395,8 +402,9 @@ class ConformanceRun:
 
     def _scenario_items(self) -> list[Any]:
         """One item per API and registered scenario, in the order they run (the latency
-        scenario last: it judges the samples of everything before it)."""
-        from conformance.suite.scenarios import NAMES
+        scenario last of the scenarios: it judges the samples of everything before it), then
+        one per API and security probe (marked ``probe``, not ``scenario``)."""
+        from conformance.suite.scenarios import NAMES, PROBES
 
         return [
             pytest.param(
@@ -404,14 +412,19 @@ class ConformanceRun:
                 marks=[
                     getattr(pytest.mark, api),
                     pytest.mark.api(name=api),
-                    pytest.mark.scenario(name=name),
+                    getattr(pytest.mark, kind)(name=name),
                     pytest.mark.xdist_group(api),
-                    *_allure_marks(allure_labels(target.spec, scenario=name)),
+                    *_allure_marks(
+                        allure_labels(target.spec, scenario=name)
+                        if kind == "scenario"
+                        else allure_labels(target.spec, probe=name)
+                    ),
                 ],
                 id=f"{api}-{name}",
             )
             for api, target in self.suite.targets.items()
-            for name in NAMES
+            for kind, names in (("scenario", NAMES), ("probe", PROBES))
+            for name in names
         ]
 
     def pytest_collection_modifyitems(
@@ -540,9 +553,10 @@ class ConformanceRun:
             if verdict is not None and verdict.failures:
                 rules, told = [failure.check for failure in verdict.failures], verdict.explain()
         elif "conformance_scenario" in params:
-            allure.dynamic.title(title(scenario=params["conformance_scenario"][1]))  # type: ignore[no-untyped-call]
             scenario = suite.scenarios.get(tuple(params["conformance_scenario"]))
-            if scenario is not None and scenario.failures:
+            probe = scenario is not None and scenario.kind == "probe"
+            allure.dynamic.title(title(scenario=params["conformance_scenario"][1], probe=probe))  # type: ignore[no-untyped-call]
+            if scenario is not None and (scenario.failures or scenario.warnings):
                 rules, told = [failure.rule for failure in scenario.failures], scenario.explain()
         allure.dynamic.severity(allure.severity_level(severity(rules)))  # type: ignore[no-untyped-call]
         if told:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 
-from conformance import config, verdict
+from conformance import catalogue, config, verdict
 from conformance.config import RUN_OPTIONS, ResolvedTarget, Settings
 from conformance.contract import (
     BUNDLED_APIS,
@@ -80,9 +80,11 @@ class RunOptions:
     def settings(self) -> Settings:
         """The run's settings: the config file, the environment, then ``given``; the waivers
         default to ``waivers.toml`` here, when there is one."""
-        from conformance.suite.scenarios import NAMES
+        from conformance.suite.scenarios import NAMES, PROBES
 
-        settings = config.load(self.config, known_scenarios=NAMES, **self.given)
+        settings = config.load(
+            self.config, known_scenarios=NAMES, known_probes=PROBES, **self.given
+        )
         return replace(settings, waivers=waivers_file(settings))
 
 
@@ -526,6 +528,8 @@ def list_rules(options: RunOptions, out: TextIO) -> ExitCode:
         lines = rule_lines(api, path, spec, settings.require_exercised)
         lines[1:1] = [f"  left out: {left.label}: {left.reason}" for left in left_out]
         out.write(("\n" if n else "") + "\n".join(lines) + "\n")
+    if probes := probe_lines():  # the same on every API: once
+        out.write("\n" + "\n".join(probes) + "\n")
     return ExitCode.OK
 
 
@@ -557,6 +561,29 @@ def rule_lines(api: str, path: Path, spec: Spec, require_exercised: bool = False
         head = f"  {rule_id:<{width}}  {rule.severity:<9}"
         for n, text in enumerate(_rule_states(by_rule[rule_id], len(operations))):
             lines.append((head if n == 0 else " " * len(head)) + text)
+    return lines
+
+
+def probe_lines() -> list[str]:
+    """The security probes, each with when it applies (what it needs, else it is skipped with
+    the reason), then their rules: severity, OWASP category, and whether a finding is only a
+    warning (reported, never failing the gate)."""
+    from conformance.suite.scenarios import registered
+
+    probes = registered("probe")
+    if not probes:
+        return []
+    lines = ["security probes (OWASP API Security Top 10, 2023; -m probe, [probes] switches):"]
+    width = max(len(probe.name) for probe in probes)
+    for probe in probes:
+        writes = "" if probe.read_only else " (writes: skipped in a read-only run)"
+        lines.append(f"  {probe.name:<{width}}  when: {probe.requires.replace('`', '')}{writes}")
+    found = catalogue.of_kind(catalogue.Kind.PROBE)
+    width = max(len(rule.id) for rule in found)
+    lines.append("  their rules (severity, OWASP category, whether a finding fails the gate):")
+    for rule in found:
+        gate = "warning, never fails the gate" if rule.warning else "fails the gate"
+        lines.append(f"    {rule.id:<{width}}  {rule.severity:<9} {rule.owasp_name} ({gate})")
     return lines
 
 

@@ -192,7 +192,7 @@ def fired(run: Run) -> tuple[list[str], list[str]]:
         for scenario_failure in failed_rules:
             add(scenario_failure.rule)
         if failed_rules:
-            where.append(f"scenario {scenario.name}")
+            where.append(f"{scenario.kind} {scenario.name}")
         over = any(row.outcome == LatencyOutcome.EXCEEDED for row in scenario.latency)
         if over and scenario.outcome != Outcome.WAIVED:
             add(LATENCY_BUDGET)

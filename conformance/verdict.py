@@ -94,6 +94,11 @@ class Failure:
     #: the problems found, one each: a contract rule's own (`ContractFailure.lines`), or the
     #: non-empty lines of a schemathesis check's message; secrets masked
     lines: tuple[str, ...] = ()
+    #: the OWASP API Security Top 10 category the check's rule judges too (the catalogue's), or ""
+    owasp: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owasp", catalogue.owasp_of(self.check))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Failure:
@@ -202,6 +207,11 @@ class ScenarioFailure:
     curl: str = ""
     #: the waiver in force that covers it, if any
     waived: str = ""
+    #: the OWASP API Security Top 10 category its rule falls under (the catalogue's), or ""
+    owasp: str = ""
+
+    def __post_init__(self) -> None:
+        self.owasp = catalogue.owasp_of(self.rule)
 
     def line(self) -> str:
         waived = f" (waived: {self.waived})" if self.waived else ""
@@ -356,6 +366,10 @@ class ScenarioVerdict:
     seconds: float = 0.0
     #: the latency scenario's table: one row per operation with a budget
     latency: list[LatencyRow] = field(default_factory=list)
+    #: "scenario", or "probe" for a security probe (`conformance.suite.probes`)
+    kind: str = "scenario"
+    #: findings of warning rules (the catalogue's ``warning``): reported, never failing it
+    warnings: list[ScenarioFailure] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.outcome = Outcome(self.outcome)
@@ -391,6 +405,7 @@ class ScenarioVerdict:
                 **data,
                 "steps": [StepRecord(**step) for step in data.get("steps", [])],
                 "failures": [ScenarioFailure(**f) for f in data.get("failures", [])],
+                "warnings": [ScenarioFailure(**f) for f in data.get("warnings", [])],
                 "latency": [LatencyRow.from_json(row) for row in data.get("latency", [])],
             }
         )
@@ -404,6 +419,9 @@ class ScenarioVerdict:
             lines.append(f"    {failure.line()}")
             if failure.curl:
                 lines.append(f"      {failure.curl}")
+        for warning in self.warnings:
+            lines.append(f"  warning (never fails the gate): {warning.contract}")
+            lines.append(f"    {warning.line()}")
         skipped = [step for step in self.steps if step.outcome == "skipped"]
         lines += [f"  skipped: {step.part} / {step.title}: {step.detail}" for step in skipped]
         return mask("\n".join(lines))
@@ -676,14 +694,25 @@ class Run:
 
     def counts(self) -> dict[str, Any]:
         outcomes = collections.Counter(v.outcome for v in self.operations)
-        ran = collections.Counter(s.outcome for s in self.scenarios)
+        ran = collections.Counter(s.outcome for s in self.scenarios if s.kind != "probe")
+        probed = collections.Counter(s.outcome for s in self.scenarios if s.kind == "probe")
         return {
             "operations": len(self.operations),
             **{str(name): outcomes.get(name, 0) for name in _COUNTED},
             "throttled": sum(v.throttled for v in self.operations),
             "by_rule": self.by_rule(),
             "scenarios": {str(name): ran.get(name, 0) for name in _SCENARIO_COUNTED},
+            "probes": {str(name): probed.get(name, 0) for name in _SCENARIO_COUNTED},
+            "warnings": sum(len(s.warnings) for s in self.scenarios),
+            "by_owasp": self.by_owasp(),
         }
+
+    def by_owasp(self) -> dict[str, int]:
+        """Findings (failures and warnings) per OWASP API Security Top 10 category."""
+        found = collections.Counter(f.owasp for v in self.operations for f in v.failures)
+        found.update(f.owasp for s in self.scenarios for f in [*s.failures, *s.warnings])
+        found.pop("", None)
+        return dict(sorted(found.items()))
 
     def as_json(self) -> dict[str, Any]:
         """verdict.json, keys in the order of version 1."""
@@ -830,10 +859,14 @@ def reasons(run: Run) -> list[str]:
             f"{plural(len(failed), 'operation')} broke the contract"
             f" ({named([v.where for v in failed])}): {_rules_broken(failed)}"
         )
-    if failed_scenarios := run.scenarios_of(Outcome.FAILED):
+    for kind in ("scenario", "probe"):
+        failed_scenarios = [s for s in run.scenarios_of(Outcome.FAILED) if s.kind == kind]
+        if not failed_scenarios:
+            continue
         rules = sorted({f.rule for s in failed_scenarios for f in s.failures if not f.waived})
+        noun = "security probe" if kind == "probe" else "scenario"
         found.append(
-            f"{plural(len(failed_scenarios), 'scenario')} failed"
+            f"{plural(len(failed_scenarios), noun)} failed"
             f" ({named([s.where for s in failed_scenarios])})"
             + (f": {', '.join(rules)}" if rules else "")
         )
@@ -854,8 +887,14 @@ def _passed(run: Run) -> str:
         if len(tested) == 1
         else f"all {len(tested)} operations tested conform"
     )
+    kinds = collections.Counter(s.kind for s in ran)
     scenarios = (
-        "the one scenario run passed" if len(ran) == 1 else f"all {len(ran)} scenarios run passed"
+        " and ".join(
+            f"the one {noun}" if kinds[kind] == 1 else f"all {kinds[kind]} {noun}s"
+            for kind, noun in (("scenario", "scenario"), ("probe", "security probe"))
+            if kinds[kind]
+        )
+        + " run passed"
     )
     if tested and ran:
         said = f"{operations} and {scenarios}"

@@ -12,6 +12,7 @@ import pytest
 from conformance.cli import run
 from conformance.config import RUN_OPTIONS, Option
 from conformance.contract import bundled_spec
+from conformance.suite.scenarios import PROBES
 from tests.conftest import FIXTURES, SpecCopy
 from tests.options import given, no_setting_in_the_environment
 
@@ -186,7 +187,7 @@ def test_cli_run_list_rules_says_which_rules_apply_where_and_why(tmp_path: Path)
         "--list-rules", "--spec", spec, "--target", "http://127.0.0.1:9", "--reports", reports
     )
     assert (code, err) == (0, "")
-    lines = out.splitlines()
+    lines = out.split("\n\n")[0].splitlines()  # the API's block; the probes' follow
     assert lines[0] == (
         f"items: {spec} (2 operations; no x-contract: strict, so a contract rule applies where"
         " the spec declares what it checks)"
@@ -212,8 +213,15 @@ def test_cli_run_list_rules_says_which_rules_apply_where_and_why(tmp_path: Path)
 def test_cli_run_list_rules_defaults_to_the_bundled_specs_under_the_strict_opt_in() -> None:
     code, out, _ = run_command("--list-rules")
     assert code == 0
-    blocks = out.split("\n\n")
+    *blocks, probes = out.split("\n\n")
     assert [block.split(":")[0] for block in blocks] == ["gloria", "tchat"]
+    # the security probes once, after the APIs: each with when it applies, then their rules
+    # with severity, OWASP category and whether a finding fails the gate
+    assert probes.startswith("security probes (OWASP API Security Top 10, 2023")
+    for probe in PROBES:
+        assert f"\n  {probe} " in probes
+    assert "API1:2023 Broken Object Level Authorization (fails the gate)" in probes
+    assert "(warning, never fails the gate)" in probes
     for block in blocks:
         # strict: every rule is one line, on for every operation
         assert all(" on for all " in line for line in block.splitlines()[1:]), block

@@ -10,7 +10,7 @@ import pytest
 
 from conformance import config
 from conformance.errors import ConfigError, ExitCode, UsageError
-from conformance.suite.scenarios import MAX_WAIT_S, NAMES
+from conformance.suite.scenarios import MAX_WAIT_S, NAMES, PROBES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,14 +22,16 @@ def write(tmp_path: Path, text: str, name: str = "conformance.toml") -> Path:
 
 
 def test_the_example_file_is_valid_and_says_what_the_defaults_are() -> None:
-    settings = config.load(ROOT / "conformance.example.toml", {}, known_scenarios=NAMES)
+    settings = config.load(
+        ROOT / "conformance.example.toml", {}, known_scenarios=NAMES, known_probes=PROBES
+    )
     assert settings.profile == "gate"
     assert settings.request_timeout_s == 30
     assert settings.tls_verify
     assert not settings.read_only
     assert not settings.require_exercised
     assert set(settings.targets) == {"gloria", "tchat"}
-    assert settings.scenarios == dict.fromkeys(NAMES, True)
+    assert settings.scenarios == dict.fromkeys([*NAMES, *PROBES], True)
     assert settings.max_wait_s == MAX_WAIT_S
 
 
@@ -162,6 +164,18 @@ def test_the_scenario_switches_are_the_ones_the_caller_knows(tmp_path: Path) -> 
     }
     with pytest.raises(ConfigError, match="unknown key 'rollback'; known: max_wait_s"):
         config.load(path, {}, known_scenarios=())
+
+
+def test_the_probe_switches_are_a_table_of_their_own(tmp_path: Path) -> None:
+    path = write(tmp_path, "[probes]\ninjection = false\n")
+    settings = config.load(path, {}, known_scenarios=("latency",), known_probes=("injection",))
+    assert settings.scenarios == {"latency": True, "injection": False}
+    # a probe's name is not a scenario's switch, nor the other way round
+    with pytest.raises(ConfigError, match=r"\[probes\]: unknown key 'injection'"):
+        config.load(path, {}, known_scenarios=("injection",))
+    wrong = write(tmp_path, "[scenarios]\ninjection = false\n")
+    with pytest.raises(ConfigError, match=r"\[scenarios\]: unknown key 'injection'"):
+        config.load(wrong, {}, known_probes=("injection",))
 
 
 def test_require_exercised_comes_from_the_file_the_environment_or_a_flag(tmp_path: Path) -> None:

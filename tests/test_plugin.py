@@ -87,7 +87,9 @@ def test_a_conformance_test_that_crashes_breaks_the_verdict(pytester: pytest.Pyt
         "--conformance-target", "tchat=http://127.0.0.1:9/api", "--conformance-reports",
         str(reports), "-p", "no:cacheprovider",
     )  # fmt: skip
-    result.assert_outcomes(failed=1, skipped=6)  # the other scenarios of the registry
+    from conformance.suite.scenarios import NAMES, PROBES
+
+    result.assert_outcomes(failed=1, skipped=len(NAMES) + len(PROBES) - 1)  # the registry's others
     document = json.loads((reports / "verdict.json").read_text())
     assert document["verdict"] == "broken"
     (crash,) = document["errors"]
@@ -180,10 +182,12 @@ def test_plugin_reads_each_setting_back_as_the_runner_hands_it_to_pytest(
     """What `conformance run` resolved reaches pytest, and every xdist worker, unchanged."""
     from conformance import config
     from conformance.runner import setting_arguments
-    from conformance.suite.scenarios import NAMES
+    from conformance.suite.scenarios import NAMES, PROBES
 
     no_setting_in_the_environment(monkeypatch)
     _, value = given(option, pytester.path)
-    settings = config.load(None, {}, discover=False, known_scenarios=NAMES, **{option.key: value})
+    settings = config.load(
+        None, {}, discover=False, known_scenarios=NAMES, known_probes=PROBES, **{option.key: value}
+    )
     parsed = pytester.parseconfig(*setting_arguments(settings))
     assert plugin._settings(parsed) == settings

@@ -12,26 +12,38 @@ trace of them: everything a defect does is in this file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import jwt.warnings
 
 from conformance.contract import Operation
 from conformance.errors import ConfigError
 from conformance.reference._app import ReferenceApp
-from conformance.reference._auth import ANONYMOUS, REFRESH, Tokens, bearer, unauthenticated
+from conformance.reference._auth import (
+    ACCOUNT,
+    ANONYMOUS,
+    REFRESH,
+    Tokens,
+    bearer,
+    hash_password,
+    unauthenticated,
+)
 from conformance.reference._engine import Engine
 from conformance.reference._errors import ApiError, duplicate, internal
 from conformance.reference._model import Context, Handler, Kind, Principal, Reply
 from conformance.reference._store import Filter, RawItems, Row, Transaction, UniqueViolation
+from conformance.reference._validation import ParsedRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +224,52 @@ def _long_search_fails(parts: Parts) -> None:
     handler(parts, "listSchools", wrap)
 
 
+def _search_concatenated(parts: Parts) -> None:
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            search = str(ctx.request.query.get("search") or "")
+            if search.count("'") % 2:  # the search spliced into the SQL text: an open quote
+                raise ApiError(500, "INTERNAL", "sqlite3.OperationalError: unrecognized token:"
+                               f" \"'{search.partition(chr(39))[2][:20]}%'\"")  # fmt: skip
+            return inner(ctx)
+
+        return handle
+
+    handler(parts, "listSchools", wrap)
+
+
+def _fingerprint(secret: str) -> str:
+    """A short hash of a secret: what a debug page of a careless backend shows of it."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def _debug_vars(parts: Parts) -> None:
+    app = parts.app
+    inner = app.handle
+
+    def handle(
+        method: str,
+        path: str,
+        query_string: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        oversized: bool,
+        client: str,
+    ) -> tuple[int, dict[str, str], bytes]:
+        if method == "GET" and path.rstrip("/").endswith("/debug/vars"):  # expvar, left on
+            settings = {
+                "api": parts.api,
+                "debug": True,
+                "database": "sqlite:///var/lib/conformance/reference.db",
+                "jwt_secret_sha256": _fingerprint(str(parts.tokens._secret)),
+                "operations": len(app.handlers),
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(settings).encode()
+        return inner(method, path, query_string, headers, body, oversized, client)
+
+    app.handle = handle  # type: ignore[method-assign]
+
+
 TRACE = (
     "Traceback (most recent call last):\n"
     '  File "/srv/gloria/app/handlers/schools.py", line 87, in get_school\n'
@@ -344,6 +402,97 @@ def _private_leak(parts: Parts) -> None:
     handler(parts, "getNotification", wrap)
 
 
+#: what mass-assignment-role carries past validation: the sent ``permissions``, per worker thread
+_SMUGGLED = threading.local()
+
+
+def _permissions_kept(parts: Parts) -> None:
+    """createUser keeps the ``permissions`` its body names (a user made with any privilege),
+    though it offers none: an ORM's ``User(**body)`` after a schema that ignores what it does
+    not know. The member is taken off before validation and written over the derived ones."""
+    reader, engine = parts.app.reader, parts.engine
+    inner_read = reader.read
+
+    def read(
+        operation: Operation,
+        path: Mapping[str, str],
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        content_type: str | None,
+        body: bytes,
+    ) -> ParsedRequest:
+        _SMUGGLED.value = None
+        if operation.operation_id == "createUser" and body:
+            with contextlib.suppress(ValueError):
+                sent = json.loads(body)
+                if isinstance(sent, dict) and "permissions" in sent:
+                    _SMUGGLED.value = sent.pop("permissions")
+                    body = json.dumps(sent).encode()
+        return inner_read(operation, path, query, headers, content_type, body)
+
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            reply = inner(ctx)
+            smuggled = getattr(_SMUGGLED, "value", None)
+            if smuggled is None or not isinstance(reply.payload, dict):
+                return reply
+            kept = {**reply.payload, "permissions": smuggled}
+            with ctx.store.write(engine.api) as tx:
+                tx.replace("UserProfile", kept)
+            return dataclasses.replace(reply, payload=kept)
+
+        return handle
+
+    reader.read = read  # type: ignore[method-assign,assignment]
+    handler(parts, "createUser", wrap)
+
+
+def _hash_in_user(parts: Parts) -> None:
+    """getUser serialises the account row joined to the user: its ``passwordHash`` too."""
+    tokens = parts.tokens
+
+    def change(answer: Answer) -> None:
+        def add(payload: Any) -> None:
+            user = _data(payload)
+            with tokens.store.read(tokens.api) as tx:
+                account = tokens.account_for_user(tx, str(user.get("id")))
+                row = tx.get(ACCOUNT, account.id) if account is not None else None
+            user["passwordHash"] = row.data["passwordHash"] if row else hash_password("x" * 12)
+
+        if answer.status == 200:
+            answer.edit_json(add)
+
+    answers_of("getUser", change)(parts)
+
+
+def _owner_unchecked_on_update(parts: Parts) -> None:
+    """updateWorkflowInstance runs as if its caller saw every user's instances (an admin's
+    view): another staff user's change of an instance goes through."""
+
+    def wrap(inner: Handler) -> Handler:
+        def handle(ctx: Context) -> Reply:
+            who = ctx.principal
+            return inner(dataclasses.replace(ctx, principal=Principal(who.id, "admin", who.email)))
+
+        return handle
+
+    handler(parts, "updateWorkflowInstance", wrap)
+
+
+def _admin_open(parts: Parts) -> None:
+    """listAuditLogs (admin, service) lets staff in too."""
+    app = parts.app
+    inner = app.authenticator
+
+    class Open:
+        def authenticate(self, operation: Operation, headers: Mapping[str, str]) -> Principal:
+            if operation.operation_id == "listAuditLogs" and operation.roles:
+                operation = dataclasses.replace(operation, roles=(*operation.roles, "staff"))
+            return inner.authenticate(operation, headers)
+
+    app.authenticator = Open()
+
+
 def _no_store_missing(answer: Answer) -> None:
     if answer.operation is not None and answer.operation.operation_id in ("login", "refreshToken"):
         answer.headers.pop("Cache-Control", None)
@@ -354,7 +503,69 @@ def _no_challenge(answer: Answer) -> None:
         answer.headers.pop("WWW-Authenticate", None)
 
 
+def _weak_jwt_key(parts: Parts) -> None:
+    """Tokens are signed with the tutorial's key, ``secret`` (a default never changed)."""
+    # PyJWT warns of a key this short on every token: the defect is the short key, not a
+    # warning on each request (which a test's warnings-as-errors would turn into a 500)
+    warnings.filterwarnings("ignore", category=jwt.warnings.InsecureKeyLengthWarning)
+    tokens = parts.tokens
+    tokens._secret = "secret"
+    tokens._verified.clear()
+
+
+def _unknown_user_told(parts: Parts) -> None:
+    """A login of an email no account has says so (and skips the password hash), where a
+    wrong password says the pair does not match."""
+    tokens = parts.tokens
+    inner = tokens.authenticate
+
+    def authenticate(tx: Transaction, account_id: str | None, password: str) -> Any:
+        if account_id is None:
+            raise ApiError(401, "UNAUTHENTICATED", "no account has this email")
+        return inner(tx, account_id, password)
+
+    tokens.authenticate = authenticate  # type: ignore[method-assign]
+
+
+def _login_unlimited(parts: Parts) -> None:
+    """The login's own limit is off: any number of wrong passwords, at any speed."""
+    limiter: Any = parts.app.limiter
+    inner = limiter.hit
+
+    def hit(operation: Operation, principal: Principal, client: str, body: bytes) -> Any:
+        if operation.operation_id == "login":
+            return {}
+        return inner(operation, principal, client, body)
+
+    limiter.hit = hit
+
+
 # -- §3 pagination ---------------------------------------------------------------------------
+
+
+def _limit_honoured(parts: Parts) -> None:
+    """listSchools takes any ``limit``: the bound is checked on a copy of the query, and the
+    page is made with what was sent (``limit=1000`` pages a thousand)."""
+    reader = parts.app.reader
+    inner = reader.read
+
+    def read(
+        operation: Operation,
+        path: Mapping[str, str],
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        content_type: str | None,
+        body: bytes,
+    ) -> ParsedRequest:
+        sent = dict(query).get("limit", "") if operation.operation_id == "listSchools" else ""
+        over = sent.isdigit() and int(sent) > 100
+        checked = [(k, "100" if k == "limit" and over else v) for k, v in query]
+        parsed = inner(operation, path, checked, headers, content_type, body)
+        if over:
+            parsed.query["limit"] = int(sent)
+        return parsed
+
+    reader.read = read  # type: ignore[method-assign,assignment]
 
 
 def _total_off_by_one(answer: Answer) -> None:
@@ -825,7 +1036,19 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("alg-none-accepted", "§4 an unsigned token is 401",
            "a token with alg none and no signature is accepted", "tchat", "every operation",
            _alg_none_accepted,
-           rules=("bad-token-401",)),
+           rules=("bad-token-401", "forged-token-401")),
+    Defect("weak-jwt-key", "§4 tokens are signed with a secret key",
+           "access tokens are signed with the key `secret`", "gloria", "every token",
+           _weak_jwt_key,
+           rules=("weak-jwt-secret",)),
+    Defect("user-enumeration", "§4 a login does not tell which accounts exist",
+           "login of an unknown email says `no account has this email`", "tchat", "login",
+           _unknown_user_told,
+           rules=("user-enumeration",)),
+    Defect("no-login-throttle", "§6 login has its own, stricter limit",
+           "any number of logins, wrong passwords included, is served", "gloria", "login",
+           _login_unlimited,
+           rules=("login-throttling", "login-limit")),
     Defect("refresh-not-rotated", "§4 refresh rotates the pair",
            "refresh hands back the same refresh token, which keeps working", "gloria",
            "refreshToken", _not_rotated,
@@ -850,10 +1073,27 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("role-not-enforced", "§4 a role outside x-roles is 403",
            "staff may delete schools", "gloria", "deleteSchool", _role_unchecked,
            rules=("role-403",)),
+    Defect("mass-assignment-role", "§4 a request sets only what its schema offers",
+           "createUser keeps the `permissions` its body names, which it does not offer",
+           "gloria", "createUser", _permissions_kept,
+           rules=("mass-assignment",)),
+    Defect("password-hash-exposed", "§1 a 2xx body matches its schema; no secret in an answer",
+           "getUser answers the account's `passwordHash`", "gloria", "getUser", _hash_in_user,
+           rules=("secret-exposed", "response_schema_conformance")),
+    Defect("bola-update", "§4 another user's private resource is 404",
+           "staff change anyone's workflow instance", "gloria", "updateWorkflowInstance",
+           _owner_unchecked_on_update, rules=("bola-write", "private-404")),
+    Defect("admin-open", "§4 a role outside x-roles is 403",
+           "staff may list the audit log", "gloria", "listAuditLogs", _admin_open,
+           rules=("function-level-403", "role-403")),
     Defect("pagination-total-wrong", "§3 totals agree with the items",
            "listDepartments counts one department too many", "gloria", "listDepartments",
            answers_of("listDepartments", _total_off_by_one),
            rules=("pagination",)),
+    Defect("limit-unenforced", "§3 a page size within its documented maximum",
+           "listSchools honours a `limit` over its maximum of 100", "gloria", "listSchools",
+           _limit_honoured,
+           rules=("maximum-enforced", "response_schema_conformance")),
     Defect("ghost-after-delete", "§3 a deleted resource is gone from the list",
            "a deleted position is still listed (and counted), though its GET is 404", "gloria",
            "listPositions, deletePosition", _archive_listed,
@@ -936,6 +1176,14 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("slow-delete", "§7 p95 within the latency budget",
            "deleteSchool takes 300 ms more every time", "gloria", "deleteSchool", _slow_delete,
            rules=("latency-budget",)),
+    Defect("sql-injection-search", "§8 input never reaches a query as code",
+           "listSchools splices `search` into its SQL: a quote answers 500 with sqlite's error",
+           "gloria", "listSchools", _search_concatenated,
+           rules=("injection-signal",)),
+    Defect("debug-endpoint", "§8 no debug endpoint answers data",
+           "an undocumented GET /debug/vars answers the backend's settings", "gloria",
+           "GET /debug/vars (undocumented)", _debug_vars,
+           rules=("debug-endpoint",)),
 )  # fmt: skip
 
 BY_NAME = {defect.name: defect for defect in DEFECTS}

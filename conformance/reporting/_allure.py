@@ -111,10 +111,21 @@ def epic(spec: Spec) -> str:
 
 
 def allure_labels(
-    spec: Spec, operation: Operation | None = None, scenario: str | None = None
+    spec: Spec,
+    operation: Operation | None = None,
+    scenario: str | None = None,
+    probe: str | None = None,
 ) -> dict[str, str]:
-    """The labels of one test, an operation's or a scenario's; the suite labels give the report's
-    tree the same shape (API → module → operation)."""
+    """The labels of one test, an operation's, a scenario's or a security probe's; the suite
+    labels give the report's tree the same shape (API → module → operation)."""
+    if probe is not None:
+        return {
+            "epic": epic(spec),
+            "feature": "security probes",
+            "story": probe,
+            "parentSuite": epic(spec),
+            "suite": "security probes",
+        }
     if operation is not None:
         feature, story = operation.module or "untagged", operation.label
         return {
@@ -134,11 +145,13 @@ def allure_labels(
     }
 
 
-def title(operation: Operation | None = None, scenario: str | None = None) -> str:
+def title(
+    operation: Operation | None = None, scenario: str | None = None, probe: bool = False
+) -> str:
     """The name a test shows in the report (not pytest's ``test_fuzz[gloria-getHealth]``)."""
     if operation is not None:
         return f"{operation.label} (fuzzing, all checks)"
-    return f"scenario: {scenario}"
+    return f"{'security probe' if probe else 'scenario'}: {scenario}"
 
 
 def executor(environ: Mapping[str, str]) -> dict[str, Any] | None:

@@ -159,7 +159,7 @@ def _scenario_cases(scenario: ScenarioVerdict) -> list[tuple[str, str, str]]:
 
 def _is_scenario_rule(rule_id: str) -> bool:
     found = catalogue.RULES.get(rule_id)
-    return found is not None and found.kind is Kind.SCENARIO
+    return found is not None and found.kind in (Kind.SCENARIO, Kind.PROBE)
 
 
 def check_case(rule_id: str) -> str:

@@ -470,7 +470,7 @@ def _scenario_failures(run: Run) -> list[_Failure]:
             found.append(
                 _Failure(
                     api,
-                    [f"scenario {name}: ", where],
+                    [f"{scenario.kind} {name}: ", where],
                     failure.rule,
                     _reason(failure.message),
                     failure.waived,
@@ -949,11 +949,17 @@ def _coverage(run: Run) -> Section:
     return Section("Coverage", "coverage", blocks)
 
 
-def _scenarios(run: Run) -> Section:
-    if not run.scenarios:
-        return Section("Scenarios", "scenarios", [Para(["No scenario ran."])])
+def _scenarios(run: Run, kind: str = "scenario") -> Section:
+    """The scenarios' table (or, with ``kind="probe"``, the security probes')."""
+    title, anchor, noun = (
+        ("Security probes", "probes", "probe") if kind == "probe" else
+        ("Scenarios", "scenarios", "scenario")
+    )  # fmt: skip
+    chosen = [s for s in run.scenarios if s.kind == kind]
+    if not chosen:
+        return Section(title, anchor, [Para([f"No {noun} ran."])])
     rows: list[list[Cell]] = []
-    ordered = sorted(run.scenarios, key=lambda s: (_ORDER.get(s.outcome, 9), s.api, s.name))
+    ordered = sorted(chosen, key=lambda s: (_ORDER.get(s.outcome, 9), s.api, s.name))
     for scenario in ordered:
         broken: list[Inline] = []
         for failure in scenario.failures:
@@ -975,17 +981,78 @@ def _scenarios(run: Run) -> Section:
             ]
         )
     return Section(
-        "Scenarios",
-        "scenarios",
+        title,
+        anchor,
         [
             Table(
-                ["API", "scenario", "result", "requests", "seconds", "failed steps"],
+                ["API", noun, "result", "requests", "seconds", "failed steps"],
                 rows,
                 frozenset({3, 4}),
                 [str(s.outcome) for s in ordered],
             )
         ],
     )
+
+
+def _security(run: Run) -> Section | None:
+    """Every finding of a rule that judges a security flaw (the probes', and the checks' and
+    scenarios' the catalogue gives an OWASP category), by OWASP API Security Top 10 category,
+    warnings with them; then the probes' table. None when no probe ran and nothing was found."""
+    rows: list[tuple[str, int, list[Cell]]] = []
+    for scenario in run.scenarios:
+        for found, warning in [(f, False) for f in scenario.failures] + [
+            (f, True) for f in scenario.warnings
+        ]:
+            if not found.owasp:
+                continue
+            where = f"{scenario.kind} {scenario.name}: {found.part} / {found.step}".strip(" /")
+            rows.append(_security_row(found.owasp, found.rule, scenario.api, where,
+                                      found.message, warning, found.waived))  # fmt: skip
+    for operation in run.operations:
+        seen: set[str] = set()
+        for failure in operation.failures:
+            if failure.owasp and failure.check not in seen:
+                seen.add(failure.check)
+                rows.append(_security_row(failure.owasp, failure.check, operation.api,
+                                          operation.label, failure.title, False,
+                                          failure.waived))  # fmt: skip
+    probes = [s for s in run.scenarios if s.kind == "probe"]
+    if not rows and not probes:
+        return None
+    blocks: list[Block] = [
+        Para(
+            [
+                "By OWASP API Security Top 10 (2023) category: the security probes' findings and"
+                " those of the checks and scenarios that judge a security flaw too. A warning"
+                " is reported and never fails the gate."
+            ]
+        )
+    ]
+    if rows:
+        rows.sort(key=lambda row: (row[0], row[1]))
+        blocks.append(
+            Table(
+                ["OWASP category", "severity", "rule", "API", "where", "what was seen", "gate"],
+                [cells for _, _, cells in rows],
+            )
+        )
+    else:
+        blocks.append(Para([f"No finding: {plural(len(probes), 'probe')} ran."]))
+    blocks += _scenarios(run, "probe").blocks
+    return Section("Security (OWASP API Top 10)", "security", blocks)
+
+
+def _security_row(
+    owasp: str, rule: str, api: str, where: str, said: str, warning: bool, waived: str
+) -> tuple[str, int, list[Cell]]:
+    gate: Cell = "waived" if waived else "warning" if warning else Flag("fails")
+    order = list(catalogue.OWASP.values())
+    return (
+        f"{order.index(owasp) if owasp in order else 99:02d}",
+        _severity(rule).rank,
+        [owasp, _severity_cell(rule), Code(rule), api, one_line(where, 120),
+         one_line(said, REASON_CHARS), gate],
+    )  # fmt: skip
 
 
 def _waiver_row(waiver: WaiverUse, state: Cell) -> list[Cell]:
@@ -1079,12 +1146,13 @@ def _excluded(run: Run) -> Section | None:
 
 def _summary(run: Run) -> Summary:
     run = _masked(run)
-    cut, untested, rules, cleanup, excluded = (
+    cut, untested, rules, cleanup, excluded, security = (
         _cut_short(run),
         _untested(run),
         _applied_rules(run),
         _cleanup(run),
         _excluded(run),
+        _security(run),
     )
     sections = [
         *([untested] if untested is not None else []),
@@ -1098,6 +1166,7 @@ def _summary(run: Run) -> Summary:
         _coverage(run),
         *([rules] if rules is not None else []),
         _scenarios(run),
+        *([security] if security is not None else []),
         _waivers(run),
         *([cleanup] if cleanup is not None else []),
     ]

@@ -44,6 +44,7 @@ from conformance.suite._waivers import report as waiver_report
 from conformance.suite.scenarios import (
     MAX_WAIT_S,
     ScenarioContext,
+    kind_of,
     run_scenario,
 )
 from conformance.suite.scenarios._confirm import confirm_breaches
@@ -356,30 +357,26 @@ class SuiteSession:
         return found
 
     def scenario(self, api: str, name: str) -> ScenarioVerdict:
-        """Run one scenario on ``api`` (once), after its fuzzing when that was selected."""
+        """Run one scenario (or probe) on ``api`` (once), after its fuzzing when that was
+        selected."""
         key = (api, name)
         if key in self.scenarios:
             return self.scenarios[key]
+        kind = kind_of(name)
+        table = "probes" if kind == "probe" else "scenarios"
         if not self.switches.get(name, True):
-            verdict = ScenarioVerdict(
-                api, name, Outcome.SKIPPED, f"switched off ([scenarios] {name} = false)"
-            )
-            self.scenarios[key] = verdict
-            return verdict
+            reason = f"switched off ([{table}] {name} = false)"
+            return self._unrun(api, name, Outcome.SKIPPED, reason)
         if self.selected.get(api) and api not in self.runs and not self.fail_fast:
             self.verdict_for(api, sorted(self.selected[api])[0])  # fuzzing first: its samples
         if self.timed_out():
             self._cut_short_by_timeout()
-            verdict = ScenarioVerdict(api, name, Outcome.SKIPPED, NOT_REACHED_IN_TIME)
-            self.scenarios[key] = verdict
-            return verdict
-        self.progress(f"{api}: scenario {name}")
+            return self._unrun(api, name, Outcome.SKIPPED, NOT_REACHED_IN_TIME)
+        self.progress(f"{api}: {kind} {name}")
         try:
             self._session(api)
         except ConformanceError as error:
-            verdict = ScenarioVerdict(api, name, Outcome.ERROR, str(error))
-            self.scenarios[key] = verdict
-            return verdict
+            return self._unrun(api, name, Outcome.ERROR, str(error))
         verdict, story = run_scenario(name, self._context(api))
         if self.timed_out():  # the scenario stopped at the run timeout (an error, said so)
             self._cut_short_by_timeout()
@@ -394,9 +391,15 @@ class SuiteSession:
             self._confirm(api, verdict)
         self.scenarios[key] = verdict
         self.progress(
-            f"{api}: scenario {name}: {verdict.outcome} ({verdict.requests} requests,"
+            f"{api}: {kind} {name}: {verdict.outcome} ({verdict.requests} requests,"
             f" {verdict.seconds:.1f} s)"
         )
+        return verdict
+
+    def _unrun(self, api: str, name: str, outcome: Outcome, reason: str) -> ScenarioVerdict:
+        """The verdict of a scenario (or probe) that did not run: switched off, not reached."""
+        verdict = ScenarioVerdict(api, name, outcome, reason, kind=kind_of(name))
+        self.scenarios[(api, name)] = verdict
         return verdict
 
     def _context(self, api: str) -> ScenarioContext:
@@ -419,6 +422,7 @@ class SuiteSession:
             samples=lambda: self._samples(api),
             own_spec=target.own_spec,
             deadline=self.deadline,
+            disposable=self.disposable,
         )
 
     def confirm_latency(self) -> None:

@@ -22,21 +22,25 @@ verdict.json, version 1::
      "errors": [str],
      "counts": {"operations": int, "passed": int, "failed": int, "not_exercised": int,
                 "untested": int, "error": int, "skipped": int, "throttled": int,
-                "by_rule": {check: failures}},
+                "by_rule": {check: failures}, "scenarios": {outcome: n}, "probes": {outcome: n},
+                "warnings": int, "by_owasp": {OWASP category: findings}},
      "not_exercised": [label], "untested": [label],
      "rules": {api: [{"id": str, "kind": str, "severity": str, "applies": [label],
                       "off": {label: why}}]},
      "operations": [{"api", "operation_id", "label", "outcome",
        "statuses": {status: n}, "documented": [status], "documented_2xx_seen": [status],
-       "failures": [{"check", "title", "message", "phase", "status", "curl", "example":
+       "failures": [{"check", "title", "message", "phase", "status", "curl", "owasp", "example":
        {"method", "path", "path_parameters", "query", "headers", "cookies", "body",
        "media_type"}, "steps": [curl], "response": {"status", "headers", "body",
        "elapsed_ms"} | null}], "errors": [str], "unable": [str], "checks": {check: cases
        judged}, "throttled": int, "reason": str, "exercise_required": bool}]}
 
-then the scenarios: ``"scenarios": [{"api", "name", "outcome": "passed" | "failed" | "skipped" |
-"error", "reason", "steps": [{"part", "title", "outcome", "detail", "seconds"}], "failures":
-[{"rule", "contract", "part", "step", "message", "curl"}], "requests", "seconds", "latency"}]``,
+then the scenarios and the security probes: ``"scenarios": [{"api", "name", "kind": "scenario" |
+"probe", "outcome": "passed" | "failed" | "skipped" | "error", "reason", "steps": [{"part",
+"title", "outcome", "detail", "seconds"}], "failures": [{"rule", "contract", "part", "step",
+"message", "curl", "waived", "owasp"}], "warnings": [the same: findings of warning rules, which
+never fail], "requests", "seconds", "latency"}]`` (``owasp``: the OWASP API Security Top 10
+category of the rule, "" for none),
 ``counts.scenarios`` by outcome, and ``"latency": [{"api", "operation", "operation_id",
 "budget_ms", "samples", "from_run", "measured", "p50_ms", "p95_ms", "p99_ms", "max_ms", "outcome":
 "met" | "exceeded" | "not_measured", "reason"}]`` (`verdict.LatencyRow`), the run's numbers

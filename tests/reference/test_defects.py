@@ -8,6 +8,8 @@ kind of request where the defect does not act) still passes with it on.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import time
@@ -27,6 +29,7 @@ from conformance.reference import DEFECTS, Running, Settings, running
 from tests.reference.conftest import Api, assert_error, open_api, unique
 from tests.reference.test_operations import (
     DEPARTMENT,
+    INSTANCE,
     ITEM,
     POSITION,
     SCHOOL,
@@ -294,6 +297,42 @@ def an_unsigned_token_is_refused(api: Api) -> None:
     assert_error(me(api, forged), 401, "UNAUTHENTICATED")
 
 
+@case("weak-jwt-key", neighbour=me_works)
+def tokens_are_not_signed_with_a_common_key(api: Api) -> None:
+    head, payload, signature = tokens(api, "staff1")["accessToken"].split(".")
+    mac = hmac.new(b"secret", f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64encode(mac).rstrip(b"=").decode() != signature
+
+
+def a_wrong_password_is_401(api: Api) -> None:
+    email = api.backend.credentials["staff1"].email
+    assert_error(login(api, email, "not-the-password-1"), 401, "UNAUTHENTICATED")
+
+
+@case("user-enumeration", neighbour=a_wrong_password_is_401)
+def an_unknown_email_answers_as_a_wrong_password(api: Api) -> None:
+    wrong = login(api, api.backend.credentials["staff1"].email, "not-the-password-1").json()
+    unknown = login(api, f"nobody-{unique()}@example.com", "not-the-password-1").json()
+    assert (unknown["code"], unknown["message"]) == (wrong["code"], wrong["message"])
+
+
+def remaining_falls(response: httpx.Response, again: httpx.Response) -> bool:
+    before, after = (int(r.headers["X-RateLimit-Remaining"]) for r in (response, again))
+    return after < before
+
+
+def a_principal_is_counted(api: Api) -> None:
+    client = api.client_as("staff1")
+    assert remaining_falls(client.get("auth/me"), client.get("auth/me"))
+
+
+@case("no-login-throttle", neighbour=a_principal_is_counted)
+def logins_of_one_account_are_counted(api: Api) -> None:
+    email = api.backend.credentials["staff1"].email
+    first = login(api, email, "not-the-password-1")
+    assert remaining_falls(first, login(api, email, "not-the-password-1"))
+
+
 def refresh_answers_a_working_pair(api: Api) -> None:
     renewed = refresh(api, tokens(api, "staff1")["refreshToken"])
     assert renewed.status_code == 200, renewed.text
@@ -403,6 +442,67 @@ def staff_may_not_delete_schools(api: Api) -> None:
     assert api.client.get(f"schools/{school['id']}").status_code == 200
 
 
+def users_get_derived_permissions(api: Api) -> None:
+    from tests.reference.test_operations import user_body
+
+    created = api.client.post("users", json=user_body())
+    assert created.status_code == 201, created.text
+    assert data(created)["permissions"] == []  # derived from its roles: none
+
+
+@case("mass-assignment-role", neighbour=users_get_derived_permissions)
+def a_create_refuses_permissions_it_does_not_offer(api: Api) -> None:
+    from tests.reference.test_operations import user_body
+
+    sent = {**user_body(), "permissions": ["schools.delete"]}
+    assert_error(api.client.post("users", json=sent), 400, "VALIDATION_FAILED")
+
+
+def my_profile_conforms(api: Api) -> None:
+    conforms(api, "GET", "/users/me", api.client.get("users/me"))
+
+
+@case("password-hash-exposed", neighbour=my_profile_conforms)
+def a_user_read_has_no_password_hash(api: Api) -> None:
+    someone = data(api.client.get("users"))["data"][0]
+    response = api.client.get(f"users/{someone['id']}")
+    assert "passwordHash" not in data(response)
+    conforms(api, "GET", "/users/{id}", response)
+
+
+def instance_of_staff1(api: Api) -> dict[str, Any]:
+    """A workflow instance staff1 started (private to them: its x-owner is the initiator)."""
+    body = INSTANCE.body(api)
+    response = api.client_as("staff1").post("workflow-instances", json=body)
+    assert response.status_code == 201, response.text
+    found: dict[str, Any] = data(response)
+    return found
+
+
+def its_owner_changes_it(api: Api) -> None:
+    instance = instance_of_staff1(api)
+    change = {"status": "in_progress", "version": instance["version"]}
+    response = api.client_as("staff1").patch(f"workflow-instances/{instance['id']}", json=change)
+    assert response.status_code == 200, response.text
+
+
+@case("bola-update", neighbour=its_owner_changes_it)
+def others_cannot_change_it(api: Api) -> None:
+    instance = instance_of_staff1(api)
+    change = {"status": "in_progress", "version": instance["version"]}
+    response = api.client_as("staff2").patch(f"workflow-instances/{instance['id']}", json=change)
+    assert_error(response, 404, "NOT_FOUND")
+
+
+def staff_may_not_read_roles(api: Api) -> None:
+    assert_error(api.client_as("staff2").get("roles"), 403, "FORBIDDEN")
+
+
+@case("admin-open", neighbour=staff_may_not_read_roles)
+def staff_may_not_read_the_audit_log(api: Api) -> None:
+    assert_error(api.client_as("staff2").get("audit"), 403, "FORBIDDEN")
+
+
 # -- §3 pagination ---------------------------------------------------------------------------
 
 
@@ -427,6 +527,15 @@ def schools_page_right(api: Api) -> None:
 def departments_page_right(api: Api) -> None:
     DEPARTMENT.make(api)
     walk(api, "departments")
+
+
+def departments_limit_bounded(api: Api) -> None:
+    assert_error(api.client.get("departments", params={"limit": 101}), 400, "VALIDATION_FAILED")
+
+
+@case("limit-unenforced", neighbour=departments_limit_bounded)
+def schools_limit_bounded(api: Api) -> None:
+    assert_error(api.client.get("schools", params={"limit": 101}), 400, "VALIDATION_FAILED")
 
 
 # -- §3 collections, across requests ---------------------------------------------------------
@@ -758,6 +867,25 @@ def deleting_schools_is_fast(api: Api) -> None:
     assert delete_p95_ms(api, SCHOOL) <= 200
 
 
+# -- §8 injection and debug endpoints (the probes) ------------------------------------------
+
+
+@case("sql-injection-search", neighbour=short_search_works)
+def a_quote_in_a_search_is_plain_text(api: Api) -> None:
+    response = api.client.get("schools", params={"search": "o'brien"})
+    assert response.status_code == 200, response.text
+    assert "OperationalError" not in response.text
+
+
+def a_debug_path_is_404(api: Api) -> None:
+    assert api.client.get("debug").status_code == 404
+
+
+@case("debug-endpoint", neighbour=a_debug_path_is_404)
+def no_debug_vars_are_served(api: Api) -> None:
+    assert api.client.get("debug/vars").status_code == 404
+
+
 # -- the tests -------------------------------------------------------------------------------
 
 NAMES = [defect.name for defect in DEFECTS]
@@ -779,7 +907,7 @@ def test_every_defect_names_the_catalogue_rules_a_run_catches_it_by() -> None:
     # the backend may not import the catalogue, so its table holds ids as strings: each must be
     # a rule a run judges by (not a lint rule), named once
     kinds = (catalogue.Kind.SCHEMATHESIS, catalogue.Kind.CHECK, catalogue.Kind.GATE)
-    judged = set(catalogue.ids(*kinds, catalogue.Kind.SCENARIO))
+    judged = set(catalogue.ids(*kinds, catalogue.Kind.SCENARIO, catalogue.Kind.PROBE))
     for defect in DEFECTS:
         assert defect.rules, defect.name
         assert len(set(defect.rules)) == len(defect.rules), defect.name

@@ -32,7 +32,7 @@ from conformance.runner import (
 )
 from conformance.suite._auth import THROWAWAY_LOGINS
 from conformance.suite._engine import RESPONSES_KEPT
-from conformance.suite.scenarios import NAMES
+from conformance.suite.scenarios import NAMES, PROBES
 from tests.servers import AnyMethod, Quiet, serving
 from tests.suite.helpers import answers, as_service
 
@@ -57,15 +57,28 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         "--seed", "1", "--reports", str(tmp_path), "-p", "no:cacheprovider", "-n", "2"
     )  # fmt: skip
     assert code == 0, (out[-3000:], err)
-    assert "PASS: all 98 operations tested conform and all 14 scenarios run passed (seed 1;" in out
+    assert (
+        "PASS: all 98 operations tested conform and all 14 scenarios and all 16 security probes run"
+        " passed (seed 1;" in out
+    )
     document = verdict(tmp_path)
     # every scenario of both APIs ran (a skip on the project's own specs would fail) and passed,
     # each step of it (short windows and tokens), but the cleanup of Tchat's content items, which
     # the spec offers no way to delete, and a collection walk that does not apply
     scenarios: list[dict[str, Any]] = document["scenarios"]  # type: ignore[assignment]
+    probes = [s for s in scenarios if s["kind"] == "probe"]
+    scenarios = [s for s in scenarios if s["kind"] == "scenario"]
     assert {(s["api"], s["name"], s["outcome"]) for s in scenarios} == {
         (api, name, "passed") for api in ("gloria", "tchat") for name in NAMES
     }
+    # the security probes found nothing on the clean backend; function_level leaves the declared
+    # x-roles to the authorisation scenario's role-403
+    assert {(s["api"], s["name"], s["outcome"]) for s in probes} == {
+        (api, name, "skipped" if name == "function_level" else "passed")
+        for api in ("gloria", "tchat")
+        for name in PROBES
+    }, [(s["api"], s["name"], s["outcome"], s["reason"], s["failures"]) for s in probes]
+    assert not [w for s in probes for w in s["warnings"]]
     others = [
         (s["api"], s["name"], step)
         for s in scenarios
@@ -267,8 +280,8 @@ def test_a_read_only_run_sends_no_mutating_request(
     methods = collections.Counter(f"{method} {path}" for method, path, _ in seen)
     assert code == 0, (out[-3000:], err)
     assert (
-        "PASS: all 8 operations tested conform and the one scenario run passed"
-        " (12 operations skipped)" in out
+        "PASS: all 8 operations tested conform and the one scenario and all 5 security probes"
+        " run passed (12 operations skipped)" in out
     )
     sent = {key.split()[0] for key in methods}
     assert "GET" in sent

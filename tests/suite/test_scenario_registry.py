@@ -18,6 +18,7 @@ from conformance.suite.scenarios import (
     DATA,
     MAX_WAIT_S,
     NAMES,
+    PROBES,
     ScenarioContext,
     registered,
     run_scenario,
@@ -48,6 +49,44 @@ def test_the_readme_table_lists_exactly_the_registered_scenarios() -> None:
     assert readme_table() == [(entry.name, entry.requires) for entry in registered()]
 
 
+def probe_table() -> list[tuple[str, str]]:
+    """(probe, needs) for each row of README's security probes table, in its order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    header = "| probe | OWASP | what it checks (rules) | needs |"
+    assert header in text
+    rows = []
+    for line in text[text.index(header) :].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        rows.append((cells[0].strip("`"), cells[-1]))
+    return rows
+
+
+def test_the_readme_table_lists_exactly_the_registered_probes() -> None:
+    assert probe_table() == [(entry.name, entry.requires) for entry in registered("probe")]
+
+
+def test_the_example_config_switches_every_registered_probe() -> None:
+    example = tomllib.loads((ROOT / "conformance.example.toml").read_text(encoding="utf-8"))
+    assert list(example["probes"]) == list(PROBES)
+    assert all(example["probes"].values())
+
+
+def test_every_module_that_declares_a_probe_is_registered() -> None:
+    # a probe module the probes package forgets to import would never run
+    declaring = set()
+    for path in (PACKAGE.parent / "probes").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                for decorator in node.decorator_list:
+                    called = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    if getattr(called, "id", None) == "scenario":
+                        declaring.add(f"conformance.suite.probes.{path.stem}")
+    assert declaring == {entry.module for entry in registered("probe")}
+    assert len(declaring) == len(PROBES)
+
+
 def test_the_example_config_switches_every_registered_scenario() -> None:
     example = tomllib.loads((ROOT / "conformance.example.toml").read_text(encoding="utf-8"))
     switches = [key for key in example["scenarios"] if key != "max_wait_s"]
@@ -74,7 +113,10 @@ def test_the_registry_runs_the_latency_scenario_last_and_names_the_data_scenario
                      "authorisation", "latency")  # fmt: skip
     assert DATA == ("rollback", "conflicts", "collections", "authorisation")
     assert [entry.name for entry in registered() if entry.read_only] == ["latency"]
-    assert registered("probe") == ()
+    # the security probes register beside them, of their own kind, never among the scenarios
+    assert all(entry.kind == "probe" for entry in registered("probe"))
+    assert tuple(entry.name for entry in registered("probe")) == PROBES
+    assert not set(PROBES) & set(NAMES)
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,12 @@ from conformance.suite.scenarios import RULES, Violation
 from conformance.suite.scenarios._story import scenario_rule
 
 SCENARIOS = Path(scenarios.__file__).parent
+PROBES = SCENARIOS.parent / "probes"
 
 
 def test_the_scenario_rules_are_the_catalogues() -> None:
-    scenario_rules = catalogue.of_kind(catalogue.Kind.SCENARIO)
+    # a scenario (or a security probe) names the scenario and probe rules, and only them
+    scenario_rules = catalogue.of_kind(catalogue.Kind.SCENARIO, catalogue.Kind.PROBE)
     assert {rule.id: rule.words for rule in scenario_rules} == dict(RULES)
 
 
@@ -48,7 +50,7 @@ def rule_positions() -> dict[str, int]:
     """Function name -> the position of its ``rule`` parameter, over the scenario modules
     (``Story.check``, ``Changes.error`` …), and `Violation`'s."""
     found = {"Violation": 0}
-    for path in SCENARIOS.glob("*.py"):
+    for path in [*SCENARIOS.glob("*.py"), *PROBES.glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef):
                 names = [arg.arg for arg in node.args.args if arg.arg != "self"]
@@ -62,7 +64,7 @@ def test_no_scenario_passes_a_rule_as_a_bare_string() -> None:
     # a run would check
     positions = rule_positions()
     bare = []
-    for path in sorted(SCENARIOS.glob("*.py")):
+    for path in sorted([*SCENARIOS.glob("*.py"), *PROBES.glob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
                 continue

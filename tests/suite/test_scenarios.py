@@ -511,3 +511,42 @@ def test_a_play_whose_every_claim_was_skipped_is_skipped_not_passed() -> None:
     story.steps[2] = StepRecord("an update", "a stale version is 409", "passed")
     assert told("tchat", "rollback", None, "", story).outcome == "passed"
     story.close()
+
+
+def test_a_warning_is_reported_and_never_fails_and_a_finding_names_its_owasp_category() -> None:
+    from conformance.contract import bundled_spec
+    from conformance.suite.scenarios import told
+    from conformance.verdict import Run, ScenarioVerdict
+
+    spec = load_spec(bundled_spec("tchat"))
+    story = Story("tchat", "consumption", spec, "http://127.0.0.1:9", DEFAULT_NETWORK,
+                  max_requests=1, max_seconds=1.0)  # fmt: skip
+    with story.part("slow"), story.step("a long input"):
+        story.check(False, "slow-input", "12 s against 0.1 s")
+    warned = told("tchat", "consumption", None, "", story)
+    assert warned.outcome == "passed"
+    assert warned.failures == []
+    assert [w.rule for w in warned.warnings] == ["slow-input"]
+    assert warned.warnings[0].owasp == "API4:2023 Unrestricted Resource Consumption"
+    assert Run([], [], 1, "gate", scenarios=[warned]).verdict == "pass"
+    with story.part("exposure"), story.step("a read"):
+        story.check(False, "secret-exposed", "passwordHash in GET /users/me")
+    failed = told("tchat", "consumption", None, "", story)
+    assert failed.outcome == "failed"
+    assert [f.rule for f in failed.failures] == ["secret-exposed"]
+    story.close()
+    failed.kind = "probe"
+    run = Run([], [], 1, "gate", scenarios=[failed])
+    document = run.as_json()
+    (probe,) = document["scenarios"]
+    assert probe["kind"] == "probe"
+    assert probe["warnings"][0]["rule"] == "slow-input"
+    assert probe["failures"][0]["owasp"] == "API3:2023 Broken Object Property Level Authorization"
+    assert document["counts"]["by_owasp"] == {
+        "API3:2023 Broken Object Property Level Authorization": 1,
+        "API4:2023 Unrestricted Resource Consumption": 1,
+    }
+    assert document["counts"]["probes"]["failed"] == 1
+    assert document["counts"]["warnings"] == 1
+    assert ScenarioVerdict.from_json(probe) == failed  # read back as written
+    assert run.verdict == "fail"  # by the failure; the warning alone did not fail it

@@ -90,7 +90,8 @@ def test_each_planted_bug_is_there_and_only_when_planted(api: ZooApi, bug: Any) 
 @pytest.mark.parametrize("name", list(ZOO))
 def test_a_zoo_app_refuses_a_request_without_its_credential(name: str) -> None:
     with running(ZOO[name], planted=False) as served:
-        path = "/articles" if name == "blog" else "/items/" if name == "inventory" else "/projects"
+        paths = {"blog": "/articles", "inventory": "/items/", "vault": "/notes"}
+        path = paths.get(name, "/projects")
         assert httpx.get(served.url + path, timeout=10).status_code == 401
         assert httpx.get(served.url + path, headers=ZOO[name].headers).status_code == 200
 
@@ -110,15 +111,17 @@ def test_the_inventory_reset_really_wipes_the_data() -> None:
 
 
 def _run(
-    api: ZooApi, served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    api: ZooApi, served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *more: str
 ) -> tuple[int, dict[str, Any], str]:
     for variable, value in api.environment.items():
         monkeypatch.setenv(variable, value)
     spec, reports = written(tmp_path, api.name, api.spec), tmp_path / "reports"
+    (config := tmp_path / "conformance.toml").write_text(api.config, encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
     code = run(
         ["run", "--spec", str(spec), "--target", served.url, "-m", "fuzz", "--profile", PROFILE,
-         "--seed", SEED, "--reports", str(reports), "-p", "no:cacheprovider"],
+         "--seed", SEED, "--reports", str(reports), "--config", str(config),
+         "-p", "no:cacheprovider", *more],
         out, err,
     )  # fmt: skip
     said = out.getvalue()[-4000:] + err.getvalue()[-4000:]

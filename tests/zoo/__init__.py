@@ -10,12 +10,12 @@ reads its data in Python (no endpoint of the spec does)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from tests.servers import serving
-from tests.zoo import blog, inventory, tracker
+from tests.zoo import blog, inventory, tracker, vault
 from tests.zoo._base import ZooApp
 
 __all__ = ["ZOO", "Bug", "Served", "ZooApi", "changed", "made", "running"]
@@ -35,7 +35,8 @@ class Bug:
 class ZooApi:
     """One app of the zoo: its name (the API's, as a run names it after the spec's file), its
     spec, its app, what a run is given to be let in (environment variables: the credential and
-    how it is presented), the headers a plain client sends for the same, and its planted bugs."""
+    how it is presented), the headers a plain client sends for the same, its planted bugs that
+    fuzzing finds, and the conformance.toml a run reads (how it logs in: names, no secret)."""
 
     name: str
     spec: dict[str, Any]
@@ -43,10 +44,13 @@ class ZooApi:
     environment: dict[str, str]
     headers: dict[str, str]
     bugs: tuple[Bug, ...]
+    config: str = ""
 
     @property
     def token(self) -> str:
-        return self.environment[f"CONFORMANCE_{self.name.upper()}_TOKEN"]
+        """The secret a run is given (its token, else its password): never in what it prints."""
+        prefix = f"CONFORMANCE_{self.name.upper()}"
+        return self.environment.get(f"{prefix}_TOKEN") or self.environment[f"{prefix}_PASSWORD"]
 
 
 ZOO: dict[str, ZooApi] = {
@@ -86,6 +90,22 @@ ZOO: dict[str, ZooApi] = {
                 Bug("nul-in-body", "createProject", "not_a_server_error"),
             ),
         ),
+        ZooApi(
+            "vault",
+            vault.SPEC,
+            vault.Vault,
+            {
+                # the run as the admin a staging database gives CI: it can remove the accounts
+                # its fuzzing registers (a plain account cannot delete another)
+                "CONFORMANCE_VAULT_USERNAME": vault.ROOT,
+                "CONFORMANCE_VAULT_PASSWORD": vault.ROOT_PASSWORD,
+                "CONFORMANCE_VAULT_BOB_USERNAME": vault.BOB,
+                "CONFORMANCE_VAULT_BOB_PASSWORD": vault.BOB_PASSWORD,
+            },
+            {"Authorization": f"Bearer {vault.TOKEN}"},  # the clean app's (its key is random)
+            (),  # its flaws are the probes' (`vault.FLAWS`), not fuzzing's
+            '[targets.vault.login]\noperation = "loginUser"\ntoken_pointer = "/token"\n',
+        ),
     )
 }
 
@@ -99,9 +119,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def running(api: ZooApi, *, planted: bool) -> Iterator[Served]:
-    """``api``'s app, seeded afresh (its bugs on when ``planted``), on a free loopback port
-    while the block runs."""
+def running(api: ZooApi, *, planted: bool | Collection[str]) -> Iterator[Served]:
+    """``api``'s app, seeded afresh (its bugs on when ``planted``, or only those it names), on a
+    free loopback port while the block runs."""
     app = api.app.fresh(planted)
     with serving(app) as url:
         yield Served(url, app)

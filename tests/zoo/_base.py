@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, ClassVar
 
 import jsonschema
@@ -125,6 +125,10 @@ class ZooApp(AnyMethod):
     data: ClassVar[dict[str, Any]]
     lock: ClassVar[threading.RLock]
     planted: ClassVar[bool] = False
+    #: the planted bugs an app can switch on one by one (`fresh`), each by its name
+    FLAWS: ClassVar[frozenset[str]] = frozenset()
+    #: the bugs switched on: all of `FLAWS` when ``planted`` is True, else the names given
+    flaws: ClassVar[frozenset[str]] = frozenset()
     #: the planted bugs that acted, by name, in order (a test tells a bug reached from one
     #: whose operation failed for another reason)
     hits: ClassVar[list[str]]
@@ -141,12 +145,17 @@ class ZooApp(AnyMethod):
         raise NotImplementedError
 
     @classmethod
-    def fresh(cls, planted: bool = False) -> type[ZooApp]:
-        """A class of this app with its seed data, its own lock, its bugs on or off."""
+    def fresh(cls, planted: bool | Collection[str] = False) -> type[ZooApp]:
+        """A class of this app with its seed data, its own lock, its bugs on or off (or, for an
+        app with `FLAWS`, only those named: ``planted={"sql-injection"}``)."""
+        flaws = cls.FLAWS if planted is True else frozenset(planted or ())
+        if unknown := flaws - cls.FLAWS:
+            raise ValueError(f"{cls.__name__} has no planted flaw {sorted(unknown)}")
         attributes = {
             "data": cls.seeded(),
             "lock": threading.RLock(),
-            "planted": planted,
+            "planted": bool(planted),
+            "flaws": flaws,
             "hits": [],
             "served": collections.Counter(),
         }
@@ -166,6 +175,13 @@ class ZooApp(AnyMethod):
     def hit(self, bug: str) -> None:
         """The planted bug ``bug`` acts now."""
         self.hits.append(bug)
+
+    def flawed(self, bug: str) -> bool:
+        """Whether the planted flaw ``bug`` (of `FLAWS`) is on; recorded as acting when it is."""
+        if bug in self.flaws:
+            self.hit(bug)
+            return True
+        return False
 
     # -- what a subclass says -------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ import time
 
 import httpx
 
+from conformance.catalogue import is_warning
+
 # each scenario module registers itself on import: a new scenario is imported here
 from conformance.suite.scenarios import (  # noqa: F401
     _auth_refresh,
@@ -59,6 +61,12 @@ NAMES = tuple(entry.name for entry in registered())
 #: the scenarios that make, change and remove resources of their own
 DATA = tuple(entry.name for entry in registered() if entry.data)
 
+# the security probes register as scenarios of kind "probe" (imported once the registry is)
+from conformance.suite import probes  # noqa: E402, F401
+
+#: the security probes this version runs, in the order they run on an API (after the scenarios)
+PROBES = tuple(entry.name for entry in registered("probe"))
+
 __doc__ = f"{__doc__}\n{table()}\n"
 
 
@@ -85,8 +93,17 @@ def run_scenario(name: str, context: ScenarioContext) -> tuple[ScenarioVerdict, 
         if story is not None:
             story.close()
     verdict = told(context.api, name, outcome, reason, story)
+    verdict.kind = kind_of(name)
     verdict.seconds = round(time.monotonic() - began, 2)
     return verdict, story
+
+
+def kind_of(name: str) -> str:
+    """ "scenario" or "probe" (an unknown name: "scenario")."""
+    try:
+        return lookup(name).kind
+    except KeyError:
+        return "scenario"
 
 
 def told(
@@ -98,13 +115,15 @@ def told(
     verdict = ScenarioVerdict(api, name, outcome or Outcome.PASSED, reason)
     if story is None:
         return verdict
-    verdict.outcome = outcome or (Outcome.FAILED if story.failures else Outcome.PASSED)
+    failures = [f for f in story.failures if not is_warning(f.rule)]
+    verdict.warnings = [f for f in story.failures if is_warning(f.rule)]
+    verdict.outcome = outcome or (Outcome.FAILED if failures else Outcome.PASSED)
     claims = [step for step in story.steps if step.part not in ("setup", "cleanup")]
     if verdict.outcome == Outcome.PASSED and claims and all(s.outcome == "skipped" for s in claims):
         # nothing was checked: not a pass (a target that refuses the run's token …)
         verdict.outcome = Outcome.SKIPPED
         verdict.reason = f"every step skipped: {claims[0].detail}"
-    verdict.steps, verdict.failures = story.steps, story.failures
+    verdict.steps, verdict.failures = story.steps, failures
     verdict.requests, verdict.latency = story.requests, story.table
     return verdict
 
@@ -130,12 +149,14 @@ __all__ = [
     "DATA",
     "MAX_WAIT_S",
     "NAMES",
+    "PROBES",
     "RULES",
     "Scenario",
     "ScenarioContext",
     "ScenarioFailure",
     "ScenarioVerdict",
     "Violation",
+    "kind_of",
     "registered",
     "run_scenario",
     "scenario",

@@ -153,7 +153,9 @@ class Accounts:
             )
         return None
 
-    def make(self, role: str | None) -> Principal:
+    def make(self, role: str | None, extra: dict[str, Any] | None = None) -> Principal:
+        """A new account of ``role``; ``extra``: members sent beside the step's own (the mass
+        assignment probe's)."""
         step = self.flow.accounts
         assert step is not None
         create = self.spec.operation(step.operation_id)
@@ -176,6 +178,7 @@ class Accounts:
         _put(body, step.password, password)
         if step.role and role:
             _put(body, step.role, role)
+        body.update(extra or {})
         response = self.story.send(create, token=self.run_token, json_body=body)
         if not 200 <= response.status_code < 300:
             raise ScenarioSkipped(

@@ -52,6 +52,9 @@ class ScenarioContext:
     deadline: float | None = None
     #: how the run's credential goes on a request (None: as a bearer, where the run has none)
     presenter: Presenter | None = None
+    #: the target's data may be changed freely (``environment = "disposable"``): a probe may
+    #: send its payloads into writes too
+    disposable: bool = False
 
 
 #: a scenario's play: the story told against one API

@@ -34,8 +34,8 @@ from conformance.suite.scenarios._judge import ResponseJudge
 from conformance.verdict import LatencyRow, ScenarioFailure, StepRecord
 
 #: rule -> the contract's words for it (CONTRACT.md's section first): the catalogue's scenario
-#: rules, the only ones a scenario may name
-RULES: Mapping[str, str] = {rule.id: rule.words for rule in of_kind(Kind.SCENARIO)}
+#: and probe rules, the only ones a scenario (or a probe) may name
+RULES: Mapping[str, str] = {rule.id: rule.words for rule in of_kind(Kind.SCENARIO, Kind.PROBE)}
 
 
 def scenario_rule(rule_id: str) -> str:
@@ -307,11 +307,13 @@ class Story:
         headers: Mapping[str, str] | None = None,
         retry_429: bool = True,
         attached: bool = True,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One request to ``operation`` (at ``path`` when its template has parameters), with
         ``token`` presented as the run's scheme presents it (a bearer by default). A 429 is
         waited out (bounded) unless ``retry_429`` is False. ``attached``: the request and its
-        answer go to the step's Allure attachments (not the latency measurement's thousands)."""
+        answer go to the step's Allure attachments (not the latency measurement's thousands).
+        ``form``: the body as a form (an OAuth2 token request, a form login), not JSON."""
         presented = self.presenter.for_operation(operation, token)
         sent = presented.httpx_headers(headers)
         url = self.url + (path if path is not None else operation.path)
@@ -319,7 +321,7 @@ class Story:
             url = str(httpx.URL(url).copy_merge_params(dict(presented.params)))
         patience = (STORY_WAITS if retry_429 else NO_WAIT).patience()
         while True:  # bounded by the story's requests and seconds (`Exhausted`)
-            response = self.request(operation, url, sent, json_body, attached)
+            response = self.request(operation, url, sent, json_body, attached, form)
             wait = patience.wait_s(response)
             if wait is None:
                 return response
@@ -332,6 +334,7 @@ class Story:
         headers: Mapping[str, str],
         json_body: Any,
         attached: bool = True,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         with self._lock:
             if self.requests >= self.max_requests:
@@ -342,7 +345,12 @@ class Story:
         method = operation.method.upper()
         began = time.perf_counter()
         response = self.client.request(
-            method, url, headers=dict(headers), json=json_body, timeout=self.client.timeout
+            method,
+            url,
+            headers=dict(headers),
+            json=json_body,
+            timeout=self.client.timeout,
+            data=dict(form) if form is not None else None,
         )
         took = time.perf_counter() - began
         self.remember(response)
