@@ -528,13 +528,14 @@ def _unknown_user_told(parts: Parts) -> None:
 
 
 def _login_unlimited(parts: Parts) -> None:
-    """The login's own limit is off: any number of wrong passwords, at any speed."""
+    """The login's own limit is off: any number of wrong passwords, at any speed (its answers
+    still carry the client's X-RateLimit-* headers, which never run out)."""
     limiter: Any = parts.app.limiter
     inner = limiter.hit
 
     def hit(operation: Operation, principal: Principal, client: str, body: bytes) -> Any:
         if operation.operation_id == "login":
-            return {}
+            return limiter.peek(operation, client)
         return inner(operation, principal, client, body)
 
     limiter.hit = hit
