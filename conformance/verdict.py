@@ -411,7 +411,8 @@ class ScenarioVerdict:
         )
 
     def explain(self) -> str:
-        lines = [f"{self.api} scenario {self.name}: {self.outcome}"]
+        noun = "security probe" if self.kind == "probe" else "scenario"
+        lines = [f"{self.api} {noun} {self.name}: {self.outcome}"]
         if self.reason:
             lines.append(f"  {self.reason}")
         for failure in self.failures:

@@ -44,7 +44,7 @@ def junit_tree(run: Run) -> ET.ElementTree:
             by_api[verdict.api].append((verdict.operation_id, name, outcome, text))
     for scenario in run.scenarios:
         for name, outcome, text in _scenario_cases(scenario):
-            by_api[scenario.api].append((f"scenario.{scenario.name}", name, outcome, text))
+            by_api[scenario.api].append((f"{scenario.kind}.{scenario.name}", name, outcome, text))
     totals = collections.Counter[str]()
     for api, found in sorted(by_api.items()):
         suite = ET.SubElement(root, "testsuite", name=api)

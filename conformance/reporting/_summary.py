@@ -270,7 +270,7 @@ def _run(run: Run) -> Section:
         *run.errors,
         *(f"{o.where}: {o.errors[0]}" for o in run.of(Outcome.ERROR) if o.errors),
         *(
-            f"{s.api} scenario {s.name}: {s.reason or 'error'}"
+            f"{s.api} {s.kind} {s.name}: {s.reason or 'error'}"
             for s in run.scenarios_of(Outcome.ERROR)
         ),
     ]
@@ -283,6 +283,7 @@ def _run(run: Run) -> Section:
 def _counts(run: Run) -> Section:
     counts = run.counts()
     scenarios: Mapping[str, int] = counts["scenarios"]
+    probes: Mapping[str, int] = counts["probes"]
     names: tuple[str, ...] = ("passed", "failed", "waived", "not_exercised", "error", "skipped")
     if counts["untested"]:  # a column only when the run has some (no x-contract: strict)
         names = ("passed", "failed", "waived", "untested", *names[3:])
@@ -295,14 +296,18 @@ def _counts(run: Run) -> Section:
 
     rows: list[list[Cell]] = [
         ["operations", *(cell(int(counts[n]), n) for n in names), str(counts["operations"])],
-        [
-            "scenarios",
-            *(
-                "—" if n in ("not_exercised", "untested") else cell(int(scenarios.get(n, 0)), n)
-                for n in names
-            ),
-            str(sum(scenarios.values())),
-        ],
+        *(
+            [
+                kind,
+                *(
+                    "—" if n in ("not_exercised", "untested") else cell(int(found.get(n, 0)), n)
+                    for n in names
+                ),
+                str(sum(found.values())),
+            ]
+            for kind, found in (("scenarios", scenarios), ("security probes", probes))
+            if kind == "scenarios" or sum(found.values()) > 0
+        ),
     ]
     blocks: list[Block] = [Table(head, rows, frozenset(range(1, len(head))))]
     return Section("Counts", "counts", [*blocks, *_throttled(run)])
@@ -344,7 +349,7 @@ def _words(rule: str) -> str:
 def _by_rule(run: Run) -> Section:
     where: dict[str, list[str]] = {}
     places = [(o.where, f.check) for o in run.operations for f in o.failures] + [
-        (f"{s.api} scenario {s.name}", f.rule) for s in run.scenarios for f in s.failures
+        (f"{s.api} {s.kind} {s.name}", f.rule) for s in run.scenarios for f in s.failures
     ]
     for place, rule in places:
         found = where.setdefault(rule, [])
@@ -1266,7 +1271,7 @@ def summary_markdown(run: Run) -> str:
 #: but latency (the scenarios' table says whether it met its budgets), the rules and cleanup
 TERMINAL = (
     "untested", "run", "excluded", "cut-short", "counts", "by-rule", "failures", "coverage",
-    "scenarios", "waivers",
+    "scenarios", "security", "waivers",
 )  # fmt: skip
 #: sections the terminal leaves out when they have only their one line of nothing to say ("No
 #: waivers."): the files keep them
@@ -1318,7 +1323,8 @@ def terminal_lines(run: Run) -> list[str]:
     """The terminal summary of a run: the verdict and why, then the `TERMINAL` sections (the
     untested operations first; what broke the run; the counts and throttling; failures by rule
     and the failures, worst first; the operations not exercised, the phases that could not
-    generate data; the scenarios; the waivers, expired and stale ones with what to do), drawn
+    generate data; the scenarios; the security findings by OWASP category, warnings with them,
+    and the probes; the waivers, expired and stale ones with what to do), drawn
     from the same model as ``summary.md`` and ``summary.html`` so that the three cannot
     disagree. Reproductions, folded details and the plot stay in the files."""
     summary = _summary(run)

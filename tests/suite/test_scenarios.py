@@ -550,3 +550,16 @@ def test_a_warning_is_reported_and_never_fails_and_a_finding_names_its_owasp_cat
     assert document["counts"]["warnings"] == 1
     assert ScenarioVerdict.from_json(probe) == failed  # read back as written
     assert run.verdict == "fail"  # by the failure; the warning alone did not fail it
+    # the summary: the probes counted apart, each finding under its OWASP category, the warning
+    # marked as one that never fails the gate
+    from conformance.reporting import terminal_lines
+
+    text = "\n".join(terminal_lines(run))
+    (probes_row,) = [line.split() for line in text.splitlines() if "security probes  " in line]
+    assert probes_row[2:] == ["0", "1", "0", "—", "0", "0", "1"]  # passed, failed … total
+    security = text[text.index("security (owasp api top 10):") :]
+    assert "API3:2023 Broken Object Property Level Authorization" in security
+    (warning_row,) = [line for line in security.splitlines() if "slow-input" in line]
+    assert "warning" in warning_row
+    assert "API4:2023" in warning_row
+    assert "1 security probe failed (tchat consumption): secret-exposed" in text
