@@ -122,11 +122,26 @@ def test_a_timing_gap_alone_is_a_warning_that_never_fails(tmp_path: Path) -> Non
         verdict = probe("authentication", url, tmp_path)
     assert rules(verdict) == ["user-enumeration-timing"]
     assert catalogue.rule("user-enumeration-timing").warning
-    warnings = getattr(verdict, "warnings", None)
-    if warnings is not None:  # the lead's split of warnings from failures
-        assert verdict.outcome == "passed"
-        assert verdict.failures == []
-        assert "ms (the median of 3)" in warnings[0].message
+    assert verdict.outcome == "passed"
+    assert verdict.failures == []
+    assert "ms (the median of 3)" in verdict.warnings[0].message
+
+
+def test_a_forgery_that_crashes_the_api_is_a_5xx_not_a_token_served(tmp_path: Path) -> None:
+    # a RealWorld backend answered 500 to an alg none token: refused, badly; not_a_server_error
+    # says so, and forged-token-401 (a forgery served) does not
+    app: Any = ZOO["vault"].app.fresh(False)
+
+    class CrashesOnNone(app):  # type: ignore[misc]
+        def _handle(self) -> None:
+            if (self.headers.get("Authorization") or "").endswith("."):  # alg none, stripped
+                return self.refuse(500, "ZeroDivisionError in the token library")  # type: ignore[no-any-return]
+            return super()._handle()  # type: ignore[no-any-return]
+
+    with serving(CrashesOnNone) as url:
+        verdict = probe("authentication", url, tmp_path)
+    assert "forged-token-401" not in rules(verdict), verdict.failures
+    assert "not_a_server_error" in rules(verdict), verdict.failures
 
 
 def test_a_read_only_run_skips_the_logins_and_still_forges(tmp_path: Path) -> None:

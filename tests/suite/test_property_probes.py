@@ -8,7 +8,9 @@ probes, and each defect is caught by its rule. The warning rules are warnings.""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +246,22 @@ def test_each_reference_defect_is_caught_by_its_rule(tmp_path: Path, defect: str
     assert any(says in f.message for f in verdict.failures if f.rule == rule), verdict.failures
     if defect == "password-hash-exposed":  # the hash is named and shaped, never shown
         assert all("scrypt$16384$" not in f.message for f in verdict.failures)
+
+
+def test_the_callers_own_token_in_an_answer_is_no_leak() -> None:
+    # RealWorld's GET /user answers the user a fresh token of their own: no secret exposed;
+    # another subject's token under the same name is one
+    from conformance.suite.probes._exposure import exposed
+
+    def jwt(claims: dict[str, Any]) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJIUzI1NiJ9.{part}.c2lnbmF0dXJl"
+
+    own = jwt({"user_id": 1, "exp": 100, "session_id": "a"})
+    fresh = jwt({"user_id": 1, "exp": 200, "session_id": "b"})  # another session of the user
+    other = jwt({"user_id": 2, "exp": 200, "session_id": "b"})
+    assert list(exposed({"user": {"token": fresh}}, own=own)) == []
+    assert list(exposed({"user": {"token": own}}, own=own)) == []
+    (found,) = exposed({"user": {"token": other}}, own=own)
+    assert found.startswith("`user.token` (named like a secret")
+    assert list(exposed({"user": {"token": fresh}})) != []  # without the run's token: a secret

@@ -17,7 +17,9 @@ The login and refresh answers (the auth flow's tokens) are never read here: only
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -131,7 +133,7 @@ def _read(story: Story, operation: Operation, path: str | None, token: str | Non
         if body is None:
             raise StepSkipped(f"answered {response.status_code}, no JSON to judge")
         got.append((response, body))
-        found = list(exposed(body))
+        found = list(exposed(body, own=token))
         story.check(
             not found,
             SECRET_EXPOSED,
@@ -182,12 +184,13 @@ def _body(response: httpx.Response) -> Any:
         return None
 
 
-def exposed(body: Any, where: str = "") -> Iterator[str]:
+def exposed(body: Any, where: str = "", own: str | None = None) -> Iterator[str]:
     """``where: what`` for each member of ``body`` that is a secret by its name or its value's
-    shape (the value itself is never said)."""
+    shape (the value itself is never said). The caller's own token (``own``, or a JWT of the
+    same subject: RealWorld's ``GET /user`` answers the user a fresh one) is no leak."""
     if isinstance(body, list):
         for index, item in enumerate(body[:50]):
-            yield from exposed(item, f"{where}[{index}]")
+            yield from exposed(item, f"{where}[{index}]", own)
         return
     if not isinstance(body, Mapping):
         return
@@ -195,11 +198,41 @@ def exposed(body: Any, where: str = "") -> Iterator[str]:
     for name, value in body.items():
         at = f"{where}.{name}" if where else str(name)
         if isinstance(value, (Mapping, list)):
-            yield from exposed(value, at)
+            yield from exposed(value, at, own)
+            continue
+        if own and isinstance(value, str) and same_subject(value, own):
             continue
         shape = secret(str(name), value, account=bool(names & ACCOUNT_NAMES))
         if shape:
             yield f"`{at}` ({shape})"
+
+
+#: the claims of a JWT that say whose it is (a session's id, its times and kind do not)
+_IDENTITY = ("sub", "user_id", "userId", "uid", "username", "email", "id")
+
+
+def same_subject(value: str, own: str) -> bool:
+    """Whether ``value`` is the caller's own token: ``own`` itself, or a JWT that names the same
+    subject (its ``sub``, ``user_id`` … read, not verified; another session of the same user,
+    as RealWorld's ``GET /user`` answers, is the caller's own too)."""
+    if value == own:
+        return True
+    theirs, mine = _claims(value), _claims(own)
+    if not theirs or not mine:
+        return False
+    who = {name: mine[name] for name in _IDENTITY if name in mine}
+    return bool(who) and who == {name: theirs.get(name) for name in who}
+
+
+def _claims(token: str) -> dict[str, Any] | None:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        found = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def secret(name: str, value: Any, *, account: bool = False) -> str:
