@@ -191,9 +191,10 @@ def _diff_parser(commands: _Commands[_Parser]) -> None:
     diff.add_argument(
         "--target",
         default=None,
-        metavar="URL",
+        metavar="[NAME=]URL",
         help="the new backend: replay requests made from OLD's schemas and judge"
-        " the answers by OLD",
+        " the answers by OLD; secured operations with CONFORMANCE_<NAME>_TOKEN (NAME: NEW's"
+        " file name up to its first dot)",
     )
     diff.add_argument(
         "--environment",
@@ -561,7 +562,10 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
             "conformance diff: give OLD and NEW (files or REV:PATH), e.g."
             " conformance diff main:specs/api.yaml specs/api.yaml"
         )
-    if args.target is not None and not args.target.startswith(("http://", "https://")):
+    api, target = None, args.target
+    if target is not None and "=" in target.split("://")[0]:  # NAME=URL names the API
+        api, _, target = target.partition("=")
+    if target is not None and not target.startswith(("http://", "https://")):
         raise UsageError(f"--target {args.target}: the URL must start with http:// or https://")
     if args.max_requests < 1 or args.max_seconds <= 0:
         raise UsageError("--max-requests and --max-seconds must be positive")
@@ -574,7 +578,8 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitCode:
         output=args.output,
         fail_on=diffing.ChangeClass(args.fail_on),
         waivers=args.waivers,
-        target=args.target,
+        target=target,
+        api=api,
         environment=args.environment,
         max_requests=args.max_requests,
         max_seconds=args.max_seconds,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from conformance.diffing._diff import diff
 from conformance.diffing._model import ChangeClass
@@ -16,6 +16,9 @@ from conformance.diffing._reading import read_side
 from conformance.diffing._report import DiffResult, as_json, as_markdown, as_text
 from conformance.diffing._waivers import DiffWaiver, read_diff_waivers, waive
 from conformance.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:  # the replay loads schemathesis: only a diff with --target pays for it
+    from conformance.diffing._replay import Credential
 
 #: the waiver file a diff reads when there is one here and no other is named (the run's)
 DEFAULT_WAIVERS = Path("waivers.toml")
@@ -33,6 +36,9 @@ class DiffOptions:
     fail_on: ChangeClass = ChangeClass.BREAKING
     waivers: Path | None = None
     target: str | None = None
+    #: whose credentials the replay presents (``CONFORMANCE_<API>_TOKEN``): ``--target
+    #: NAME=URL``'s name, else NEW's file name up to its first dot, as a run names a bare target
+    api: str | None = None
     #: ``shared`` (GETs only) or ``disposable`` (writes too), as a run's setting
     environment: str = "shared"
     #: the replay's bounds
@@ -73,6 +79,7 @@ def diff_result(options: DiffOptions) -> DiffResult:
             write=options.environment == "disposable",
             max_requests=options.max_requests,
             max_seconds=options.max_seconds,
+            credential=_credential(options),
         )
         changes += broken
     return DiffResult(
@@ -84,6 +91,26 @@ def diff_result(options: DiffOptions) -> DiffResult:
         today=options.today,
         replayed=replayed,
     )
+
+
+def api_name(options: DiffOptions) -> str:
+    """The API whose credentials the replay presents."""
+    if options.api:
+        return options.api
+    return Path(options.new.rpartition(":")[2] or options.new).name.split(".")[0]
+
+
+def _credential(options: DiffOptions) -> Credential | None:
+    """The API's token from the environment (as a run reads it), if there is one."""
+    from conformance import config
+    from conformance.diffing._replay import Credential
+
+    api = api_name(options)
+    secrets = config.credentials(api, config.Settings())
+    if not secrets.token:
+        return None
+    variable = f"CONFORMANCE_{api.upper().replace('-', '_')}_TOKEN"
+    return Credential(secrets.token, variable, secrets.prefix)
 
 
 def _waivers(path: Path | None) -> list[DiffWaiver]:

@@ -10,8 +10,11 @@ its behaviour without changing its spec is caught here, where the static diff se
 
 Bounded: at most ``max_requests`` requests and ``max_seconds`` in all (the operations left are
 named); GETs only unless the target is disposable (``--environment disposable``, as a run).
-Operations that need credentials are left out, named: an old client has its own, and the diff
-does not carry any.
+Operations that need credentials are replayed with the token a run of the API would present
+(``CONFORMANCE_<API>_TOKEN``, and ``_TOKEN_PREFIX`` for an apiKey header), as their scheme
+says: a bearer, an apiKey header, query parameter or cookie; without one (or for a scheme that
+takes no token) they are left out, named. The token never goes into the output: a curl names
+it by its variable.
 
 This module reads schemathesis through its public API itself rather than through the suite
 (`conformance.suite` builds its engine for whole runs, with the run's session, auth and
@@ -25,6 +28,7 @@ import copy
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
@@ -34,7 +38,7 @@ from hypothesis import HealthCheck, Phase
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.result import Ok
 
-from conformance.contract import Operation, Spec
+from conformance.contract import Operation, SecurityScheme, Spec
 from conformance.diffing._model import Change, at
 from conformance.diffing._report import OLD_CLIENT_BROKEN, Replayed
 from conformance.errors import ConformanceError, ExitCode
@@ -54,8 +58,63 @@ CASES_PER_OPERATION = 3
 REQUEST_SECONDS = 10.0
 
 
+@dataclass(frozen=True)
+class Credential:
+    """The token an old client presents, and the variable that holds it (what a curl names)."""
+
+    token: str = field(repr=False)
+    variable: str
+    #: what an apiKey header's value starts with (``Token``)
+    prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class Presented:
+    """A credential where a request carries it."""
+
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    query: dict[str, str] = field(default_factory=dict, repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the curl options that show it by its variable
+    shown: tuple[str, ...] = ()
+
+
+def presented(spec: Spec, operation: Operation, credential: Credential | None) -> Presented | None:
+    """How ``credential`` goes on a request to ``operation``: nothing for a public one; the
+    first alternative of its security whose one scheme takes a token; None when it cannot."""
+    if not operation.needs_credentials:
+        return Presented()
+    if credential is None:
+        return None
+    for alternative in spec.security_alternatives(operation):
+        if len(alternative) == 1 and alternative[0].takes_token:
+            return _placed(alternative[0], credential)
+    return None
+
+
+def _placed(scheme: SecurityScheme, credential: Credential) -> Presented:
+    named = f"${credential.variable}"
+    if scheme.is_bearer:
+        shown = f'-H "Authorization: Bearer {named}"'
+        return Presented({"Authorization": f"Bearer {credential.token}"}, shown=(shown,))
+    name = str(scheme.parameter)
+    if scheme.location == "header":
+        prefix = f"{credential.prefix} " if credential.prefix else ""
+        shown = f'-H "{name}: {prefix}{named}"'
+        return Presented({name: prefix + credential.token}, shown=(shown,))
+    if scheme.location == "query":
+        return Presented(query={name: credential.token}, shown=(f"(query {name}={named})",))
+    return Presented(cookies={name: credential.token}, shown=(f'-b "{name}={named}"',))
+
+
 def replay(
-    old: Spec, url: str, *, write: bool, max_requests: int, max_seconds: float
+    old: Spec,
+    url: str,
+    *,
+    write: bool,
+    max_requests: int,
+    max_seconds: float,
+    credential: Credential | None = None,
 ) -> tuple[Replayed, list[Change]]:
     """Replay the old spec's requests against ``url``; what was sent, and the broken answers."""
     schema = schemathesis.openapi.from_dict(copy.deepcopy(old.data))
@@ -67,7 +126,7 @@ def replay(
     checks = _checks()
     deadline = time.monotonic() + max_seconds
     sent, operations, broken = 0, 0, []
-    skipped = _left_out(old, write)
+    skipped = _left_out(old, write, credential)
     wanted = [op for op in old.operations if op.label not in skipped and op.label in found]
     cut_short = ""
     with requests.Session() as session:
@@ -78,24 +137,29 @@ def replay(
                 break
             operations += 1
             seen: set[str] = set()
+            carried = presented(old, operation, credential) or Presented()
             for case in _cases(found[operation.label]):
                 if sent >= max_requests or time.monotonic() >= deadline:
                     break
                 sent += 1
-                problem = _judged(case, url, session, checks)
+                problem = _judged(case, url, session, checks, carried)
                 if problem is not None and problem not in seen:
                     seen.add(problem)
-                    broken.append(_broken(operation, case, url, problem))
+                    broken.append(_broken(operation, case, url, problem, carried))
     reasons = tuple(f"{label}: {why}" for label, why in skipped.items())
     return Replayed(url, sent, operations, reasons, cut_short), broken
 
 
-def _left_out(old: Spec, write: bool) -> dict[str, str]:
+def _left_out(old: Spec, write: bool, credential: Credential | None) -> dict[str, str]:
     """The operations not replayed, with why."""
     found = {}
     for operation in old.operations:
-        if operation.needs_credentials:
-            found[operation.label] = "needs credentials"
+        if presented(old, operation, credential) is None:
+            found[operation.label] = (
+                "needs credentials (a token in CONFORMANCE_<API>_TOKEN)"
+                if credential is None
+                else "needs credentials no token can give (basic, mutual TLS, two schemes at once)"
+            )
         elif operation.method != "get" and not write:
             found[operation.label] = "writes (replayed on a disposable target only)"
     return found
@@ -139,10 +203,19 @@ def _drawn(strategy: Any, count: int) -> list[Any]:
     return drawn
 
 
-def _judged(case: Any, url: str, session: requests.Session, checks: list[Any]) -> str | None:
+def _judged(
+    case: Any, url: str, session: requests.Session, checks: list[Any], carried: Presented
+) -> str | None:
     """What is wrong with the answer by the old spec (None: nothing, or no answer at all)."""
     try:
-        response = case.call(base_url=url, session=session, timeout=REQUEST_SECONDS)
+        response = case.call(
+            base_url=url,
+            session=session,
+            timeout=REQUEST_SECONDS,
+            headers=carried.headers or None,
+            params=carried.query or None,
+            cookies=carried.cookies or None,
+        )
     except requests.ConnectionError:
         raise TargetUnreachable(
             f"--target {url}: cannot connect; is the new backend running there?"
@@ -160,8 +233,8 @@ def _judged(case: Any, url: str, session: requests.Session, checks: list[Any]) -
     return "; ".join(problems) or None
 
 
-def _broken(operation: Operation, case: Any, url: str, problem: str) -> Change:
-    curl = case.as_curl_command(base_url=url)
+def _broken(operation: Operation, case: Any, url: str, problem: str, carried: Presented) -> Change:
+    curl = " ".join([case.as_curl_command(base_url=url), *carried.shown])
     return Change(
         OLD_CLIENT_BROKEN,
         operation.pointer,

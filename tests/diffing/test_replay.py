@@ -126,3 +126,54 @@ def test_replay_an_unreachable_target_is_exit_2(spec: Path) -> None:
     code, out, err = diff("--target", url, spec, spec)
     assert (code, out) == (2, "")
     assert err.strip() == f"--target {url}: cannot connect; is the new backend running there?"
+
+
+class SecuredFlagsApp(FlagsApp):
+    """The Flags API whose reads need a bearer token (``sekrit``): 401 without it."""
+
+    def _handle(self) -> None:
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            FlagsApp.requests.append(f"{self.command} {self.path.split('?')[0]} (no token)")
+            self.send_json(401, {"error": "Unauthorized", "code": "UNAUTHENTICATED",
+                                 "message": "a token, please", "statusCode": 401})  # fmt: skip
+            return
+        super()._handle()
+
+
+TOKEN = "sekrit-token-7f3a"
+
+
+def test_replay_presents_the_apis_token_to_its_secured_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # reads behind a bearer scheme: replayed with CONFORMANCE_<API>_TOKEN (the API named
+    # after NEW's file, or by --target NAME=URL), the token shown by its variable only
+    data = flags()
+    op(data, "get")["parameters"] = [{"name": "id", "in": "path", "required": True,
+                                      "schema": {"type": "string"}, "example": "f1"}]  # fmt: skip
+    data["security"] = [{"bearer": []}]
+    path = tmp_path / "flags.v2.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    FlagsApp.requests, FlagsApp.renamed = [], True
+    try:
+        with serving(SecuredFlagsApp) as url:
+            monkeypatch.delenv("CONFORMANCE_FLAGS_TOKEN", raising=False)
+            code, out, _ = diff("--target", url, path, path)
+            assert code == 0  # nothing it could judge: the reads need the token
+            assert "GET /flags: needs credentials (a token in CONFORMANCE_<API>_TOKEN)" in out
+            assert FlagsApp.requests == []
+            monkeypatch.setenv("CONFORMANCE_FLAGS_TOKEN", TOKEN)
+            code, out, _ = diff("--format", "json", "--target", url, path, path)
+            monkeypatch.setenv("CONFORMANCE_RENAMED_TOKEN", TOKEN)
+            monkeypatch.delenv("CONFORMANCE_FLAGS_TOKEN")
+            named, by_name, _ = diff("--target", f"renamed={url}", path, path)
+    finally:
+        FlagsApp.renamed = False
+    assert (code, named) == (1, 1)  # the renamed member, seen through the token
+    assert not [r for r in FlagsApp.requests if r.endswith("(no token)")]
+    document = json.loads(out)
+    broken = {c["operation"]: c for c in document["changes"]}
+    assert set(broken) >= {"GET /flags", "GET /flags/{id}"}
+    (curl,) = broken["GET /flags/{id}"]["detail"]
+    assert curl.endswith('-H "Authorization: Bearer $CONFORMANCE_FLAGS_TOKEN"'), curl
+    assert TOKEN not in out + by_name
