@@ -1042,7 +1042,9 @@ def _security(run: Run) -> Section | None:
             )
         )
     else:
-        blocks.append(Para([f"No finding: {plural(len(probes), 'probe')} ran."]))
+        ran = [s for s in probes if s.outcome != Outcome.SKIPPED]
+        skipped = f" ({len(probes) - len(ran)} skipped)" if len(ran) < len(probes) else ""
+        blocks.append(Para([f"No finding: {plural(len(ran), 'probe')} ran{skipped}."]))
     blocks += _scenarios(run, "probe").blocks
     return Section("Security (OWASP API Top 10)", "security", blocks)
 

@@ -79,6 +79,8 @@ def test_the_clean_reference_backend_conforms_with_a_2xx_for_every_operation(
         for name in PROBES
     }, [(s["api"], s["name"], s["outcome"], s["reason"], s["failures"]) for s in probes]
     assert not [w for s in probes for w in s["warnings"]]
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "No finding: 16 probes ran (2 skipped)." in summary  # its security section
     others = [
         (s["api"], s["name"], step)
         for s in scenarios
