@@ -214,21 +214,14 @@ def test_make_test_proves_every_defect_caught_by_the_suite() -> None:
     # make test runs these two tables: fuzzing's (test_run) and the scenarios' (test_scenarios);
     # a defect added to the reference backend without a run that catches it fails here, and so
     # does one they prove caught by a rule that is not its own
-    # and the security probes' (one table each: access, authentication, properties, injection)
-    from tests.suite import (
-        test_authentication_probes,
-        test_injection_probes,
-        test_probes_access,
-        test_property_probes,
-    )
+    # and the security probes' (the access probes' apart: they need a second account)
+    from tests.suite import test_probe_defects, test_probes_access
     from tests.suite.test_run import CAUGHT_BY_FUZZING
     from tests.suite.test_scenarios import CAUGHT
 
     probed = {
         **{name: row[1] for name, row in test_probes_access.CAUGHT.items()},
-        **{name: row[2] for name, row in test_authentication_probes.CAUGHT_BY_PROBES.items()},
-        **{name: row[1] for name, row in test_property_probes.CAUGHT.items()},
-        **{name: row[1] for name, row in test_injection_probes.CAUGHT.items()},
+        **{name: row[2] for name, row in test_probe_defects.CAUGHT.items()},
     }
     assert not set(CAUGHT_BY_FUZZING) & set(CAUGHT)
     # a probe may prove a defect a scenario catches too (alg-none-accepted: bad-token-401 and

@@ -3,12 +3,11 @@
 
 Shown on the zoo's ``vault`` (a VAmPI-like API with a plain spec, its login described in the
 config): the correct app passes, each planted flaw is caught by its rule; a timing gap alone is
-a warning that never fails. On the reference backend (slow: a run each): the clean APIs pass
-both probes, and each defect is caught by its rule."""
+a warning that never fails. The reference backend's clean pass and defects:
+`tests/suite/test_probe_defects.py`."""
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -20,11 +19,8 @@ import pytest
 from conformance import catalogue
 from conformance.config import LoginSettings
 from conformance.contract import bundled_spec, load_spec
-from conformance.reference import DEFECTS, running
-from conformance.runner import embedded_settings
 from conformance.suite import Credentials, Network, check_access
 from conformance.suite._auth import LOGIN_WAITS
-from conformance.suite._journal import Journal
 from conformance.suite.probes._authentication import (
     COMMON_SECRETS,
     Jwt,
@@ -255,56 +251,3 @@ OAUTH["security"] = [{"oauth": []}]
 def load_spec_from(data: dict[str, Any]) -> Any:
     with tempfile.TemporaryDirectory() as folder:
         return load_spec(written(Path(folder), "plain", data))
-
-
-# -- the reference backend (a run each) ----------------------------------------------------------
-
-#: defect -> (api, probe, the rule that must catch it)
-CAUGHT_BY_PROBES = {
-    "weak-jwt-key": ("gloria", "authentication", "weak-jwt-secret"),
-    "user-enumeration": ("tchat", "authentication", "user-enumeration"),
-    "alg-none-accepted": ("tchat", "authentication", "forged-token-401"),
-    "no-login-throttle": ("gloria", "login_throttling", "login-throttling"),
-}
-
-
-def test_each_defect_here_is_caught_by_a_rule_its_row_counts() -> None:
-    by_name = {defect.name: defect for defect in DEFECTS}
-    for name, (api, _probe, rule) in CAUGHT_BY_PROBES.items():
-        assert by_name[name].api == api, name
-        assert rule in by_name[name].rules, name
-
-
-def reference_run(api: str, name: str, defects: frozenset[str], folder: Path) -> ScenarioVerdict:
-    """The probe ``name`` on a reference API of its own (its rate-limit windows untouched), in
-    this process, as its ``service`` principal."""
-    from tests.suite.test_property_probes import reference_probe
-
-    settings = dataclasses.replace(embedded_settings(), defects=defects)
-    with running([api], settings=settings) as backends:
-        return reference_probe(backends, api, name, folder)
-
-
-@pytest.mark.parametrize("api", ["gloria", "tchat"])
-def test_the_clean_reference_passes_both_probes_and_removes_its_account(
-    api: str, tmp_path: Path
-) -> None:
-    # the whole clean run (tests/suite/test_run.py) has them pass too, after everything else
-    for name in ("authentication", "login_throttling"):
-        verdict = reference_run(api, name, frozenset(), tmp_path)
-        assert (verdict.outcome, rules(verdict), verdict.warnings) == ("passed", [], []), verdict
-        if name == "login_throttling":
-            passed = [s.title for s in verdict.steps if s.outcome == "passed"]
-            assert any("wrong passwords" in title for title in passed), verdict.steps
-    journal = tmp_path / f"{api}.jsonl"
-    assert not journal.exists() or Journal(journal).pending() == []  # the accounts removed
-
-
-@pytest.mark.parametrize("defect", CAUGHT_BY_PROBES)
-def test_a_reference_defect_is_caught_by_its_probe_rule(defect: str, tmp_path: Path) -> None:
-    api, name, rule = CAUGHT_BY_PROBES[defect]
-    verdict = reference_run(api, name, frozenset({defect}), tmp_path)
-    assert verdict.outcome == "failed", (verdict.reason, verdict.steps)
-    assert rule in rules(verdict), verdict.failures
-    journal = tmp_path / f"{api}.jsonl"
-    assert not journal.exists() or Journal(journal).pending() == []

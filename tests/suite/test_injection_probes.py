@@ -4,24 +4,20 @@ answer data.
 
 Shown on the zoo's ``vault`` (a VAmPI-like API with a plain spec): the correct app passes both,
 its planted ``sql-injection`` and ``debug-endpoint`` are caught by their rules, and payloads go
-into writes only on a disposable target (read off the app's request log). On the reference
-backend: the clean APIs pass, and each defect is caught by its rule."""
+into writes only on a disposable target (read off the app's request log). The reference
+backend's clean pass and defects: `tests/suite/test_probe_defects.py`."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from conformance import catalogue
-from conformance.reference import DEFECTS, Running, running
-from conformance.runner import embedded_settings
 from conformance.suite.probes._debug import looks_like_data
 from conformance.suite.probes._injection import PAYLOADS, WRITE_PAYLOADS, db_error
-from tests.suite.test_property_probes import reference_probe, rules, vault_probe
+from tests.suite.test_property_probes import rules, vault_probe
 from tests.zoo import ZOO
 from tests.zoo import running as zoo_running
 
@@ -147,43 +143,3 @@ def test_the_probes_rules_are_owasp_api8_and_fail_the_gate() -> None:
     for rule in ("injection-signal", "debug-endpoint"):
         assert catalogue.rule(rule).owasp == "API8"
         assert not catalogue.rule(rule).warning
-
-
-# -- the reference backend ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def clean() -> Iterator[Running]:
-    with running(["gloria", "tchat"], settings=embedded_settings()) as backends:
-        yield backends
-
-
-@pytest.mark.parametrize("api", ["gloria", "tchat"])
-@pytest.mark.parametrize("name", PROBES)
-def test_the_clean_reference_backend_passes_the_probe(
-    clean: Running, tmp_path: Path, api: str, name: str
-) -> None:
-    verdict = reference_probe(clean, api, name, tmp_path)
-    assert verdict.outcome == "passed", (verdict.reason, verdict.failures)
-    assert rules(verdict) == set()
-
-
-#: defect -> (probe, the rule that catches it, words its finding says)
-CAUGHT = {
-    "sql-injection-search": ("injection", "injection-signal", 'GET /schools with search="\'"'),
-    "debug-endpoint": ("debug_endpoints", "debug-endpoint", "GET /debug/vars (conventional"),
-}
-
-
-@pytest.mark.parametrize("defect", sorted(CAUGHT))
-def test_each_reference_defect_is_caught_by_its_rule(tmp_path: Path, defect: str) -> None:
-    name, rule, says = CAUGHT[defect]
-    by_name = {d.name: d for d in DEFECTS}
-    assert rule in by_name[defect].rules
-    settings = dataclasses.replace(embedded_settings(), defects=frozenset({defect}))
-    with running(["gloria"], settings=settings) as broken:
-        verdict = reference_probe(broken, "gloria", name, tmp_path)
-    assert verdict.outcome == "failed", verdict
-    assert rule in rules(verdict)
-    assert any(says in f.message for f in verdict.failures if f.rule == rule), verdict.failures
-    assert all("sqlite:///" not in f.message for f in verdict.failures)  # names, not values

@@ -3,13 +3,12 @@
 maximums and slow crafted input.
 
 Shown on the zoo's ``vault`` (a VAmPI-like API with a plain spec): the correct app passes, each
-planted flaw is caught by its rule. On the reference backend: the clean APIs pass the three
-probes, and each defect is caught by its rule. The warning rules are warnings."""
+planted flaw is caught by its rule. The warning rules are warnings. The reference backend's
+clean pass and defects: `tests/suite/test_probe_defects.py`."""
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,7 @@ from conformance import catalogue
 from conformance.checks import NO_WAIT
 from conformance.config import LoginSettings
 from conformance.contract import bundled_spec, load_spec
-from conformance.reference import DEFECTS, Running, running
-from conformance.runner import embedded_settings
-from conformance.suite import Credentials, Network, RunSession, check_access
+from conformance.suite import Credentials, Network, check_access
 from conformance.suite.probes._exposure import exposed, secret, undeclared
 from conformance.suite.probes._properties import (
     candidates,
@@ -193,59 +190,6 @@ def test_undeclared_members_only_where_the_schema_is_closed_by_its_properties(
     opened = {"type": "object", "properties": {"a": {}}, "additionalProperties": True}
     assert list(undeclared(spec, opened, {"b": 1})) == []
     assert list(undeclared(spec, {"type": "object"}, {"b": 1})) == []
-
-
-# -- the reference backend ---------------------------------------------------------------------
-
-
-def reference_probe(backends: Running, api: str, name: str, folder: Path) -> ScenarioVerdict:
-    """The probe ``name`` on a reference API, as its ``service`` principal."""
-    service = backends.backend(api).credentials["service"]
-    url, spec = backends.url(api), load_spec(bundled_spec(api))
-    credentials = Credentials(api, username=service.email, password=service.password)
-    way = check_access(spec, url, credentials, QUICK)
-    assert way is not None
-    session = RunSession(spec, url, credentials, QUICK, login=way.login, presenter=way.presenter)
-    session.start()
-    context = ScenarioContext(
-        api, spec, url, credentials, QUICK, session.access_token, folder / f"{api}.jsonl",
-        presenter=way.presenter,
-    )  # fmt: skip
-    verdict, _ = run_scenario(name, context)
-    return verdict
-
-
-@pytest.mark.parametrize("api", ["gloria", "tchat"])
-@pytest.mark.parametrize("name", PROBES)
-def test_the_clean_reference_backend_passes_the_probe(tmp_path: Path, api: str, name: str) -> None:
-    # a backend each: the probes one after the other spend the service's rate-limit window
-    with running([api], settings=embedded_settings()) as clean:
-        verdict = reference_probe(clean, api, name, tmp_path)
-    assert verdict.outcome == "passed", (verdict.reason, verdict.failures)
-    assert rules(verdict) == set()
-
-
-#: defect -> (probe, the rule that catches it, words its finding says)
-CAUGHT = {
-    "mass-assignment-role": ("mass_assignment", "mass-assignment", "`permissions`"),
-    "password-hash-exposed": ("exposure", "secret-exposed", "passwordHash` (an scrypt hash"),
-    "limit-unenforced": ("consumption", "maximum-enforced", "saying it used limit 101"),
-}
-
-
-@pytest.mark.parametrize("defect", sorted(CAUGHT))
-def test_each_reference_defect_is_caught_by_its_rule(tmp_path: Path, defect: str) -> None:
-    name, rule, says = CAUGHT[defect]
-    by_name = {d.name: d for d in DEFECTS}
-    assert rule in by_name[defect].rules
-    settings = dataclasses.replace(embedded_settings(), defects=frozenset({defect}))
-    with running(["gloria"], settings=settings) as broken:
-        verdict = reference_probe(broken, "gloria", name, tmp_path)
-    assert verdict.outcome == "failed", verdict
-    assert rule in rules(verdict)
-    assert any(says in f.message for f in verdict.failures if f.rule == rule), verdict.failures
-    if defect == "password-hash-exposed":  # the hash is named and shaped, never shown
-        assert all("scrypt$16384$" not in f.message for f in verdict.failures)
 
 
 def test_the_callers_own_token_in_an_answer_is_no_leak() -> None:
