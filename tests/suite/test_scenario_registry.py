@@ -31,10 +31,10 @@ PACKAGE = ROOT / "conformance" / "suite" / "scenarios"
 PETSTORE = ROOT / "tests" / "fixtures" / "specs" / "petstore.yaml"
 
 
-def readme_table() -> list[tuple[str, str]]:
-    """(scenario, needs) for each row of README's scenarios table, in its order."""
+def readme_table(header: str = "| scenario | what it checks | needs |") -> list[tuple[str, str]]:
+    """(scenario, needs) for each row of README's scenarios table (or the one under
+    ``header``), in its order."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    header = "| scenario | what it checks | needs |"
     assert header in text
     rows = []
     for line in text[text.index(header) :].splitlines()[2:]:
@@ -49,22 +49,9 @@ def test_the_readme_table_lists_exactly_the_registered_scenarios() -> None:
     assert readme_table() == [(entry.name, entry.requires) for entry in registered()]
 
 
-def probe_table() -> list[tuple[str, str]]:
-    """(probe, needs) for each row of README's security probes table, in its order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    header = "| probe | OWASP | what it checks (rules) | needs |"
-    assert header in text
-    rows = []
-    for line in text[text.index(header) :].splitlines()[2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
-        rows.append((cells[0].strip("`"), cells[-1]))
-    return rows
-
-
 def test_the_readme_table_lists_exactly_the_registered_probes() -> None:
-    assert probe_table() == [(entry.name, entry.requires) for entry in registered("probe")]
+    probes = readme_table("| probe | OWASP | what it checks (rules) | needs |")
+    assert probes == [(entry.name, entry.requires) for entry in registered("probe")]
 
 
 def test_the_example_config_switches_every_registered_probe() -> None:
