@@ -554,8 +554,8 @@ class ConformanceRun:
                 rules, told = [failure.check for failure in verdict.failures], verdict.explain()
         elif "conformance_scenario" in params:
             scenario = suite.scenarios.get(tuple(params["conformance_scenario"]))
-            probe = scenario is not None and scenario.kind == "probe"
-            allure.dynamic.title(title(scenario=params["conformance_scenario"][1], probe=probe))  # type: ignore[no-untyped-call]
+            kind = scenario.kind if scenario is not None else "scenario"
+            allure.dynamic.title(title(scenario=params["conformance_scenario"][1], kind=kind))  # type: ignore[no-untyped-call]
             if scenario is not None and (scenario.failures or scenario.warnings):
                 rules, told = [failure.rule for failure in scenario.failures], scenario.explain()
         allure.dynamic.severity(allure.severity_level(severity(rules)))  # type: ignore[no-untyped-call]

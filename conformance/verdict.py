@@ -50,6 +50,9 @@ class Outcome(enum.StrEnum):
     SKIPPED = "skipped"
 
 
+#: what a person calls a scenario verdict's kind (`ScenarioVerdict.kind`), in the order they run
+KIND_NOUNS: Mapping[str, str] = {"scenario": "scenario", "probe": "security probe"}
+
 #: verdict.json's counts of operations and of scenarios, in its order
 _COUNTED = (
     Outcome.PASSED, Outcome.FAILED, Outcome.WAIVED, Outcome.NOT_EXERCISED, Outcome.UNTESTED,
@@ -378,6 +381,11 @@ class ScenarioVerdict:
     def where(self) -> str:
         return f"{self.api} {self.name}"
 
+    @property
+    def noun(self) -> str:
+        """``scenario`` or ``security probe``."""
+        return KIND_NOUNS.get(self.kind, self.kind)
+
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "latency": [row.as_json() for row in self.latency]}
 
@@ -411,8 +419,7 @@ class ScenarioVerdict:
         )
 
     def explain(self) -> str:
-        noun = "security probe" if self.kind == "probe" else "scenario"
-        lines = [f"{self.api} {noun} {self.name}: {self.outcome}"]
+        lines = [f"{self.api} {self.noun} {self.name}: {self.outcome}"]
         if self.reason:
             lines.append(f"  {self.reason}")
         for failure in self.failures:
@@ -860,12 +867,11 @@ def reasons(run: Run) -> list[str]:
             f"{plural(len(failed), 'operation')} broke the contract"
             f" ({named([v.where for v in failed])}): {_rules_broken(failed)}"
         )
-    for kind in ("scenario", "probe"):
+    for kind, noun in KIND_NOUNS.items():
         failed_scenarios = [s for s in run.scenarios_of(Outcome.FAILED) if s.kind == kind]
         if not failed_scenarios:
             continue
         rules = sorted({f.rule for s in failed_scenarios for f in s.failures if not f.waived})
-        noun = "security probe" if kind == "probe" else "scenario"
         found.append(
             f"{plural(len(failed_scenarios), noun)} failed"
             f" ({named([s.where for s in failed_scenarios])})"
@@ -892,7 +898,7 @@ def _passed(run: Run) -> str:
     scenarios = (
         " and ".join(
             f"the one {noun}" if kinds[kind] == 1 else f"all {kinds[kind]} {noun}s"
-            for kind, noun in (("scenario", "scenario"), ("probe", "security probe"))
+            for kind, noun in KIND_NOUNS.items()
             if kinds[kind]
         )
         + " run passed"

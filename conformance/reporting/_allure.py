@@ -37,6 +37,7 @@ from conformance import catalogue
 from conformance.contract import Operation, Spec
 from conformance.masking import mask
 from conformance.verdict import (
+    KIND_NOUNS,
     Confirmed,
     Failure,
     LatencyOutcome,
@@ -146,12 +147,13 @@ def allure_labels(
 
 
 def title(
-    operation: Operation | None = None, scenario: str | None = None, probe: bool = False
+    operation: Operation | None = None, scenario: str | None = None, kind: str = "scenario"
 ) -> str:
-    """The name a test shows in the report (not pytest's ``test_fuzz[gloria-getHealth]``)."""
+    """The name a test shows in the report (not pytest's ``test_fuzz[gloria-getHealth]``):
+    an operation's, or a scenario's of ``kind`` (a security probe's)."""
     if operation is not None:
         return f"{operation.label} (fuzzing, all checks)"
-    return f"{'security probe' if probe else 'scenario'}: {scenario}"
+    return f"{KIND_NOUNS.get(kind, kind)}: {scenario}"
 
 
 def executor(environ: Mapping[str, str]) -> dict[str, Any] | None:
