@@ -1003,7 +1003,7 @@ def _security(run: Run) -> Section | None:
     """Every finding of a rule that judges a security flaw (the probes', and the checks' and
     scenarios' the catalogue gives an OWASP category), by OWASP API Security Top 10 category,
     warnings with them; then the probes' table. None when no probe ran and nothing was found."""
-    rows: list[tuple[str, int, list[Cell]]] = []
+    rows: list[tuple[int, int, list[Cell]]] = []
     for scenario in run.scenarios:
         for found, warning in [(f, False) for f in scenario.failures] + [
             (f, True) for f in scenario.warnings
@@ -1034,7 +1034,7 @@ def _security(run: Run) -> Section | None:
         )
     ]
     if rows:
-        rows.sort(key=lambda row: (row[0], row[1]))
+        rows.sort(key=lambda row: row[:2])  # by OWASP category, worst first within it
         blocks.append(
             Table(
                 ["OWASP category", "severity", "rule", "API", "where", "what was seen", "gate"],
@@ -1049,13 +1049,17 @@ def _security(run: Run) -> Section | None:
     return Section("Security (OWASP API Top 10)", "security", blocks)
 
 
+#: an OWASP category's place in the Top 10, for the security section's order
+_OWASP_ORDER = {name: place for place, name in enumerate(catalogue.OWASP.values())}
+
+
 def _security_row(
     owasp: str, rule: str, api: str, where: str, said: str, warning: bool, waived: str
-) -> tuple[str, int, list[Cell]]:
+) -> tuple[int, int, list[Cell]]:
+    """(the category's place, the rule's severity rank, the cells) of one finding."""
     gate: Cell = "waived" if waived else "warning" if warning else Flag("fails")
-    order = list(catalogue.OWASP.values())
     return (
-        f"{order.index(owasp) if owasp in order else 99:02d}",
+        _OWASP_ORDER.get(owasp, len(_OWASP_ORDER)),
         _severity(rule).rank,
         [owasp, _severity_cell(rule), Code(rule), api, one_line(where, 120),
          one_line(said, REASON_CHARS), gate],
