@@ -90,6 +90,10 @@ class Answer:
     request_headers: Mapping[str, str]
     query: str
     client: str
+    #: the request's method and path (an answer to a path the spec does not have has no
+    #: ``operation``)
+    method: str = ""
+    path: str = ""
 
     def edit_json(self, change: Callable[[Any], None]) -> None:
         payload = json.loads(self.body)
@@ -114,7 +118,7 @@ def answers(parts: Parts, change: Callable[[Answer], None]) -> None:
         status, out, raw = inner(method, path, query_string, headers, body, oversized, client)
         match = app.router.match(method, path)
         operation = match.operation if match else None
-        answer = Answer(operation, status, out, raw, headers, query_string, client)
+        answer = Answer(operation, status, out, raw, headers, query_string, client, method, path)
         change(answer)
         return answer.status, answer.headers, answer.body
 
@@ -244,30 +248,21 @@ def _fingerprint(secret: str) -> str:
 
 
 def _debug_vars(parts: Parts) -> None:
-    app = parts.app
-    inner = app.handle
+    """An undocumented ``GET …/debug/vars`` (expvar, left on) answers the backend's settings."""
 
-    def handle(
-        method: str,
-        path: str,
-        query_string: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        oversized: bool,
-        client: str,
-    ) -> tuple[int, dict[str, str], bytes]:
-        if method == "GET" and path.rstrip("/").endswith("/debug/vars"):  # expvar, left on
+    def change(answer: Answer) -> None:
+        if answer.method == "GET" and answer.path.rstrip("/").endswith("/debug/vars"):
             settings = {
                 "api": parts.api,
                 "debug": True,
                 "database": "sqlite:///var/lib/conformance/reference.db",
                 "jwt_secret_sha256": _fingerprint(str(parts.tokens._secret)),
-                "operations": len(app.handlers),
+                "operations": len(parts.app.handlers),
             }
-            return 200, {"Content-Type": "application/json"}, json.dumps(settings).encode()
-        return inner(method, path, query_string, headers, body, oversized, client)
+            answer.status, answer.body = 200, json.dumps(settings).encode()
+            answer.headers = {"Content-Type": "application/json"}
 
-    app.handle = handle  # type: ignore[method-assign]
+    answers(parts, change)
 
 
 TRACE = (
