@@ -21,9 +21,11 @@ from typing import Any
 
 import hypothesis.errors
 import schemathesis
+from hypothesis.control import current_build_context
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
 from schemathesis.engine import Status, events, from_schema
+from schemathesis.engine.run import PhaseName
 
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
 from conformance.checks import throttled
@@ -151,6 +153,10 @@ class EngineRun:
     notes: list[str] = field(default_factory=list)
     #: the run timeout stopped the engine before it had done all it would have
     cut_short: bool = False
+    #: the stateful phase's suites (one, and another after each new failure) and its scenarios
+    #: that sent a request, in all the passes (`StatefulBudget` bounds the scenarios of each)
+    stateful_suites: int = 0
+    stateful_scenarios: int = 0
 
 
 def engine_settings(
@@ -235,6 +241,65 @@ def engine_config(settings: Mapping[str, Any]) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict({**settings, "output": output})
 
 
+class StatefulBudget:
+    """The stateful phase's scenarios in all, restarts included (issue 25). The engine runs the
+    phase again after each new failure, each time with the whole ``max-examples`` of scenarios
+    (schemathesis's `_classify_failure_group`), so a run that finds more also runs longer: the
+    planted tracker of the zoo ran 7 suites, 177 scenarios, where ``st run`` found less in 54.
+    Here the profile's scenarios are the phase's: the scenario after the last is not begun.
+
+    Counted in the engine's own thread, at a scenario's first request (each scenario is one
+    hypothesis test case: its data), so that a seed still gives the same run. The stop is
+    schemathesis's own (the event its CLI sets on Ctrl-C): what was judged is kept, and
+    `_events` knows the interrupt for the budget's (``spent``)."""
+
+    def __init__(self, scenarios: int, stop: threading.Event) -> None:
+        self.scenarios = scenarios
+        self.stop = stop
+        self.begun = 0
+        self.spent = False
+        self._current: object = None
+
+    def before_call(self, case: Any) -> None:
+        meta = getattr(case, "meta", None)
+        if meta is None or str(meta.phase.name) != "stateful":
+            return
+        try:
+            data = current_build_context().data
+        except hypothesis.errors.InvalidArgument:  # not inside a scenario
+            return
+        if data is self._current:
+            return
+        self._current = data
+        self.begun += 1
+        if self.begun > self.scenarios:
+            self.spent = True
+            self.stop.set()
+            raise KeyboardInterrupt  # before this scenario's first request is sent
+
+
+_ACTIVE: list[StatefulBudget] = []
+_LOCK = threading.Lock()
+_REGISTERED: list[bool] = []
+
+
+def _register_global() -> None:
+    """The one global ``before_call`` hook that hands each call to the active `StatefulBudget`
+    (schemathesis 4.32 has ``before_call`` hooks global only; one engine runs at a time)."""
+    with _LOCK:
+        if _REGISTERED:
+            return
+
+        @schemathesis.hook("before_call")
+        def conformance_stateful_budget(context: Any, case: Any, kwargs: Any) -> None:
+            with _LOCK:
+                budget = _ACTIVE[0] if _ACTIVE else None
+            if budget is not None:
+                budget.before_call(case)
+
+        _REGISTERED.append(True)
+
+
 def run_pass(
     run: EngineRun,
     spec: Spec,
@@ -253,6 +318,9 @@ def run_pass(
     schema = loaded.include(operation_id=operation_ids)
     with prepare(schema) if prepare is not None else contextlib.nullcontext(), no_local_constants():
         stream = from_schema(schema).execute()
+        scenarios = config.projects.default.phases.stateful.generation.max_examples
+        budget = StatefulBudget(scenarios or 0, stream.stop_event)
+        _register_global()
         # schemathesis's own stop (what its CLI does on Ctrl-C): the phases wind down and the
         # events already produced still come, so what was judged before the deadline is kept
         timer = None
@@ -260,9 +328,13 @@ def run_pass(
             timer = threading.Timer(max(0.0, deadline - time.time()), stream.stop)
             timer.daemon = True
             timer.start()
+        with _LOCK:
+            _ACTIVE[:] = [budget]
         try:
-            _events(run, stream, progress, deadline)
+            _events(run, stream, progress, deadline, budget)
         finally:
+            with _LOCK:
+                _ACTIVE.clear()
             if timer is not None:
                 timer.cancel()
 
@@ -292,14 +364,21 @@ def _events(
     stream: Iterable[Any],
     progress: Callable[[str], None],
     deadline: float | None = None,
+    budget: StatefulBudget | None = None,
 ) -> None:
     api, records = run.api, run.records
+    began = (run.stateful_scenarios, run.stateful_suites)  # this pass's are counted from here
     for event in stream:
         if STOPPING.is_set():  # an interrupt the engine swallowed: stop as Ctrl-C would
             raise KeyboardInterrupt
         if isinstance(event, events.ScenarioFinished):
+            if event.phase is PhaseName.STATEFUL_TESTING and event.recorder.interactions:
+                run.stateful_scenarios += 1  # one that sent a request
             if event.status is not Status.SKIP:
                 _fold(event, records)
+        elif isinstance(event, events.SuiteStarted):
+            if event.phase is PhaseName.STATEFUL_TESTING:
+                run.stateful_suites += 1
         elif isinstance(event, events.NonFatalError):
             message = mask(f"{event.info.title}: {event.info.message}".strip())
             if str(event.info.title).startswith(NOT_ERRORS):
@@ -321,8 +400,16 @@ def _events(
                 name in ("examples", "coverage", "fuzzing", "stateful")
                 and event.status is not Status.SKIP
             ):
-                progress(f"{api}: {name} phase done")
+                said = ""
+                if name == "stateful":
+                    scenarios = run.stateful_scenarios - began[0]
+                    suites = run.stateful_suites - began[1]
+                    again = f", begun again after {suites - 1} new failures" if suites > 1 else ""
+                    said = f" ({scenarios} scenarios{again})"
+                progress(f"{api}: {name} phase done{said}")
         elif isinstance(event, events.Interrupted):
+            if budget is not None and budget.spent and not STOPPING.is_set():
+                continue  # the stateful phase's scenarios are spent: its planned end
             if deadline is not None and time.time() >= deadline:
                 run.cut_short = True  # our stop at the run timeout: the last events follow
                 continue
