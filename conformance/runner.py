@@ -406,7 +406,20 @@ def pytest_arguments(
         arguments += ["--alluredir", str(results), "--clean-alluredir"]
     arguments += cache_arguments(settings.reports, options.pytest_args)
     arguments += assertion_arguments(options.pytest_args)
+    arguments += plugin_arguments(options.pytest_args)
     return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
+
+
+#: installed pytest plugins the run's items never use, each left unloaded unless the arguments
+#: name it: schemathesis's (for ``@schema.parametrize`` tests; importing it takes 0.24 s of
+#: every run and of every xdist worker, issue 25)
+UNUSED_PLUGINS = ("schemathesis",)
+
+
+def plugin_arguments(pytest_args: list[str]) -> list[str]:
+    """``-p no:NAME`` for each of `UNUSED_PLUGINS` the arguments do not name."""
+    named = " ".join(pytest_args)
+    return [arg for name in UNUSED_PLUGINS if name not in named for arg in ("-p", f"no:{name}")]
 
 
 def assertion_arguments(pytest_args: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from conformance.runner import (
     assertion_arguments,
     cache_arguments,
     missing_credentials,
+    plugin_arguments,
 )
 from conformance.suite._auth import THROWAWAY_LOGINS
 from conformance.suite._engine import RESPONSES_KEPT
@@ -803,3 +804,10 @@ def test_asserts_are_not_rewritten_unless_the_arguments_choose() -> None:
     # every run where bytecode is not written: 3.3 s of a 7 s run (issue 25)
     assert assertion_arguments([]) == ["--assert=plain"]
     assert assertion_arguments(["--assert=rewrite"]) == []
+
+
+def test_schemathesis_pytest_plugin_is_not_loaded_unless_the_arguments_name_it() -> None:
+    # importing it took 0.24 s of every run and of every xdist worker; no item uses it
+    assert plugin_arguments([]) == ["-p", "no:schemathesis"]
+    assert plugin_arguments(["-p", "schemathesis.pytest.plugin"]) == []
+    assert plugin_arguments(["-p", "no:schemathesis"]) == []
