@@ -23,7 +23,7 @@ import datetime as dt
 import difflib
 import os
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -497,6 +497,26 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def waiver_texts(
+    where: str, entry: Mapping[str, Any], keys: Collection[str], said: Iterable[str], noun: str
+) -> dict[str, str]:
+    """What every waiver entry (a run's ``[[waiver]]``, a diff's ``[[diff-waiver]]``) is held
+    to: no key outside ``keys``, and each key of ``said`` a text that is not blank (returned
+    stripped); a `ConfigError` naming ``where`` for the first that is not."""
+    extra = set(entry) - set(keys)
+    if extra:
+        raise ConfigError(
+            f"{where}: unknown key {sorted(extra)[0]!r}; use {', '.join(sorted(keys))}"
+        )
+    texts = {}
+    for key in said:
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: {key} is missing; every {noun} says its {key}")
+        texts[key] = value.strip()
+    return texts
 
 
 def expiry_date(where: str, raw: Any) -> dt.date:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.config import expiry_date, read_toml
+from conformance.config import expiry_date, read_toml, waiver_texts
 from conformance.contract import normalized_template
 from conformance.diffing._model import RULES, Change
 from conformance.errors import ConfigError
@@ -91,14 +91,7 @@ def _waiver(path: Path, number: int, entry: Any) -> DiffWaiver:
     where = f"{path}: diff waiver #{number}"
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: write it as a [[{SECTION}]] table")
-    extra = set(entry) - _KEYS
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key {sorted(extra)[0]!r}; use {', '.join(sorted(_KEYS))}"
-        )
-    for key in ("change", "reason", "ticket"):
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise ConfigError(f"{where}: {key} is missing; every diff waiver says its {key}")
+    texts = waiver_texts(where, entry, _KEYS, ("change", "reason", "ticket"), "diff waiver")
     if entry["change"] not in RULES:
         raise ConfigError(
             f"{where}: unknown change {entry['change']!r}; `conformance diff --list-rules` lists"
@@ -117,7 +110,7 @@ def _waiver(path: Path, number: int, entry: Any) -> DiffWaiver:
     if "path" in found and "/" not in found["path"]:
         raise ConfigError(f"{where}: path {found['path']!r} must be /path or METHOD /path")
     return DiffWaiver(
-        number, entry["change"], entry["reason"].strip(), entry["ticket"].strip(), expires,
+        number, entry["change"], texts["reason"], texts["ticket"], expires,
         path=found.get("path"), pointer=found.get("pointer"),
     )  # fmt: skip
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from conformance import catalogue
 from conformance.catalogue import Kind
-from conformance.config import expiry_date
+from conformance.config import expiry_date, waiver_texts
 from conformance.errors import ConfigError
 from conformance.verdict import (
     OperationVerdict,
@@ -108,14 +108,7 @@ def parse_waivers(path: Path, data: Mapping[str, Any], rules: Iterable[str]) -> 
 
 def _waiver(path: Path, number: int, entry: Mapping[str, Any], known: set[str]) -> Waiver:
     where = f"{path}: waiver #{number}"
-    extra = set(entry) - _KEYS
-    if extra:
-        raise ConfigError(
-            f"{where}: unknown key {sorted(extra)[0]!r}; use {', '.join(sorted(_KEYS))}"
-        )
-    for key in ("rule", "reason", "ticket"):
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise ConfigError(f"{where}: {key} is missing; every waiver says its {key}")
+    texts = waiver_texts(where, entry, _KEYS, ("rule", "reason", "ticket"), "waiver")
     rule = entry["rule"]
     if rule not in known:
         raise ConfigError(
@@ -130,7 +123,7 @@ def _waiver(path: Path, number: int, entry: Mapping[str, Any], known: set[str]) 
         if key in entry and not isinstance(entry[key], str):
             raise ConfigError(f"{where}: {key} must be a string")
     return Waiver(
-        number, rule, entry["reason"].strip(), entry["ticket"].strip(), expires,
+        number, rule, texts["reason"], texts["ticket"], expires,
         operation=entry.get("operation"), scenario=entry.get("scenario"), api=entry.get("api"),
     )  # fmt: skip
 
