@@ -410,10 +410,12 @@ def pytest_arguments(
     return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
 
 
-#: installed pytest plugins the run's items never use, each left unloaded unless the arguments
-#: name it: schemathesis's (for ``@schema.parametrize`` tests; importing it takes 0.24 s of
-#: every run and of every xdist worker, issue 25)
-UNUSED_PLUGINS = ("schemathesis",)
+#: pytest plugins the run does without, each left out unless the arguments name it:
+#: schemathesis's (for ``@schema.parametrize`` tests, which the run has none of; importing it
+#: took 0.24 s of every run and of every xdist worker) and pytest's ``unraisableexception``
+#: (its warnings of exceptions in ``__del__``, which the run's verdict has no place for; it ran
+#: the garbage collector 10 times as each process ended, 0.1 s; issue 25)
+UNUSED_PLUGINS = ("schemathesis", "unraisableexception")
 
 
 def plugin_arguments(pytest_args: list[str]) -> list[str]:
