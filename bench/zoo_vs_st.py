@@ -17,8 +17,9 @@ process on a free loopback port, its seed data as before any run):
 
 Each row also says which planted bugs acted at the server (`ZooApp.hits`) under each tool.
 ``--clean``: the apps without their bugs (``reports/bench-zoo-clean.json``), the speed where
-neither tool finds a failure: the engine runs its stateful phase again after each new failure
-(schemathesis's `_classify_failure_group`), so a tool that finds more also runs longer.
+neither tool finds a failure: st's engine runs its stateful phase again after each new failure
+(schemathesis's `_classify_failure_group`), each time with its whole budget, so there a tool
+that finds more also runs longer (the suite's budget is the phase's: `StatefulBudget`).
 ``--same-operations``: st leaves out what the suite left out on a shared target (the
 inventory's reset, which otherwise wipes st's own items and cuts its chains short).
 Prints a table with the ratios (suite / st: wall time, findings), writes

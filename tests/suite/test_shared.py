@@ -307,6 +307,7 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
     from types import SimpleNamespace
 
     import httpx
+    from schemathesis.core.parameters import ParameterLocation
 
     from conformance.suite._client import RunClient
     from conformance.suite._guard import Guard
@@ -319,9 +320,13 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
     guard = Guard(spec, journal, cleanup.client)
     theirs = made_school(url, token, "Not the run's", "THEIRS-1", "79123457").rsplit("/", 1)[1]
 
-    def case(method: str, path: str, mode: str, **parameters: str) -> Any:
+    def case(method: str, path: str, mode: str, path_mode: str = "", **parameters: str) -> Any:
+        # an invalid case's invalid part is its path unless ``path_mode`` says it is valid
+        components = {ParameterLocation.PATH: SimpleNamespace(mode=path_mode or mode)}
         meta = SimpleNamespace(
-            generation=SimpleNamespace(mode=mode), phase=SimpleNamespace(name="fuzzing")
+            generation=SimpleNamespace(mode=mode),
+            phase=SimpleNamespace(name="fuzzing"),
+            components=components,
         )
         return SimpleNamespace(
             operation=SimpleNamespace(method=method, path=path),
@@ -350,6 +355,12 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
             aimed = case(method, "/schools/{id}", mode, id=theirs)
             guard.before_call(aimed)
             assert aimed.path_parameters == {"id": own}, (method, mode)
+        # an invalid change whose path is valid goes to the run's own item, at an absent id
+        # too: its body is what is judged, and an absent id's 404 passes for a refusal
+        # (RealWorld's PUT /articles/{slug} took a body without its article with a 200)
+        invalid_body = case("PATCH", "/schools/{id}", "negative", "positive", id=made_up)
+        guard.before_call(invalid_body)
+        assert invalid_body.path_parameters == {"id": own}
         read = case("GET", "/schools/{id}", "positive", id=theirs)
         guard.before_call(read)
         assert read.path_parameters == {"id": theirs}
@@ -362,7 +373,7 @@ def test_a_write_aimed_at_an_existing_item_goes_to_one_the_run_made_and_an_absen
         late = case("PATCH", "/schools/{id}", "positive", id=made_up)
         guard.before_call(late)
         assert late.path_parameters["id"] not in (made_up, own)
-        assert (guard.made, guard.own_aimed, guard.rewritten) == (1, 4, 4)
+        assert (guard.made, guard.own_aimed, guard.rewritten) == (1, 5, 4)
     finally:
         guard.settle()
         report = cleanup.run()

@@ -46,6 +46,8 @@ SHOWN: dict[str, tuple[Steps, int, int]] = {
     ),
     "int32-comment-id": ([("GET", "/articles/welcome-to-conduit/comments/2147483648", None)], 404,
                          500),
+    "update-unvalidated": ([("PUT", "/articles/welcome-to-conduit", {"title": "no wrapper"})], 422,
+                           200),
     "nul-in-q": ([("GET", "/items/?q=%00", None)], 200, 500),
     "limit-overflow": ([("GET", "/items/?limit=2147483648", None)], 200, 500),
     "use-after-delete": (

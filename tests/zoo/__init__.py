@@ -65,6 +65,7 @@ ZOO: dict[str, ZooApi] = {
             (
                 Bug("slug-collision", "UpdateArticle", "not_a_server_error"),
                 Bug("int32-comment-id", "GetArticleComment", "not_a_server_error"),
+                Bug("update-unvalidated", "UpdateArticle", "negative_data_rejection"),
             ),
         ),
         ZooApi(
