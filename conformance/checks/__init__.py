@@ -8,7 +8,7 @@ policy (`WaitPolicy`) the suite's own requests share.
 from __future__ import annotations
 
 from conformance.checks import _transport
-from conformance.checks._hooks import agree_on_version, shape_case
+from conformance.checks._hooks import BeforeCall, agree_on_version, shape_case
 from conformance.checks._patience import NO_WAIT, WaitPolicy, throttled
 from conformance.checks._rules import RULES, Exchange
 from conformance.checks._schemathesis import (
@@ -29,6 +29,7 @@ __all__ = [
     "RULES",
     "SAMPLES",
     "THROTTLING",
+    "BeforeCall",
     "ContractFailure",
     "Exchange",
     "RetryAfter429",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import schemathesis
 
@@ -77,3 +80,39 @@ def agree_on_version(case: Any) -> Any:
     if versioned and len(body) > 1:
         case.body = {key: value for key, value in body.items() if key != "version"}
     return case
+
+
+class Listener(Protocol):
+    def before_call(self, case: Any) -> None: ...
+
+
+class BeforeCall:
+    """schemathesis's ``before_call`` handed to one object at a time: its hooks of that kind are
+    global only (schemathesis 4.32) and one engine runs at a time in a process. Registered at
+    the first `active`; while the block runs, each call reaches ``listener.before_call(case)``
+    in the thread that sends it (the guard's, the stateful budget's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listener: Listener | None = None
+        self._registered = False
+
+    @contextlib.contextmanager
+    def active(self, listener: Listener) -> Iterator[None]:
+        with self._lock:
+            if not self._registered:
+
+                @schemathesis.hook("before_call")
+                def conformance_before_call(context: Any, case: Any, kwargs: Any) -> None:
+                    with self._lock:
+                        current = self._listener
+                    if current is not None:
+                        current.before_call(case)
+
+                self._registered = True
+            self._listener = listener
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listener = None

@@ -28,7 +28,7 @@ from schemathesis.engine import Status, events, from_schema
 from schemathesis.engine.run import PhaseName
 
 import conformance.checks  # noqa: F401 - registers the contract's checks and our 429 handling
-from conformance.checks import throttled
+from conformance.checks import BeforeCall, throttled
 from conformance.contract import Spec
 from conformance.masking import SECRETS, mask, masked, reproduction
 from conformance.verdict import Failure
@@ -278,26 +278,8 @@ class StatefulBudget:
             raise KeyboardInterrupt  # before this scenario's first request is sent
 
 
-_ACTIVE: list[StatefulBudget] = []
-_LOCK = threading.Lock()
-_REGISTERED: list[bool] = []
-
-
-def _register_global() -> None:
-    """The one global ``before_call`` hook that hands each call to the active `StatefulBudget`
-    (schemathesis 4.32 has ``before_call`` hooks global only; one engine runs at a time)."""
-    with _LOCK:
-        if _REGISTERED:
-            return
-
-        @schemathesis.hook("before_call")
-        def conformance_stateful_budget(context: Any, case: Any, kwargs: Any) -> None:
-            with _LOCK:
-                budget = _ACTIVE[0] if _ACTIVE else None
-            if budget is not None:
-                budget.before_call(case)
-
-        _REGISTERED.append(True)
+#: the stateful budget's ``before_call`` (one engine runs at a time)
+_BEFORE_CALL = BeforeCall()
 
 
 def run_pass(
@@ -320,7 +302,6 @@ def run_pass(
         stream = from_schema(schema).execute()
         scenarios = config.projects.default.phases.stateful.generation.max_examples
         budget = StatefulBudget(scenarios or 0, stream.stop_event)
-        _register_global()
         # schemathesis's own stop (what its CLI does on Ctrl-C): the phases wind down and the
         # events already produced still come, so what was judged before the deadline is kept
         timer = None
@@ -328,13 +309,10 @@ def run_pass(
             timer = threading.Timer(max(0.0, deadline - time.time()), stream.stop)
             timer.daemon = True
             timer.start()
-        with _LOCK:
-            _ACTIVE[:] = [budget]
         try:
-            _events(run, stream, progress, deadline, budget)
+            with _BEFORE_CALL.active(budget):
+                _events(run, stream, progress, deadline, budget)
         finally:
-            with _LOCK:
-                _ACTIVE.clear()
             if timer is not None:
                 timer.cancel()
 

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 from schemathesis.core.parameters import ParameterLocation
 
-from conformance.checks import agree_on_version
+from conformance.checks import BeforeCall, agree_on_version
 from conformance.contract import (
     Operation,
     Resource,
@@ -674,38 +674,15 @@ def _refreshed(spec: Spec, schema: Any, body: Mapping[str, Any]) -> dict[str, An
     return fresh
 
 
+#: the guard's ``before_call``, the one guard active in this process (the engine runs one API at a
+#: time)
+_BEFORE_CALL = BeforeCall()
+
+
 @contextlib.contextmanager
 def installed(guard: Guard, schema: Any) -> Iterator[None]:
     """The guard's hooks on ``schema``: ``after_call`` per schema, ``before_call`` (global only in
-    schemathesis 4.32) through the one guard active in this process (the engine runs one API
-    at a time)."""
-    _register_global()
+    schemathesis 4.32) through `BeforeCall`."""
     schema.hooks.register_hook_with_name(guard.after_call_hook, "after_call")
-    with _LOCK:
-        _ACTIVE[:] = [guard]
-    try:
+    with _BEFORE_CALL.active(guard):
         yield
-    finally:
-        with _LOCK:
-            _ACTIVE.clear()
-
-
-_ACTIVE: list[Guard] = []
-_LOCK = threading.Lock()
-_REGISTERED: list[bool] = []
-
-
-def _register_global() -> None:
-    with _LOCK:
-        if _REGISTERED:
-            return
-        import schemathesis
-
-        @schemathesis.hook("before_call")
-        def conformance_guard(context: Any, case: Any, kwargs: Any) -> None:
-            with _LOCK:
-                guard = _ACTIVE[0] if _ACTIVE else None
-            if guard is not None:
-                guard.before_call(case)
-
-        _REGISTERED.append(True)
