@@ -1,15 +1,27 @@
-"""What the suite's end-to-end tests share: the run's credentials in the environment, and the
-answers a reference API sends, seen at the server (whatever the suite thinks it sent)."""
+"""What the suite's end-to-end tests share: the run's credentials in the environment, the
+answers a reference API sends, seen at the server (whatever the suite thinks it sent), and a
+security probe run on the zoo's vault."""
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance.config import LoginSettings
 from conformance.contract import bundled_spec, load_spec, resources
 from conformance.reference import Running
+from conformance.suite import Credentials, Network, check_access
+from conformance.suite._auth import LOGIN_WAITS
+from conformance.suite.scenarios import ScenarioContext, ScenarioVerdict, run_scenario
+from tests.plain_specs import written
+from tests.zoo import vault
+
+QUICK = Network(timeout_s=5.0)
+#: how the run logs in to the vault (its spec cannot say where the token is)
+VAULT_LOGIN = LoginSettings("loginUser", token_pointer="/token")
 
 
 def as_service(monkeypatch: pytest.MonkeyPatch, backends: Running, api: str) -> Any:
@@ -54,3 +66,21 @@ def deletable_kinds(api: str) -> frozenset[str]:
     return frozenset(
         r.schema_name for r in resources(spec) if r.delete is not None and r.schema_name
     )
+
+
+def vault_probe(name: str, url: str, folder: Path, **changes: Any) -> ScenarioVerdict:
+    """The probe ``name`` against a vault at ``url``, logged in as the run's user ``qa``
+    (``changes``: the `ScenarioContext`'s, ``read_only`` …)."""
+    spec = load_spec(written(folder, "vault", vault.SPEC))
+    credentials = Credentials(
+        "vault", username=vault.QA, password=vault.QA_PASSWORD, login=VAULT_LOGIN
+    )
+    way = check_access(spec, url, credentials, QUICK)
+    assert way is not None
+    token = way.login.sign_in(LOGIN_WAITS).access_token
+    context = ScenarioContext(
+        "vault", spec, url, credentials, QUICK, lambda: token, folder / "journal.jsonl",
+        presenter=way.presenter, **changes,
+    )  # fmt: skip
+    verdict, _ = run_scenario(name, context)
+    return verdict

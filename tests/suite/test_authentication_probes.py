@@ -17,10 +17,8 @@ import httpx
 import pytest
 
 from conformance import catalogue
-from conformance.config import LoginSettings
 from conformance.contract import bundled_spec, load_spec
-from conformance.suite import Credentials, Network, check_access
-from conformance.suite._auth import LOGIN_WAITS
+from conformance.suite import Credentials
 from conformance.suite.probes._authentication import (
     COMMON_SECRETS,
     Jwt,
@@ -28,30 +26,13 @@ from conformance.suite.probes._authentication import (
     comparable,
     login_way,
 )
-from conformance.suite.scenarios import ScenarioContext, ScenarioVerdict, run_scenario
+from conformance.suite.scenarios import ScenarioContext, ScenarioVerdict
 from conformance.suite.scenarios._registry import lookup
 from tests.plain_specs import document, json_answer, written
 from tests.servers import serving
+from tests.suite.helpers import QUICK, VAULT_LOGIN, vault_probe
 from tests.zoo import ZOO, vault
 from tests.zoo import running as zoo_running
-
-QUICK = Network(timeout_s=5.0)
-RECIPE = LoginSettings("loginUser", token_pointer="/token")
-
-
-def probe(name: str, url: str, folder: Path, *, read_only: bool = False) -> ScenarioVerdict:
-    """The probe ``name`` against a vault at ``url``, logged in as the run's user ``qa``."""
-    spec = load_spec(written(folder, "vault", vault.SPEC))
-    credentials = Credentials("vault", username=vault.QA, password=vault.QA_PASSWORD, login=RECIPE)
-    way = check_access(spec, url, credentials, QUICK)
-    assert way is not None
-    token = way.login.sign_in(LOGIN_WAITS).access_token
-    context = ScenarioContext(
-        "vault", spec, url, credentials, QUICK, lambda: token, folder / "journal.jsonl",
-        read_only=read_only, presenter=way.presenter,
-    )  # fmt: skip
-    verdict, _ = run_scenario(name, context)
-    return verdict
 
 
 def wrong_passwords(app: Any) -> list[str]:
@@ -69,7 +50,7 @@ def rules(verdict: ScenarioVerdict) -> list[str]:
 
 def test_a_correct_vault_passes_the_authentication_probe(tmp_path: Path) -> None:
     with zoo_running(ZOO["vault"], planted=False) as served:
-        verdict = probe("authentication", served.url, tmp_path)
+        verdict = vault_probe("authentication", served.url, tmp_path)
     assert verdict.outcome == "passed", verdict
     assert rules(verdict) == []
     steps = {step.title: step.outcome for step in verdict.steps}
@@ -92,7 +73,7 @@ PLANTED = {
 def test_a_planted_authentication_flaw_is_caught_by_its_rule(flaw: str, tmp_path: Path) -> None:
     rule, said = PLANTED[flaw]
     with zoo_running(ZOO["vault"], planted={flaw}) as served:
-        verdict = probe("authentication", served.url, tmp_path)
+        verdict = vault_probe("authentication", served.url, tmp_path)
     assert verdict.outcome == "failed"
     # (and, for a status the spec does not document, fuzzing's check on the probe's answer)
     assert rule in rules(verdict), verdict.failures
@@ -115,7 +96,7 @@ def test_a_timing_gap_alone_is_a_warning_that_never_fails(tmp_path: Path) -> Non
             return fields
 
     with serving(HashOnlyKnown) as url:
-        verdict = probe("authentication", url, tmp_path)
+        verdict = vault_probe("authentication", url, tmp_path)
     assert rules(verdict) == ["user-enumeration-timing"]
     assert catalogue.rule("user-enumeration-timing").warning
     assert verdict.outcome == "passed"
@@ -135,15 +116,15 @@ def test_a_forgery_that_crashes_the_api_is_a_5xx_not_a_token_served(tmp_path: Pa
             return super()._handle()  # type: ignore[no-any-return]
 
     with serving(CrashesOnNone) as url:
-        verdict = probe("authentication", url, tmp_path)
+        verdict = vault_probe("authentication", url, tmp_path)
     assert "forged-token-401" not in rules(verdict), verdict.failures
     assert "not_a_server_error" in rules(verdict), verdict.failures
 
 
 def test_a_read_only_run_skips_the_logins_and_still_forges(tmp_path: Path) -> None:
     with zoo_running(ZOO["vault"], planted={"alg-none", "user-enumeration"}) as served:
-        verdict = probe("authentication", served.url, tmp_path, read_only=True)
-        throttling = probe("login_throttling", served.url, tmp_path, read_only=True)
+        verdict = vault_probe("authentication", served.url, tmp_path, read_only=True)
+        throttling = vault_probe("login_throttling", served.url, tmp_path, read_only=True)
         wrong = wrong_passwords(served.app)
     assert rules(verdict) == ["forged-token-401"]  # user enumeration was not tried
     skipped = {s.title: s.detail for s in verdict.steps if s.outcome == "skipped"}
@@ -156,7 +137,7 @@ def test_a_read_only_run_skips_the_logins_and_still_forges(tmp_path: Path) -> No
 def test_login_throttling_never_tries_a_real_account(tmp_path: Path) -> None:
     # a plain spec offers no throwaway account of the run's own: skipped, nothing sent
     with zoo_running(ZOO["vault"], planted={"no-login-throttle"}) as served:
-        verdict = probe("login_throttling", served.url, tmp_path)
+        verdict = vault_probe("login_throttling", served.url, tmp_path)
         wrong = wrong_passwords(served.app)
     assert verdict.outcome == "skipped"
     assert "never on a real one" in verdict.reason
@@ -223,7 +204,7 @@ def test_the_login_is_found_in_the_flow_the_config_or_the_oauth2_password_flow()
         "x-auth-flow",
     )
     plain = load_spec_from(vault.SPEC)
-    way = login_way(plain, "http://h", Credentials("vault", login=RECIPE))
+    way = login_way(plain, "http://h", Credentials("vault", login=VAULT_LOGIN))
     assert not isinstance(way, str)
     assert (way.source, way.form) == ("[targets.vault.login]", False)
     none = login_way(plain, "http://h", Credentials("vault"))

@@ -17,7 +17,8 @@ import pytest
 from conformance import catalogue
 from conformance.suite.probes._debug import looks_like_data
 from conformance.suite.probes._injection import PAYLOADS, WRITE_PAYLOADS, db_error
-from tests.suite.test_property_probes import rules, vault_probe
+from tests.suite.helpers import vault_probe
+from tests.suite.test_property_probes import rules
 from tests.zoo import ZOO
 from tests.zoo import running as zoo_running
 

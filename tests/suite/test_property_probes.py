@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 
 from conformance import catalogue
-from conformance.checks import NO_WAIT
-from conformance.config import LoginSettings
 from conformance.contract import bundled_spec, load_spec
-from conformance.suite import Credentials, Network, check_access
 from conformance.suite.probes._exposure import exposed, secret, undeclared
 from conformance.suite.probes._properties import (
     candidates,
@@ -27,33 +24,17 @@ from conformance.suite.probes._properties import (
     register_operation,
     sticks,
 )
-from conformance.suite.scenarios import ScenarioContext, ScenarioVerdict, run_scenario
+from conformance.suite.scenarios import ScenarioVerdict
 from tests.plain_specs import written
+from tests.suite.helpers import vault_probe
 from tests.zoo import ZOO, vault
 from tests.zoo import running as zoo_running
 
-QUICK = Network(timeout_s=5.0)
-RECIPE = LoginSettings("loginUser", token_pointer="/token")
 PROBES = ("mass_assignment", "exposure", "consumption")
 
 
 def rules(verdict: ScenarioVerdict) -> set[str]:
     return {f.rule for f in [*verdict.failures, *getattr(verdict, "warnings", [])]}
-
-
-def vault_probe(name: str, url: str, folder: Path, **changes: Any) -> ScenarioVerdict:
-    """The probe ``name`` against a vault at ``url``, logged in as the run's user ``qa``."""
-    spec = load_spec(written(folder, "vault", vault.SPEC))
-    credentials = Credentials("vault", username=vault.QA, password=vault.QA_PASSWORD, login=RECIPE)
-    way = check_access(spec, url, credentials, QUICK)
-    assert way is not None
-    token = way.login.sign_in(NO_WAIT).access_token
-    context = ScenarioContext(
-        "vault", spec, url, credentials, QUICK, lambda: token, folder / "journal.jsonl",
-        presenter=way.presenter, **changes,
-    )  # fmt: skip
-    verdict, _ = run_scenario(name, context)
-    return verdict
 
 
 # -- the vault ---------------------------------------------------------------------------------
