@@ -293,9 +293,7 @@ class Guard:
                 return
         own = self._own_item(resource)
         if own is not None:
-            _repoint(case, own)
-            with self._lock:
-                self.own_aimed += 1
+            self._aim(case, own)
             return
         last = names[-1]
         _repoint(case, {last: _absent_value(self._schema_of(method, path, last))})
@@ -350,12 +348,9 @@ class Guard:
             return False
         if _invalid_elsewhere(meta):
             mine = self._own_item(resource)
-            if mine is None:
-                return False
-            _repoint(case, mine)
-            with self._lock:
-                self.own_aimed += 1
-            return True
+            if mine is not None:
+                self._aim(case, mine)
+            return mine is not None
         if str(meta.generation.mode) != "positive":
             return False
         operation = (method, str(case.operation.path))
@@ -369,6 +364,12 @@ class Guard:
         if chosen is not None:
             _repoint(case, chosen)
         return chosen is not None
+
+    def _aim(self, case: Any, own: Mapping[str, Any]) -> None:
+        """Send ``case`` to the run's own item ``own`` (its path parameters), and count it."""
+        _repoint(case, own)
+        with self._lock:
+            self.own_aimed += 1
 
     def _own_item(self, resource: Resource) -> dict[str, str] | None:
         """The path parameters of one of the run's newest items of ``resource``'s kind, made
