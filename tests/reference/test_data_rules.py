@@ -59,6 +59,18 @@ def test_tchat_lists_are_pages_inside_the_envelope(tchat: Api) -> None:
     check_page(body["data"], 2)
 
 
+def test_a_date_filter_at_the_edge_of_the_calendar_is_answered_not_a_500(tchat: Api) -> None:
+    # 0001-01-01T02:09:55+18:45 is a valid date-time whose UTC instant falls before year 1 (a
+    # fuzzing run's find): it filters as the earliest instant there is, as 9999's latest does
+    category = tchat.client.get("content/categories").json()["data"][0]["id"]
+    path = f"content/categories/{category}/items"
+    for edge in ("0001-01-01T02:09:55+18:45", "9999-12-31T23:59:59-18:00"):
+        for name in ("startDate", "endDate"):
+            assert tchat.client.get(path, params={name: edge}).status_code == 200, (name, edge)
+    early = tchat.client.get(path, params={"endDate": "0001-01-01T02:09:55+18:45"}).json()
+    assert early["data"]["data"] == []
+
+
 def test_versions_start_at_1_and_count_every_change_with_matching_etags(gloria: Api) -> None:
     school = SCHOOL.make(gloria)
     assert school["version"] == 1
