@@ -15,13 +15,14 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 import jwt
 
-from conformance.checks import NO_WAIT, WaitPolicy
+from conformance.checks import NO_WAIT, BeforeCall, WaitPolicy
 from conformance.config import LoginSettings, Secrets
 from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
@@ -424,6 +425,9 @@ def lifetime_of(signed: SignedIn, now: float | None = None) -> float | None:
 #: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
 THROWAWAY_LOGINS = 2
 
+#: the engine auth's ``before_call`` (one engine runs at a time in a process)
+_BEFORE_CALL = BeforeCall()
+
 
 class RunSession:
     """The run's own session with one API: one login, then refreshed (a login again only when
@@ -518,9 +522,13 @@ class RunSession:
             self.exchanged.append(refreshed.exchanged)
         return refreshed.signed
 
-    def install(self, schema: Any) -> None:
-        """Authenticate the engine's cases with this session, renewed on a 401; logout cases
-        (and bearer refresh cases) with a throwaway session."""
+    @contextlib.contextmanager
+    def install(self, schema: Any) -> Iterator[None]:
+        """Authenticate the engine's cases with this session while the block runs, renewed on a
+        401; logout cases (and bearer refresh cases) with a throwaway session. The engine is
+        given the credential's place (`Presenter.slots`); a phase that puts those placeholders
+        on a case after the auth did (the coverage phase's fixed parameters) has them filled
+        just before the case is sent."""
         session = self
         flow = self.flow
         logout = flow.logout.operation_id if flow is not None and flow.logout else None
@@ -530,6 +538,8 @@ class RunSession:
             else None
         )
         given: dict[str, str] = {}
+        #: the throwaway session a logout (or refresh) case was given, by case, until it is sent
+        spares: dict[str, SignedIn | None] = {}
 
         class Session:
             def get(self, case: Any, ctx: Any) -> str:
@@ -546,21 +556,36 @@ class RunSession:
                 operation_id = str(operation.operation_id) if operation is not None else None
                 token = data
                 if operation_id is not None and operation_id in (logout, bearer_refresh):
-                    spare = session.throwaway()
+                    spare = spares.get(case.id) or session.throwaway()
                     if spare is None:
                         token = "throwaway-session-unavailable"
                     elif operation_id == logout:
                         token = spare.access_token
                     else:
                         token = spare.refresh_token or spare.access_token
-                session.presenter.for_operation(operation, token).on_case(case)
+                    spares[case.id] = spare  # the same one when its placeholder is filled
+                session.presenter.fill(case, operation, token)
 
+            def before_call(self, case: Any) -> None:
+                if not session.presenter.placed(case):
+                    spares.pop(case.id, None)
+                    return
+                if case.operation.schema.is_security_param_negated(case):
+                    # a case about a missing or broken credential (as the auth itself skips)
+                    session.presenter.fill(case, None, None)
+                else:
+                    self.set(case, given.get("token") or session.access_token(), None)
+                spares.pop(case.id, None)
+
+        engine_auth = Session()
         if self.login.static:  # nothing to renew: taken on every case, never replayed on a 401
             schema.auth.auth(retry_on=[], refresh_interval=None)(Session)
-            return
-        # renewed before it expires (four fifths of its life), not only after a 401: a 401
-        # invalidates the cache for the next case, but the case that met it stays a 401
-        lifetime = lifetime_of(self._signed) if self._signed is not None else None
-        interval = REFRESH_INTERVAL_S if lifetime is None else lifetime * 0.8
-        interval = max(1, min(REFRESH_INTERVAL_S, int(interval)))
-        schema.auth.auth(retry_on=[401], refresh_interval=interval)(Session)
+        else:
+            # renewed before it expires (four fifths of its life), not only after a 401: a 401
+            # invalidates the cache for the next case, but the case that met it stays a 401
+            lifetime = lifetime_of(self._signed) if self._signed is not None else None
+            interval = REFRESH_INTERVAL_S if lifetime is None else lifetime * 0.8
+            interval = max(1, min(REFRESH_INTERVAL_S, int(interval)))
+            schema.auth.auth(retry_on=[401], refresh_interval=interval)(Session)
+        with _BEFORE_CALL.active(engine_auth):
+            yield

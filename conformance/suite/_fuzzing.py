@@ -60,6 +60,7 @@ def run_engine(
     deadline: float | None = None,
     persist: bool = False,
     shut_out: Callable[[], set[str]] = set,
+    credential: Mapping[str, str] | None = None,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
@@ -71,7 +72,8 @@ def run_engine(
     ``--require-exercised``), so the focused passes go on to the profile's number even when
     some bring nothing new; elsewhere they stop after `BARREN_PASSES` barren ones.
     ``shut_out()``: the operations the guard keeps from any 2xx on a shared target, for which a
-    focused pass would only repeat 404s."""
+    focused pass would only repeat 404s. ``credential``: where the session's auth puts the
+    run's credential (`engine_settings`)."""
     wanted = sorted(set(operation_ids))
     run = EngineRun(api, seed, _records(spec, wanted, evidence))
     infer = next(spec.links(), None) is None  # a spec that declares no links of its own
@@ -88,6 +90,7 @@ def run_engine(
                 network=network,
                 read_only=read_only,
                 fail_fast=fail_fast,
+                credential=credential,
             )
         )
 

@@ -61,6 +61,10 @@ class Presentation:
 
 NOTHING = Presentation()
 
+#: what the engine is given where the run's credential goes (`Presenter.slots`), replaced on
+#: every case by the session's auth (`Presenter.fill`); never a credential itself
+PLACEHOLDER = "conformance-credential"
+
 
 class Presenter:
     """The run's credential as ``scheme`` presents it (``prefix``: an apiKey header's, such as
@@ -87,6 +91,40 @@ class Presenter:
             return Presentation({name: sent}, shown=f"{name}: {said}{_hidden(value)}")
         return Presentation({"Authorization": f"Bearer {value}"},
                             shown=f"Authorization: Bearer {_hidden(value)}")  # fmt: skip
+
+    def slots(self) -> dict[str, str]:
+        """Where the credential goes, as schemathesis's fixed parameters (``header.NAME``,
+        ``query.NAME``, ``cookie.NAME``) holding `PLACEHOLDER`: the engine draws nothing
+        there, as for ``st run``'s ``[headers]``."""
+        shown = self.present(PLACEHOLDER)
+        return {
+            f"{where}.{name}": PLACEHOLDER
+            for where, names in (
+                ("header", shown.headers),
+                ("query", shown.params),
+                ("cookie", shown.cookies),
+            )
+            for name in names
+        }
+
+    @staticmethod
+    def placed(case: Any) -> bool:
+        """Whether an engine case still holds a `slots` placeholder."""
+        return any(
+            value == PLACEHOLDER
+            for container in (case.headers, case.query, case.cookies)
+            if container
+            for value in container.values()
+        )
+
+    def fill(self, case: Any, operation: Operation | None, value: str | None) -> None:
+        """Put the credential on an engine case in place of the `slots` placeholders (taken
+        off where ``operation`` gets no credential)."""
+        for container in (case.headers, case.query, case.cookies):
+            if container:
+                for name in [k for k, v in container.items() if v == PLACEHOLDER]:
+                    del container[name]
+        self.for_operation(operation, value).on_case(case)
 
     def asked_by(self, operation: Operation | None) -> bool:
         """Whether ``operation`` gets the credential: one of its alternatives is the run's

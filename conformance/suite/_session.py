@@ -232,9 +232,10 @@ class SuiteSession:
 
         @contextlib.contextmanager
         def prepare(schema: Any) -> Iterator[None]:
-            if session is not None:
-                session.install(schema)
-            with installed(guard, schema) if guard is not None else contextlib.nullcontext():
+            with (
+                session.install(schema) if session is not None else contextlib.nullcontext(),
+                installed(guard, schema) if guard is not None else contextlib.nullcontext(),
+            ):
                 yield
 
         self.progress(f"{api}: fuzzing {len(wanted)} operations at {target.url} (seed {self.seed})")
@@ -259,6 +260,7 @@ class SuiteSession:
                 deadline=self.deadline,
                 persist=target.spec.declarations.strict or self.require_exercised,
                 shut_out=guard.shut_out if guard is not None else set,
+                credential=session.presenter.slots() if session is not None else None,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes
             if guard is not None and cleanup is not None:

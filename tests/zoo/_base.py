@@ -135,6 +135,9 @@ class ZooApp(AnyMethod):
     #: the requests the app was sent, by method and route (``"?"`` for no route): what each
     #: tool spent (the bench's requests column)
     served: ClassVar[collections.Counter[tuple[str, str]]]
+    #: the requests refused for their credentials (401), each as its route and what it carried
+    #: in its headers and query (a test reads how a tool presents a credential)
+    unauthorised: ClassVar[list[tuple[str, str]]]
     query: dict[str, list[str]]
 
     # -- the app as a test sees it --------------------------------------------------------------
@@ -158,6 +161,7 @@ class ZooApp(AnyMethod):
             "flaws": flaws,
             "hits": [],
             "served": collections.Counter(),
+            "unauthorised": [],
         }
         return type(cls.__name__, (cls,), attributes)
 
@@ -223,6 +227,8 @@ class ZooApp(AnyMethod):
         if self.command not in route.methods:
             return self.refuse(405, "Method Not Allowed", Allow=", ".join(route.methods))
         if path not in self.PUBLIC and not self.authorised():
+            carried = f"{self.headers} {query}"
+            self.unauthorised.append((f"{self.command} {route.template}", carried))
             return self.refuse(401, "Not authenticated")
         try:
             with self.lock:
