@@ -165,7 +165,8 @@ def _matching(pattern: str, validator: Any, seed: int) -> str | None:
             found.append(value)
 
     try:
-        pick()
+        with no_local_constants():  # the same draw after any edit of our code, and no scan
+            pick()
     except Exception:
         return None
     return found[-1] if found else None
@@ -241,9 +242,19 @@ def plan(
             continue
         record = records.get(operation.label)
         seen = set(record.statuses) if record is not None else set()
+        wants_404 = documents(spec, operation, 404) and 404 not in seen
+        wants_400 = not seen & MALFORMED_STATUSES and any(
+            documents(spec, operation, status) for status in MALFORMED_STATUSES
+        )
+        if not wants_404 and not wants_400:
+            continue  # both already earned: nothing to draw (a pattern's draw is a search)
         rng = random.Random(f"{seed}:{operation_id}")  # reproducible: the seed says the request
         schemas = {p.name: spec.deref(dict(p.schema)) for p in operation.path_parameters}
-        absent = {name: absent_value(schema, rng) for name, schema in schemas.items()}
+        # an absent id is drawn where it is sent: the 404's request, or beside a malformed one
+        drawn = wants_404 or len(schemas) > 1
+        absent = {
+            name: absent_value(schema, rng) if drawn else None for name, schema in schemas.items()
+        }
         known = {name: found for name, found in absent.items() if found is not None}
         # a read may take the drawn case's value where no absent one is known (a pattern this
         # cannot meet); a write only ids no resource can hold, and never a PUT that may create
@@ -251,11 +262,10 @@ def plan(
         unguessable = complete and all(found[1] for found in known.values())
         creates = method == "PUT" and documents_exactly(spec, operation, 201)
         allowed = safe or (unguessable and not creates)
-        if documents(spec, operation, 404) and 404 not in seen and known and allowed:
+        if wants_404 and known and allowed:
             values = {name: value for name, (value, _) in known.items()}
             probes.append(Probe(operation_id, operation.label, method, "absent", values))
-        wants_400 = any(documents(spec, operation, status) for status in MALFORMED_STATUSES)
-        if wants_400 and not seen & MALFORMED_STATUSES:
+        if wants_400:
             for name in reversed(list(schemas)):  # the item's own id is the last
                 broken = malformed_value(schemas[name], rng)
                 if broken is None:
