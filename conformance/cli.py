@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -669,4 +670,9 @@ def run(
 
 def main() -> NoReturn:
     """The console script's entry point."""
-    sys.exit(run())
+    code = run()
+    # what the run built (schemathesis's schemas, hypothesis's caches) is left for the OS to
+    # reclaim: the interpreter's last collections over it took 0.3 s of a 9 s run (reports and
+    # files are written and closed by now; atexit handlers still run)
+    gc.freeze()
+    sys.exit(code)
