@@ -7,6 +7,10 @@ its header (after a prefix such as ``Token``, which OpenAPI cannot state: the cr
 it), query parameter or cookie. An operation gets it where one of its security alternatives is
 the run's scheme alone; a public one (or one the spec does not say) gets it too, as it always
 did; one that asks only for schemes the run has no credential for gets nothing.
+
+The engine is told where the credential goes (`Presenter.slots`: fixed parameters holding
+`PLACEHOLDER`), so that it neither draws a value there nor breaks it in a negative case; the
+session's auth puts the credential in place of the placeholder (`Presenter.fill`).
 """
 
 from __future__ import annotations
