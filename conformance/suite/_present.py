@@ -114,20 +114,13 @@ class Presenter:
     @staticmethod
     def placed(case: Any) -> bool:
         """Whether an engine case still holds a `slots` placeholder."""
-        return any(
-            value == PLACEHOLDER
-            for container in (case.headers, case.query, case.cookies)
-            if container
-            for value in container.values()
-        )
+        return bool(_placeholders(case))
 
     def fill(self, case: Any, operation: Operation | None, value: str | None) -> None:
         """Put the credential on an engine case in place of the `slots` placeholders (taken
         off where ``operation`` gets no credential)."""
-        for container in (case.headers, case.query, case.cookies):
-            if container:
-                for name in [k for k, v in container.items() if v == PLACEHOLDER]:
-                    del container[name]
+        for container, name in _placeholders(case):
+            del container[name]
         self.for_operation(operation, value).on_case(case)
 
     def asked_by(self, operation: Operation | None) -> bool:
@@ -151,6 +144,18 @@ class Presenter:
         """`for_operation` for the operation of ``method`` on the path template ``path``, or
         on a concrete path the spec's templates match (``/schools/12``)."""
         return self.for_operation(operation_for(self.spec, method, path), value)
+
+
+def _placeholders(case: Any) -> list[tuple[Any, str]]:
+    """Where an engine case holds a `slots` placeholder: each header, query parameter or
+    cookie, as its container and name."""
+    return [
+        (container, name)
+        for container in (case.headers, case.query, case.cookies)
+        if container
+        for name, value in container.items()
+        if value == PLACEHOLDER
+    ]
 
 
 def operation_for(spec: Spec, method: str, path: str) -> Operation | None:

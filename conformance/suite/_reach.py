@@ -252,9 +252,9 @@ def plan(
         schemas = {p.name: spec.deref(dict(p.schema)) for p in operation.path_parameters}
         # an absent id is drawn where it is sent: the 404's request, or beside a malformed one
         drawn = wants_404 or len(schemas) > 1
-        absent = {
-            name: absent_value(schema, rng) if drawn else None for name, schema in schemas.items()
-        }
+        absent = (
+            {name: absent_value(schema, rng) for name, schema in schemas.items()} if drawn else {}
+        )
         known = {name: found for name, found in absent.items() if found is not None}
         # a read may take the drawn case's value where no absent one is known (a pattern this
         # cannot meet); a write only ids no resource can hold, and never a PUT that may create
