@@ -17,7 +17,7 @@ import base64
 from collections import Counter
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -36,6 +36,7 @@ from conformance.suite._auth import (
     FlowLogin,
     Login,
     LoginNotFound,
+    LoginPlace,
     Refreshed,
     SignedIn,
     _call,
@@ -59,6 +60,7 @@ class Static:
 
     value: str
     static = True
+    place: ClassVar[None] = None
 
     def sign_in(self, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
         return SignedIn(self.value, None, None)
@@ -158,6 +160,9 @@ class RecipeLogin:
         self.spec, self.url, self.credentials, self.recipe = spec, url, credentials, recipe
         self.scheme, self.network = scheme, network
         self.operation = _login_operation(spec, recipe, credentials.api)
+        self.place: LoginPlace | None = LoginPlace(
+            self.operation, recipe.username_field, recipe.password_field
+        )
         cookie = recipe.cookie
         if cookie is None and recipe.token_pointer is None:
             if scheme.type == "apiKey" and scheme.location == "cookie":
@@ -230,6 +235,12 @@ class OAuthLogin:
         self.scheme, self.flow, self.network = scheme, flow, network
         self.token_url = urljoin(url.rstrip("/") + "/", flow.token_url or "")
         self.refresh_url = urljoin(url.rstrip("/") + "/", flow.refresh_url or flow.token_url or "")
+        operation = self._operation(self.token_url)
+        self.place = (
+            LoginPlace(operation, "/username", "/password")
+            if operation is not None and flow.kind == "password"
+            else None
+        )
 
     def _client(self, form: dict[str, str]) -> dict[str, Any]:
         """httpx's arguments for ``form`` with the client's own authentication."""
@@ -242,11 +253,15 @@ class OAuthLogin:
             form = {**form, "client_id": credentials.client_id}
         return {"data": form, "headers": headers}
 
-    def _evidence(self, target: str, status: int, took: float) -> Exchanged | None:
-        """The token URL's call as evidence, when it is an operation of the spec."""
+    def _operation(self, target: str) -> Operation | None:
+        """The spec's operation at the token URL ``target`` (None: it is none of the spec's)."""
         path = urlsplit(target).path
         base = urlsplit(self.url).path.rstrip("/")
-        found = self.spec.operation_at("post", path.removeprefix(base) or "/")
+        return self.spec.operation_at("post", path.removeprefix(base) or "/")
+
+    def _evidence(self, target: str, status: int, took: float) -> Exchanged | None:
+        """The token URL's call as evidence, when it is an operation of the spec."""
+        found = self._operation(target)
         if found is None or found.operation_id is None:
             return None
         return Exchanged(found.operation_id, status, took)

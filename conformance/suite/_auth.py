@@ -15,6 +15,7 @@ import contextlib
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,11 +25,12 @@ import jwt
 
 from conformance.checks import NO_WAIT, BeforeCall, WaitPolicy
 from conformance.config import LoginSettings, Secrets
-from conformance.contract import LoginStep, PointerError, RefreshStep, Spec, follow
+from conformance.contract import LoginStep, Operation, PointerError, RefreshStep, Spec, follow
 from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
 from conformance.suite._engine import DEFAULT_NETWORK, Network
 from conformance.suite._present import Presenter
+from conformance.suite._unique import fresh_text
 
 #: the longest the login waits out 429s, in all
 LOGIN_PATIENCE_S = 60.0
@@ -331,6 +333,16 @@ class Refreshed:
     exchanged: Exchanged | None = None
 
 
+@dataclass(frozen=True)
+class LoginPlace:
+    """The spec's operation a login sends the account to, and where its username and password go
+    in the body (JSON pointers): the engine fuzzes that operation too (`RunSession.install`)."""
+
+    operation: Operation
+    username: str
+    password: str
+
+
 class Login(Protocol):
     """How a principal gets its credential: a login through the spec's ``x-auth-flow``
     (`FlowLogin`), a login the config describes, an OAuth2 flow, or a credential given as it is
@@ -338,6 +350,11 @@ class Login(Protocol):
 
     #: a credential given as it is: nothing to log in to, nothing to renew
     static: bool
+
+    @property
+    def place(self) -> LoginPlace | None:
+        """The spec's operation the login goes to (None: none of the spec's, or no login)."""
+        ...
 
     def sign_in(self, waits: WaitPolicy) -> SignedIn: ...
 
@@ -367,6 +384,13 @@ class FlowLogin:
         self.flow = spec.declarations.auth_flow
         #: how the flow's tokens go on a request (its scheme, the credentials' prefix)
         self.presenter = flow_presenter(spec, credentials)
+        step = self.flow.login if self.flow is not None else None
+        operation = spec.operation(step.operation_id) if step is not None else None
+        self.place = (
+            LoginPlace(operation, step.username, step.password)
+            if step is not None and operation is not None
+            else None
+        )
 
     def sign_in(self, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
         return sign_in(self.spec, self.url, self.credentials, self.network, waits)
@@ -420,6 +444,23 @@ def lifetime_of(signed: SignedIn, now: float | None = None) -> float | None:
     if isinstance(issued, (int, float)) and not isinstance(issued, bool) and issued < expiry:
         return float(expiry - issued)
     return max(0.0, float(expiry) - (time.time() if now is None else now))
+
+
+def nobody_like(spec: Spec, operation: Operation, pointer: str, username: str) -> str:
+    """A username that names nobody, for the login ``operation``'s username at ``pointer``:
+    fresh, within its schema's pattern, format and length where it declares them, else shaped
+    like ``username`` (an email where it is one)."""
+    body = spec.deref(operation.definition.get("requestBody"))
+    content = body.get("content") if isinstance(body, dict) else None
+    for media in content.values() if isinstance(content, dict) else ():
+        schema = spec.schema_at(media.get("schema"), pointer) if isinstance(media, dict) else None
+        fresh = fresh_text(spec, schema) if schema is not None else None
+        if fresh is not None:
+            return fresh
+    mark = uuid.uuid4().hex[:12]
+    if "@" in username:
+        return f"nobody-{mark}@{username.rpartition('@')[2] or 'example.com'}"
+    return f"nobody{mark}"
 
 
 #: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
@@ -522,6 +563,30 @@ class RunSession:
             self.exchanged.append(refreshed.exchanged)
         return refreshed.signed
 
+    def spare_account(self, case: Any) -> None:
+        """A fuzzed login of the run's own username with any other password goes out with a
+        username that names nobody (as its schema allows): wrong passwords count against an
+        account (a throttle per username, a lockout), and the engine draws the run's username
+        from the answers it saw. A login of the vault's run (its ``root``) was throttled
+        before the authentication probe could compare its logins, which then waited 50 s."""
+        place, own = self.login.place, self.credentials.username
+        body = case.body
+        if place is None or own is None or not isinstance(body, dict):
+            return
+        operation = place.operation
+        if case.operation.method.lower() != operation.method.lower():
+            return
+        if case.operation.path != operation.path:
+            return
+        try:
+            if follow(body, place.username) != own:
+                return
+            if follow(body, place.password) == self.credentials.password:
+                return  # the run's own login, valid: it locks nothing
+        except PointerError:
+            pass
+        _put(body, place.username, nobody_like(self.spec, operation, place.username, own))
+
     @contextlib.contextmanager
     def install(self, schema: Any) -> Iterator[None]:
         """Authenticate the engine's cases with this session while the block runs, renewed on a
@@ -567,6 +632,7 @@ class RunSession:
                 session.presenter.fill(case, operation, token)
 
             def before_call(self, case: Any) -> None:
+                session.spare_account(case)
                 if not session.presenter.placed(case):
                     spares.pop(case.id, None)
                     return

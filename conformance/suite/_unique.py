@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import string
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -90,10 +91,15 @@ def _random_shapes(low: int, high: int) -> Iterator[str]:
     """Random strings of common key shapes, each cut to at most ``high`` characters."""
     digits = "".join(_RANDOM.choices("0123456789", k=max(low, 20)))
     letters = uuid.uuid4().hex
+    # letters alone (a username's ``^[a-z]{3,8}$``): the marked shape below, cut that short, is
+    # "conforma" every time
+    alphabetic = "".join(_RANDOM.choices(string.ascii_lowercase, k=max(low, 20)))
     for shape in (
         digits,
         "c" + letters,
         "C" + letters.upper(),
+        alphabetic,
+        alphabetic.upper(),
         f"conformance.c{letters}",
     ):
         cut = shape[: max(low, min(high, len(shape)))]

@@ -691,3 +691,43 @@ def test_auth_a_jwts_own_exp_times_the_renewal_where_the_login_says_no_expires_i
     assert lifetime_of(signed("an-opaque-token")) is None  # nothing to read: the default
     no_exp = jwt.encode({"sub": "qa"}, "k" * 32, algorithm="HS256")
     assert lifetime_of(signed(no_exp)) is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "own"),
+    [
+        ({"type": "string", "pattern": "^[a-z]{3,8}$", "maxLength": 8}, "root"),
+        ({"type": "string", "format": "email"}, "qa@example.org"),
+        ({"type": "string"}, "root"),
+        ({"type": "integer"}, "7"),  # no text to draw: shaped like the username
+    ],
+)
+def test_auth_a_fuzzed_login_of_the_runs_username_goes_to_a_username_of_nobody(
+    tmp_path: Path, schema: dict[str, Any], own: str
+) -> None:
+    """The login's username gets a fresh value its schema takes (pattern, format, length),
+    never the run's: wrong passwords for it would count against the run's own account."""
+    import re
+
+    import jsonschema
+
+    from conformance.suite._auth import nobody_like
+
+    login = {"type": "object", "properties": {"username": schema, "password": {"type": "string"}}}
+    paths = {"/login": {"post": {
+        "operationId": "login",
+        "requestBody": {"content": {"application/json": {"schema": login}}},
+        "responses": {"200": {"description": "in"}},
+    }}}  # fmt: skip
+    spec = load_spec(written(tmp_path, "shop", document("Shop", paths)))
+    operation = spec.operation("login")
+    assert operation is not None
+    drawn = {nobody_like(spec, operation, "/username", own) for _ in range(20)}
+    assert own not in drawn
+    assert len(drawn) == 20  # fresh every time
+    if schema["type"] == "string":
+        for name in drawn:
+            jsonschema.validate(name, schema, format_checker=jsonschema.FormatChecker())
+            assert re.fullmatch(schema.get("pattern", ".*"), name), name
+    elif "@" not in own:
+        assert all(name.startswith("nobody") for name in drawn)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from conformance.cli import run
+from conformance.suite.probes._authentication import TIMED
 from tests.plain_specs import written
 from tests.zoo import ZOO, changed, made, running, vault
 
@@ -166,6 +167,7 @@ def test_the_clean_vault_passes_a_whole_run_and_keeps_its_data(
             out, err,
         )  # fmt: skip
         after = served.app.snapshot()
+        sent = list(served.app.requests)  # type: ignore[attr-defined]
     said = out.getvalue()[-4000:] + err.getvalue()[-2000:]
     assert vault.ROOT_PASSWORD not in out.getvalue() + err.getvalue()
     document = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
@@ -174,3 +176,22 @@ def test_the_clean_vault_passes_a_whole_run_and_keeps_its_data(
     assert (code, document["verdict"], failed) == (0, "pass", []), said
     assert changed(before, after) == {}, document.get("cleanup")
     assert made(before, after) == {}, document.get("cleanup")
+    # the run's own account (root) got wrong passwords from the authentication probe alone (its
+    # three: its throttle lets five through in a minute), none from fuzzing, which drew root
+    # from the answers it saw; the probe's logins then met no 429 and waited nothing
+    assert _wrong_passwords(sent, vault.ROOT, vault.ROOT_PASSWORD) == TIMED, said
+
+
+def _wrong_passwords(sent: list[tuple[str, str, str]], username: str, password: str) -> int:
+    """The logins among ``sent`` with ``username`` and another password."""
+    count = 0
+    for method, path, raw in sent:
+        if (method, path) != ("POST", "/users/login"):
+            continue
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("username") == username:
+            count += body.get("password") != password
+    return count

@@ -44,7 +44,7 @@ from conformance.config import LoginSettings
 from conformance.contract import Operation, Spec
 from conformance.masking import register
 from conformance.suite._access import FORM, _media_type
-from conformance.suite._auth import Credentials, _put
+from conformance.suite._auth import Credentials, _put, nobody_like
 from conformance.suite._journal import Journal
 from conformance.suite.scenarios._accounts import least_privileged_role, throwaway_accounts
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
@@ -235,7 +235,7 @@ class Enumeration:
         if isinstance(way, str):
             raise StepSkipped(way)
         with self.known_user() as (username, how):
-            unknown = unknown_like(username)
+            unknown = nobody_like(context.spec, way.operation, way.username, username)
             wrong = "Wrong-" + secrets.token_urlsafe(12)
             register(wrong)
             logins = Logins()
@@ -312,14 +312,6 @@ class Enumeration:
                 f" median of {TIMED}), with a wrong password for a known user"
                 f" {wrong * 1000:.0f} ms: the time tells which users exist",
             )
-
-
-def unknown_like(username: str) -> str:
-    """A username that cannot exist, shaped like ``username`` (an email where it is one)."""
-    mark = uuid.uuid4().hex[:12]
-    if "@" in username:
-        return f"nobody-{mark}@{username.rpartition('@')[2] or 'example.com'}"
-    return f"nobody{mark}"
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -19,12 +19,12 @@ import httpx
 
 from conformance.contract import Spec
 from conformance.masking import register
+from conformance.suite._auth import nobody_like
 from conformance.suite._journal import Journal
 from conformance.suite.probes._authentication import (
     LoginWay,
     login_way,
     retry_after,
-    unknown_like,
 )
 from conformance.suite.scenarios._accounts import least_privileged_role, throwaway_accounts
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
@@ -79,7 +79,9 @@ def login_throttling(context: ScenarioContext, story: Story) -> None:
         with story.part("wrong passwords"):
             throttled = wrong_passwords(story, way, account.username)
         with story.part("cleanup"):
-            spare_the_client(story, way, throttled, account.username, context.max_wait_s)
+            spare_the_client(
+                context.spec, story, way, throttled, account.username, context.max_wait_s
+            )
 
 
 def stopped(response: httpx.Response) -> str | None:
@@ -118,6 +120,7 @@ def wrong_passwords(story: Story, way: LoginWay, username: str) -> httpx.Respons
 
 
 def spare_the_client(
+    spec: Spec,
     story: Story,
     way: LoginWay,
     throttled: httpx.Response | None,
@@ -129,7 +132,8 @@ def spare_the_client(
     if throttled is None or throttled.status_code != 429:
         return
     with story.step("the run's own logins are not held back"):
-        other = way.send(story, unknown_like(username), "Wrong-" + secrets.token_hex(6))
+        nobody = nobody_like(spec, way.operation, way.username, username)
+        other = way.send(story, nobody, "Wrong-" + secrets.token_hex(6))
         if other.status_code != 429:
             return  # the account's limit alone
         wait = retry_after(other)
