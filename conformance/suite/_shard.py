@@ -2,8 +2,10 @@
 and ``conformance merge`` joins their reports into one verdict.
 
 An operation goes with the operations its links join it to (create, read, update, delete of one
-resource, and the resources that lead to it), so the stateful phase keeps its paths within a
-shard; the groups are dealt to the shards largest first, each to the least loaded shard.
+resource, and the resources that lead to it) and with those whose paths hang from the same
+collection (`resource_root`: a plain spec declares no links), so the stateful phase keeps its
+paths within a shard and a nested create finds its parent's create beside it; the groups are
+dealt to the shards largest first, each to the least loaded shard.
 Deterministic: every job computes the same assignment from the same specs.
 """
 
@@ -35,8 +37,22 @@ class Shard:
         return f"{self.index}/{self.count}"
 
 
+def resource_root(path: str) -> str:
+    """The collection a path's resources hang from: its segments before the first path
+    parameter (``/projects`` for ``/projects/{key}/issues/{number}``); a path without one is its
+    own."""
+    segments = [segment for segment in path.split("/") if segment]
+    for index, segment in enumerate(segments):
+        if segment.startswith("{"):
+            segments = segments[:index]
+            break
+    return "/" + "/".join(segments)
+
+
 def link_groups(spec: Spec) -> list[list[str]]:
-    """The operations of ``spec`` joined by its links (union-find), each group sorted."""
+    """The operations of ``spec`` joined by its links, and by the collection their paths hang
+    from (a plain spec declares no links: its nested issues need the projects they are made
+    under, and a shard of issues alone never made one), each group sorted (union-find)."""
     parent = {str(op.operation_id): str(op.operation_id) for op in spec.operations}
 
     def root(name: str) -> str:
@@ -48,6 +64,11 @@ def link_groups(spec: Spec) -> list[list[str]]:
     for source, target in spec.links():
         if target in parent:
             parent[root(target)] = root(str(source.operation_id))
+    first: dict[str, str] = {}
+    for operation in spec.operations:
+        name = str(operation.operation_id)
+        other = first.setdefault(resource_root(operation.path), name)
+        parent[root(name)] = root(other)
     groups: dict[str, list[str]] = {}
     for name in parent:
         groups.setdefault(root(name), []).append(name)
