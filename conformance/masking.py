@@ -118,10 +118,11 @@ class Masker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        #: the forms, longest first (None: to sort again after an add)
+        self._ordered: tuple[str, ...] | None = None
         #: a secret's form -> the shell text that stands for it in a reproduction
         self._named: dict[str, str] = {}
-        self._named_pattern: re.Pattern[str] | None = None
+        self._named_ordered: tuple[str, ...] | None = None
 
     def add(self, *values: str | None, variable: str | None = None) -> None:
         """``values`` are secret from now on; with ``variable``, each is what that environment
@@ -133,7 +134,7 @@ class Masker:
                     self._forms |= encodings(value)
                     if variable is not None and VARIABLE_NAME.fullmatch(variable):
                         self._name(value, f"${variable}")
-            self._pattern = None
+            self._ordered = None
 
     def add_basic(
         self,
@@ -168,32 +169,40 @@ class Masker:
         }
         for form, command in forms.items():
             self._named.setdefault(form, f'$(printf %s "{shell}" | {command})')
-        self._named_pattern = None
+        self._named_ordered = None
 
     def clear(self) -> None:
         with self._lock:
             self._forms.clear()
             self._named.clear()
-            self._pattern = None
-            self._named_pattern = None
+            self._ordered = None
+            self._named_ordered = None
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self, text: str) -> re.Pattern[str] | None:
+        """The alternation of the forms that occur in ``text``, longest first (so a token's
+        base64 goes before a shorter secret inside it); None when none does. Only those: one
+        pattern of every form meant a compile after each new secret and, at each position of a
+        text, a try of every form, and a test process registers thousands (a probe's request
+        took 25 s at the end of ``make test``, 0.1 s alone)."""
         with self._lock:
-            if self._pattern is None and self._forms:
-                # longest first, so a token's base64 goes before a shorter secret inside it
-                ordered = sorted(self._forms, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
-            return self._pattern
+            if self._ordered is None:
+                self._ordered = tuple(sorted(self._forms, key=len, reverse=True))
+            ordered = self._ordered
+        found = [form for form in ordered if form in text]
+        return re.compile("|".join(re.escape(form) for form in found)) if found else None
 
-    def _names(self) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    def _names(self, text: str) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+        """`_compiled` for the named forms, and what each stands for."""
         with self._lock:
-            if self._named_pattern is None and self._named:
-                ordered = sorted(self._named, key=len, reverse=True)
-                self._named_pattern = re.compile("|".join(re.escape(form) for form in ordered))
-            return self._named_pattern, dict(self._named)
+            if self._named_ordered is None:
+                self._named_ordered = tuple(sorted(self._named, key=len, reverse=True))
+            ordered, named = self._named_ordered, dict(self._named)
+        found = [form for form in ordered if form in text]
+        pattern = re.compile("|".join(re.escape(form) for form in found)) if found else None
+        return pattern, named
 
     def mask(self, text: str) -> str:
-        pattern = self._compiled()
+        pattern = self._compiled(text)
         if pattern is not None:
             text = pattern.sub(lambda m: masked(m.group(0)), text)
         text = JWT.sub(lambda m: masked(m.group(0), "JWT"), text)
@@ -241,7 +250,7 @@ class Masker:
 
     def _word(self, word: str) -> str:
         """One argument of a curl line, quoted for the shell (see `reproduction`)."""
-        pattern, named = self._names()
+        pattern, named = self._names(word)
         shells: list[str] = []
 
         def placeholder(found: re.Match[str]) -> str:
