@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+import jsonschema_rs
 import jwt
 
 from conformance.checks import NO_WAIT, BeforeCall, WaitPolicy
@@ -30,7 +31,7 @@ from conformance.errors import ConformanceError, ExitCode
 from conformance.masking import SECRETS, register
 from conformance.suite._engine import DEFAULT_NETWORK, Network
 from conformance.suite._present import Presenter
-from conformance.suite._unique import fresh_text
+from conformance.suite._unique import fresh_text, padded
 
 #: the longest the login waits out 429s, in all
 LOGIN_PATIENCE_S = 60.0
@@ -448,19 +449,38 @@ def lifetime_of(signed: SignedIn, now: float | None = None) -> float | None:
 
 def nobody_like(spec: Spec, operation: Operation, pointer: str, username: str) -> str:
     """A username that names nobody, for the login ``operation``'s username at ``pointer``:
-    fresh, within its schema's pattern, format and length where it declares them, else shaped
-    like ``username`` (an email where it is one)."""
+    ``nobody<hex>`` (``nobody-<hex>@<domain>`` where the username is an email), letters and
+    digits only, since a backend may refuse what its schema does not forbid (a space, say, and
+    a 400 where a wrong password gets a 401 would read as user enumeration); within the
+    schema's length, else a fresh value of its pattern and format."""
+    schema = _username_schema(spec, operation, pointer)
+    mark = uuid.uuid4().hex
+    if "@" in username or schema.get("format") == "email":
+        domain = username.rpartition("@")[2] if "@" in username else ""
+        candidate = f"nobody-{mark[:12]}@{domain or 'example.com'}"
+    else:
+        longest = schema.get("maxLength")
+        high = longest if isinstance(longest, int) and longest > 0 else 18
+        candidate = padded(
+            ("nobody" if high >= 12 else "n") + mark, schema.get("minLength", 0), high
+        )
+    try:
+        fits = jsonschema_rs.validator_for(schema, validate_formats=True).is_valid(candidate)
+    except ValueError:  # a schema it cannot compile
+        fits = True
+    return candidate if fits else fresh_text(spec, schema) or candidate
+
+
+def _username_schema(spec: Spec, operation: Operation, pointer: str) -> dict[str, Any]:
+    """The schema of the login body's username at ``pointer``, resolved; {} where none says."""
     body = spec.deref(operation.definition.get("requestBody"))
     content = body.get("content") if isinstance(body, dict) else None
     for media in content.values() if isinstance(content, dict) else ():
         schema = spec.schema_at(media.get("schema"), pointer) if isinstance(media, dict) else None
-        fresh = fresh_text(spec, schema) if schema is not None else None
-        if fresh is not None:
-            return fresh
-    mark = uuid.uuid4().hex[:12]
-    if "@" in username:
-        return f"nobody-{mark}@{username.rpartition('@')[2] or 'example.com'}"
-    return f"nobody{mark}"
+        resolved = spec.deref(schema) if schema is not None else None
+        if isinstance(resolved, dict):
+            return resolved
+    return {}
 
 
 #: fresh logins a run spends on throwaway sessions (for fuzzing logout and refresh), at most
