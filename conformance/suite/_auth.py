@@ -461,9 +461,9 @@ def nobody_like(spec: Spec, operation: Operation, pointer: str, username: str) -
     else:
         longest = schema.get("maxLength")
         high = longest if isinstance(longest, int) and longest > 0 else 18
-        candidate = padded(
-            ("nobody" if high >= 12 else "n") + mark, schema.get("minLength", 0), high
-        )
+        shortest = schema.get("minLength")
+        low = shortest if isinstance(shortest, int) else 0
+        candidate = padded(("nobody" if high >= 12 else "n") + mark, low, high)
     try:
         fits = jsonschema_rs.validator_for(schema, validate_formats=True).is_valid(candidate)
     except ValueError:  # a schema it cannot compile
@@ -601,10 +601,11 @@ class RunSession:
         try:
             if follow(body, place.username) != own:
                 return
+        except PointerError:
+            return  # a case without the username (a negative one) is left as drawn
+        with contextlib.suppress(PointerError):  # a case without the password is a wrong one
             if follow(body, place.password) == self.credentials.password:
                 return  # the run's own login, valid: it locks nothing
-        except PointerError:
-            pass
         _put(body, place.username, nobody_like(self.spec, operation, place.username, own))
 
     @contextlib.contextmanager

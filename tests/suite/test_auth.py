@@ -734,3 +734,38 @@ def test_auth_a_fuzzed_login_of_the_runs_username_goes_to_a_username_of_nobody(
         # letters and digits only: a backend may refuse what its schema does not forbid, and a
         # 400 to the unknown user beside a 401 to a wrong password would read as enumeration
         assert all(name.isalnum() and name.startswith("n") for name in drawn), drawn
+
+
+def test_auth_only_a_wrong_password_for_the_runs_own_username_is_spared() -> None:
+    """`RunSession.spare_account` on the cases the engine sends to tchat's login (``/email``,
+    ``/password``): the run's email with another password, or none, goes out as nobody's; the
+    run's own valid login, another username, a case without the username and other operations
+    go as drawn."""
+    from types import SimpleNamespace
+
+    from conformance.contract import bundled_spec
+    from conformance.suite._auth import RunSession
+
+    own, password = "qa@tchat.example", "the-runs-password-1"
+    session = RunSession(
+        load_spec(bundled_spec("tchat")),
+        "http://127.0.0.1:9",
+        Credentials("tchat", username=own, password=password),
+    )
+
+    def sent(body: dict[str, Any], path: str = "/auth/login") -> dict[str, Any]:
+        case = SimpleNamespace(operation=SimpleNamespace(method="POST", path=path), body=body)
+        session.spare_account(case)
+        result: dict[str, Any] = case.body
+        return result
+
+    spared = sent({"email": own, "password": "wrong"})
+    assert spared["email"] != own
+    assert spared["email"].startswith("nobody-")
+    assert spared["email"].endswith("@tchat.example")
+    assert spared["password"] == "wrong"
+    assert sent({"email": own})["email"] != own  # no password is a wrong one too
+    for body in ({"email": own, "password": password}, {"email": "x@y.io", "password": "w"},
+                 {"password": "w"}):  # fmt: skip
+        assert sent(dict(body)) == body
+    assert sent({"email": own, "password": "w"}, path="/users") == {"email": own, "password": "w"}
