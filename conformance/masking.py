@@ -111,6 +111,13 @@ def _double_quoted(text: str) -> str:
     return re.sub(r'(["\\$`])', r"\\\1", text).replace("!", "\"'!'\"")
 
 
+def _alternation(ordered: tuple[str, ...], text: str) -> re.Pattern[str] | None:
+    """A pattern of the forms of ``ordered`` that occur in ``text``, in their order; None when
+    none does."""
+    found = [form for form in ordered if form in text]
+    return re.compile("|".join(re.escape(form) for form in found)) if found else None
+
+
 class Masker:
     """The run's secrets (thread-safe: the engine's auth runs in its worker thread), and the
     shell variables that hold those a user gave (for reproductions)."""
@@ -188,8 +195,7 @@ class Masker:
             if self._ordered is None:
                 self._ordered = tuple(sorted(self._forms, key=len, reverse=True))
             ordered = self._ordered
-        found = [form for form in ordered if form in text]
-        return re.compile("|".join(re.escape(form) for form in found)) if found else None
+        return _alternation(ordered, text)
 
     def _names(self, text: str) -> tuple[re.Pattern[str] | None, dict[str, str]]:
         """`_compiled` for the named forms, and what each stands for."""
@@ -197,9 +203,7 @@ class Masker:
             if self._named_ordered is None:
                 self._named_ordered = tuple(sorted(self._named, key=len, reverse=True))
             ordered, named = self._named_ordered, dict(self._named)
-        found = [form for form in ordered if form in text]
-        pattern = re.compile("|".join(re.escape(form) for form in found)) if found else None
-        return pattern, named
+        return _alternation(ordered, text), named
 
     def mask(self, text: str) -> str:
         pattern = self._compiled(text)

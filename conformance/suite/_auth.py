@@ -654,15 +654,13 @@ class RunSession:
 
             def before_call(self, case: Any) -> None:
                 session.spare_account(case)
-                if not session.presenter.placed(case):
-                    spares.pop(case.id, None)
-                    return
-                if case.operation.schema.is_security_param_negated(case):
-                    # a case about a missing or broken credential (as the auth itself skips)
-                    session.presenter.fill(case, None, None)
-                else:
-                    self.set(case, given.get("token") or session.access_token(), None)
-                spares.pop(case.id, None)
+                if session.presenter.placed(case):
+                    if case.operation.schema.is_security_param_negated(case):
+                        # a case about a missing or broken credential (as the auth skips it)
+                        session.presenter.fill(case, None, None)
+                    else:
+                        self.set(case, given.get("token") or session.access_token(), None)
+                spares.pop(case.id, None)  # sent now: its throwaway is spent
 
         engine_auth = Session()
         if self.login.static:  # nothing to renew: taken on every case, never replayed on a 401

@@ -79,9 +79,7 @@ def login_throttling(context: ScenarioContext, story: Story) -> None:
         with story.part("wrong passwords"):
             throttled = wrong_passwords(story, way, account.username)
         with story.part("cleanup"):
-            spare_the_client(
-                context.spec, story, way, throttled, account.username, context.max_wait_s
-            )
+            spare_the_client(story, way, throttled, account.username, context.max_wait_s)
 
 
 def stopped(response: httpx.Response) -> str | None:
@@ -120,7 +118,6 @@ def wrong_passwords(story: Story, way: LoginWay, username: str) -> httpx.Respons
 
 
 def spare_the_client(
-    spec: Spec,
     story: Story,
     way: LoginWay,
     throttled: httpx.Response | None,
@@ -132,7 +129,7 @@ def spare_the_client(
     if throttled is None or throttled.status_code != 429:
         return
     with story.step("the run's own logins are not held back"):
-        nobody = nobody_like(spec, way.operation, way.username, username)
+        nobody = nobody_like(story.spec, way.operation, way.username, username)
         other = way.send(story, nobody, "Wrong-" + secrets.token_hex(6))
         if other.status_code != 429:
             return  # the account's limit alone
