@@ -32,7 +32,7 @@ import conformance.checks  # noqa: F401 - registers the contract's checks and ou
 from conformance.checks import BeforeCall, throttled
 from conformance.contract import Spec
 from conformance.masking import SECRETS, mask, masked, reproduction
-from conformance.verdict import Failure
+from conformance.verdict import Failure, plural
 
 #: the engine's complaints that are not errors of the run: a selection (-k) without the links'
 #: targets leaves the stateful phase nothing to do
@@ -60,10 +60,30 @@ STOPPING = threading.Event()
 #: max examples per operation and phase; the stateful phase's steps per scenario and scenarios;
 #: the focused stateful passes at most, for operations the first run did not answer with a 2xx
 #: (a pass over a handful of operations takes 2 to 5 s)
+#: ``patience``: the stateful scenarios in a row that may bring no operation a status it had not
+#: had in the phase before the phase ends (`StatefulBudget`; 0: ``deep`` spends its budget)
 PROFILES: dict[str, dict[str, int]] = {
-    "smoke": {"max_examples": 5, "max_steps": 5, "scenarios": 25, "focused_passes": 3},
-    "gate": {"max_examples": 20, "max_steps": 10, "scenarios": 60, "focused_passes": 10},
-    "deep": {"max_examples": 100, "max_steps": 15, "scenarios": 200, "focused_passes": 15},
+    "smoke": {
+        "max_examples": 5,
+        "max_steps": 5,
+        "scenarios": 25,
+        "focused_passes": 3,
+        "patience": 5,
+    },
+    "gate": {
+        "max_examples": 20,
+        "max_steps": 10,
+        "scenarios": 60,
+        "focused_passes": 10,
+        "patience": 10,
+    },
+    "deep": {
+        "max_examples": 100,
+        "max_steps": 15,
+        "scenarios": 200,
+        "focused_passes": 15,
+        "patience": 0,
+    },
 }
 
 
@@ -255,21 +275,32 @@ class StatefulBudget:
     planted tracker of the zoo ran 7 suites, 177 scenarios, where ``st run`` found less in 54.
     Here the profile's scenarios are the phase's: the scenario after the last is not begun.
 
-    Counted in the engine's own thread, at a scenario's first request (each scenario is one
-    hypothesis test case: its data), so that a seed still gives the same run. The stop is
-    schemathesis's own (the event its CLI sets on Ctrl-C): what was judged is kept, and
-    `_events` knows the interrupt for the budget's (``spent``)."""
+    The phase also ends when it has stopped learning: after ``patience`` scenarios in a row
+    that brought no operation a status it had not answered in the phase (0: never), once a
+    third of its scenarios ran (hypothesis begins a suite with its simplest cases). Where
+    hypothesis's own stop comes late (its chains go on when writes reach items that exist), a
+    small API's phase otherwise spent its whole budget repeating what it had seen.
 
-    def __init__(self, scenarios: int, stop: threading.Event) -> None:
+    Counted in the engine's own thread, at a scenario's first request (each scenario is one
+    hypothesis test case: its data), and each answer in the same thread's ``after_call``, so
+    that a seed still gives the same run. The stop is schemathesis's own (the event its CLI sets
+    on Ctrl-C): what was judged is kept, and `_events` knows the interrupt for the budget's
+    (``spent``; ``settled`` when it came from ``patience``)."""
+
+    def __init__(self, scenarios: int, stop: threading.Event, patience: int = 0) -> None:
         self.scenarios = scenarios
         self.stop = stop
+        self.patience = patience
         self.begun = 0
         self.spent = False
+        self.settled = False
         self._current: object = None
+        self._answered: set[tuple[str, int]] = set()
+        self._learned = True  # the scenario under way brought a new (operation, status)
+        self._quiet = 0  # scenarios in a row that brought none
 
     def before_call(self, case: Any) -> None:
-        meta = getattr(case, "meta", None)
-        if meta is None or str(meta.phase.name) != "stateful":
+        if not _stateful(case):
             return
         try:
             data = current_build_context().data
@@ -278,11 +309,28 @@ class StatefulBudget:
         if data is self._current:
             return
         self._current = data
+        self._quiet = 0 if self._learned else self._quiet + 1
+        self._learned = False
         self.begun += 1
-        if self.begun > self.scenarios:
+        if self.patience and self._quiet >= self.patience and self.begun > self.scenarios // 3:
+            self.settled = True
+        if self.begun > self.scenarios or self.settled:
             self.spent = True
             self.stop.set()
             raise KeyboardInterrupt  # before this scenario's first request is sent
+
+    def after_call(self, context: Any, case: Any, response: Any) -> None:
+        if not _stateful(case):
+            return
+        answer = (str(case.operation.label), int(response.status_code))
+        if answer not in self._answered:
+            self._answered.add(answer)
+            self._learned = True
+
+
+def _stateful(case: Any) -> bool:
+    meta = getattr(case, "meta", None)
+    return meta is not None and str(meta.phase.name) == "stateful"
 
 
 #: the stateful budget's ``before_call`` (one engine runs at a time)
@@ -297,9 +345,10 @@ def run_pass(
     prepare: Callable[[Any], AbstractContextManager[None]] | None,
     progress: Callable[[str], None],
     deadline: float | None = None,
+    patience: int = 0,
 ) -> None:
     """One pass of the engine over ``operation_ids``, its events folded into ``run``'s records
-    (`conformance.suite._fuzzing` runs the passes of a run)."""
+    (`conformance.suite._fuzzing` runs the passes of a run); ``patience``: `StatefulBudget`'s."""
     if deadline is not None and time.time() >= deadline:
         run.cut_short = True
         return
@@ -312,7 +361,8 @@ def run_pass(
     ):
         stream = from_schema(schema).execute()
         scenarios = config.projects.default.phases.stateful.generation.max_examples
-        budget = StatefulBudget(scenarios or 0, stream.stop_event)
+        budget = StatefulBudget(scenarios or 0, stream.stop_event, patience)
+        schema.hooks.register_hook_with_name(budget.after_call, "after_call")
         # schemathesis's own stop (what its CLI does on Ctrl-C): the phases wind down and the
         # events already produced still come, so what was judged before the deadline is kept
         timer = None
@@ -417,8 +467,15 @@ def _events(
                 if name == "stateful":
                     scenarios = run.stateful_scenarios - began[0]
                     suites = run.stateful_suites - began[1]
-                    again = f", begun again after {suites - 1} new failures" if suites > 1 else ""
-                    said = f" ({scenarios} scenarios{again})"
+                    again = (
+                        f", begun again after {plural(suites - 1, 'new failure')}"
+                        if suites > 1
+                        else ""
+                    )
+                    settled = ""
+                    if budget is not None and budget.settled:
+                        settled = f"; the last {budget.patience} brought no operation a new status"
+                    said = f" ({scenarios} scenarios{again}{settled})"
                 progress(f"{api}: {name} phase done{said}")
         elif isinstance(event, events.Interrupted):
             if budget is not None and budget.spent and not STOPPING.is_set():

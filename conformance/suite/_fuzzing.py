@@ -101,11 +101,14 @@ def run_engine(
     # another example count, so `deep` first runs gate's pass at the same seed (its findings
     # exactly), then its own, larger one at another seed (issue 25: a deep run missed the 500
     # that gate found on a third-party API).
-    first = config(seed, budget=SMALLER_FIRST.get(profile, profile))
-    run_pass(run, spec, first, wanted, prepare, progress, deadline)
+    smaller = SMALLER_FIRST.get(profile, profile)
+    first = config(seed, budget=smaller)
+    patience = PROFILES[profile]["patience"]
+    run_pass(run, spec, first, wanted, prepare, progress, deadline, PROFILES[smaller]["patience"])
     if profile in SMALLER_FIRST and not (fail_fast and _failed(run)):
         progress(f"{api}: the {profile} pass (seed {seed + DEEP_SEED_STEP})")
-        run_pass(run, spec, config(seed + DEEP_SEED_STEP), wanted, prepare, progress, deadline)
+        larger = config(seed + DEEP_SEED_STEP)
+        run_pass(run, spec, larger, wanted, prepare, progress, deadline, patience)
     # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
     # malformed one) that the first pass did not see, earned by one request (`_reach`).
     reach(run, spec, first, wanted, prepare, progress, seed=seed, read_only=read_only,
@@ -141,7 +144,7 @@ def run_engine(
         sources &= set(wanted)
         progress(f"{api}: stateful pass {attempt} for {', '.join(sorted(missing))}")
         focused = config(seed + attempt, stateful_only=True)
-        run_pass(run, spec, focused, sorted(sources), prepare, progress, deadline)
+        run_pass(run, spec, focused, sorted(sources), prepare, progress, deadline, patience)
     return run
 
 

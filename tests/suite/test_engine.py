@@ -1,20 +1,25 @@
 """The engine's records: a failing case as plain data (the minimal example in verdict.json), and
-a failure's problems, one each."""
+a failure's problems, one each; the stateful phase's stop once it stops learning."""
 
 from __future__ import annotations
 
 import copy
 import json
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
+import hypothesis
+import pytest
 import schemathesis
+from hypothesis import strategies
 from schemathesis.core.parameters import DelimitedValue
 
 from conformance.contract import bundled_spec, load_spec
 from conformance.suite._engine import (
     BODY_KEPT,
     EngineRun,
+    StatefulBudget,
     _events,
     abridged,
     example_of,
@@ -149,3 +154,49 @@ def test_a_failure_keeps_its_problems_one_each_ours_and_schemathesis_s(tmp_path:
     verdict = OperationVerdict("crash", "boom", "GET /boom", Outcome.FAILED, failures=[leak])
     again = OperationVerdict.from_json(json.loads(json.dumps(verdict.as_json())))
     assert again.failures == [leak]
+
+
+def _scenarios(budget: StatefulBudget, plan: list[int]) -> list[int]:
+    """Each hypothesis test case a scenario of one request to one operation, answered with the
+    next status of ``plan``, until the budget stops the run: the statuses sent."""
+    case = SimpleNamespace(
+        meta=SimpleNamespace(phase=SimpleNamespace(name="stateful")),
+        operation=SimpleNamespace(label="GET /things"),
+    )
+    sent: list[int] = []
+
+    @hypothesis.settings(max_examples=50, database=None, phases=[hypothesis.Phase.generate])
+    @hypothesis.given(strategies.integers())
+    def scenario(_: int) -> None:
+        budget.before_call(case)
+        sent.append(plan[len(sent)])
+        budget.after_call(None, case, SimpleNamespace(status_code=sent[-1]))
+
+    with pytest.raises(KeyboardInterrupt):
+        scenario()
+    return sent
+
+
+def test_the_stateful_phase_ends_after_scenarios_in_a_row_that_bring_no_new_status() -> None:
+    """`StatefulBudget`'s patience counts the scenarios in a row whose answers gave no operation
+    a status it had not had; a new one begins the count again. The fifth scenario's 500 is new,
+    so the stop comes as the ninth begins, before its request (the sixth without the reset)."""
+    budget = StatefulBudget(12, threading.Event(), patience=3)
+    plan = [200, 404, 200, 200, 500, 200, 200, 200, 200, 200, 200, 200]
+    assert _scenarios(budget, plan) == plan[:8]
+    assert budget.settled
+    assert budget.spent
+    assert budget.stop.is_set()
+
+
+def test_patience_waits_for_a_third_of_the_scenarios_and_is_off_at_0() -> None:
+    """hypothesis begins a suite with its simplest cases: nothing stops before a third of the
+    budget (8 of 24 here, where patience alone would stop at the fifth); a profile's 0 (deep)
+    leaves the budget's stop only."""
+    budget = StatefulBudget(24, threading.Event(), patience=3)
+    assert len(_scenarios(budget, [200] * 24)) == 8
+    assert budget.settled
+    budget = StatefulBudget(12, threading.Event(), patience=0)
+    assert len(_scenarios(budget, [200] * 24)) == 12
+    assert budget.spent
+    assert not budget.settled

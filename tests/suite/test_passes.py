@@ -1,7 +1,8 @@
 """The passes of a fuzzing run (`conformance.suite._fuzzing.run_engine`), on a small real app with
 a plain spec: a larger budget runs the smaller one's pass first (its findings kept), the
 focused stateful passes stop once they bring nothing new, and the stateful phase's scenarios
-are its budget in all, however many failures make the engine run it again."""
+are its budget in all, however many failures make the engine run it again, or fewer where the
+phase stops learning."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.contract import load_spec
+from conformance.suite import _engine
 from conformance.suite._engine import PROFILES
 from conformance.suite._fuzzing import BARREN_PASSES, DEEP_SEED_STEP, run_engine
 from tests.plain_specs import document, json_answer, written
@@ -101,13 +103,16 @@ def test_focused_passes_stop_after_passes_that_bring_no_first_2xx(tmp_path: Path
     assert not any(200 <= s < 300 for s in run.records["DELETE /things/{id}"].statuses)
 
 
-def test_the_stateful_phase_runs_its_scenarios_in_all_restarts_included(tmp_path: Path) -> None:
+def test_the_stateful_phase_runs_its_scenarios_in_all_restarts_included(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     """The engine runs the stateful phase again after each new failure, each time with the
     whole budget: the zoo's planted tracker (500s on a NUL byte and on a key collision) ran 7
     suites and 177 scenarios at gate where ``st run`` ran 54, and took 2.6 times st's time.
     The budget is the phase's: here smoke's 25 over its suites (48 without it, at this seed),
     the planted bugs still found, and the stop is no interrupt (no cut-short run, no error)."""
     api = ZOO["tracker"]
+    monkeypatch.setitem(_engine.PROFILES["smoke"], "patience", 0)  # the budget alone
     spec = load_spec(written(tmp_path, api.name, api.spec))
     operations = [str(operation.operation_id) for operation in spec.operations]
     with running(api, planted=True) as served:
@@ -121,3 +126,27 @@ def test_the_stateful_phase_runs_its_scenarios_in_all_restarts_included(tmp_path
     assert {"createProject", "updateProject"} <= failed, failed
     assert not run.cut_short
     assert not run.errors, run.errors
+
+
+def test_the_stateful_phase_stops_where_it_stops_learning(tmp_path: Path, monkeypatch: Any) -> None:
+    """Two operations that answer the same whatever is sent: after gate's patience of scenarios
+    in a row with no new status the phase ends, and says why; with patience off (deep's 0) the
+    same run spends the whole budget of 60 (issue 25: the zoo's inventory spent 60 scenarios
+    where ``st run`` stopped after 32; 20 now, its findings the same)."""
+    spec = load_spec(written(tmp_path, "things", SPEC))
+    runs, gate = {}, PROFILES["gate"]["patience"]
+    for patience in (gate, 0):
+        monkeypatch.setitem(_engine.PROFILES["gate"], "patience", patience)
+        monkeypatch.setitem(_engine.PROFILES["gate"], "focused_passes", 0)
+        lines: list[str] = []
+        with serving(Things) as url:
+            run = run_engine(
+                "things", spec, url, {}, ["listThings", "deleteThing"], profile="gate", seed=3,
+                progress=lines.append,
+            )  # fmt: skip
+        (said,) = [line for line in lines if "stateful phase done" in line]
+        runs[patience] = (run.stateful_scenarios, said)
+    scenarios, said = runs[gate]
+    assert 60 // 3 <= scenarios < 30, runs  # not before a third of the budget
+    assert said.endswith(f"; the last {gate} brought no operation a new status)"), said
+    assert runs[0] == (60, "things: stateful phase done (60 scenarios)"), runs
