@@ -1,13 +1,14 @@
 """The suite against ``st run`` on the zoo's planted apps (`tests.zoo`): wall time and findings.
 
-For each app of the zoo, its bugs planted, each tool on a fresh copy of the app (served in this
-process on a free loopback port, its seed data as before any run):
+For each app of the zoo, its bugs planted, and each seed, each tool twice, in turns (the suite,
+st, the suite, st: a change in the machine's load falls on both), each run on a fresh copy of
+the app (served in this process on a free loopback port, its seed data as before any run):
 
 1. ``suite``: ``conformance run --spec FILE --target URL -m fuzz --profile P --seed S`` (shared
    mode, cleanup included), the app's credential in the environment as a user gives it; its
    findings are the distinct (operationId, check) pairs of verdict.json's failures, and its
    progress lines are kept with the second each arrived (where the time goes);
-2. ``st``, twice: ``SCHEMATHESIS_HOOKS=conformance.checks st run FILE --url URL --checks all``
+2. ``st``: ``SCHEMATHESIS_HOOKS=conformance.checks st run FILE --url URL --checks all``
    with a ``schemathesis.toml`` holding what ``engine_settings`` gives the suite's engine (same
    seed, example budget and link inference), the credential as a header from the environment;
    its findings are read from its JUnit report (``--report junit``: a test case per operation, a
@@ -22,10 +23,13 @@ neither tool finds a failure: st's engine runs its stateful phase again after ea
 that finds more also runs longer (the suite's budget is the phase's: `StatefulBudget`).
 ``--same-operations``: st leaves out what the suite left out on a shared target (the
 inventory's reset, which otherwise wipes st's own items and cuts its chains short).
-Prints a table with the ratios (suite / st: wall time, findings), writes
-``reports/bench-zoo.json``; the tools' output and configs go to ``reports/bench-zoo/``.
+Prints a table with the ratios (suite / st: each tool's mean wall time, findings), and with
+more than one ``--seed`` a line per app over them all (the wall times summed, the findings
+united: the stateful phase of either tool ends at another scenario at each seed, st's often on
+hypothesis's flaky-strategy stop), writes ``reports/bench-zoo.json``; the tools' output and
+configs go to ``reports/bench-zoo/``.
 
-    .venv/bin/python bench/zoo_vs_st.py [--seed 1] [--profile gate] [--timeout 600]
+    .venv/bin/python bench/zoo_vs_st.py [--seed 1 [--seed 2 …]] [--profile gate] [--timeout 600]
         [--app blog] [--clean] [--same-operations] …
 """
 
@@ -110,8 +114,8 @@ def timed(
     return code, seconds, "\n".join(lines)
 
 
-def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, Any]:
-    reports = OUT / api.name / "suite"
+def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace, attempt: int) -> dict[str, Any]:
+    reports = OUT / api.name / f"suite-{attempt}"
     (reports / "verdict.json").unlink(missing_ok=True)
     env = {**clean_environment(), **api.environment, "CONFORMANCE_HTML_REPORT": "0"}
     with running(api, planted=not args.clean) as served:
@@ -136,7 +140,7 @@ def run_suite(api: ZooApi, spec: Path, args: argparse.Namespace) -> dict[str, An
             "-p",
             "no:cacheprovider",
         ]
-        code, seconds, output = timed(argv, env, args.timeout, OUT / api.name / "suite.log")
+        code, seconds, output = timed(argv, env, args.timeout, reports.with_suffix(".log"))
         hits = sorted(set(served.app.hits))
         requests = served_requests(served.app)
     if code not in (0, 1):
@@ -256,72 +260,129 @@ def served_requests(app: Any) -> dict[str, int]:
 
 
 def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
+    """Each tool twice on ``api`` at ``args.seed``, in turns (the suite, st, the suite, st), so
+    that a change in the machine's load falls on both: wall times are each tool's mean."""
     (OUT / api.name).mkdir(parents=True, exist_ok=True)
     spec = written(OUT / api.name, api.name, api.spec)
-    print(f"{api.name}: the suite …", flush=True)
-    suite = run_suite(api, spec, args)
-    print(
-        f"{api.name}: suite {suite['wall_s']} s, {len(suite['pairs'])} findings,"
-        f" {suite['requests']['total']} requests",
-        flush=True,
-    )
-    st = []
-    excluded = suite["excluded"] if args.same_operations else []
+    suite: list[dict[str, Any]] = []
+    st: list[dict[str, Any]] = []
     for attempt in (1, 2):
+        suite.append(run_suite(api, spec, args, attempt))
+        print(
+            f"{api.name} seed {args.seed}: suite run {attempt}: {suite[-1]['wall_s']} s,"
+            f" {len(suite[-1]['pairs'])} findings, {suite[-1]['requests']['total']} requests",
+            flush=True,
+        )
+        excluded = suite[0]["excluded"] if args.same_operations else []
         st.append(run_st(api, spec, args, attempt, excluded))
         print(
-            f"{api.name}: st run {attempt}: {st[-1]['wall_s']} s, {len(st[-1]['pairs'])} findings,"
-            f" {st[-1]['requests']['total']} requests",
+            f"{api.name} seed {args.seed}: st run {attempt}: {st[-1]['wall_s']} s,"
+            f" {len(st[-1]['pairs'])} findings, {st[-1]['requests']['total']} requests",
             flush=True,
         )
     union = sorted({tuple(pair) for run in st for pair in run["pairs"]})
     st_wall = sum(run["wall_s"] for run in st) / len(st)
-    suite_pairs = {tuple(pair) for pair in suite["pairs"]}
+    suite_wall = sum(run["wall_s"] for run in suite) / len(suite)
+    suite_pairs = {tuple(pair) for run in suite for pair in run["pairs"]}
     return {
         "app": api.name,
+        "seed": args.seed,
         "planted": [bug.name for bug in api.bugs] if not args.clean else [],
         "suite": suite,
         "st": st,
+        # a seed gives the suite the same run: its two runs' findings are the same
+        "suite_runs_agree": suite[0]["pairs"] == suite[1]["pairs"],
+        "suite_pairs": sorted(suite_pairs),
         "st_pairs_union": union,
+        "suite_wall_s_mean": round(suite_wall, 1),
         "st_wall_s_mean": round(st_wall, 1),
-        "wall_ratio": round(suite["wall_s"] / st_wall, 2) if st_wall else None,
+        "wall_ratio": round(suite_wall / st_wall, 2) if st_wall else None,
         "findings": {"suite": len(suite_pairs), "st": len(union)},
         "only_suite": sorted(suite_pairs - set(union)),
         "only_st": sorted(set(union) - suite_pairs),
     }
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
+def totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per app over its seeds: the wall times summed (each tool's mean per seed), and the
+    findings united."""
+    out = []
+    for app in dict.fromkeys(row["app"] for row in rows):
+        mine = [row for row in rows if row["app"] == app]
+        suite_s = sum(row["suite_wall_s_mean"] for row in mine)
+        st_s = sum(row["st_wall_s_mean"] for row in mine)
+        suite_pairs = {tuple(pair) for row in mine for pair in row["suite_pairs"]}
+        st_pairs = {tuple(pair) for row in mine for pair in row["st_pairs_union"]}
+        out.append(
+            {
+                "app": app,
+                "seeds": [row["seed"] for row in mine],
+                "suite_wall_s": round(suite_s, 1),
+                "st_wall_s": round(st_s, 1),
+                "wall_ratio": round(suite_s / st_s, 2) if st_s else None,
+                "findings": {"suite": len(suite_pairs), "st": len(st_pairs)},
+                "only_suite": sorted(suite_pairs - st_pairs),
+                "only_st": sorted(st_pairs - suite_pairs),
+            }
+        )
+    return out
+
+
+def print_table(rows: list[dict[str, Any]], summed: list[dict[str, Any]]) -> None:
     print()
     head = (
-        f"{'app':<10} {'suite s':>8} {'st s (1, 2)':>14} {'wall x':>7} {'findings':>14}  bugs hit"
+        f"{'app':<10} {'seed':>4} {'suite s (1, 2)':>15} {'st s (1, 2)':>12} {'wall x':>7}"
+        f" {'findings':>9}  bugs hit"
     )
     print(head)
     print("-" * (len(head) + 20))
     for row in rows:
+        mine = ", ".join(f"{run['wall_s']:.1f}" for run in row["suite"])
         walls = ", ".join(f"{run['wall_s']:.1f}" for run in row["st"])
         found = f"{row['findings']['suite']} / {row['findings']['st']}"
-        hits = len(row["suite"]["hits"]), len({h for run in row["st"] for h in run["hits"]})
+        hits = (
+            len({h for run in row["suite"] for h in run["hits"]}),
+            len({h for run in row["st"] for h in run["hits"]}),
+        )
         print(
-            f"{row['app']:<10} {row['suite']['wall_s']:>8.1f} {walls:>14} "
-            f"{row['wall_ratio']:>7.2f} {found:>14}  {hits[0]} / {hits[1]} of"
+            f"{row['app']:<10} {row['seed']:>4} {mine:>15} {walls:>12} "
+            f"{row['wall_ratio']:>7.2f} {found:>9}  {hits[0]} / {hits[1]} of"
             f" {len(row['planted'])}"
         )
-        for side in ("only_suite", "only_st"):
-            if row[side]:
-                print(
-                    f"{'':<10} {side.replace('_', ' ')}: "
-                    + ", ".join(f"{op} {check}" for op, check in row[side])
-                )
+        _differences(row)
+    if any(len(total["seeds"]) > 1 for total in summed):
+        print()
+        for total in summed:
+            found = f"{total['findings']['suite']} / {total['findings']['st']}"
+            print(
+                f"{total['app']:<10} {'all':>4} {total['suite_wall_s']:>15.1f}"
+                f" {total['st_wall_s']:>12.1f} {total['wall_ratio']:>7.2f} {found:>9}"
+            )
+            _differences(total)
     print(
-        "(wall x: the suite's over st's mean; findings: distinct (operationId, check) pairs,"
-        " the suite's / st's union over its two runs; bugs hit: planted bugs that acted)"
+        "(wall x: the suite's mean over st's mean, or their sums over the seeds; findings:"
+        " distinct (operationId, check) pairs, each tool's union over its two runs (and the"
+        " seeds); bugs hit: planted bugs that acted)"
     )
+
+
+def _differences(row: dict[str, Any]) -> None:
+    for side in ("only_suite", "only_st"):
+        if row[side]:
+            print(
+                f"{'':<10} {side.replace('_', ' ')}: "
+                + ", ".join(f"{op} {check}" for op, check in row[side])
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1, help="the seed of every run (default 1)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        help="a seed of the runs (default 1; again for more: a row each, and a sum per app)",
+    )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="gate")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per tool process")
     parser.add_argument("--app", action="append", choices=FUZZED, help="(default: all)")
@@ -339,20 +400,26 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     try:
-        rows = [compare(ZOO[name], args) for name in args.app or FUZZED]
+        rows = [
+            compare(ZOO[name], argparse.Namespace(**{**vars(args), "seed": seed}))
+            for name in args.app or FUZZED
+            for seed in args.seed or [1]
+        ]
     except BenchError as error:
         print(f"zoo_vs_st: {error}", file=sys.stderr)
         return 1
-    print_table(rows)
+    summed = totals(rows)
+    print_table(rows, summed)
     out = ROOT / "reports" / ("bench-zoo-clean.json" if args.clean else "bench-zoo.json")
     report = {
-        "seed": args.seed,
+        "seeds": args.seed or [1],
         "planted": not args.clean,
         "same_operations": args.same_operations,
         "profile": args.profile,
         "cpus": os.cpu_count(),
         "load_average_1m_before": round(load, 2),
         "rows": rows,
+        "totals": summed,
     }
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"written to {out.relative_to(ROOT)}")
