@@ -41,6 +41,7 @@ from conformance.suite._auth import (
     SignedIn,
     _call,
     _put,
+    flow_place,
 )
 from conformance.suite._engine import DEFAULT_NETWORK, Network
 from conformance.suite._present import BEARER, Presenter
@@ -127,18 +128,59 @@ def _media_type(spec: Spec, operation: Operation) -> str:
     return FORM if types and all(t in (FORM, "multipart/form-data") for t in types) else "json"
 
 
-def _login_operation(spec: Spec, recipe: LoginSettings, api: str) -> Operation:
-    """The recipe's operation: an operationId, or ``METHOD /path``."""
+# -- where the login is ----------------------------------------------------------------------
+
+
+def login_place(spec: Spec, url: str, credentials: Credentials) -> LoginPlace | str:
+    """The API's login (`LoginPlace`): the spec's ``x-auth-flow``, else the config's recipe, else
+    an OAuth2 password flow; or why there is none to try."""
+    found = flow_place(spec)
+    if found is not None:
+        return found
+    if credentials.login is not None:
+        return recipe_place(spec, credentials.login, credentials.api)
+    for scheme in spec.security_schemes.values():
+        password = scheme.flow("password")
+        if password is not None and password.token_url:
+            return oauth_place(spec, url, password.token_url)
+    return (
+        "the spec declares no x-auth-flow login and no OAuth2 password flow, and the config"
+        f" describes none ([targets.{credentials.api}.login])"
+    )
+
+
+def recipe_place(spec: Spec, recipe: LoginSettings, api: str) -> LoginPlace | str:
+    """The login the config describes: its operation (an operationId, or ``METHOD /path``) and
+    fields; or why it is none of the spec's."""
     method, _, path = recipe.operation.partition(" ")
-    found = spec.operation(recipe.operation) or (
+    operation = spec.operation(recipe.operation) or (
         spec.operation_at(method, path.strip()) if path else None
     )
-    if found is None:
-        raise CredentialsUnusable(
-            f"{api}: [targets.{api}.login] operation = {recipe.operation!r} is no operation of"
-            " the spec; give its operationId or METHOD /path"
+    if operation is None:
+        return (
+            f"[targets.{api}.login] operation = {recipe.operation!r} is no operation of the"
+            " spec; give its operationId or METHOD /path"
         )
-    return found
+    form = _media_type(spec, operation) == FORM
+    fields = (recipe.username_field, recipe.password_field)
+    return LoginPlace(operation, *fields, f"[targets.{api}.login]", form)
+
+
+def oauth_place(spec: Spec, url: str, token_url: str) -> LoginPlace | str:
+    """An OAuth2 password flow's token request (a form with ``grant_type``), where its token URL
+    is an operation of the spec; or why it is not."""
+    operation = token_operation(spec, url, urljoin(url.rstrip("/") + "/", token_url))
+    if operation is None:
+        return f"the OAuth2 password flow's token URL {token_url} is no operation of the spec"
+    fixed = {"grant_type": "password"}
+    return LoginPlace(operation, "/username", "/password", "the OAuth2 password flow", True, fixed)
+
+
+def token_operation(spec: Spec, url: str, target: str) -> Operation | None:
+    """The spec's ``POST`` at ``target``, a URL under the API's ``url`` (None: none of them)."""
+    path = urlsplit(target).path
+    base = urlsplit(url).path.rstrip("/")
+    return spec.operation_at("post", path.removeprefix(base) or "/")
 
 
 class RecipeLogin:
@@ -159,10 +201,11 @@ class RecipeLogin:
     ) -> None:
         self.spec, self.url, self.credentials, self.recipe = spec, url, credentials, recipe
         self.scheme, self.network = scheme, network
-        self.operation = _login_operation(spec, recipe, credentials.api)
-        self.place: LoginPlace | None = LoginPlace(
-            self.operation, recipe.username_field, recipe.password_field
-        )
+        place = recipe_place(spec, recipe, credentials.api)
+        if isinstance(place, str):
+            raise CredentialsUnusable(f"{credentials.api}: {place}")
+        self.place: LoginPlace | None = place
+        self.operation = place.operation
         cookie = recipe.cookie
         if cookie is None and recipe.token_pointer is None:
             if scheme.type == "apiKey" and scheme.location == "cookie":
@@ -235,12 +278,8 @@ class OAuthLogin:
         self.scheme, self.flow, self.network = scheme, flow, network
         self.token_url = urljoin(url.rstrip("/") + "/", flow.token_url or "")
         self.refresh_url = urljoin(url.rstrip("/") + "/", flow.refresh_url or flow.token_url or "")
-        operation = self._operation(self.token_url)
-        self.place = (
-            LoginPlace(operation, "/username", "/password")
-            if operation is not None and flow.kind == "password"
-            else None
-        )
+        place = oauth_place(spec, url, flow.token_url or "") if flow.kind == "password" else None
+        self.place = place if isinstance(place, LoginPlace) else None
 
     def _client(self, form: dict[str, str]) -> dict[str, Any]:
         """httpx's arguments for ``form`` with the client's own authentication."""
@@ -253,15 +292,9 @@ class OAuthLogin:
             form = {**form, "client_id": credentials.client_id}
         return {"data": form, "headers": headers}
 
-    def _operation(self, target: str) -> Operation | None:
-        """The spec's operation at the token URL ``target`` (None: it is none of the spec's)."""
-        path = urlsplit(target).path
-        base = urlsplit(self.url).path.rstrip("/")
-        return self.spec.operation_at("post", path.removeprefix(base) or "/")
-
     def _evidence(self, target: str, status: int, took: float) -> Exchanged | None:
         """The token URL's call as evidence, when it is an operation of the spec."""
-        found = self._operation(target)
+        found = token_operation(self.spec, self.url, target)
         if found is None or found.operation_id is None:
             return None
         return Exchanged(found.operation_id, status, took)

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -336,12 +336,30 @@ class Refreshed:
 
 @dataclass(frozen=True)
 class LoginPlace:
-    """The spec's operation a login sends the account to, and where its username and password go
-    in the body (JSON pointers): the engine fuzzes that operation too (`RunSession.install`)."""
+    """The spec's operation a login sends the account to, where its username and password go
+    in the body (JSON pointers), and where that was read (``source``): the engine fuzzes that
+    operation too (`RunSession.install`), and the probes log in there
+    (`probes._authentication`). Found by `flow_place`, `_access.recipe_place` and
+    `_access.oauth_place`, in that order (`_access.login_place`)."""
 
     operation: Operation
-    username: str
-    password: str
+    username: str  #: JSON pointer of the username in the body
+    password: str  #: JSON pointer of the password
+    source: str = "x-auth-flow"
+    form: bool = False  #: sent as a form, not JSON
+    #: members the body always carries (an OAuth2 token request's ``grant_type``)
+    fixed: Mapping[str, str] = field(default_factory=dict)
+
+
+def flow_place(spec: Spec) -> LoginPlace | str | None:
+    """The login of the spec's ``x-auth-flow``; why it cannot be used; None: the spec has none."""
+    flow = spec.declarations.auth_flow
+    if flow is None:
+        return None
+    operation = spec.operation(flow.login.operation_id)
+    if operation is None:
+        return f"x-auth-flow names {flow.login.operation_id}, which the spec lacks"
+    return LoginPlace(operation, flow.login.username, flow.login.password)
 
 
 class Login(Protocol):
@@ -385,13 +403,8 @@ class FlowLogin:
         self.flow = spec.declarations.auth_flow
         #: how the flow's tokens go on a request (its scheme, the credentials' prefix)
         self.presenter = flow_presenter(spec, credentials)
-        step = self.flow.login if self.flow is not None else None
-        operation = spec.operation(step.operation_id) if step is not None else None
-        self.place = (
-            LoginPlace(operation, step.username, step.password)
-            if step is not None and operation is not None
-            else None
-        )
+        found = flow_place(spec)
+        self.place = found if isinstance(found, LoginPlace) else None
 
     def sign_in(self, waits: WaitPolicy = LOGIN_WAITS) -> SignedIn:
         return sign_in(self.spec, self.url, self.credentials, self.network, waits)

@@ -19,13 +19,8 @@ import pytest
 from conformance import catalogue
 from conformance.contract import bundled_spec, load_spec
 from conformance.suite import Credentials
-from conformance.suite.probes._authentication import (
-    COMMON_SECRETS,
-    Jwt,
-    candidates,
-    comparable,
-    login_way,
-)
+from conformance.suite._access import login_place
+from conformance.suite.probes._authentication import COMMON_SECRETS, Jwt, candidates, comparable
 from conformance.suite.scenarios import ScenarioContext, ScenarioVerdict
 from conformance.suite.scenarios._registry import lookup
 from tests.plain_specs import document, json_answer, written
@@ -196,7 +191,7 @@ def test_the_dictionary_finds_common_and_named_keys_offline() -> None:
 
 def test_the_login_is_found_in_the_flow_the_config_or_the_oauth2_password_flow() -> None:
     gloria = load_spec(bundled_spec("gloria"))
-    way = login_way(gloria, "http://h/api/v1", Credentials("gloria"))
+    way = login_place(gloria, "http://h/api/v1", Credentials("gloria"))
     assert not isinstance(way, str)
     assert (way.operation.operation_id, way.username, way.source) == (
         "login",
@@ -204,12 +199,12 @@ def test_the_login_is_found_in_the_flow_the_config_or_the_oauth2_password_flow()
         "x-auth-flow",
     )
     plain = load_spec_from(vault.SPEC)
-    way = login_way(plain, "http://h", Credentials("vault", login=VAULT_LOGIN))
+    way = login_place(plain, "http://h", Credentials("vault", login=VAULT_LOGIN))
     assert not isinstance(way, str)
     assert (way.source, way.form) == ("[targets.vault.login]", False)
-    none = login_way(plain, "http://h", Credentials("vault"))
+    none = login_place(plain, "http://h", Credentials("vault"))
     assert "describes none ([targets.vault.login])" in str(none)
-    way = login_way(load_spec_from(OAUTH), "http://h/v1", Credentials("shop"))
+    way = login_place(load_spec_from(OAUTH), "http://h/v1", Credentials("shop"))
     assert not isinstance(way, str)
     assert (way.operation.path, way.form) == ("/token", True)
     assert way.fixed == {"grant_type": "password"}

@@ -33,18 +33,16 @@ import secrets
 import statistics
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from conformance.config import LoginSettings
-from conformance.contract import Operation, Spec
+from conformance.contract import Operation
 from conformance.masking import register
-from conformance.suite._access import FORM, _media_type
-from conformance.suite._auth import Credentials, _put, nobody_like
+from conformance.suite._access import login_place
+from conformance.suite._auth import LoginPlace, _put, nobody_like
 from conformance.suite._journal import Journal
 from conformance.suite.scenarios._accounts import least_privileged_role, throwaway_accounts
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
@@ -105,69 +103,15 @@ TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-
 # -- where the login is ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LoginWay:
-    """Where and how the API takes a username and a password, and where that was read."""
-
-    operation: Operation
-    username: str  #: JSON pointer of the username in the body
-    password: str  #: JSON pointer of the password
-    source: str
-    form: bool = False
-    #: members the body always carries (an OAuth2 token request's ``grant_type``)
-    fixed: Mapping[str, str] = field(default_factory=dict)
-
-    def send(self, story: Story, username: str, password: str) -> httpx.Response:
-        """One login, a 429 not waited out (the caller decides)."""
-        body: dict[str, Any] = dict(self.fixed)
-        _put(body, self.username, username)
-        _put(body, self.password, password)
-        if self.form:
-            form = {key: str(value) for key, value in body.items()}
-            return story.send(self.operation, form=form, retry_429=False)
-        return story.send(self.operation, json_body=body, retry_429=False)
-
-
-def login_way(spec: Spec, url: str, credentials: Credentials) -> LoginWay | str:
-    """The API's login (`LoginWay`), or why there is none to try."""
-    flow = spec.declarations.auth_flow
-    if flow is not None:
-        operation = spec.operation(flow.login.operation_id)
-        if operation is None:
-            return f"x-auth-flow names {flow.login.operation_id}, which the spec lacks"
-        return LoginWay(operation, flow.login.username, flow.login.password, "x-auth-flow")
-    if credentials.login is not None:
-        return _recipe_way(spec, credentials.login, credentials.api)
-    for scheme in spec.security_schemes.values():
-        password = scheme.flow("password")
-        if password is not None and password.token_url:
-            return _oauth_way(spec, url, password.token_url)
-    return (
-        "the spec declares no x-auth-flow login and no OAuth2 password flow, and the config"
-        f" describes none ([targets.{credentials.api}.login])"
-    )
-
-
-def _recipe_way(spec: Spec, recipe: LoginSettings, api: str) -> LoginWay | str:
-    method, _, path = recipe.operation.partition(" ")
-    operation = spec.operation(recipe.operation) or (
-        spec.operation_at(method, path.strip()) if path else None
-    )
-    if operation is None:
-        return f"[targets.{api}.login] operation = {recipe.operation!r} is no operation of the spec"
-    form = _media_type(spec, operation) == FORM
-    fields = (recipe.username_field, recipe.password_field)
-    return LoginWay(operation, *fields, f"[targets.{api}.login]", form)
-
-
-def _oauth_way(spec: Spec, url: str, token_url: str) -> LoginWay | str:
-    target = urlsplit(urljoin(url.rstrip("/") + "/", token_url)).path
-    path = target.removeprefix(urlsplit(url).path.rstrip("/")) or "/"
-    operation = spec.operation_at("post", path)
-    if operation is None:
-        return f"the OAuth2 password flow's token URL {token_url} is no operation of the spec"
-    fixed = {"grant_type": "password"}
-    return LoginWay(operation, "/username", "/password", "the OAuth2 password flow", True, fixed)
+def send_login(story: Story, place: LoginPlace, username: str, password: str) -> httpx.Response:
+    """One login at ``place``, a 429 not waited out (the caller decides)."""
+    body: dict[str, Any] = dict(place.fixed)
+    _put(body, place.username, username)
+    _put(body, place.password, password)
+    if place.form:
+        form = {key: str(value) for key, value in body.items()}
+        return story.send(place.operation, form=form, retry_429=False)
+    return story.send(place.operation, json_body=body, retry_429=False)
 
 
 # -- the probe -------------------------------------------------------------------------------
@@ -231,7 +175,7 @@ class Enumeration:
             raise StepSkipped(
                 "read-only run: logging in sends a POST (auth_refresh is skipped there too)"
             )
-        way = login_way(context.spec, context.url, context.credentials)
+        way = login_place(context.spec, context.url, context.credentials)
         if isinstance(way, str):
             raise StepSkipped(way)
         with self.known_user() as (username, how):
@@ -278,10 +222,10 @@ class Enumeration:
             )
         yield credentials.username, "the run's own account"
 
-    def login(self, way: LoginWay, username: str, password: str) -> httpx.Response:
+    def login(self, way: LoginPlace, username: str, password: str) -> httpx.Response:
         """One login below the rate limit: a 429 is waited out once, within the budget."""
         story = self.story
-        response = way.send(story, username, password)
+        response = send_login(story, way, username, password)
         if response.status_code != 429:
             return response
         wait = retry_after(response)
@@ -291,7 +235,7 @@ class Enumeration:
                 " answers over the rate limit are not compared"
             )
         story.sleep(wait + 0.2)
-        response = way.send(story, username, password)
+        response = send_login(story, way, username, password)
         if response.status_code == 429:
             raise StepSkipped("the login stayed rate limited (429) after its Retry-After")
         return response

@@ -19,13 +19,10 @@ import httpx
 
 from conformance.contract import Spec
 from conformance.masking import register
-from conformance.suite._auth import nobody_like
+from conformance.suite._access import login_place
+from conformance.suite._auth import LoginPlace, nobody_like
 from conformance.suite._journal import Journal
-from conformance.suite.probes._authentication import (
-    LoginWay,
-    login_way,
-    retry_after,
-)
+from conformance.suite.probes._authentication import retry_after, send_login
 from conformance.suite.scenarios._accounts import least_privileged_role, throwaway_accounts
 from conformance.suite.scenarios._registry import ScenarioContext, scenario
 from conformance.suite.scenarios._story import ScenarioSkipped, StepSkipped, Story, scenario_rule
@@ -66,7 +63,7 @@ def requires_throwaway_accounts(spec: Spec) -> None:
 def login_throttling(context: ScenarioContext, story: Story) -> None:
     flow = context.spec.declarations.auth_flow
     assert flow is not None  # the guard
-    way = login_way(context.spec, context.url, context.credentials)
+    way = login_place(context.spec, context.url, context.credentials)
     if isinstance(way, str):
         raise ScenarioSkipped(way)
     journal = Journal(context.journal)
@@ -94,14 +91,14 @@ def stopped(response: httpx.Response) -> str | None:
     return None
 
 
-def wrong_passwords(story: Story, way: LoginWay, username: str) -> httpx.Response | None:
+def wrong_passwords(story: Story, way: LoginPlace, username: str) -> httpx.Response | None:
     """Up to `ATTEMPTS` wrong passwords; the answer that stopped them."""
     title = f"up to {ATTEMPTS} wrong passwords for the throwaway account: throttled or locked"
     with story.step(title):
         wrong = "Wrong-" + secrets.token_urlsafe(12)
         register(wrong)
         for sent in range(1, ATTEMPTS + 1):
-            response = way.send(story, username, wrong)
+            response = send_login(story, way, username, wrong)
             how = stopped(response)
             if how is not None:
                 return response
@@ -119,7 +116,7 @@ def wrong_passwords(story: Story, way: LoginWay, username: str) -> httpx.Respons
 
 def spare_the_client(
     story: Story,
-    way: LoginWay,
+    way: LoginPlace,
     throttled: httpx.Response | None,
     username: str,
     max_wait_s: float,
@@ -130,7 +127,7 @@ def spare_the_client(
         return
     with story.step("the run's own logins are not held back"):
         nobody = nobody_like(story.spec, way.operation, way.username, username)
-        other = way.send(story, nobody, "Wrong-" + secrets.token_hex(6))
+        other = send_login(story, way, nobody, "Wrong-" + secrets.token_hex(6))
         if other.status_code != 429:
             return  # the account's limit alone
         wait = retry_after(other)
