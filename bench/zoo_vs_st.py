@@ -297,9 +297,16 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
         "suite_wall_s_mean": round(suite_wall, 1),
         "st_wall_s_mean": round(st_wall, 1),
         "wall_ratio": round(suite_wall / st_wall, 2) if st_wall else None,
-        "findings": {"suite": len(suite_pairs), "st": len(union)},
-        "only_suite": sorted(suite_pairs - set(union)),
-        "only_st": sorted(set(union) - suite_pairs),
+        **_compared(suite_pairs, set(union)),
+    }
+
+
+def _compared(suite: set[Pair], st: set[Pair]) -> dict[str, Any]:
+    """The findings of each tool, counted, and those only one of them found."""
+    return {
+        "findings": {"suite": len(suite), "st": len(st)},
+        "only_suite": sorted(suite - st),
+        "only_st": sorted(st - suite),
     }
 
 
@@ -320,9 +327,7 @@ def totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "suite_wall_s": round(suite_s, 1),
                 "st_wall_s": round(st_s, 1),
                 "wall_ratio": round(suite_s / st_s, 2) if st_s else None,
-                "findings": {"suite": len(suite_pairs), "st": len(st_pairs)},
-                "only_suite": sorted(suite_pairs - st_pairs),
-                "only_st": sorted(st_pairs - suite_pairs),
+                **_compared(suite_pairs, st_pairs),
             }
         )
     return out

@@ -169,7 +169,7 @@ def recipe_place(spec: Spec, recipe: LoginSettings, api: str) -> LoginPlace | st
 def oauth_place(spec: Spec, url: str, token_url: str) -> LoginPlace | str:
     """An OAuth2 password flow's token request (a form with ``grant_type``), where its token URL
     is an operation of the spec; or why it is not."""
-    operation = token_operation(spec, url, urljoin(url.rstrip("/") + "/", token_url))
+    operation = token_operation(spec, url, token_url)
     if operation is None:
         return f"the OAuth2 password flow's token URL {token_url} is no operation of the spec"
     fixed = {"grant_type": "password"}
@@ -177,8 +177,9 @@ def oauth_place(spec: Spec, url: str, token_url: str) -> LoginPlace | str:
 
 
 def token_operation(spec: Spec, url: str, target: str) -> Operation | None:
-    """The spec's ``POST`` at ``target``, a URL under the API's ``url`` (None: none of them)."""
-    path = urlsplit(target).path
+    """The spec's ``POST`` at ``target``, a URL under the API's ``url`` or one relative to it
+    (None: none of them)."""
+    path = urlsplit(urljoin(url.rstrip("/") + "/", target)).path
     base = urlsplit(url).path.rstrip("/")
     return spec.operation_at("post", path.removeprefix(base) or "/")
 
