@@ -1258,9 +1258,10 @@ def _md_block(block: Block) -> list[str]:
     return []  # a Plot: the table's bar column says it in markdown
 
 
-def summary_markdown(run: Run) -> str:
-    """The summary as GitHub-flavoured markdown (a job summary renders it as it is)."""
-    summary = _summary(run)
+def summary_markdown(run: Run, summary: Summary | None = None) -> str:
+    """The summary as GitHub-flavoured markdown (a job summary renders it as it is);
+    ``summary``: the run's, built already."""
+    summary = summary or _summary(run)
     icon = _ICONS.get(summary.verdict, "")
     lines = [f"## {icon} Conformance: {summary.verdict.upper()}".replace("#  ", "# "), ""]
     lines += [_md_text(summary.why), ""]
@@ -1519,9 +1520,10 @@ def _svg(rows: Sequence[ApiLatency]) -> str:
     return "".join(out)
 
 
-def summary_html(run: Run) -> str:
-    """The summary as one HTML file that needs nothing else: no script, no font, no request."""
-    summary = _summary(run)
+def summary_html(run: Run, summary: Summary | None = None) -> str:
+    """The summary as one HTML file that needs nothing else: no script, no font, no request;
+    ``summary``: the run's, built already."""
+    summary = summary or _summary(run)
     verdict = summary.verdict.upper()
     icon = _ICONS.get(summary.verdict, "")
     body = [
@@ -1561,6 +1563,7 @@ def write_summary(reports: Path, run: Run) -> tuple[Path, Path]:
     disk."""
     reports.mkdir(parents=True, exist_ok=True)
     markdown, page = reports / "summary.md", reports / "summary.html"
-    markdown.write_text(mask(summary_markdown(run)), encoding="utf-8")
-    page.write_text(mask(summary_html(run)), encoding="utf-8")
+    summary = _summary(run)  # built once: masking the run for it is half a report's time
+    markdown.write_text(mask(summary_markdown(run, summary)), encoding="utf-8")
+    page.write_text(mask(summary_html(run, summary)), encoding="utf-8")
     return markdown, page

@@ -226,3 +226,165 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
     # no profile can ever be the run's own: focused passes for the unfollow would only repeat
     # 404s (a RealWorld run spent 1,500 requests on them)
     assert guard.shut_out() == {"unfollow"}
+
+
+def test_a_write_inside_the_runs_item_asks_nothing_and_a_fuzzed_delete_makes_one_item(
+    tmp_path: Path,
+) -> None:
+    """On a plain tracker (issues under projects): a write at an issue of the run's own project
+    is the run's, and one under a project found absent is absent, neither asked with a ``GET``
+    (the tracker's stateful phase asked 55 times); a fuzzed delete aimed at a project the run did
+    not make goes to one it made, and once a delete was answered 2xx, to one it still has or to
+    an absent key: an item made only to be deleted repeats what was judged (14 projects made
+    for that at seed 5)."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.contract import load_spec
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+    from conformance.suite._present import Presentation
+    from tests.plain_specs import written
+    from tests.zoo import ZOO, running
+
+    api = ZOO["tracker"]
+    spec = load_spec(written(tmp_path, api.name, api.spec))
+
+    def case(method: str, path: str, phase: str = "fuzzing", **parameters: str) -> Any:
+        meta = SimpleNamespace(
+            generation=SimpleNamespace(mode="positive"), phase=SimpleNamespace(name=phase),
+            components={},
+        )  # fmt: skip
+        return SimpleNamespace(
+            operation=SimpleNamespace(method=method, path=path),
+            path_parameters=parameters, body=None, meta=meta,
+        )  # fmt: skip
+
+    def reads(served: Any) -> int:
+        return sum(n for (method, _), n in served.app.served.items() if method == "GET")
+
+    with running(api, planted=False) as served:
+        client = RunClient(
+            served.url, lambda: api.token, present=lambda *_: Presentation(dict(api.headers))
+        )
+        guard = Guard(spec, Journal(tmp_path / "j.jsonl"), client)
+        own = guard.produce(guard.resources["/projects/{key}"])
+        assert own is not None
+        key = own.rsplit("/", 1)[1]
+        before = reads(served)
+        inside = case("PATCH", "/projects/{key}/issues/{number}", key=key, number="7")
+        guard.before_call(inside)
+        assert inside.path_parameters == {"key": key, "number": "7"}
+        assert reads(served) == before
+        # a project found absent (one GET) holds no issue: the next write under it asks nothing
+        guard.before_call(case("DELETE", "/projects/{key}", key="NOPE"))
+        assert reads(served) == before + 1
+        for number in ("1", "2"):
+            guard.before_call(
+                case("DELETE", "/projects/{key}/issues/{number}", key="NOPE", number=number)
+            )
+        assert reads(served) == before + 1
+
+        # a delete aimed at a seeded project goes to the run's; once one was answered, no
+        # project is made for the next, which goes to an absent key: CORE stays
+        first = case("DELETE", "/projects/{key}", key="CORE")
+        guard.before_call(first)
+        assert first.path_parameters == {"key": key}
+        guard.after_call(first, client.send("DELETE", f"/projects/{key}"))
+        made = guard.made
+        second = case("DELETE", "/projects/{key}", key="CORE")
+        guard.before_call(second)
+        assert second.path_parameters["key"] not in ("CORE", key)
+        assert guard.made == made
+        # in the stateful phase the run's items may be a chain's: a delete aimed at another's
+        # item goes to an absent key, and none is made for it
+        chained = case("DELETE", "/projects/{key}", phase="stateful", key="WEB")
+        guard.before_call(chained)
+        assert chained.path_parameters["key"] != "WEB"
+        assert guard.made == made
+        absent = served.url + "/projects/" + chained.path_parameters["key"]
+        assert httpx.get(absent, headers=api.headers).status_code == 404
+        guard.settle()
+        client.close()
+        assert httpx.get(served.url + "/projects/CORE", headers=api.headers).status_code == 200
+
+
+def test_a_chains_items_are_never_where_the_guard_sends_a_write_and_a_moved_key_is_no_failure(
+    tmp_path: Path,
+) -> None:
+    """In the stateful phase a write aimed at another's item goes to one of the run's that the
+    scenario under way has not made or addressed: a change sent to a project a chain used moved
+    its key, and the chain's next step was a "created resource not found" of the guard's making.
+    Such a 404 at the path the run's own change moved an item from is not counted at all."""
+    from types import SimpleNamespace
+
+    import httpx
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from conformance.contract import load_spec
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+    from conformance.suite._present import Presentation
+    from conformance.verdict import Failure
+    from tests.plain_specs import written
+    from tests.zoo import ZOO, running
+
+    api = ZOO["tracker"]
+    spec = load_spec(written(tmp_path, api.name, api.spec))
+
+    def case(method: str, path: str, **parameters: str) -> Any:
+        meta = SimpleNamespace(
+            generation=SimpleNamespace(mode="positive"), phase=SimpleNamespace(name="stateful"),
+            components={},
+        )  # fmt: skip
+        return SimpleNamespace(
+            operation=SimpleNamespace(method=method, path=path),
+            path_parameters=parameters, body=None, meta=meta,
+        )  # fmt: skip
+
+    with running(api, planted=False) as served:
+        client = RunClient(
+            served.url, lambda: api.token, present=lambda *_: Presentation(dict(api.headers))
+        )
+        guard = Guard(spec, Journal(tmp_path / "j.jsonl"), client)
+        projects = guard.resources["/projects/{key}"]
+        made = [guard.produce(projects) for _ in range(5)]
+        assert None not in made
+        keys = [str(path).rsplit("/", 1)[1] for path in made]
+        guard.before_call(case("GET", "/projects/{key}", key="CORE"))  # CORE is someone's
+
+        @settings(max_examples=10, database=None, deadline=None)
+        @given(st.integers())
+        def scenario(_: int) -> None:
+            for key in keys[1:]:  # the chain reads four of the run's projects
+                guard.before_call(case("GET", "/projects/{key}", key=key))
+            change = case("PATCH", "/projects/{key}", key="CORE")
+            guard.before_call(change)
+            assert change.path_parameters == {"key": keys[0]}
+
+        scenario()
+
+        # the run's change moves the key of its own project: a 404 of the old key's issue is
+        # the API's right answer, one of a key the run never moved is a failure
+        moved = case("PATCH", "/projects/{key}", key=keys[1])
+        answer = client.send("PATCH", f"/projects/{keys[1]}", body={"key": "MOVED1"})
+        assert answer.status_code == 200
+        guard.after_call(moved, answer)
+
+        def failure(check: str, key: str) -> Failure:
+            example = {
+                "path": "/projects/{key}/issues/{number}",
+                "path_parameters": {"key": key, "number": 1},
+            }
+            return Failure(check, "t", "m", "stateful", 404, "curl", example)
+
+        assert guard.moved_away(failure("ensure_resource_availability", keys[1]))
+        assert not guard.moved_away(failure("ensure_resource_availability", keys[2]))
+        assert not guard.moved_away(failure("not_a_server_error", keys[1]))
+        guard.settle()
+        client.close()
+        assert httpx.get(served.url + "/projects/MOVED1", headers=api.headers).status_code == 200
