@@ -329,6 +329,12 @@ class Guard:
             if resource.create is None:  # nothing of its kind can ever be the run's own
                 self._shut_out.add((method, path))
 
+    def accepted(self) -> dict[str, tuple[dict[str, str], Any]]:
+        """Each create's path -> the path parameters and body of the last create there the API
+        answered 2xx (what the producer sends again, and the reach's duplicate)."""
+        with self._lock:
+            return dict(self._accepted)
+
     def moved_away(self, failure: Failure) -> bool:
         """Whether ``failure`` is a "created resource not found" (``ensure_resource_availability``)
         at a path the run's own change had moved its item from: the API answered as it should

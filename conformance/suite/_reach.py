@@ -17,19 +17,26 @@ parameter that documents an answer the run has not yet seen gets one request tha
   gets them all with a NUL byte inside, valid for their schemas (``conformance\x00nul``): C
   string handling and database drivers fail on it, and schemathesis's coverage phase sends no
   NUL in a query (its fuzzing drew one in about 1.5% of values: a backend answering 500 to it
-  passed at most seeds).
+  passed at most seeds);
+- **duplicate**: a create the API answered 2xx is sent once more with the same body, under the
+  same parent (the body the guard saw accepted last, `Guard.accepted`): a second item with the
+  same title, name or key must be refused or made, never a 5xx (a unique index the API does
+  not check first). The suite's stateful creates get fresh keys (`Guard._freshen`), so its
+  chains never repeat a key as ``st run``'s do.
 
 Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
 positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
 and headers, our transport, every check on a response; the acceptance checks, which judge a
 generated case by its generation mode, pass over a case that has none), and folded into the
 operation's record with the phase ``reach``, so a failure reads like any other, curl included.
-At most three requests an operation.
+At most three requests an operation, and one more for a create.
 
 Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
 PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
 random string, an integer over 2·10⁹) or to malformed ones, never to a PUT that can create (one
-that documents a 201), and still through the guard (`_guard`), which checks before any write.
+that documents a 201), and still through the guard (`_guard`), which checks before any write;
+a duplicate create goes where the run's own create went, and what it makes is journaled and
+removed like any item the run made.
 Decided by the spec's documented responses and path parameters alone: no ``x-`` declaration.
 """
 
@@ -81,6 +88,8 @@ class Probe:
     path_parameters: Mapping[str, Any] = field(default_factory=dict)
     #: query parameters the probe sets (over the drawn case's)
     query: Mapping[str, Any] = field(default_factory=dict)
+    #: the body a duplicate sends (the one a create was answered 2xx for)
+    body: Any = None
 
 
 def documents(spec: Spec, operation: Operation, status: int) -> bool:
@@ -223,11 +232,23 @@ def plan(
     *,
     seed: int,
     read_only: bool = False,
+    accepted: Mapping[str, tuple[Mapping[str, str], Any]] | None = None,
 ) -> list[Probe]:
     """The requests the reach sends: for each operation with path parameters, one for a
-    documented 404 and one for a documented 400/422 that ``records`` has not yet seen."""
+    documented 404 and one for a documented 400/422 that ``records`` has not yet seen; for each
+    create in ``accepted`` (its path -> the path parameters and body of the last create it
+    answered 2xx), that create again."""
     probes: list[Probe] = []
-    for operation_id in sorted(set(operation_ids)):
+    wanted = set(operation_ids)
+    for path, (parameters, body) in sorted((accepted or {}).items()):
+        create = spec.operation_at("POST", path)
+        if read_only or create is None or create.operation_id not in wanted:
+            continue
+        values = dict(parameters)
+        probes.append(
+            Probe(str(create.operation_id), create.label, "POST", "duplicate", values, body=body)
+        )
+    for operation_id in sorted(wanted):
         operation = spec.operation(operation_id)
         if operation is None:
             continue
@@ -303,6 +324,7 @@ def reach(
     read_only: bool = False,
     fail_fast: bool = False,
     deadline: float | None = None,
+    accepted: Mapping[str, tuple[Mapping[str, str], Any]] | None = None,
 ) -> int:
     """Send `plan`'s requests through schemathesis, judged by the run's checks, folded into
     ``run``'s records; the number sent. Nothing once the run's ``deadline`` (``time.time()``)
@@ -311,7 +333,9 @@ def reach(
         return 0  # the verdict is in
     if getattr(run, "cut_short", False):
         return 0
-    probes = plan(spec, operation_ids, run.records, seed=seed, read_only=read_only)
+    probes = plan(
+        spec, operation_ids, run.records, seed=seed, read_only=read_only, accepted=accepted
+    )
     if not probes:
         return 0
     from schemathesis.engine.context import EngineContext
@@ -430,7 +454,10 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
             path_parameters[parameter.name] = value
     body: Any = NOT_SET
     media_type = None
-    if drawn is not None:
+    if probe.kind == "duplicate":
+        body, media_type = probe.body, drawn.media_type if drawn is not None else None
+        media_type = media_type or "application/json"
+    elif drawn is not None:
         body, media_type = drawn.body, drawn.media_type
     elif (spec.deref(ours.definition.get("requestBody")) or {}).get("required"):
         return None

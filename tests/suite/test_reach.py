@@ -131,6 +131,9 @@ class _Things(AnyMethod):
     not know: a 404 whose body breaks its schema (``"schema"``) or a 500 (``"500"``)."""
 
     unknown = "404"
+    #: a second thing of a name already used: made ("made"), or a 500 from the name's unique
+    #: index ("500")
+    repeated = "made"
     things: dict[str, dict[str, str]]
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
@@ -163,6 +166,8 @@ class _Things(AnyMethod):
             name = body.get("name") if isinstance(body, dict) else None
             if set(body or ()) != {"name"} or not isinstance(name, str) or not 1 <= len(name) <= 40:
                 return self._error(400, "VALIDATION", "a thing has a name of 1 to 40 characters")
+            if self.repeated == "500" and any(t["name"] == name for t in self.things.values()):
+                return self._error(500, "INTERNAL", "UNIQUE constraint failed: things.name")
             made = {"id": str(uuid.uuid4()), "name": name}
             self.things[made["id"]] = made
             return self._send(201, made)
@@ -200,8 +205,14 @@ def things() -> Iterator[Any]:
         yield start
 
 
-def reached(spec_path: Path, url: str, seen: dict[str, list[int]] | None = None) -> EngineRun:
-    """The reach alone, after a first pass that saw ``seen`` (operation id -> statuses)."""
+def reached(
+    spec_path: Path,
+    url: str,
+    seen: dict[str, list[int]] | None = None,
+    accepted: dict[str, tuple[dict[str, str], Any]] | None = None,
+) -> EngineRun:
+    """The reach alone, after a first pass that saw ``seen`` (operation id -> statuses) and whose
+    creates were answered 2xx for ``accepted`` (path -> path parameters and body)."""
     spec = load_spec(spec_path)
     records = {op.label: OperationRecord(op.label, str(op.operation_id)) for op in spec.operations}
     for record in records.values():
@@ -216,6 +227,7 @@ def reached(spec_path: Path, url: str, seen: dict[str, list[int]] | None = None)
         None,
         lambda line: None,
         seed=1,
+        accepted=accepted,
     )
     return run
 
@@ -247,6 +259,34 @@ def test_the_reach_earns_an_unseen_404_and_400_and_judges_them_as_fuzzing_does(
     # nothing for answers the run has seen already, nor for operations without a path parameter
     seen = reached(things_spec, things(unknown), {"getThing": [200, 404, 400]})
     assert sum(sum(r.statuses.values()) for r in seen.records.values()) == 3
+
+
+@pytest.mark.parametrize("repeated", ["made", "500"])
+def test_a_create_is_sent_again_with_the_body_it_was_accepted_for_and_must_not_fail(
+    things_spec: Path, repeated: str
+) -> None:
+    """A second item with the same name (a title, a key) must be refused or made, never a 5xx
+    (a unique index the API does not check first), which the suite's fresh stateful keys never
+    reach. The reach sends the create the guard saw accepted once more."""
+    seeded = {SEEDED: {"id": SEEDED, "name": "x"}}
+    handler = type("Things", (_Things,), {"repeated": repeated, "things": seeded})
+    accepted: dict[str, tuple[dict[str, str], Any]] = {"/things": ({}, {"name": "x"})}
+    with serving(handler) as url:
+        record = reached(things_spec, url, accepted=accepted).records["POST /things"]
+    failed = [f for f in record.failures if f.check == "not_a_server_error"]
+    if repeated == "made":
+        assert record.statuses == collections.Counter({201: 1})
+        assert not record.failures
+        return
+    assert record.statuses == collections.Counter({500: 1})
+    assert len(failed) == 1
+    assert (failed[0].phase, failed[0].status) == (PHASE, 500)
+    assert '{"name": "x"}' in failed[0].curl
+    # nothing is written in a read-only run
+    spec = load_spec(things_spec)
+    assert not plan(spec, ["createThing"], {}, seed=1, read_only=True, accepted=accepted)
+    planned = plan(spec, ["createThing"], {}, seed=1, accepted=accepted)
+    assert [probe.kind for probe in planned] == ["duplicate"]
 
 
 @pytest.mark.slow
