@@ -11,8 +11,10 @@ that a mapping repeats (the later one wins, and the earlier one is usually a mis
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -165,10 +167,33 @@ def parse_document(path: Path, text: str) -> SpecDocument:
     return _as_openapi(SpecDocument(path, data, lines, duplicates))
 
 
+#: YAML texts parsed in this process, the last few: a run reads its spec five times (the runner,
+#: the plugin, each engine pass), 25 ms each for VAmPI's and more for larger ones
+_PARSED: dict[str, tuple[Any, dict[str, int], tuple[DuplicateKey, ...]]] = {}
+PARSED_KEPT = 4
+_PARSING = threading.Lock()
+
+
 def parse_text(path: Path, text: str) -> tuple[Any, dict[str, int], tuple[DuplicateKey, ...]]:
     """The data of ``text`` (YAML, or JSON for a ``.json`` file; None for an empty YAML file),
     the line of each pointer (none for JSON) and the keys a mapping repeats; raises
-    `SpecSyntaxError`. A spec and an overlay are read alike."""
+    `SpecSyntaxError`. A spec and an overlay are read alike. A YAML text read before is not
+    parsed again: its data is copied (the caller may change it)."""
+    if path.suffix.lower() != ".json":
+        with _PARSING:
+            parsed = _PARSED.get(text)
+        if parsed is None:
+            parsed = _parse_text(path, text)
+            with _PARSING:
+                while len(_PARSED) >= PARSED_KEPT:
+                    del _PARSED[next(iter(_PARSED))]
+                _PARSED[text] = parsed
+        data, lines, duplicates = parsed
+        return copy.deepcopy(data), dict(lines), duplicates
+    return _parse_text(path, text)
+
+
+def _parse_text(path: Path, text: str) -> tuple[Any, dict[str, int], tuple[DuplicateKey, ...]]:
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text), {}, ()
