@@ -13,6 +13,20 @@ from conformance.suite._guard import impossible
 from conformance.suite._journal import item_path_of
 
 
+def guard_case(method: str, path: str, phase: str = "fuzzing", **parameters: str) -> Any:
+    """A valid case of ``phase`` as the guard reads it: its operation, path parameters, meta."""
+    from types import SimpleNamespace
+
+    meta = SimpleNamespace(
+        generation=SimpleNamespace(mode="positive"), phase=SimpleNamespace(name=phase),
+        components={},
+    )  # fmt: skip
+    return SimpleNamespace(
+        operation=SimpleNamespace(method=method, path=path),
+        path_parameters=parameters, body=None, meta=meta,
+    )  # fmt: skip
+
+
 def resource(item_path: str) -> Resource:
     return Resource(
         collection_path=item_path.rsplit("/", 1)[0], item_path=item_path, list=None,
@@ -237,7 +251,6 @@ def test_a_write_inside_the_runs_item_asks_nothing_and_a_fuzzed_delete_makes_one
     not make goes to one it made, and once a delete was answered 2xx, to one it still has or to
     an absent key: an item made only to be deleted repeats what was judged (14 projects made
     for that at seed 5)."""
-    from types import SimpleNamespace
 
     import httpx
 
@@ -252,15 +265,7 @@ def test_a_write_inside_the_runs_item_asks_nothing_and_a_fuzzed_delete_makes_one
     api = ZOO["tracker"]
     spec = load_spec(written(tmp_path, api.name, api.spec))
 
-    def case(method: str, path: str, phase: str = "fuzzing", **parameters: str) -> Any:
-        meta = SimpleNamespace(
-            generation=SimpleNamespace(mode="positive"), phase=SimpleNamespace(name=phase),
-            components={},
-        )  # fmt: skip
-        return SimpleNamespace(
-            operation=SimpleNamespace(method=method, path=path),
-            path_parameters=parameters, body=None, meta=meta,
-        )  # fmt: skip
+    case = guard_case
 
     def reads(served: Any) -> int:
         return sum(n for (method, _), n in served.app.served.items() if method == "GET")
@@ -318,7 +323,6 @@ def test_a_chains_items_are_never_where_the_guard_sends_a_write_and_a_moved_key_
     scenario under way has not made or addressed: a change sent to a project a chain used moved
     its key, and the chain's next step was a "created resource not found" of the guard's making.
     Such a 404 at the path the run's own change moved an item from is not counted at all."""
-    from types import SimpleNamespace
 
     import httpx
     from hypothesis import given, settings
@@ -337,14 +341,7 @@ def test_a_chains_items_are_never_where_the_guard_sends_a_write_and_a_moved_key_
     spec = load_spec(written(tmp_path, api.name, api.spec))
 
     def case(method: str, path: str, **parameters: str) -> Any:
-        meta = SimpleNamespace(
-            generation=SimpleNamespace(mode="positive"), phase=SimpleNamespace(name="stateful"),
-            components={},
-        )  # fmt: skip
-        return SimpleNamespace(
-            operation=SimpleNamespace(method=method, path=path),
-            path_parameters=parameters, body=None, meta=meta,
-        )  # fmt: skip
+        return guard_case(method, path, "stateful", **parameters)
 
     with running(api, planted=False) as served:
         client = RunClient(
