@@ -641,6 +641,9 @@ def run(
                 f" (see conformance {args.command} --help)"
             )
         args.pytest_args = extra
+        signals = sys.modules.get("conformance.suite._signals")
+        if signals is not None:
+            signals.forget_interrupt()
         command = {
             "init": _init,
             "lint": _lint,
@@ -661,6 +664,13 @@ def run(
     except Exception as exc:
         if os.environ.get("CONFORMANCE_DEBUG"):
             raise
+        signals = sys.modules.get("conformance.suite._signals")
+        if signals is not None and signals.interrupted():  # the Ctrl-C surfaced as another error
+            err.write(
+                f"conformance: interrupted (it surfaced as {type(exc).__name__}: {exc}); what"
+                " was judged before the stop is in the reports\n"
+            )
+            return int(ExitCode.TARGET_BROKEN)
         err.write(
             f"conformance: internal error: {type(exc).__name__}: {exc} (this is a bug; set"
             " CONFORMANCE_DEBUG=1 for the traceback and report it)\n"

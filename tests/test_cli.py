@@ -249,3 +249,41 @@ def test_cli_run_hands_each_setting_s_flag_to_the_run(
     assert run(["run", *words], io.StringIO(), io.StringIO()) == 0
     (options,) = told
     assert getattr(options.settings(), option.key) == value
+
+
+def test_an_error_the_interrupt_caused_ends_the_run_as_interrupted_and_no_other_error_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On CPython 3.11.7 a Ctrl-C landing inside ``ast.parse`` surfaces as a ``SystemError``
+    (gh-106905): a serial run interrupted there ended as an internal error (exit 3) in a fresh
+    clone's ``make test``. After the run's SIGINT any error ends it as interrupted (exit 2); the
+    same error without an interrupt is still an internal error."""
+    import os
+    import signal
+    import time
+
+    import conformance.cli as cli
+    from conformance.suite import sigterm_interrupts
+
+    mismatch = "AST constructor recursion depth mismatch (before=90, after=215)"
+
+    def interrupted_inside_ast(args: object, out: object, err: object) -> int:
+        with sigterm_interrupts():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises at once
+            except KeyboardInterrupt:
+                raise SystemError(mismatch) from None
+        raise AssertionError("the SIGINT did not arrive")
+
+    def broken(args: object, out: object, err: object) -> int:
+        raise SystemError(mismatch)
+
+    for command, code, said in (
+        (interrupted_inside_ast, 2, "conformance: interrupted (it surfaced as SystemError"),
+        (broken, 3, "conformance: internal error: SystemError"),
+    ):
+        monkeypatch.setattr(cli, "_run", command)
+        out, err = io.StringIO(), io.StringIO()
+        assert run(["run"], out, err) == code, err.getvalue()
+        assert err.getvalue().startswith(said), err.getvalue()
