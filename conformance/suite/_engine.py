@@ -300,7 +300,7 @@ class StatefulBudget:
         self._quiet = 0  # scenarios in a row that brought none
 
     def before_call(self, case: Any) -> None:
-        if not _stateful(case):
+        if not stateful(case):
             return
         try:
             data = current_build_context().data
@@ -320,7 +320,7 @@ class StatefulBudget:
             raise KeyboardInterrupt  # before this scenario's first request is sent
 
     def after_call(self, context: Any, case: Any, response: Any) -> None:
-        if not _stateful(case):
+        if not stateful(case):
             return
         answer = (str(case.operation.label), int(response.status_code))
         if answer not in self._answered:
@@ -328,7 +328,8 @@ class StatefulBudget:
             self._learned = True
 
 
-def _stateful(case: Any) -> bool:
+def stateful(case: Any) -> bool:
+    """Whether ``case`` is one of the stateful phase's."""
     meta = getattr(case, "meta", None)
     return meta is not None and str(meta.phase.name) == "stateful"
 

@@ -50,6 +50,7 @@ from conformance.contract import (
     resources,
 )
 from conformance.suite._client import RunClient
+from conformance.suite._engine import stateful
 from conformance.suite._journal import (
     Created,
     Journal,
@@ -348,9 +349,7 @@ class Guard:
             return False
         concrete = filled(template, {str(k): str(v) for k, v in values.items()})
         with self._lock:
-            return concrete is not None and (
-                concrete in self._moved_from or _within(concrete, self._moved_from)
-            )
+            return _at_or_within(concrete, self._moved_from)
 
     def shut_out(self) -> set[str]:
         """The operationIds the guard keeps from any 2xx on this shared target: writes under
@@ -409,10 +408,7 @@ class Guard:
                 return False
         chosen = self._choice(resource, case)
         if chosen is not None:
-            with self._lock:
-                self.own_aimed += 1
-        if chosen is not None:
-            _repoint(case, chosen)
+            self._aim(case, chosen)
         return chosen is not None
 
     def _aim(self, case: Any, own: Mapping[str, Any]) -> None:
@@ -431,13 +427,11 @@ class Guard:
           no 2xx. After that none is made for a delete that has only its path (no query, header
           or body is drawn): its id is all it has, so an item made to be deleted repeats a
           delete already judged (the tracker's fuzzing made 14 projects for that at seed 5)."""
-        if _stateful(case):
+        if stateful(case):
             return None
-        chosen = self._choice(resource, case)
-        if chosen is not None or self._judged(resource):
-            return chosen
-        made = self.produce(resource)
-        return None if made is None else matches(resource.item_path, made)
+        if self._judged(resource):
+            return self._choice(resource, case)
+        return self._own_item(resource, case)
 
     def _judged(self, resource: Resource) -> bool:
         """Whether ``resource``'s delete has only path parameters and a 2xx has answered it."""
@@ -476,7 +470,7 @@ class Guard:
     def _chain(self, case: Any) -> set[str] | None:
         """The items the stateful scenario under way in this thread made or addressed (None
         outside one)."""
-        if not _stateful(case):
+        if not stateful(case):
             return None
         try:
             data = current_build_context().data
@@ -762,16 +756,12 @@ def _related(concrete: str | None, items: set[str]) -> bool:
     """Whether ``concrete`` is one of ``items``, lies under one or above one."""
     if concrete is None:
         return False
-    return (
-        concrete in items
-        or _within(concrete, items)
-        or any(item.startswith(concrete + "/") for item in items)
-    )
+    return _at_or_within(concrete, items) or any(item.startswith(concrete + "/") for item in items)
 
 
-def _stateful(case: Any) -> bool:
-    meta = getattr(case, "meta", None)
-    return meta is not None and str(meta.phase.name) == "stateful"
+def _at_or_within(concrete: str | None, items: set[str]) -> bool:
+    """Whether ``concrete`` is one of ``items`` or lies under one."""
+    return concrete is not None and (concrete in items or _within(concrete, items))
 
 
 def _within(concrete: str, items: set[str]) -> bool:
