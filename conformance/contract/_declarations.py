@@ -41,8 +41,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import jsonschema
-
 ROOT_DECLARATIONS = (
     "x-contract",
     "x-roles",
@@ -213,6 +211,8 @@ class DeclarationProblem:
 
 def shape_problems(extension: str, value: Any, pointer: str) -> list[DeclarationProblem]:
     """Problems with the shape of one declaration, each with the pointer of the bad part."""
+    import jsonschema  # here: a spec without declarations never needs it (80 ms to import)
+
     validator = jsonschema.Draft202012Validator(SCHEMAS[extension])
     problems = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
