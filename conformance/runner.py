@@ -410,6 +410,14 @@ def pytest_arguments(
     return arguments + workers(len(targets), options.pytest_args) + list(options.pytest_args)
 
 
+#: the pytest plugins a run loads, by their entry points' names: its own, xdist's (an API to a
+#: worker) and Allure's (the results). pytest's loading of every plugin installed beside them is
+#: off (``--disable-plugin-autoload``), as the project's pytest.ini is (``-c``): a project's CI
+#: environment may hold pytest-django, which sets Django up from ``DJANGO_SETTINGS_MODULE`` as
+#: pytest starts, or pytest-randomly, which reorders the items and reseeds ``random``. The
+#: arguments load another by its name (``-p NAME``), or leave one of these out (``-p no:xdist``).
+RUN_PLUGINS = ("conformance", "xdist", "allure_pytest")
+
 #: pytest plugins the run does without, each left out unless the arguments name it:
 #: schemathesis's (for ``@schema.parametrize`` tests, which the run has none of; importing it
 #: took 0.24 s of every run and of every xdist worker) and pytest's ``unraisableexception``
@@ -419,9 +427,14 @@ UNUSED_PLUGINS = ("schemathesis", "unraisableexception")
 
 
 def plugin_arguments(pytest_args: list[str]) -> list[str]:
-    """``-p no:NAME`` for each of `UNUSED_PLUGINS` the arguments do not name."""
+    """No plugin loaded for being installed; ``-p NAME`` for each of `RUN_PLUGINS` the arguments
+    do not leave out, ``-p no:NAME`` for each of `UNUSED_PLUGINS` they do not name."""
     named = " ".join(pytest_args)
-    return [arg for name in UNUSED_PLUGINS if name not in named for arg in ("-p", f"no:{name}")]
+    return [
+        "--disable-plugin-autoload",
+        *(arg for name in RUN_PLUGINS if f"no:{name}" not in named for arg in ("-p", name)),
+        *(arg for name in UNUSED_PLUGINS if name not in named for arg in ("-p", f"no:{name}")),
+    ]
 
 
 def assertion_arguments(pytest_args: list[str]) -> list[str]:

@@ -813,6 +813,35 @@ def test_asserts_are_not_rewritten_unless_the_arguments_choose() -> None:
 
 def test_plugins_the_run_does_without_are_left_out_unless_the_arguments_name_them() -> None:
     # importing it took 0.24 s of every run and of every xdist worker; no item uses it
-    assert plugin_arguments([]) == ["-p", "no:schemathesis", "-p", "no:unraisableexception"]
-    assert plugin_arguments(["-p", "schemathesis.pytest.plugin"])[:2] != ["-p", "no:schemathesis"]
-    assert plugin_arguments(["-p", "no:schemathesis", "-p", "no:unraisableexception"]) == []
+    own = ["--disable-plugin-autoload", "-p", "conformance", "-p", "xdist", "-p", "allure_pytest"]
+    assert plugin_arguments([]) == [*own, "-p", "no:schemathesis", "-p", "no:unraisableexception"]
+    assert "no:schemathesis" not in plugin_arguments(["-p", "schemathesis.pytest.plugin"])
+    assert plugin_arguments(["-p", "no:schemathesis", "-p", "no:unraisableexception"]) == own
+    assert "xdist" not in plugin_arguments(["-p", "no:xdist"])  # the arguments leave it out
+
+
+def test_a_pytest_plugin_installed_beside_the_suite_stays_out_of_a_run_unless_named(
+    tmp_path: Path, answers_404: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # installed as pip leaves a plugin (a pytest11 entry point), into the environment the run
+    # starts in: pytest-django or pytest-randomly in a project's CI venv would act on the run
+    site = tmp_path / "site"
+    info = site / "stray_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: stray-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pytest11]\nstray = stray_plugin\n")
+    loaded = tmp_path / "loaded"
+    (site / "stray_plugin.py").write_text(
+        "import pathlib\n\n\ndef pytest_configure(config):\n"
+        f"    pathlib.Path({str(loaded)!r}).write_text('configured')\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("CONFORMANCE_TCHAT_TOKEN", "a-token-from-elsewhere")
+    argv = ("--target", f"tchat={answers_404}", "--reports", str(tmp_path / "reports"),
+            "-k", "getSchol", "-p", "no:cacheprovider")  # fmt: skip
+    code, _out, err = conformance(*argv)
+    assert code == 3, err  # pytest started and collected: nothing matched the selection
+    assert not loaded.exists()
+    code, _out, err = conformance(*argv, "-p", "stray")
+    assert code == 3, err
+    assert loaded.read_text() == "configured"
