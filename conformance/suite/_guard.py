@@ -187,6 +187,8 @@ class Guard:
         self._gone: set[str] = set()
         #: the paths of the run's own items that a change of the run's moved elsewhere
         self._moved_from: set[str] = set()
+        #: … the paths it moved them to, while no delete of the run's has removed them since
+        self._moved_to: set[str] = set()
         #: item template -> the path parameters of the run's own items there, oldest first
         self._own: dict[str, list[dict[str, str]]] = {}
         #: collection path -> the last body (and path parameters) a create there was answered
@@ -350,6 +352,24 @@ class Guard:
         concrete = filled(template, {str(k): str(v) for k, v in values.items()})
         with self._lock:
             return _at_or_within(concrete, self._moved_from)
+
+    def moved_onto(self, failure: Failure) -> bool:
+        """Whether ``failure`` is a "deleted resource still there" (``use_after_free``) at a
+        path the run's own change has since moved another of its items to: the API answered as
+        it should (the tracker's chain deleted project ``C3W0``, then changed the key of
+        another of the run's projects to ``C3W0``, and read it). A delete of the run's at that
+        path since clears it (`_forget`), so that an item that stays after that delete is
+        still a failure. What the guard cannot tell: a read that found the deleted item before
+        the move (the failure has no time), a failure that the move then excuses."""
+        if failure.check != "use_after_free":
+            return False
+        template = failure.example.get("path")
+        values = failure.example.get("path_parameters") or {}
+        if not isinstance(template, str) or not isinstance(values, dict):
+            return False
+        concrete = filled(template, {str(k): str(v) for k, v in values.items()})
+        with self._lock:
+            return _at_or_within(concrete, self._moved_to)
 
     def shut_out(self) -> set[str]:
         """The operationIds the guard keeps from any 2xx on this shared target: writes under
@@ -702,6 +722,7 @@ class Guard:
             }
             self._mine.update(moved.values())  # the old paths stay the run's too
             self._moved_from.update(moved)
+            self._moved_to.update(moved.values())
             for template, items in self._own.items():
                 self._own[template] = [
                     values
@@ -731,6 +752,9 @@ class Guard:
             if mine:
                 self._mine.discard(str(concrete))
                 self._gone.add(str(concrete))
+                self._moved_to = {
+                    path for path in self._moved_to if not _at_or_within(path, {str(concrete)})
+                }
         if mine:
             self.journal.removed(str(concrete))
 

@@ -281,16 +281,28 @@ class SuiteSession:
                 for line in report.lines(api):
                     self.progress(line)
         if guard is not None:
-            excused = 0
+            away = onto = 0
             for record in run.records.values():
-                kept = [failure for failure in record.failures if not guard.moved_away(failure)]
-                excused += len(record.failures) - len(kept)
+                kept = []
+                for failure in record.failures:
+                    if guard.moved_away(failure):
+                        away += 1
+                    elif guard.moved_onto(failure):
+                        onto += 1
+                    else:
+                        kept.append(failure)
                 record.failures = kept
-            if excused:
+            if away:
                 self.progress(
-                    f"{api}: {plural(excused, 'created resource')} not found at the path the"
+                    f"{api}: {plural(away, 'created resource')} not found at the path the"
                     " run's own change had moved it from: not counted (the API answered as it"
                     " should)"
+                )
+            if onto:
+                self.progress(
+                    f"{api}: {plural(onto, 'deleted resource')} found again at a path the run's"
+                    " own change then moved another of its items to: not counted (the API"
+                    " answered as it should)"
                 )
         self.runs[api] = run
         if run.cut_short:

@@ -382,6 +382,30 @@ def test_a_chains_items_are_never_where_the_guard_sends_a_write_and_a_moved_key_
         assert guard.moved_away(failure("ensure_resource_availability", keys[1]))
         assert not guard.moved_away(failure("ensure_resource_availability", keys[2]))
         assert not guard.moved_away(failure("not_a_server_error", keys[1]))
+
+        # the mirror: the run deletes one of its projects, then its change gives another of its
+        # projects that key; a read of it answering 200 is right, and no "deleted resource still
+        # there" (use_after_free). Once the run deletes that one too, a 200 there is a failure.
+        def read(check: str, key: str) -> Failure:
+            example = {"path": "/projects/{key}", "path_parameters": {"key": key}}
+            return Failure(check, "t", "m", "stateful", 200, "curl", example)
+
+        def delete(key: str) -> None:
+            answer = client.send("DELETE", f"/projects/{key}")
+            assert answer.status_code == 204
+            guard.after_call(case("DELETE", "/projects/{key}", key=key), answer)
+
+        delete(keys[2])
+        assert not guard.moved_onto(read("use_after_free", keys[2]))
+        onto = case("PATCH", "/projects/{key}", key=keys[3])
+        answer = client.send("PATCH", f"/projects/{keys[3]}", body={"key": keys[2]})
+        assert answer.status_code == 200
+        guard.after_call(onto, answer)
+        assert guard.moved_onto(read("use_after_free", keys[2]))
+        assert not guard.moved_onto(read("use_after_free", keys[4]))  # never moved onto
+        assert not guard.moved_onto(read("ensure_resource_availability", keys[2]))
+        delete(keys[2])  # the moved project, deleted at its new key
+        assert not guard.moved_onto(read("use_after_free", keys[2]))
         guard.settle()
         client.close()
         assert httpx.get(served.url + "/projects/MOVED1", headers=api.headers).status_code == 200
