@@ -1,7 +1,9 @@
 """The suite against ``st run`` on the zoo's planted apps (`tests.zoo`): wall time and findings.
 
-For each app of the zoo, its bugs planted, and each seed, each tool twice, in turns (the suite,
-st, the suite, st: a change in the machine's load falls on both), each run on a fresh copy of
+For each app of the zoo, its bugs planted, and each seed, each tool twice (``--runs N``: N
+times), in turns (the suite, st, the suite, st: a change in the machine's load falls on both;
+the ratio of one app over six seeds moved by ±0.05 from one bench to the next on a 2-core
+machine shared with another job, more runs narrow it), each run on a fresh copy of
 the app (served in this process on a free loopback port, its seed data as before any run):
 
 1. ``suite``: ``conformance run --spec FILE --target URL -m fuzz --profile P --seed S`` (shared
@@ -13,7 +15,7 @@ the app (served in this process on a free loopback port, its seed data as before
    seed, example budget and link inference), the credential as a header from the environment;
    its findings are read from its JUnit report (``--report junit``: a test case per operation, a
    failure's codes mapped to their checks through schemathesis's failure classes, a stateful
-   failure counted for the operation of its last request) and united over the two runs (st's
+   failure counted for the operation of its last request) and united over its runs (st's
    findings vary at one seed).
 
 Each row also says which planted bugs acted at the server (`ZooApp.hits`) under each tool.
@@ -30,7 +32,7 @@ hypothesis's flaky-strategy stop), writes ``reports/bench-zoo.json``; the tools'
 configs go to ``reports/bench-zoo/``.
 
     .venv/bin/python bench/zoo_vs_st.py [--seed 1 [--seed 2 …]] [--profile gate] [--timeout 600]
-        [--app blog] [--clean] [--same-operations] …
+        [--app blog] [--runs 2] [--clean] [--same-operations] …
 """
 
 from __future__ import annotations
@@ -260,13 +262,14 @@ def served_requests(app: Any) -> dict[str, int]:
 
 
 def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
-    """Each tool twice on ``api`` at ``args.seed``, in turns (the suite, st, the suite, st), so
-    that a change in the machine's load falls on both: wall times are each tool's mean."""
+    """Each tool ``args.runs`` times on ``api`` at ``args.seed``, in turns (the suite, st, the
+    suite, st …), so that a change in the machine's load falls on both: wall times are each
+    tool's mean."""
     (OUT / api.name).mkdir(parents=True, exist_ok=True)
     spec = written(OUT / api.name, api.name, api.spec)
     suite: list[dict[str, Any]] = []
     st: list[dict[str, Any]] = []
-    for attempt in (1, 2):
+    for attempt in range(1, args.runs + 1):
         suite.append(run_suite(api, spec, args, attempt))
         print(
             f"{api.name} seed {args.seed}: suite run {attempt}: {suite[-1]['wall_s']} s,"
@@ -290,8 +293,8 @@ def compare(api: ZooApi, args: argparse.Namespace) -> dict[str, Any]:
         "planted": [bug.name for bug in api.bugs] if not args.clean else [],
         "suite": suite,
         "st": st,
-        # a seed gives the suite the same run: its two runs' findings are the same
-        "suite_runs_agree": suite[0]["pairs"] == suite[1]["pairs"],
+        # a seed gives the suite the same run: its runs' findings are the same
+        "suite_runs_agree": all(run["pairs"] == suite[0]["pairs"] for run in suite),
         "suite_pairs": sorted(suite_pairs),
         "st_pairs_union": union,
         "suite_wall_s_mean": round(suite_wall, 1),
@@ -335,8 +338,10 @@ def totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def print_table(rows: list[dict[str, Any]], summed: list[dict[str, Any]]) -> None:
     print()
+    runs = len(rows[0]["suite"]) if rows else 2
+    each = "(1, 2)" if runs == 2 else f"(1..{runs})" if runs > 2 else ""
     head = (
-        f"{'app':<10} {'seed':>4} {'suite s (1, 2)':>15} {'st s (1, 2)':>12} {'wall x':>7}"
+        f"{'app':<10} {'seed':>4} {'suite s ' + each:>15} {'st s ' + each:>12} {'wall x':>7}"
         f" {'findings':>9}  bugs hit"
     )
     print(head)
@@ -366,7 +371,7 @@ def print_table(rows: list[dict[str, Any]], summed: list[dict[str, Any]]) -> Non
             _differences(total)
     print(
         "(wall x: the suite's mean over st's mean, or their sums over the seeds; findings:"
-        " distinct (operationId, check) pairs, each tool's union over its two runs (and the"
+        " distinct (operationId, check) pairs, each tool's union over its runs (and the"
         " seeds); bugs hit: planted bugs that acted)"
     )
 
@@ -389,6 +394,14 @@ def main() -> int:
         help="a seed of the runs (default 1; again for more: a row each, and a sum per app)",
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="gate")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        choices=range(1, 11),
+        metavar="N",
+        help="runs of each tool at each seed, in turns (default 2; at most 10)",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per tool process")
     parser.add_argument("--app", action="append", choices=FUZZED, help="(default: all)")
     parser.add_argument(
@@ -418,6 +431,7 @@ def main() -> int:
     out = ROOT / "reports" / ("bench-zoo-clean.json" if args.clean else "bench-zoo.json")
     report = {
         "seeds": args.seed or [1],
+        "runs": args.runs,
         "planted": not args.clean,
         "same_operations": args.same_operations,
         "profile": args.profile,
