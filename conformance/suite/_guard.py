@@ -343,15 +343,7 @@ class Guard:
         at a path the run's own change had moved its item from: the API answered as it should
         (the tracker's stateful chain changed a project's key, then read an issue at the old key;
         ``st run`` reports such 404s as failures, on the tracker at every seed)."""
-        if failure.check != "ensure_resource_availability":
-            return False
-        template = failure.example.get("path")
-        values = failure.example.get("path_parameters") or {}
-        if not isinstance(template, str) or not isinstance(values, dict):
-            return False
-        concrete = filled(template, {str(k): str(v) for k, v in values.items()})
-        with self._lock:
-            return _at_or_within(concrete, self._moved_from)
+        return self._failed_at(failure, "ensure_resource_availability", self._moved_from)
 
     def moved_onto(self, failure: Failure) -> bool:
         """Whether ``failure`` is a "deleted resource still there" (``use_after_free``) at a
@@ -361,7 +353,12 @@ class Guard:
         path since clears it (`_forget`), so that an item that stays after that delete is
         still a failure. What the guard cannot tell: a read that found the deleted item before
         the move (the failure has no time), a failure that the move then excuses."""
-        if failure.check != "use_after_free":
+        return self._failed_at(failure, "use_after_free", self._moved_to)
+
+    def _failed_at(self, failure: Failure, check: str, paths: set[str]) -> bool:
+        """Whether ``failure`` is one of ``check`` whose request went to one of ``paths`` (one of
+        the guard's own sets) or under one."""
+        if failure.check != check:
             return False
         template = failure.example.get("path")
         values = failure.example.get("path_parameters") or {}
@@ -369,7 +366,7 @@ class Guard:
             return False
         concrete = filled(template, {str(k): str(v) for k, v in values.items()})
         with self._lock:
-            return _at_or_within(concrete, self._moved_to)
+            return _at_or_within(concrete, paths)
 
     def shut_out(self) -> set[str]:
         """The operationIds the guard keeps from any 2xx on this shared target: writes under
@@ -752,9 +749,9 @@ class Guard:
             if mine:
                 self._mine.discard(str(concrete))
                 self._gone.add(str(concrete))
-                self._moved_to = {
-                    path for path in self._moved_to if not _at_or_within(path, {str(concrete)})
-                }
+                self._moved_to.difference_update(
+                    {path for path in self._moved_to if _at_or_within(path, {str(concrete)})}
+                )
         if mine:
             self.journal.removed(str(concrete))
 
