@@ -65,6 +65,13 @@ SECRET_MEMBER = re.compile(
     ( \\?" )
     """
 )
+
+
+def secret_member(name: str) -> bool:
+    """Whether a JSON member of this name holds a secret (a password, a token, a key)."""
+    return SECRET_MEMBER.fullmatch(f'"{name}":"x"') is not None
+
+
 #: request headers that carry credentials: in a reproduction, a value in them that is not one
 #: of the run's named credentials is masked whatever its shape (a session cookie, ``Token …``)
 CREDENTIAL_HEADERS = re.compile(r"(?i)^(authorization|proxy-authorization|cookie)(\s*:\s*)(.*)$")
@@ -221,7 +228,7 @@ class Masker:
         if isinstance(value, dict):
             return {
                 key: self._mask_named_member(item)
-                if isinstance(item, str) and SECRET_MEMBER.fullmatch(f'"{key}":"x"')
+                if isinstance(item, str) and secret_member(key)
                 else self.mask_data(item)
                 for key, item in value.items()
             }

@@ -49,6 +49,7 @@ from conformance.contract import (
     item_schema_name,
     resources,
 )
+from conformance.masking import secret_member
 from conformance.suite._client import RunClient
 from conformance.suite._engine import stateful
 from conformance.suite._journal import (
@@ -62,7 +63,13 @@ from conformance.suite._journal import (
     template_name,
     template_names,
 )
-from conformance.suite._unique import fresh_keys, fresh_text, value_for, without_made_up_references
+from conformance.suite._unique import (
+    fresh_keys,
+    fresh_text,
+    refreshed,
+    value_for,
+    without_made_up_references,
+)
 from conformance.verdict import Failure
 
 #: writes that address one existing item
@@ -194,6 +201,11 @@ class Guard:
         #: collection path -> the last body (and path parameters) a create there was answered
         #: 2xx for: what the producer sends again, with fresh text
         self._accepted: dict[str, tuple[dict[str, str], Any]] = {}
+        #: disposable only: the names of the creates' free-text members (a title, a name), the
+        #: values other items hold in them (read in 2xx GET answers), and the run's own values
+        self._text_names = create_text_names(spec) if disposable else frozenset()
+        self._held: dict[str, list[str]] = {}
+        self._sent: set[str] = set()
         self._tries: dict[str, int] = {}
         #: (method, path template) of the operations a 2xx has answered
         self._answered_2xx: set[tuple[str, str]] = set()
@@ -331,6 +343,32 @@ class Guard:
             self.rewritten += 1
             if resource.create is None:  # nothing of its kind can ever be the run's own
                 self._shut_out.add((method, path))
+
+    def _hold(self, response: Any) -> None:
+        """Keep what other items hold in the creates' free-text members, from a read's answer
+        (a list or an item): the reach's taken create sends one again."""
+        try:
+            body = response.json()
+        except (ValueError, AttributeError):
+            return
+        with self._lock:
+            for name, value in texts(body, self._text_names):
+                held = self._held.setdefault(name, [])
+                if value in held:
+                    held.remove(value)
+                held.append(value)
+                del held[:-HELD_PER_NAME]
+
+    def held(self) -> dict[str, list[str]]:
+        """Each free-text member's name of the creates -> values other items hold there (none
+        the run sent), the last read first (a disposable target's data may have been reset
+        since an earlier read): what a taken create sends (`_reach`). Empty unless disposable."""
+        with self._lock:
+            found = {
+                name: [v for v in reversed(values) if v not in self._sent]
+                for name, values in self._held.items()
+            }
+        return {name: values for name, values in found.items() if values}
 
     def accepted(self) -> dict[str, tuple[dict[str, str], Any]]:
         """Each create's path -> the path parameters and body of the last create there the API
@@ -550,7 +588,7 @@ class Guard:
             return None
         try:
             if isinstance(accepted, dict):
-                return _refreshed(self.spec, schema, accepted)
+                return refreshed(self.spec, schema, accepted)
             return value_for(self.spec, schema, "body")
         except Exception:  # a pattern only hypothesis can draw, here inside its test
             return accepted
@@ -656,6 +694,8 @@ class Guard:
         if method in ("PUT", "PATCH"):
             self._moved(method, path, case, response)
             return
+        if method == "GET" and self._text_names:
+            self._hold(response)
         if method != "POST":
             return
         spec_operation = self.spec.operation_at("POST", path)
@@ -671,6 +711,8 @@ class Guard:
         if isinstance(case.body, dict) and resource.collection_path == path:
             with self._lock:
                 self._accepted[path] = (parameters, dict(case.body))
+                if self._text_names:
+                    self._sent.update(value for _, value in texts(case.body, self._text_names))
         headers = getattr(response, "headers", None) or {}
         location = headers.get("Location") or headers.get("location")
         if isinstance(location, list):
@@ -809,21 +851,50 @@ def _sent_method(response: Any) -> str | None:
     return sent.upper() if isinstance(sent, str) else None
 
 
-def _refreshed(spec: Spec, schema: Any, body: Mapping[str, Any]) -> dict[str, Any]:
-    """``body`` with fresh text in each free-text member its schema declares (recursively, for a
-    wrapped body such as ``{"article": {"title": …}}``): a title or a name may be a key the API
-    refuses to repeat (a slug made of it)."""
-    properties = spec.properties(spec.deref(schema)) if schema is not None else {}
-    fresh: dict[str, Any] = {}
-    for name, value in body.items():
-        sub = properties.get(name)
-        if isinstance(value, dict) and sub is not None:
-            fresh[name] = _refreshed(spec, sub, value)
-        elif isinstance(value, str) and sub is not None:
-            fresh[name] = fresh_text(spec, sub) or value
-        else:
-            fresh[name] = value
-    return fresh
+#: the values kept of one member's name, the last read (`Guard.held`); how much of an answer
+#: is read
+HELD_PER_NAME, HELD_NODES = 4, 500
+
+
+def create_text_names(spec: Spec) -> frozenset[str]:
+    """The names of the free-text members of the creates' bodies (nested ones too) that may be
+    a key: a string without an enum or a format (an email aside), such as a title or a slug;
+    never a secret's (a password read in an answer is not sent on)."""
+    names: set[str] = set()
+
+    def walk(schema: Any, depth: int) -> None:
+        for name, sub in spec.properties(schema).items():
+            resolved = spec.deref(sub)
+            if not isinstance(resolved, Mapping) or depth > 3:
+                continue
+            if resolved.get("type") == "object" or "properties" in resolved:
+                walk(resolved, depth + 1)
+            elif fresh_text(spec, resolved) is not None and not secret_member(str(name)):
+                names.add(str(name))
+
+    for operation in spec.operations:
+        if operation.method.upper() == "POST":
+            schema = spec.request_schema(operation)
+            if schema is not None:
+                walk(schema, 0)
+    return frozenset(names)
+
+
+def texts(body: Any, names: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """The (name, value) pairs of ``body``'s string members named in ``names``, at any depth,
+    within the first `HELD_NODES` values of a breadth-first walk."""
+    queue, seen = [body], 0
+    while queue and seen < HELD_NODES:
+        node = queue.pop(0)
+        seen += 1
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if isinstance(value, str) and name in names and value:
+                    yield str(name), value
+                elif isinstance(value, (dict, list)):
+                    queue.append(value)
+        elif isinstance(node, list):
+            queue.extend(node[:HELD_NODES])
 
 
 #: the guard's ``before_call``, the one guard active in this process (the engine runs one API at a

@@ -22,32 +22,47 @@ parameter that documents an answer the run has not yet seen gets one request tha
   same parent (the body the guard saw accepted last, `Guard.accepted`): a second item with the
   same title, name or key must be refused or made, never a 5xx (a unique index the API does
   not check first). The suite's stateful creates get fresh keys (`Guard._freshen`), so its
-  chains never repeat a key as ``st run``'s do.
+  chains never repeat a key as ``st run``'s do;
+- **taken** (disposable environments only): that create once more with a free-text member (a
+  title, a name) set to a value another item holds, read in a 2xx answer of the run
+  (`Guard.held`; at most ``TAKEN_PER_CREATE``): a key another user's item holds must be refused
+  or made, never a 5xx (seen on VAmPI: a book title another user had was a 500, a unique index
+  checked for the caller's own books only). On a shared environment an API that upserts on such
+  a key would change an item the run did not make, so none is sent there;
+- **missing**: that create once more for each required member of its body (nested ones too,
+  such as ``description`` in ``{"article": {…}}``; the deepest first, at most
+  ``MISSING_PER_CREATE``), sent without it and with fresh text in its keys: the API must refuse
+  it (``negative_data_rejection``). schemathesis's coverage phase drops each required member
+  too, but from a template of empty strings that a server refuses for the empty title before
+  it reads what is missing; this starts from a body the API took. A member whose schema gives
+  a ``default`` or is ``readOnly`` is left in, and so is one under a ``oneOf`` or ``anyOf``.
 
 Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
 positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
 and headers, our transport, every check on a response; the acceptance checks, which judge a
 generated case by its generation mode, pass over a case that has none), and folded into the
 operation's record with the phase ``reach``, so a failure reads like any other, curl included.
-At most three requests an operation, and one more for a create.
+At most three requests an operation, and for a create one more and one a required member.
 
 Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
 PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
 random string, an integer over 2·10⁹) or to malformed ones, never to a PUT that can create (one
 that documents a 201), and still through the guard (`_guard`), which checks before any write;
-a duplicate create goes where the run's own create went, and what it makes is journaled and
-removed like any item the run made.
+a duplicate or missing create goes where the run's own create went, and what it makes is
+journaled and removed like any item the run made.
 Decided by the spec's documented responses and path parameters alone: no ``x-`` declaration.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +82,7 @@ from conformance.suite._engine import (
     no_local_constants,
     schemathesis_schema,
 )
+from conformance.suite._unique import refreshed
 
 #: the phase name the reach's cases carry in failures and reports
 PHASE = "reach"
@@ -88,8 +104,11 @@ class Probe:
     path_parameters: Mapping[str, Any] = field(default_factory=dict)
     #: query parameters the probe sets (over the drawn case's)
     query: Mapping[str, Any] = field(default_factory=dict)
-    #: the body a duplicate sends (the one a create was answered 2xx for)
+    #: the body a duplicate sends (the one a create was answered 2xx for), or a missing one
     body: Any = None
+    #: what a missing one leaves out, as schemathesis words it (``article -> Missing required
+    #: property: description``); the member a taken one sets
+    missing: str = ""
 
 
 def documents(spec: Spec, operation: Operation, status: int) -> bool:
@@ -195,6 +214,83 @@ def malformed_value(schema: Any, rng: random.Random) -> str | None:
     return None
 
 
+#: the required members a create is sent without, each in its own request; the members a
+#: create is sent with a taken value in
+MISSING_PER_CREATE, TAKEN_PER_CREATE = 4, 2
+
+
+#: the names a key goes by, whose members a taken create sets first
+KEY_NAME = re.compile(r"(?i)(title|name|slug|key|code|email|login|handle)$")
+
+
+def taken_bodies(body: Any, held: Mapping[str, Sequence[str]]) -> list[tuple[str, Any]]:
+    """``body`` with one free-text member set to a value another item holds, for each member
+    (nested ones too) and each value ``held`` knows of it: a key's name (`KEY_NAME`) first,
+    then in the body's order; the member's name and the body."""
+    found: list[tuple[bool, str, Any]] = []
+
+    def walk(value: Any, trail: tuple[str, ...]) -> None:
+        if not isinstance(value, dict):
+            return
+        for name, member in value.items():
+            if isinstance(member, dict):
+                walk(member, (*trail, name))
+            elif isinstance(member, str):
+                for other in held.get(name, ()):
+                    if other != member:
+                        taken = _with(body, (*trail, name), other)
+                        found.append((not KEY_NAME.search(name), ".".join((*trail, name)), taken))
+
+    walk(body, ())
+    found.sort(key=lambda item: item[0])  # stable: the body's order within each
+    return [(name, taken) for _, name, taken in found]
+
+
+def _with(body: dict[str, Any], trail: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """``body`` with ``value`` at ``trail`` (the objects on the way copied)."""
+    head, *rest = trail
+    return {**body, head: _with(body[head], tuple(rest), value) if rest else value}
+
+
+def missing_members(spec: Spec, schema: Any, body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``body`` without each required member it holds, nested objects included, the deepest
+    first (a wrapper's members before the wrapper): what each leaves out, as schemathesis's
+    coverage phase words it, and the body without it."""
+    found: list[tuple[int, int, str, dict[str, Any]]] = []
+
+    def walk(schema: Any, value: Any, trail: tuple[str, ...]) -> Any:
+        resolved = spec.deref(schema)
+        if not isinstance(resolved, Mapping) or not isinstance(value, dict):
+            return
+        if {"oneOf", "anyOf"} & set(resolved):
+            return  # another branch may not require it
+        properties = spec.properties(resolved)
+        required = spec.required(resolved)
+        for name in value:
+            sub = properties.get(name)
+            if sub is not None:
+                walk(sub, value[name], (*trail, name))
+        for order, name in enumerate(sorted(required)):
+            member = spec.deref(properties.get(name, {}))
+            member = member if isinstance(member, Mapping) else {}
+            if name not in value or "default" in member or member.get("readOnly"):
+                continue
+            words = " -> ".join([*trail, f"Missing required property: {name}"])
+            found.append((-len(trail), order, words, _without(body, (*trail, name))))
+
+    walk(schema, body, ())
+    found.sort(key=lambda item: item[:2])
+    return [(words, without) for _, _, words, without in found]
+
+
+def _without(body: dict[str, Any], trail: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` without the member at ``trail`` (the objects on the way copied)."""
+    head, *rest = trail
+    if not rest:
+        return {name: value for name, value in body.items() if name != head}
+    return {**body, head: _without(body[head], tuple(rest))}
+
+
 #: free text with a NUL byte inside (``\x00`` is percent-encoded as ``%00`` on the wire)
 NUL_TEXT = "conformance\x00nul"
 
@@ -233,11 +329,13 @@ def plan(
     seed: int,
     read_only: bool = False,
     accepted: Mapping[str, tuple[Mapping[str, str], Any]] | None = None,
+    held: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Probe]:
     """The requests the reach sends: for each operation with path parameters, one for a
     documented 404 and one for a documented 400/422 that ``records`` has not yet seen; for each
     create in ``accepted`` (its path -> the path parameters and body of the last create it
-    answered 2xx), that create again."""
+    answered 2xx), that create again, once without each of its required members, and, with
+    ``held`` (free-text member names -> values other items hold), with a taken key."""
     probes: list[Probe] = []
     wanted = set(operation_ids)
     for path, (parameters, body) in sorted((accepted or {}).items()):
@@ -248,6 +346,15 @@ def plan(
         probes.append(
             Probe(str(create.operation_id), create.label, "POST", "duplicate", values, body=body)
         )
+        schema = spec.request_schema(create)
+        for words, without in missing_members(spec, schema, body)[:MISSING_PER_CREATE]:
+            missing = Probe(str(create.operation_id), create.label, "POST", "missing", values)
+            fresh = refreshed(spec, schema, without)  # each its own keys: none may repeat
+            probes.append(dataclasses.replace(missing, body=fresh, missing=words))
+        if isinstance(body, dict) and held:
+            for name, taken in taken_bodies(body, held)[:TAKEN_PER_CREATE]:
+                probe = Probe(str(create.operation_id), create.label, "POST", "taken", values)
+                probes.append(dataclasses.replace(probe, body=taken, missing=name))
     for operation_id in sorted(wanted):
         operation = spec.operation(operation_id)
         if operation is None:
@@ -325,6 +432,7 @@ def reach(
     fail_fast: bool = False,
     deadline: float | None = None,
     accepted: Mapping[str, tuple[Mapping[str, str], Any]] | None = None,
+    held: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
     """Send `plan`'s requests through schemathesis, judged by the run's checks, folded into
     ``run``'s records; the number sent. Nothing once the run's ``deadline`` (``time.time()``)
@@ -334,7 +442,13 @@ def reach(
     if getattr(run, "cut_short", False):
         return 0
     probes = plan(
-        spec, operation_ids, run.records, seed=seed, read_only=read_only, accepted=accepted
+        spec,
+        operation_ids,
+        run.records,
+        seed=seed,
+        read_only=read_only,
+        accepted=accepted,
+        held=held,
     )
     if not probes:
         return 0
@@ -454,7 +568,7 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
             path_parameters[parameter.name] = value
     body: Any = NOT_SET
     media_type = None
-    if probe.kind == "duplicate":
+    if probe.kind in ("duplicate", "missing", "taken"):
         body, media_type = probe.body, drawn.media_type if drawn is not None else None
         media_type = media_type or "application/json"
     elif drawn is not None:
@@ -470,5 +584,35 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
         body=body,
         media_type=media_type,
     )
+    if probe.kind == "missing":
+        _negative(case, probe.missing)
     set_on_case(case, AuthContext(operation=operation, app=None), None)
     return case
+
+
+def _negative(case: Any, words: str) -> None:
+    """Give a missing case what schemathesis's coverage phase gives its own: a negative body,
+    ``words`` its description, so ``negative_data_rejection`` judges it. The body is set again
+    so that schemathesis revalidates it: a body its schema still takes (through a ``$ref``
+    sibling this did not read) turns positive, and that check passes over it."""
+    from schemathesis.core.parameters import ParameterLocation
+    from schemathesis.generation import GenerationMode
+    from schemathesis.generation.meta import (
+        CaseMetadata,
+        ComponentInfo,
+        CoverageScenario,
+        GenerationInfo,
+        PhaseInfo,
+    )
+
+    body = ParameterLocation.BODY
+    case._meta = CaseMetadata(
+        generation=GenerationInfo(time=0.0, mode=GenerationMode.NEGATIVE),
+        components={body: ComponentInfo(mode=GenerationMode.NEGATIVE)},
+        phase=PhaseInfo.coverage(
+            scenario=CoverageScenario.OBJECT_MISSING_REQUIRED_PROPERTY,
+            description=words,
+            parameter_location=body,
+        ),
+    )
+    case.body = case.body

@@ -262,6 +262,7 @@ class SuiteSession:
                 persist=target.spec.declarations.strict or self.require_exercised,
                 shut_out=guard.shut_out if guard is not None else set,
                 accepted=guard.accepted if guard is not None else dict,
+                held=guard.held if guard is not None else dict,
                 credential=session.presenter.slots() if session is not None else None,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes

@@ -52,6 +52,23 @@ def fresh_text(spec: Spec, schema: Any) -> str | None:
     return padded(f"conformance {uuid.uuid4().hex}", low, high)
 
 
+def refreshed(spec: Spec, schema: Any, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with fresh text in each free-text member its schema declares (recursively, for a
+    wrapped body such as ``{"article": {"title": …}}``): a title or a name may be a key the API
+    refuses to repeat (a slug made of it)."""
+    properties = spec.properties(spec.deref(schema)) if schema is not None else {}
+    fresh: dict[str, Any] = {}
+    for name, value in body.items():
+        sub = properties.get(name)
+        if isinstance(value, dict) and sub is not None:
+            fresh[name] = refreshed(spec, sub, value)
+        elif isinstance(value, str) and sub is not None:
+            fresh[name] = fresh_text(spec, sub) or value
+        else:
+            fresh[name] = value
+    return fresh
+
+
 def padded(text: str, low: int, high: int) -> str:
     """``text`` repeated up to ``low`` characters, cut to at most ``high``."""
     return (text * (low // len(text) + 1))[: max(low, min(high, len(text)))]

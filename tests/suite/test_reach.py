@@ -134,6 +134,8 @@ class _Things(AnyMethod):
     #: a second thing of a name already used: made ("made"), or a 500 from the name's unique
     #: index ("500")
     repeated = "made"
+    #: a create without a name makes a thing named "unnamed" (a default the spec does not give)
+    lax = False
     things: dict[str, dict[str, str]]
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
@@ -163,6 +165,8 @@ class _Things(AnyMethod):
                 body = json.loads(raw)
             except ValueError:
                 body = None
+            if self.lax and body == {}:
+                body = {"name": "unnamed"}
             name = body.get("name") if isinstance(body, dict) else None
             if set(body or ()) != {"name"} or not isinstance(name, str) or not 1 <= len(name) <= 40:
                 return self._error(400, "VALIDATION", "a thing has a name of 1 to 40 characters")
@@ -210,6 +214,7 @@ def reached(
     url: str,
     seen: dict[str, list[int]] | None = None,
     accepted: dict[str, tuple[dict[str, str], Any]] | None = None,
+    held: dict[str, list[str]] | None = None,
 ) -> EngineRun:
     """The reach alone, after a first pass that saw ``seen`` (operation id -> statuses) and whose
     creates were answered 2xx for ``accepted`` (path -> path parameters and body)."""
@@ -228,6 +233,7 @@ def reached(
         lambda line: None,
         seed=1,
         accepted=accepted,
+        held=held,
     )
     return run
 
@@ -274,11 +280,11 @@ def test_a_create_is_sent_again_with_the_body_it_was_accepted_for_and_must_not_f
     with serving(handler) as url:
         record = reached(things_spec, url, accepted=accepted).records["POST /things"]
     failed = [f for f in record.failures if f.check == "not_a_server_error"]
-    if repeated == "made":
-        assert record.statuses == collections.Counter({201: 1})
+    if repeated == "made":  # and then without its name: refused
+        assert record.statuses == collections.Counter({201: 1, 400: 1})
         assert not record.failures
         return
-    assert record.statuses == collections.Counter({500: 1})
+    assert record.statuses == collections.Counter({500: 1, 400: 1})
     assert len(failed) == 1
     assert (failed[0].phase, failed[0].status) == (PHASE, 500)
     assert '{"name": "x"}' in failed[0].curl
@@ -286,7 +292,119 @@ def test_a_create_is_sent_again_with_the_body_it_was_accepted_for_and_must_not_f
     spec = load_spec(things_spec)
     assert not plan(spec, ["createThing"], {}, seed=1, read_only=True, accepted=accepted)
     planned = plan(spec, ["createThing"], {}, seed=1, accepted=accepted)
-    assert [probe.kind for probe in planned] == ["duplicate"]
+    assert [probe.kind for probe in planned] == ["duplicate", "missing"]
+
+
+@pytest.mark.parametrize("repeated", ["made", "500"])
+@pytest.mark.parametrize("disposable", [True, False], ids=["disposable", "shared"])
+def test_a_create_with_a_key_another_item_holds_must_not_fail_where_data_is_disposable(
+    things_spec: Path, tmp_path: Path, repeated: str, disposable: bool
+) -> None:
+    """A name another item holds (read in a list the run fetched) is sent in a create once
+    more: made or refused, never a 5xx (VAmPI: a book title another user had was a 500). Only
+    on a disposable target, where an API that upserts on the key may change what it likes; the
+    run's own names are not taken ones, and a shared run never sends one."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+
+    theirs = {SEEDED: {"id": SEEDED, "name": "theirs"}}
+    handler = type("Things", (_Things,), {"repeated": repeated, "things": theirs})
+    accepted: dict[str, tuple[dict[str, str], Any]] = {"/things": ({}, {"name": "mine"})}
+    with serving(handler) as url:
+        client = RunClient(url, lambda: None)
+        guard = Guard(load_spec(things_spec), Journal(tmp_path / "j.jsonl"), client,
+                      disposable=disposable)  # fmt: skip
+        create = SimpleNamespace(
+            operation=SimpleNamespace(method="POST", path="/things"), path_parameters={},
+            body={"name": "mine"}, meta=None,
+        )  # fmt: skip
+        guard.after_call(create, httpx.post(f"{url}/things", json={"name": "mine"}))
+        listing = SimpleNamespace(operation=SimpleNamespace(method="GET", path="/things"))
+        guard.after_call(listing, httpx.get(f"{url}/things"))
+        held = guard.held()
+        record = reached(things_spec, url, accepted=accepted, held=held).records["POST /things"]
+        client.close()
+    duplicate = 201 if repeated == "made" else 500  # the run's own name again
+    if not disposable:
+        assert held == {}
+        assert record.statuses == collections.Counter({duplicate: 1, 400: 1})  # and missing
+        return
+    assert held == {"name": ["theirs"]}  # "mine" was the run's: not another item's key
+    failed = [f for f in record.failures if f.check == "not_a_server_error"]
+    assert record.statuses == collections.Counter({duplicate: 2, 400: 1})
+    if repeated == "made":
+        assert not failed
+        return
+    assert any('{"name": "theirs"}' in f.curl for f in failed), failed
+
+
+@pytest.mark.parametrize("lax", [False, True], ids=["refuses", "defaults"])
+def test_a_create_sent_without_a_required_member_must_be_refused(
+    things_spec: Path, lax: bool
+) -> None:
+    """The API took ``{"name": …}``: the same create without ``name`` breaks its schema, and an
+    API that makes a thing of it anyway (a default where the spec says required) fails
+    ``negative_data_rejection``, in the reach's phase, its curl the body it sent."""
+    handler = type("Things", (_Things,), {"lax": lax, "things": {}})
+    accepted: dict[str, tuple[dict[str, str], Any]] = {"/things": ({}, {"name": "x"})}
+    with serving(handler) as url:
+        record = reached(things_spec, url, accepted=accepted).records["POST /things"]
+    assert record.checks["negative_data_rejection"] == 1  # the missing one only
+    failed = [f for f in record.failures if f.check == "negative_data_rejection"]
+    if not lax:
+        assert record.statuses == collections.Counter({201: 1, 400: 1})
+        assert not failed, failed
+        return
+    assert record.statuses == collections.Counter({201: 2})
+    assert len(failed) == 1, record.failures
+    assert (failed[0].phase, failed[0].status) == (PHASE, 201)
+    assert "Missing required property: name" in failed[0].message
+    assert (
+        failed[0].curl == f"curl -X POST -H 'Content-Type: application/json' -d '{{}}' {url}/things"
+    )
+
+
+def test_a_nested_required_member_is_left_out_the_deepest_first(tmp_path: Path) -> None:
+    """A wrapped body (``{"article": {…}}``, as RealWorld's): each required member inside is
+    left out in its own request before the wrapper is; one with a default, a readOnly one and an
+    optional one are never."""
+    article = {
+        "type": "object",
+        "required": ["title", "description", "slug", "draft"],
+        "properties": {
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "slug": {"type": "string", "readOnly": True},
+            "draft": {"type": "boolean", "default": False},
+            "tags": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    body = {"type": "object", "required": ["article"], "properties": {"article": article}}
+    create = {
+        "operationId": "createArticle",
+        "requestBody": {"content": {"application/json": {"schema": body}}},
+        "responses": {"201": {"description": "made"}, "422": {"description": "invalid"}},
+    }
+    spec = _spec(tmp_path, {"/articles": {"post": create}})
+    sent = {"article": {"title": "a", "description": "b", "slug": "c", "draft": True, "tags": []}}
+    planned = plan(spec, ["createArticle"], {}, seed=1, accepted={"/articles": ({}, sent)})
+    missing = [p for p in planned if p.kind == "missing"]
+    assert [p.missing for p in missing] == [
+        "article -> Missing required property: description",
+        "article -> Missing required property: title",
+        "Missing required property: article",
+    ]
+    assert [sorted(p.body.get("article", {})) for p in missing] == [
+        ["draft", "slug", "tags", "title"], ["description", "draft", "slug", "tags"], []
+    ]  # fmt: skip
+    # fresh text in each (a title may be a key), and a new key in each request
+    assert missing[0].body["article"]["title"] != "a"
+    assert missing[0].body["article"]["title"] != missing[1].body["article"].get("title")
 
 
 @pytest.mark.slow
@@ -443,3 +561,15 @@ def test_every_item_operation_of_the_bundled_specs_has_its_error_answers_planned
         items = [op for op in spec.operations if op.path_parameters]
         kinds = collections.Counter(p.kind for p in probes if p.kind != "nul")
         assert kinds == {"absent": len(items), "malformed": len(items)}, (api, kinds)
+
+
+def test_a_taken_create_sets_a_key_first_and_never_its_own_value() -> None:
+    from conformance.suite._reach import taken_bodies
+
+    body = {"article": {"body": "text", "title": "mine"}, "note": "n"}
+    held = {"body": ["other text"], "title": ["mine", "theirs"], "note": ["n"]}
+    assert taken_bodies(body, held) == [
+        ("article.title", {"article": {"body": "text", "title": "theirs"}, "note": "n"}),
+        ("article.body", {"article": {"body": "other text", "title": "mine"}, "note": "n"}),
+    ]
+    assert body == {"article": {"body": "text", "title": "mine"}, "note": "n"}  # untouched
