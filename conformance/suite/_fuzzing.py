@@ -65,6 +65,7 @@ def run_engine(
     credential: Mapping[str, str] | None = None,
     accepted: Callable[[], Mapping[str, tuple[Mapping[str, str], Any]]] = dict,
     held: Callable[[], Mapping[str, Sequence[str]]] = dict,
+    disposable: bool = False,
 ) -> EngineRun:
     """Run the engine over ``operation_ids`` of ``spec`` at ``url``; a record per operation.
     ``evidence``: calls the run made itself (operation id, status, seconds), counted first.
@@ -78,7 +79,8 @@ def run_engine(
     ``shut_out()``: the operations the guard keeps from any 2xx on a shared target, for which a
     focused pass would only repeat 404s. ``accepted()``: the guard's last body each create
     answered 2xx for, which the reach sends again (`_reach`, "duplicate"); ``held()``: values
-    other items hold in the creates' free-text members (`_reach`, "taken"). ``credential``:
+    other items hold in the creates' free-text members (`_reach`, "taken"), sent there on a shared
+    target only after the API refused a repeated key (``disposable``: always). ``credential``:
     where the session's auth puts the run's credential (`engine_settings`)."""
     settle_heap()
     wanted = sorted(set(operation_ids))
@@ -116,7 +118,8 @@ def run_engine(
     # Every documented error answer of a path parameter (404 for an absent id, 400/422 for a
     # malformed one) that the first pass did not see, earned by one request (`_reach`).
     reach(run, spec, first, wanted, prepare, progress, seed=seed, read_only=read_only,
-          fail_fast=fail_fast, deadline=deadline, accepted=accepted(), held=held())  # fmt: skip
+          fail_fast=fail_fast, deadline=deadline, accepted=accepted(), held=held(),
+          disposable=disposable)  # fmt: skip
     # A create that needs an id from another resource is reached by the stateful phase only,
     # whose scenarios the whole API shares: stateful passes (a few at most, each with its own
     # seed) over just the operations not yet answered with a 2xx and those whose links lead to

@@ -201,9 +201,9 @@ class Guard:
         #: collection path -> the last body (and path parameters) a create there was answered
         #: 2xx for: what the producer sends again, with fresh text
         self._accepted: dict[str, tuple[dict[str, str], Any]] = {}
-        #: disposable only: the names of the creates' free-text members (a title, a name), the
-        #: values other items hold in them (read in 2xx GET answers), and the run's own values
-        self._text_names = create_text_names(spec) if disposable else frozenset()
+        #: the names of the creates' free-text members (a title, a name), the values other
+        #: items hold in them (read in 2xx GET answers), and the run's own values
+        self._text_names = create_text_names(spec)
         self._held: dict[str, list[str]] = {}
         self._sent: set[str] = set()
         self._tries: dict[str, int] = {}
@@ -362,7 +362,7 @@ class Guard:
     def held(self) -> dict[str, list[str]]:
         """Each free-text member's name of the creates -> values other items hold there (none
         the run sent), the last read first (a disposable target's data may have been reset
-        since an earlier read): what a taken create sends (`_reach`). Empty unless disposable."""
+        since an earlier read): what a taken create sends (`_reach`)."""
         with self._lock:
             found = {
                 name: [v for v in reversed(values) if v not in self._sent]

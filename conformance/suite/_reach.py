@@ -23,12 +23,14 @@ parameter that documents an answer the run has not yet seen gets one request tha
   same title, name or key must be refused or made, never a 5xx (a unique index the API does
   not check first). The suite's stateful creates get fresh keys (`Guard._freshen`), so its
   chains never repeat a key as ``st run``'s do;
-- **taken** (disposable environments only): that create once more with a free-text member (a
-  title, a name) set to a value another item holds, read in a 2xx answer of the run
-  (`Guard.held`; at most ``TAKEN_PER_CREATE``): a key another user's item holds must be refused
-  or made, never a 5xx (seen on VAmPI: a book title another user had was a 500, a unique index
-  checked for the caller's own books only). On a shared environment an API that upserts on such
-  a key would change an item the run did not make, so none is sent there;
+- **taken**: that create once more with a free-text member (a title, a name) set to a value
+  another item holds, read in a 2xx answer of the run (`Guard.held`; at most
+  ``TAKEN_PER_CREATE``): a key another user's item holds must be refused or made, never a 5xx
+  (seen on VAmPI: a book title another user had was a 500, a unique index checked for the
+  caller's own books only). An API that upserts on such a key would change an item the run did
+  not make, so on a shared environment it is sent only after the API refused the duplicate
+  (``REFUSED_REPEAT``: a repeated key is refused there, not written over); on a disposable one,
+  always;
 - **missing**: that create once more for each required member of its body (nested ones too,
   such as ``description`` in ``{"article": {…}}``; the deepest first, at most
   ``MISSING_PER_CREATE``), sent without it and with fresh text in its keys: the API must refuse
@@ -55,6 +57,7 @@ Decided by the spec's documented responses and path parameters alone: no ``x-`` 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import random
@@ -218,6 +221,9 @@ def malformed_value(schema: Any, rng: random.Random) -> str | None:
 #: create is sent with a taken value in
 MISSING_PER_CREATE, TAKEN_PER_CREATE = 4, 2
 
+
+#: what a duplicate is answered with when the API refuses a key it holds (not an upsert)
+REFUSED_REPEAT = frozenset({400, 409, 422})
 
 #: the names a key goes by, whose members a taken create sets first
 KEY_NAME = re.compile(r"(?i)(title|name|slug|key|code|email|login|handle)$")
@@ -433,9 +439,11 @@ def reach(
     deadline: float | None = None,
     accepted: Mapping[str, tuple[Mapping[str, str], Any]] | None = None,
     held: Mapping[str, Sequence[str]] | None = None,
+    disposable: bool = False,
 ) -> int:
     """Send `plan`'s requests through schemathesis, judged by the run's checks, folded into
-    ``run``'s records; the number sent. Nothing once the run's ``deadline`` (``time.time()``)
+    ``run``'s records; the number sent. A taken create only after its duplicate was refused,
+    unless the target is ``disposable``. Nothing once the run's ``deadline`` (``time.time()``)
     has passed or the engine was cut short, nor after a failure in a fail-fast run."""
     if fail_fast and any(record.failures for record in run.records.values()):
         return 0  # the verdict is in
@@ -464,6 +472,7 @@ def reach(
         ctx = EngineContext(schema=schema, stop_event=threading.Event())
         try:
             drawn: dict[str, Any] = {}
+            refused: set[str] = set()  # creates whose duplicate was refused as a repeated key
             for probe in probes:
                 if STOPPING.is_set():
                     raise KeyboardInterrupt
@@ -477,6 +486,8 @@ def reach(
                 operation = schema.find_operation_by_label(probe.label)
                 if operation is None:
                     continue
+                if probe.kind == "taken" and not (disposable or probe.operation_id in refused):
+                    continue  # it may upsert: another user's item would be written over
                 if probe.operation_id not in drawn:
                     drawn[probe.operation_id] = _draw(operation, seed)
                 case = _case(operation, spec, probe, drawn[probe.operation_id])
@@ -489,6 +500,7 @@ def reach(
                     suite_id=uuid.uuid4(),
                     scenario_id=uuid.uuid4(),
                 )
+                before = collections.Counter(record.statuses)
                 errors: list[Exception] = []
                 sent += 1
                 try:
@@ -501,6 +513,10 @@ def reach(
                     if not errors:
                         errors.append(raised)
                 _fold(_Reached(scenario.recorder), run.records)
+                if probe.kind == "duplicate":
+                    answered = set(record.statuses - before)
+                    if answered & REFUSED_REPEAT and not any(200 <= s < 300 for s in answered):
+                        refused.add(probe.operation_id)
                 for error in errors:
                     record.errors.append(mask(f"{PHASE}: {type(error).__name__}: {error}"))
         finally:  # the connection pool the context made for this thread

@@ -263,6 +263,7 @@ class SuiteSession:
                 shut_out=guard.shut_out if guard is not None else set,
                 accepted=guard.accepted if guard is not None else dict,
                 held=guard.held if guard is not None else dict,
+                disposable=self.disposable,
                 credential=session.presenter.slots() if session is not None else None,
             )
         finally:  # also after Ctrl-C or the run timeout: what the run created goes

@@ -131,8 +131,9 @@ class _Things(AnyMethod):
     not know: a 404 whose body breaks its schema (``"schema"``) or a 500 (``"500"``)."""
 
     unknown = "404"
-    #: a second thing of a name already used: made ("made"), or a 500 from the name's unique
-    #: index ("500")
+    #: a second thing of a name already used: made ("made"), a 500 from the name's unique index
+    #: ("500"), refused ("409"), or refused when a thing made by a request has it and a 500
+    #: when the seeded one has ("theirs": VAmPI checks the caller's own titles only)
     repeated = "made"
     #: a create without a name makes a thing named "unnamed" (a default the spec does not give)
     lax = False
@@ -170,7 +171,12 @@ class _Things(AnyMethod):
             name = body.get("name") if isinstance(body, dict) else None
             if set(body or ()) != {"name"} or not isinstance(name, str) or not 1 <= len(name) <= 40:
                 return self._error(400, "VALIDATION", "a thing has a name of 1 to 40 characters")
-            if self.repeated == "500" and any(t["name"] == name for t in self.things.values()):
+            holders = [t["id"] for t in self.things.values() if t["name"] == name]
+            if holders and self.repeated == "409":
+                return self._error(409, "DUPLICATE", "a thing of that name exists")
+            if holders and self.repeated == "theirs" and SEEDED not in holders:
+                return self._error(409, "DUPLICATE", "you have a thing of that name")
+            if holders and self.repeated in ("500", "theirs"):
                 return self._error(500, "INTERNAL", "UNIQUE constraint failed: things.name")
             made = {"id": str(uuid.uuid4()), "name": name}
             self.things[made["id"]] = made
@@ -215,6 +221,7 @@ def reached(
     seen: dict[str, list[int]] | None = None,
     accepted: dict[str, tuple[dict[str, str], Any]] | None = None,
     held: dict[str, list[str]] | None = None,
+    disposable: bool = False,
 ) -> EngineRun:
     """The reach alone, after a first pass that saw ``seen`` (operation id -> statuses) and whose
     creates were answered 2xx for ``accepted`` (path -> path parameters and body)."""
@@ -234,6 +241,7 @@ def reached(
         seed=1,
         accepted=accepted,
         held=held,
+        disposable=disposable,
     )
     return run
 
@@ -295,15 +303,15 @@ def test_a_create_is_sent_again_with_the_body_it_was_accepted_for_and_must_not_f
     assert [probe.kind for probe in planned] == ["duplicate", "missing"]
 
 
-@pytest.mark.parametrize("repeated", ["made", "500"])
+@pytest.mark.parametrize("repeated", ["made", "409", "theirs"])
 @pytest.mark.parametrize("disposable", [True, False], ids=["disposable", "shared"])
-def test_a_create_with_a_key_another_item_holds_must_not_fail_where_data_is_disposable(
+def test_a_create_with_a_key_another_item_holds_must_not_fail(
     things_spec: Path, tmp_path: Path, repeated: str, disposable: bool
 ) -> None:
-    """A name another item holds (read in a list the run fetched) is sent in a create once
-    more: made or refused, never a 5xx (VAmPI: a book title another user had was a 500). Only
-    on a disposable target, where an API that upserts on the key may change what it likes; the
-    run's own names are not taken ones, and a shared run never sends one."""
+    """A name another item holds (read in a list the run fetched; the run's own are not taken
+    ones) is sent in a create once more: made or refused, never a 5xx (VAmPI: a book title
+    another user had was a 500). On a shared target only after the API refused the run's own
+    name again: one that made a second thing of it may upsert, and write over another's."""
     from types import SimpleNamespace
 
     import httpx
@@ -327,19 +335,24 @@ def test_a_create_with_a_key_another_item_holds_must_not_fail_where_data_is_disp
         listing = SimpleNamespace(operation=SimpleNamespace(method="GET", path="/things"))
         guard.after_call(listing, httpx.get(f"{url}/things"))
         held = guard.held()
-        record = reached(things_spec, url, accepted=accepted, held=held).records["POST /things"]
+        assert held == {"name": ["theirs"]}  # "mine" was the run's: not another item's key
+        record = reached(
+            things_spec, url, accepted=accepted, held=held, disposable=disposable
+        ).records["POST /things"]
         client.close()
-    duplicate = 201 if repeated == "made" else 500  # the run's own name again
-    if not disposable:
-        assert held == {}
-        assert record.statuses == collections.Counter({duplicate: 1, 400: 1})  # and missing
-        return
-    assert held == {"name": ["theirs"]}  # "mine" was the run's: not another item's key
     failed = [f for f in record.failures if f.check == "not_a_server_error"]
-    assert record.statuses == collections.Counter({duplicate: 2, 400: 1})
-    if repeated == "made":
+    missing = {400: 1}  # the create without its name
+    if repeated == "made":  # the duplicate made a second "mine": on a shared target, no more
+        made = 2 if disposable else 1
+        assert record.statuses == collections.Counter({201: made, **missing})
         assert not failed
         return
+    assert record.statuses[409] >= 1  # the duplicate refused: the taken one follows
+    if repeated == "409":
+        assert record.statuses == collections.Counter({409: 2, **missing})
+        assert not failed
+        return
+    assert record.statuses == collections.Counter({409: 1, 500: 1, **missing})
     assert any('{"name": "theirs"}' in f.curl for f in failed), failed
 
 
