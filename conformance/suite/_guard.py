@@ -25,6 +25,7 @@ one that can succeed (the stateful reach).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import random
 import re
@@ -65,7 +66,7 @@ from conformance.suite._journal import (
 )
 from conformance.suite._unique import (
     fresh_keys,
-    fresh_text,
+    keyable_text,
     refreshed,
     value_for,
     without_made_up_references,
@@ -869,7 +870,7 @@ def create_text_names(spec: Spec) -> frozenset[str]:
                 continue
             if resolved.get("type") == "object" or "properties" in resolved:
                 walk(resolved, depth + 1)
-            elif fresh_text(spec, resolved) is not None and not secret_member(str(name)):
+            elif keyable_text(spec, resolved) and not secret_member(str(name)):
                 names.add(str(name))
 
     for operation in spec.operations:
@@ -883,9 +884,9 @@ def create_text_names(spec: Spec) -> frozenset[str]:
 def texts(body: Any, names: frozenset[str]) -> Iterator[tuple[str, str]]:
     """The (name, value) pairs of ``body``'s string members named in ``names``, at any depth,
     within the first `HELD_NODES` values of a breadth-first walk."""
-    queue, seen = [body], 0
+    queue, seen = collections.deque([body]), 0
     while queue and seen < HELD_NODES:
-        node = queue.pop(0)
+        node = queue.popleft()
         seen += 1
         if isinstance(node, dict):
             for name, value in node.items():

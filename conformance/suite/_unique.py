@@ -30,22 +30,29 @@ def unique_groups(spec: Spec, item: Any) -> list[tuple[str, ...]]:
     return [(entry,) if isinstance(entry, str) else tuple(entry) for entry in raw or []]
 
 
-def fresh_text(spec: Spec, schema: Any) -> str | None:
-    """A fresh value for a unique text key of ``schema`` (its pattern, format and length kept),
-    or None when the key is not free text (an id, a reference, a number, an enum)."""
+def keyable_text(spec: Spec, schema: Any) -> bool:
+    """Whether ``schema`` is free text that may be a key: a string without an enum or a
+    reference, and without a format but an email's (a uuid names another resource; a date is
+    rarely a key)."""
     resolved = spec.deref(schema)
     if not isinstance(resolved, dict):
-        return None
+        return False
     kinds = resolved.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     if "string" not in kinds or {"enum", "const", "x-references"} & set(resolved):
+        return False
+    return resolved.get("format") in (None, "email")
+
+
+def fresh_text(spec: Spec, schema: Any) -> str | None:
+    """A fresh value for a unique text key of ``schema`` (its pattern, format and length kept),
+    or None when the key is not free text (an id, a reference, a number, an enum)."""
+    if not keyable_text(spec, schema):
         return None
-    fmt = resolved.get("format")
+    resolved = spec.deref(schema)
     low, high = int(resolved.get("minLength", 0)), int(resolved.get("maxLength", 64))
-    if fmt == "email":
+    if resolved.get("format") == "email":
         return f"conformance-{uuid.uuid4().hex[:12]}@example.com"
-    if fmt is not None:
-        return None  # a uuid names another resource; a date is rarely a key
     pattern = resolved.get("pattern")
     if isinstance(pattern, str):
         return from_pattern(pattern, low, high)
