@@ -17,7 +17,9 @@ the item is judged by its concrete path:
   the create schema's required members); only when none can be made, at an id that does not
   exist, so that the request is still sent and judged (a documented 404).
 
-In a disposable environment (``--environment disposable``) every write goes where it was drawn.
+In a disposable environment (``--environment disposable``) every write goes where it was drawn,
+but one at an account the run logs in with (its username in the path: ``DELETE /users/root``),
+which is guarded as above: a run that deleted its own account could not log in again.
 After a create, the resource it answered with (its ``Location``, else its key in the body) goes
 into the journal (`_journal`), whose cleanup removes it; a stateful create or change is made
 one that can succeed (the stateful reach).
@@ -33,7 +35,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -172,11 +174,20 @@ class Guard:
     """One API's guard: the run's writes go only to what it created (thread-safe)."""
 
     def __init__(
-        self, spec: Spec, journal: Journal, client: RunClient, *, disposable: bool = False
+        self,
+        spec: Spec,
+        journal: Journal,
+        client: RunClient,
+        *,
+        disposable: bool = False,
+        accounts: Iterable[str | None] = (),
     ) -> None:
         self.spec, self.journal, self.client = spec, journal, client
-        #: the target's data may be changed freely: writes go where they were drawn
+        #: the target's data may be changed freely: writes go where they were drawn, except at
+        #: the accounts the run logs in with (their usernames): a run that deleted its own
+        #: account, or changed its password, could not log in again
         self.disposable = disposable
+        self.accounts = frozenset(name for name in accounts if name)
         self._lock = threading.Lock()
         self.resources = {r.item_path: r for r in resources(spec)}
         self._by_schema = {r.schema_name: r for r in self.resources.values() if r.schema_name}
@@ -300,7 +311,7 @@ class Guard:
             return
         if method in ("POST", "PUT", "PATCH"):
             self._freshen(case, method)
-        if self.disposable:
+        if self.disposable and not self._at_account(case):
             return
         resource = self._resource_of(str(operation.path)) or self._readable_item(
             str(operation.path)
@@ -344,6 +355,12 @@ class Guard:
             self.rewritten += 1
             if resource.create is None:  # nothing of its kind can ever be the run's own
                 self._shut_out.add((method, path))
+
+    def _at_account(self, case: Any) -> bool:
+        """Whether a write names one of the run's accounts in its path (``DELETE
+        /users/root``): guarded on a disposable target too, as a shared one's existing item."""
+        values = (case.path_parameters or {}).values()
+        return bool(self.accounts) and any(str(value) in self.accounts for value in values)
 
     def _hold(self, response: Any) -> None:
         """Keep what other items hold in the creates' free-text members, from a read's answer

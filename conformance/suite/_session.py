@@ -229,7 +229,11 @@ class SuiteSession:
                 for line in cleanup.run().lines(api):
                     self.progress(line)
             singletons_before.snapshot()
-            guard = Guard(target.spec, journal, client, disposable=self.disposable)
+            logins = (target.credentials, *target.credentials.principals.values())
+            accounts = [credentials.username for credentials in logins]
+            guard = Guard(
+                target.spec, journal, client, disposable=self.disposable, accounts=accounts
+            )
 
         @contextlib.contextmanager
         def prepare(schema: Any) -> Iterator[None]:

@@ -242,6 +242,71 @@ def test_a_write_under_another_users_item_that_no_collection_holds_goes_nowhere(
     assert guard.shut_out() == {"unfollow"}
 
 
+@pytest.mark.parametrize("disposable", [True, False], ids=["disposable", "shared"])
+def test_the_runs_own_account_is_never_written_even_where_data_is_disposable(
+    tmp_path: Path, disposable: bool
+) -> None:
+    """A disposable run of a VAmPI style API deleted the account it logs in with (``DELETE
+    /users/root``, drawn from the pool) and ended BROKEN when its token was renewed. A write
+    that names one of the run's accounts in its path is guarded as on a shared target; any
+    other goes where it was drawn there."""
+    from types import SimpleNamespace
+
+    from conformance.contract import load_spec
+    from conformance.suite._client import RunClient
+    from conformance.suite._guard import Guard
+    from conformance.suite._journal import Journal
+    from tests.plain_specs import document, json_answer, written
+    from tests.servers import AnyMethod, serving
+
+    name = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
+    user = {"type": "object", "properties": {"username": {"type": "string"}}}
+    made = {"201": json_answer(user, "registered")}
+    spec = load_spec(
+        written(
+            tmp_path,
+            "accounts",
+            document(
+                "Accounts",
+                {
+                    "/users": {"post": {"operationId": "register", "responses": made,
+                                        "requestBody": {"content": {"application/json": {
+                                            "schema": user}}}}},
+                    "/users/{username}": {
+                        "parameters": [name],
+                        "get": {"operationId": "getUser",
+                                "responses": {"200": json_answer(user, "a user")}},
+                        "delete": {"operationId": "deleteUser",
+                                   "responses": {"204": {"description": "gone"}}},
+                    },
+                },
+            ),
+        )
+    )  # fmt: skip
+
+    class Accounts(AnyMethod):
+        def _handle(self) -> None:
+            known = self.path in ("/users/root", "/users/bob")
+            self.send_json(200 if known else 404, {"username": self.path.rsplit("/", 1)[-1]})
+
+    with serving(Accounts) as url:
+        client = RunClient(url, lambda: None)
+        guard = Guard(spec, Journal(tmp_path / "j.jsonl"), client, disposable=disposable,
+                      accounts=["root", None])  # fmt: skip
+        sent = {}
+        for username in ("root", "bob"):
+            delete = SimpleNamespace(
+                operation=SimpleNamespace(method="DELETE", path="/users/{username}"),
+                path_parameters={"username": username}, body=None, meta=None,
+            )  # fmt: skip
+            guard.before_call(delete)
+            sent[username] = delete.path_parameters["username"]
+        client.close()
+    assert sent["root"] != "root"  # the run's own account, in either mode
+    assert (sent["bob"] == "bob") is disposable  # another account: as drawn where disposable
+    assert guard.rewritten == (1 if disposable else 2)
+
+
 def test_a_write_inside_the_runs_item_asks_nothing_and_a_fuzzed_delete_makes_one_item(
     tmp_path: Path,
 ) -> None:
