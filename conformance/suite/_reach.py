@@ -60,6 +60,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import random
 import re
 import threading
@@ -229,11 +230,18 @@ REFUSED_REPEAT = frozenset({400, 409, 422})
 KEY_NAME = re.compile(r"(?i)(title|name|slug|key|code|email|login|handle)$")
 
 
-def taken_bodies(body: Any, held: Mapping[str, Sequence[str]]) -> list[tuple[str, Any]]:
+def taken_bodies(
+    body: Any,
+    held: Mapping[str, Sequence[str]],
+    fresh: Callable[[], Any] | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, Any]]:
     """``body`` with one free-text member set to a value another item holds, for each member
     (nested ones too) and each value ``held`` knows of it: a key's name (`KEY_NAME`) first,
-    then in the body's order; the member's name and the body."""
-    found: list[tuple[bool, str, Any]] = []
+    then in the body's order; the member's name and the body. ``fresh()``: the body each one
+    starts from instead (fresh text in its other keys, so that only the taken one repeats);
+    the first ``limit`` of them."""
+    found: list[tuple[bool, tuple[str, ...], str]] = []
 
     def walk(value: Any, trail: tuple[str, ...]) -> None:
         if not isinstance(value, dict):
@@ -244,12 +252,14 @@ def taken_bodies(body: Any, held: Mapping[str, Sequence[str]]) -> list[tuple[str
             elif isinstance(member, str):
                 for other in held.get(name, ()):
                     if other != member:
-                        taken = _with(body, (*trail, name), other)
-                        found.append((not KEY_NAME.search(name), ".".join((*trail, name)), taken))
+                        found.append((not KEY_NAME.search(name), (*trail, name), other))
 
     walk(body, ())
     found.sort(key=lambda item: item[0])  # stable: the body's order within each
-    return [(name, taken) for _, name, taken in found]
+    return [
+        (".".join(trail), _with(fresh() if fresh is not None else body, trail, other))
+        for _, trail, other in found[:limit]
+    ]
 
 
 def _with(body: dict[str, Any], trail: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -358,7 +368,8 @@ def plan(
             fresh = refreshed(spec, schema, without)  # each its own keys: none may repeat
             probes.append(dataclasses.replace(missing, body=fresh, missing=words))
         if isinstance(body, dict) and held:
-            for name, taken in taken_bodies(body, held)[:TAKEN_PER_CREATE]:
+            renewed = functools.partial(refreshed, spec, schema, body)
+            for name, taken in taken_bodies(body, held, renewed, TAKEN_PER_CREATE):
                 probe = Probe(str(create.operation_id), create.label, "POST", "taken", values)
                 probes.append(dataclasses.replace(probe, body=taken, missing=name))
     for operation_id in sorted(wanted):

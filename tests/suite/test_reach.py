@@ -586,3 +586,10 @@ def test_a_taken_create_sets_a_key_first_and_never_its_own_value() -> None:
         ("article.body", {"article": {"body": "other text", "title": "mine"}, "note": "n"}),
     ]
     assert body == {"article": {"body": "text", "title": "mine"}, "note": "n"}  # untouched
+    # each from a body of its own, with fresh text in the other keys: only the taken one repeats
+    bodies = iter([{"article": {"body": "b1", "title": "t1"}, "note": "n1"}])
+    ((name, taken),) = taken_bodies(body, held, lambda: next(bodies), limit=1)
+    assert (name, taken) == (
+        "article.title",
+        {"article": {"body": "b1", "title": "theirs"}, "note": "n1"},
+    )
