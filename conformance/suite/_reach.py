@@ -23,6 +23,13 @@ parameter that documents an answer the run has not yet seen gets one request tha
   same title, name or key must be refused or made, never a 5xx (a unique index the API does
   not check first). The suite's stateful creates get fresh keys (`Guard._freshen`), so its
   chains never repeat a key as ``st run``'s do;
+- **missing**: that create once more for each required member of its body (nested ones too,
+  such as ``description`` in ``{"article": {…}}``; the deepest first, at most
+  ``MISSING_PER_CREATE``), sent without it and with fresh text in its keys: the API must refuse
+  it (``negative_data_rejection``). schemathesis's coverage phase drops each required member
+  too, but from a template of empty strings that a server refuses for the empty title before
+  it reads what is missing; this starts from a body the API took. A member whose schema gives
+  a ``default`` or is ``readOnly`` is left in, and so is one under a ``oneOf`` or ``anyOf``;
 - **taken**: that create once more with a free-text member (a title, a name) set to a value
   another item holds, read in a 2xx answer of the run (`Guard.held`; at most
   ``TAKEN_PER_CREATE``): a key another user's item holds must be refused or made, never a 5xx
@@ -30,21 +37,16 @@ parameter that documents an answer the run has not yet seen gets one request tha
   caller's own books only). An API that upserts on such a key would change an item the run did
   not make, so on a shared environment it is sent only after the API refused the duplicate
   (``REFUSED_REPEAT``: a repeated key is refused there, not written over); on a disposable one,
-  always;
-- **missing**: that create once more for each required member of its body (nested ones too,
-  such as ``description`` in ``{"article": {…}}``; the deepest first, at most
-  ``MISSING_PER_CREATE``), sent without it and with fresh text in its keys: the API must refuse
-  it (``negative_data_rejection``). schemathesis's coverage phase drops each required member
-  too, but from a template of empty strings that a server refuses for the empty title before
-  it reads what is missing; this starts from a body the API took. A member whose schema gives
-  a ``default`` or is ``readOnly`` is left in, and so is one under a ``oneOf`` or ``anyOf``.
+  always.
 
 Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
 positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
 and headers, our transport, every check on a response; the acceptance checks, which judge a
-generated case by its generation mode, pass over a case that has none), and folded into the
-operation's record with the phase ``reach``, so a failure reads like any other, curl included.
-At most three requests an operation, and for a create one more and one a required member.
+generated case by its generation mode, pass over a case that has none, a missing one aside),
+and folded into the operation's record with the phase ``reach``, so a failure reads like any
+other, curl included.
+At most three requests an operation, and for a create one more, one a required member (four
+at most) and two taken ones.
 
 Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
 PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
@@ -621,7 +623,7 @@ def _negative(case: Any, words: str) -> None:
     """Give a missing case what schemathesis's coverage phase gives its own: a negative body,
     ``words`` its description, so ``negative_data_rejection`` judges it. The body is set again
     so that schemathesis revalidates it: a body its schema still takes (through a ``$ref``
-    sibling this did not read) turns positive, and that check passes over it."""
+    sibling this did not read) turns positive, and is judged as a positive case."""
     from schemathesis.core.parameters import ParameterLocation
     from schemathesis.generation import GenerationMode
     from schemathesis.generation.meta import (
