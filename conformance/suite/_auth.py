@@ -216,9 +216,14 @@ class Credentials:
             return self
         return self.principals.get(principal)
 
+    @property
+    def every_principal(self) -> tuple[Credentials, ...]:
+        """These credentials, then the API's other named principals'."""
+        return (self, *self.principals.values())
+
     def with_role(self, role: str) -> Credentials | None:
         """A principal of this API with ``role`` (the run's own first), if the user gave one."""
-        for candidate in (self, *self.principals.values()):
+        for candidate in self.every_principal:
             if candidate.role == role and candidate.given:
                 return candidate
         return None

@@ -110,11 +110,12 @@ class Probe:
     path_parameters: Mapping[str, Any] = field(default_factory=dict)
     #: query parameters the probe sets (over the drawn case's)
     query: Mapping[str, Any] = field(default_factory=dict)
-    #: the body a duplicate sends (the one a create was answered 2xx for), or a missing one
+    #: the body a duplicate sends (the one a create was answered 2xx for), a missing or a taken
+    #: one
     body: Any = None
-    #: what a missing one leaves out, as schemathesis words it (``article -> Missing required
-    #: property: description``); the member a taken one sets
-    missing: str = ""
+    #: the member a missing one leaves out, as schemathesis words it (``article -> Missing
+    #: required property: description``), or the one a taken one sets (``article.title``)
+    member: str = ""
 
 
 def documents(spec: Spec, operation: Operation, status: int) -> bool:
@@ -368,12 +369,12 @@ def plan(
         for words, without in missing_members(spec, schema, body)[:MISSING_PER_CREATE]:
             missing = Probe(str(create.operation_id), create.label, "POST", "missing", values)
             fresh = refreshed(spec, schema, without)  # each its own keys: none may repeat
-            probes.append(dataclasses.replace(missing, body=fresh, missing=words))
+            probes.append(dataclasses.replace(missing, body=fresh, member=words))
         if isinstance(body, dict) and held:
             renewed = functools.partial(refreshed, spec, schema, body)
             for name, taken in taken_bodies(body, held, renewed, TAKEN_PER_CREATE):
                 probe = Probe(str(create.operation_id), create.label, "POST", "taken", values)
-                probes.append(dataclasses.replace(probe, body=taken, missing=name))
+                probes.append(dataclasses.replace(probe, body=taken, member=name))
     for operation_id in sorted(wanted):
         operation = spec.operation(operation_id)
         if operation is None:
@@ -614,7 +615,7 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
         media_type=media_type,
     )
     if probe.kind == "missing":
-        _negative(case, probe.missing)
+        _negative(case, probe.member)
     set_on_case(case, AuthContext(operation=operation, app=None), None)
     return case
 

@@ -229,8 +229,7 @@ class SuiteSession:
                 for line in cleanup.run().lines(api):
                     self.progress(line)
             singletons_before.snapshot()
-            logins = (target.credentials, *target.credentials.principals.values())
-            accounts = [credentials.username for credentials in logins]
+            accounts = [login.username for login in target.credentials.every_principal]
             guard = Guard(
                 target.spec, journal, client, disposable=self.disposable, accounts=accounts
             )

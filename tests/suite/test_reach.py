@@ -407,7 +407,7 @@ def test_a_nested_required_member_is_left_out_the_deepest_first(tmp_path: Path) 
     sent = {"article": {"title": "a", "description": "b", "slug": "c", "draft": True, "tags": []}}
     planned = plan(spec, ["createArticle"], {}, seed=1, accepted={"/articles": ({}, sent)})
     missing = [p for p in planned if p.kind == "missing"]
-    assert [p.missing for p in missing] == [
+    assert [p.member for p in missing] == [
         "article -> Missing required property: description",
         "article -> Missing required property: title",
         "Missing required property: article",
