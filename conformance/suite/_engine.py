@@ -367,6 +367,7 @@ def run_pass(
         prepare(schema) if prepare is not None else contextlib.nullcontext(),
         no_local_constants(),
         untargeted(),
+        fixed_in_stateful(),
     ):
         stream = from_schema(schema).execute()
         scenarios = config.projects.default.phases.stateful.generation.max_examples
@@ -409,6 +410,36 @@ def untargeted() -> Iterator[None]:
         yield
     finally:
         ProjectConfig.get_hypothesis_settings = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def fixed_in_stateful() -> Iterator[None]:
+    """The configuration's fixed parameters (the credential's place, `Presenter.slots`) given to
+    the stateful phase's steps as they are drawn, as the unit phases get them. schemathesis
+    draws a step's headers, query and cookies as if nothing were fixed and puts the fixed values
+    on the case only before it is sent: each step drew a value for the credential's header
+    (a millisecond a step, 5% of a planted tracker run at seed 2), and a negative step could
+    choose to break only that header, which the fixed value then replaced (a valid request
+    judged as an invalid one) or the auth left off (a 401 at the door). A location the fixed
+    values cover whole is not one a negative step breaks, as in the unit phases."""
+    from schemathesis.generation import overrides
+    from schemathesis.specs.openapi import stateful
+
+    original = stateful._step_case_strategy
+
+    def step_case_strategy(target: Any, modes: Any, **kwargs: Any) -> Any:
+        fixed = overrides.for_operation(target.schema.config, operation=target)
+        for name in ("headers", "query", "cookies"):
+            values = getattr(fixed, name)
+            if values:
+                kwargs[name] = {**(kwargs.get(name) or {}), **values}
+        return original(target, modes, **kwargs)
+
+    stateful._step_case_strategy = step_case_strategy
+    try:
+        yield
+    finally:
+        stateful._step_case_strategy = original
 
 
 @contextlib.contextmanager

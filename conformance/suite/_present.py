@@ -9,8 +9,9 @@ the run's scheme alone; a public one (or one the spec does not say) gets it too,
 did; one that asks only for schemes the run has no credential for gets nothing.
 
 The engine is told where the credential goes (`Presenter.slots`: fixed parameters holding
-`PLACEHOLDER`), so that it neither draws a value there nor breaks it in a negative case; the
-session's auth puts the credential in place of the placeholder (`Presenter.fill`).
+`PLACEHOLDER`), so that it neither draws a value there nor breaks it in a negative case, in the
+stateful phase's steps too (`_engine.fixed_in_stateful`); the session's auth puts the credential
+in place of the placeholder (`Presenter.fill`).
 """
 
 from __future__ import annotations

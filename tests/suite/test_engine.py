@@ -3,6 +3,7 @@ a failure's problems, one each; the stateful phase's stop once it stops learning
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import threading
@@ -200,3 +201,65 @@ def test_patience_waits_for_a_third_of_the_scenarios_and_is_off_at_0() -> None:
     assert len(_scenarios(budget, [200] * 24)) == 12
     assert budget.spent
     assert not budget.settled
+
+
+def _stateful_steps(fixed: bool) -> list[dict[str, object]]:
+    """The headers of negative stateful steps drawn for a plain spec's operation whose apiKey
+    header is the run's credential (fixed as `Presenter.slots` gives it), with
+    `fixed_in_stateful` on or off."""
+    from schemathesis.generation import GenerationMode
+    from schemathesis.generation.feedback import NO_FEEDBACK
+    from schemathesis.specs.openapi import stateful
+
+    from conformance.suite._engine import engine_config, engine_settings, fixed_in_stateful
+    from conformance.suite._present import PLACEHOLDER
+
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": "Notes", "version": "1"},
+        "components": {
+            "securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        },
+        "security": [{"key": []}],
+        "paths": {
+            "/notes": {
+                "get": {
+                    "operationId": "listNotes",
+                    "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": {"200": {"description": "The notes"}},
+                }
+            }
+        },
+    }
+    settings = engine_settings(
+        "http://127.0.0.1:9", {}, "smoke", 1, credential={"header.X-API-Key": PLACEHOLDER}
+    )
+    schema = schemathesis.openapi.from_dict(document, config=engine_config(settings))
+    operation = schema["/notes"]["GET"]
+    drawn: list[dict[str, object]] = []
+
+    @hypothesis.settings(max_examples=25, database=None, derandomize=True)
+    @hypothesis.given(strategies.data())
+    def draw(data: strategies.DataObject) -> None:
+        steps = stateful._step_case_strategy(
+            operation, [GenerationMode.NEGATIVE], feedback=NO_FEEDBACK
+        )
+        drawn.append(dict(data.draw(steps).headers or {}))
+
+    with fixed_in_stateful() if fixed else contextlib.nullcontext():
+        draw()
+    return drawn
+
+
+def test_a_stateful_step_gets_the_credential_s_place_as_fixed_and_never_breaks_it() -> None:
+    """The stateful phase's steps are drawn with the configuration's fixed parameters, as the
+    unit phases' cases are: the credential's header holds the placeholder the auth fills, in
+    every negative step too (which breaks the query instead). Without it, schemathesis drew
+    the header and broke it in negative steps."""
+    from conformance.suite._present import PLACEHOLDER
+
+    fixed = _stateful_steps(fixed=True)
+    assert fixed
+    assert all(headers.get("X-API-Key") == PLACEHOLDER for headers in fixed), fixed
+    drawn = _stateful_steps(fixed=False)
+    assert [h for h in drawn if h.get("X-API-Key") != PLACEHOLDER], drawn

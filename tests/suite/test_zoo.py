@@ -162,8 +162,8 @@ def test_a_clean_zoo_app_passes_and_keeps_its_data(
     assert after == before, (left, document.get("cleanup"))
     # the run's credential is on every request but those about the credential itself (the
     # coverage phase's case without it, ignored_auth's probes without it and with a wrong
-    # one, and the stateful phase's negative steps): a negative case breaks the request's own
-    # data, so it is not refused at the door
+    # one): a negative case, a stateful phase's step too, breaks the request's own data, so it
+    # is not refused at the door
     assert not [sent for _, sent in refused if PLACEHOLDER in sent]
     by_route = Counter(route for route, _ in refused)
     assert len(refused) <= REFUSED_PER_OPERATION * len(document["operations"]), by_route
