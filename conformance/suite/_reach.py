@@ -37,7 +37,14 @@ parameter that documents an answer the run has not yet seen gets one request tha
   caller's own books only). An API that upserts on such a key would change an item the run did
   not make, so on a shared environment it is sent only after the API refused the duplicate
   (``REFUSED_REPEAT``: a repeated key is refused there, not written over); on a disposable one,
-  always.
+  always;
+- **nul** (a create): that create once more with a NUL byte inside each free-text member of its
+  body (nested ones too; a string its schema lets hold it, fresh text in its keys): a positive
+  case, judged as one (a 500 is ``not_a_server_error``; a refusal, which a schema that lets any
+  text through does not allow, is ``positive_data_acceptance``, as ``st run`` reports it when
+  its draws hold a NUL). Databases refuse the byte (PostgreSQL's text, Django's "Null
+  characters are not allowed"), and the engine's draws put one in a body by chance: RealWorld's
+  comment refused for it was ``st run``'s alone at seed 1.
 
 Each is one of schemathesis's cases (``operation.Case`` with the query, headers and body of a
 positive case drawn at the run's seed), sent and judged by the engine's own code (the run's auth
@@ -46,7 +53,7 @@ generated case by its generation mode, pass over a case that has none, a missing
 and folded into the operation's record with the phase ``reach``, so a failure reads like any
 other, curl included.
 At most three requests an operation, and for a create one more, one a required member (four
-at most) and two taken ones.
+at most), two taken ones and one with NUL bytes.
 
 Safe on shared environments: a read-only run sends only GET, HEAD and OPTIONS; a write (DELETE,
 PATCH, PUT, an action) goes only to ids drawn from a space no resource can hold (a UUID, a long
@@ -105,16 +112,18 @@ class Probe:
     operation_id: str
     label: str
     method: str
-    #: "absent" (a 404), "malformed" (a 400 or 422) or "nul" (a NUL byte in free text)
+    #: "absent" (a 404), "malformed" (a 400 or 422), "nul" (a NUL byte in free text: a read's
+    #: query, or a create's body), "duplicate", "missing" or "taken" (a create's body)
     kind: str
     path_parameters: Mapping[str, Any] = field(default_factory=dict)
     #: query parameters the probe sets (over the drawn case's)
     query: Mapping[str, Any] = field(default_factory=dict)
-    #: the body a duplicate sends (the one a create was answered 2xx for), a missing or a taken
-    #: one
+    #: the body a duplicate sends (the one a create was answered 2xx for), a missing, a taken
+    #: or a nul one
     body: Any = None
     #: the member a missing one leaves out, as schemathesis words it (``article -> Missing
-    #: required property: description``), or the one a taken one sets (``article.title``)
+    #: required property: description``), the one a taken one sets (``article.title``), or
+    #: those a nul one puts a NUL byte in
     member: str = ""
 
 
@@ -340,6 +349,51 @@ def nul_probe(spec: Spec, operation: Operation) -> Probe | None:
     return Probe(str(operation.operation_id), operation.label, method, "nul", {}, query)
 
 
+def _with_nul(text: str, validator: Any) -> str | None:
+    """``text`` with a NUL byte in its middle (in place of a character, so its length stays),
+    or after it; the first of those ``validator`` takes, None if neither."""
+    middle = len(text) // 2
+    for candidate in (text[:middle] + "\x00" + text[middle + 1 :], text + "\x00"):
+        if "\x00" in candidate and validator.is_valid(candidate):
+            return candidate
+    return None
+
+
+def nul_body(spec: Spec, schema: Any, body: Any) -> tuple[list[str], dict[str, Any]] | None:
+    """``body`` with a NUL byte inside each free-text member it holds (nested objects too: a
+    string whose schema has no enum, const or format and takes the byte), and those members'
+    names (``article.title``); None when it holds none."""
+    names: list[str] = []
+
+    def walk(schema: Any, value: Any, trail: tuple[str, ...]) -> Any:
+        resolved = spec.deref(schema)
+        if not isinstance(resolved, Mapping) or not isinstance(value, dict):
+            return value
+        if {"oneOf", "anyOf"} & set(resolved):
+            return value  # which branch judges a member is not read here
+        properties = spec.properties(resolved)
+        changed = dict(value)
+        for name, member in value.items():
+            declared = properties.get(name)
+            sub = spec.deref(declared) if declared is not None else None
+            if isinstance(member, dict):
+                changed[name] = walk(sub, member, (*trail, name))
+                continue
+            if not isinstance(member, str) or not isinstance(sub, Mapping):
+                continue
+            if sub.get("type") != "string" or {"enum", "const", "format"} & set(sub):
+                continue
+            validator = _validator(dict(sub))
+            nul = _with_nul(member, validator) if validator is not None else None
+            if nul is not None:
+                changed[name] = nul
+                names.append(".".join((*trail, name)))
+        return changed
+
+    changed = walk(schema, body, ())
+    return (names, changed) if names else None
+
+
 def plan(
     spec: Spec,
     operation_ids: Iterable[str],
@@ -353,8 +407,9 @@ def plan(
     """The requests the reach sends: for each operation with path parameters, one for a
     documented 404 and one for a documented 400/422 that ``records`` has not yet seen; for each
     create in ``accepted`` (its path -> the path parameters and body of the last create it
-    answered 2xx), that create again, once without each of its required members, and, with
-    ``held`` (free-text member names -> values other items hold), with a taken key."""
+    answered 2xx), that create again, once without each of its required members, with
+    ``held`` (free-text member names -> values other items hold) with a taken key, and with
+    NUL bytes in its free text."""
     probes: list[Probe] = []
     wanted = set(operation_ids)
     for path, (parameters, body) in sorted((accepted or {}).items()):
@@ -375,6 +430,11 @@ def plan(
             for name, taken in taken_bodies(body, held, renewed, TAKEN_PER_CREATE):
                 probe = Probe(str(create.operation_id), create.label, "POST", "taken", values)
                 probes.append(dataclasses.replace(probe, body=taken, member=name))
+        nulled = nul_body(spec, schema, refreshed(spec, schema, body))
+        if nulled is not None:
+            names, with_nul = nulled
+            probe = Probe(str(create.operation_id), create.label, "POST", "nul", values)
+            probes.append(dataclasses.replace(probe, body=with_nul, member=", ".join(names)))
     for operation_id in sorted(wanted):
         operation = spec.operation(operation_id)
         if operation is None:
@@ -539,7 +599,8 @@ def reach(
                 session.close()
     kinds = sorted({probe.kind for probe in probes})
     progress(
-        f"{run.api}: reach: {sent} requests for error answers not yet seen ({', '.join(kinds)})"
+        f"{run.api}: reach: {sent} requests for what the engine's draws may miss "
+        f"({', '.join(kinds)})"
     )
     return sent
 
@@ -598,7 +659,7 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
             path_parameters[parameter.name] = value
     body: Any = NOT_SET
     media_type = None
-    if probe.kind in ("duplicate", "missing", "taken"):
+    if probe.body is not None:  # a create's: duplicate, missing, taken, nul
         body, media_type = probe.body, drawn.media_type if drawn is not None else None
         media_type = media_type or "application/json"
     elif drawn is not None:
@@ -616,33 +677,44 @@ def _case(operation: Any, spec: Spec, probe: Probe, drawn: Any | None) -> Any | 
     )
     if probe.kind == "missing":
         _negative(case, probe.member)
+    elif probe.kind == "nul" and probe.body is not None:
+        _positive(case, f"NUL byte in {probe.member}")
     set_on_case(case, AuthContext(operation=operation, app=None), None)
     return case
 
 
+def _positive(case: Any, words: str) -> None:
+    """Give a nul create the metadata of a positive case of schemathesis's coverage phase (a
+    valid string), ``words`` its description, so ``positive_data_acceptance`` judges it."""
+    from schemathesis.generation import GenerationMode
+    from schemathesis.generation.meta import CoverageScenario
+
+    _covered(case, GenerationMode.POSITIVE, CoverageScenario.VALID_STRING, words)
+
+
 def _negative(case: Any, words: str) -> None:
     """Give a missing case what schemathesis's coverage phase gives its own: a negative body,
-    ``words`` its description, so ``negative_data_rejection`` judges it. The body is set again
-    so that schemathesis revalidates it: a body its schema still takes (through a ``$ref``
+    ``words`` its description, so ``negative_data_rejection`` judges it."""
+    from schemathesis.generation import GenerationMode
+    from schemathesis.generation.meta import CoverageScenario
+
+    _covered(
+        case, GenerationMode.NEGATIVE, CoverageScenario.OBJECT_MISSING_REQUIRED_PROPERTY, words
+    )
+
+
+def _covered(case: Any, mode: Any, scenario: Any, words: str) -> None:
+    """``case``'s body as one of schemathesis's coverage phase, of generation ``mode``, its
+    ``scenario`` and description ``words``. The body is set again so that schemathesis
+    revalidates it: a missing case whose body its schema still takes (through a ``$ref``
     sibling this did not read) turns positive, and is judged as a positive case."""
     from schemathesis.core.parameters import ParameterLocation
-    from schemathesis.generation import GenerationMode
-    from schemathesis.generation.meta import (
-        CaseMetadata,
-        ComponentInfo,
-        CoverageScenario,
-        GenerationInfo,
-        PhaseInfo,
-    )
+    from schemathesis.generation.meta import CaseMetadata, ComponentInfo, GenerationInfo, PhaseInfo
 
     body = ParameterLocation.BODY
     case._meta = CaseMetadata(
-        generation=GenerationInfo(time=0.0, mode=GenerationMode.NEGATIVE),
-        components={body: ComponentInfo(mode=GenerationMode.NEGATIVE)},
-        phase=PhaseInfo.coverage(
-            scenario=CoverageScenario.OBJECT_MISSING_REQUIRED_PROPERTY,
-            description=words,
-            parameter_location=body,
-        ),
+        generation=GenerationInfo(time=0.0, mode=mode),
+        components={body: ComponentInfo(mode=mode)},
+        phase=PhaseInfo.coverage(scenario=scenario, description=words, parameter_location=body),
     )
     case.body = case.body
