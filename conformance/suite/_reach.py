@@ -323,14 +323,15 @@ def _without(body: dict[str, Any], trail: tuple[str, ...]) -> dict[str, Any]:
 NUL_TEXT = "conformance\x00nul"
 
 
-def free_text(schema: Any) -> bool:
-    """Whether a string parameter's schema lets ``NUL_TEXT`` through (no enum, format, pattern or
-    length it breaks): a NUL sent there must be answered, never a 5xx."""
+def free_text(schema: Any, text: str = NUL_TEXT) -> bool:
+    """Whether a string's schema lets ``text`` (``NUL_TEXT`` unless given) through: no enum,
+    const or format, and no pattern or length it breaks. A NUL sent there must be answered,
+    never a 5xx."""
     schema = schema if isinstance(schema, dict) else {}
     if schema.get("type") != "string" or {"enum", "const", "format"} & set(schema):
         return False
     validator = _validator(schema)
-    return validator is not None and validator.is_valid(NUL_TEXT)
+    return validator is not None and validator.is_valid(text)
 
 
 def nul_probe(spec: Spec, operation: Operation) -> Probe | None:
@@ -349,12 +350,13 @@ def nul_probe(spec: Spec, operation: Operation) -> Probe | None:
     return Probe(str(operation.operation_id), operation.label, method, "nul", {}, query)
 
 
-def _with_nul(text: str, validator: Any) -> str | None:
+def _with_nul(text: str, schema: Any) -> str | None:
     """``text`` with a NUL byte in its middle (in place of a character, so its length stays),
-    or after it; the first of those ``validator`` takes, None if neither."""
+    or after it; the first of those that ``schema`` takes as free text (`free_text`), None if
+    neither."""
     middle = len(text) // 2
     for candidate in (text[:middle] + "\x00" + text[middle + 1 :], text + "\x00"):
-        if "\x00" in candidate and validator.is_valid(candidate):
+        if free_text(schema, candidate):
             return candidate
     return None
 
@@ -381,10 +383,7 @@ def nul_body(spec: Spec, schema: Any, body: Any) -> tuple[list[str], dict[str, A
                 continue
             if not isinstance(member, str) or not isinstance(sub, Mapping):
                 continue
-            if sub.get("type") != "string" or {"enum", "const", "format"} & set(sub):
-                continue
-            validator = _validator(dict(sub))
-            nul = _with_nul(member, validator) if validator is not None else None
+            nul = _with_nul(member, dict(sub))
             if nul is not None:
                 changed[name] = nul
                 names.append(".".join((*trail, name)))
